@@ -16,22 +16,25 @@ namespace zerorl::rewards {
 //               = ((L_max - L_cache) - L) / L_cache   if L_max - L_cache < L <= L_max
 //               = -1                                  if L > L_max
 // scaled by penalty_factor (verl's overlong_buffer.penalty_factor; DAPO uses 1). DAPO: L_max = 20480,
-// L_cache = 4096. Usually L_max = rollout.max_new_tokens, so a truncated answer gets -penalty_factor.
+// L_cache = 4096. L_max is RewardOptions::max_response_tokens (= rollout.max_new_tokens, so a truncated
+// answer gets -penalty_factor).
 struct OverlongOptions {
   bool enabled = false;
-  int64_t max_length = 0;       // L_max, tokens
-  int64_t buffer = 0;           // L_cache, tokens: 0 < buffer <= max_length
+  int64_t buffer = 0;           // L_cache, tokens: 0 < buffer <= L_max
   double penalty_factor = 1.0;  // penalty at (and beyond) L_max, >= 0
 };
 
 struct RewardOptions {
-  // total = accuracy_weight * accuracy + format_weight * format + overlong
+  // total = accuracy_weight * accuracy + format_weight * format + overlong + length
+  // with length = -length_weight * L / max_response_tokens (linear length shaping; 0 by default).
   double accuracy_weight = 1.0;
   double format_weight = 0.0;
   // accuracy = wrong_reward + (correct_reward - wrong_reward) * score, score in [0, 1] (see verdict_score).
   // R1-Zero / verl: 1 and 0; DAPO: 1 and -1.
   double correct_reward = 1.0;
   double wrong_reward = 0.0;
+  double length_weight = 0.0;
+  int64_t max_response_tokens = 0;  // L_max (rollout.max_new_tokens); needed by overlong and length shaping
   OverlongOptions overlong;
   // Which verifier checks a row: verifier_by_source[data_source], else default_verifier ("" = none: an
   // unknown data_source is then an error naming it).
@@ -47,14 +50,15 @@ void validate(const RewardOptions& options);
 // throw).
 double verdict_score(const verifiers::Verdict& verdict);
 
-// R_length above; 0 when disabled. response_tokens >= 0.
-double overlong_penalty(int64_t response_tokens, const OverlongOptions& options);
+// penalty_factor * R_length above, with L_max = max_length; 0 when disabled. response_tokens >= 0.
+double overlong_penalty(int64_t response_tokens, int64_t max_length, const OverlongOptions& options);
 
 struct Reward {
   double total = 0;
   double accuracy = 0;   // wrong_reward..correct_reward, before its weight
   double format = 0;     // format score in [0, 1] before its weight (0 without a format verdict)
   double overlong = 0;   // R_length * penalty_factor, in [-penalty_factor, 0]
+  double length = 0;     // -length_weight * L / max_response_tokens
   bool correct = false;  // the accuracy verdict's `correct` (for the accuracy metric)
 };
 
