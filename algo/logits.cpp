@@ -35,10 +35,9 @@ torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& t
   const int64_t vocab = logits.size(-1);
   auto flat = logits.reshape({-1, vocab});
   auto ids = tokens.reshape({-1, 1}).to(torch::kInt64);
-  if (ids.numel() > 0) {
-    ZRL_CHECK(ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < vocab,
-              "token_logprobs: token ids must be in [0, {}), got range [{}, {}]", vocab,
-              ids.min().item<int64_t>(), ids.max().item<int64_t>());
+  if (ids.numel() > 0 && ((ids < 0) | (ids >= vocab)).any().item<bool>()) {  // one host sync
+    ZRL_FAIL("token_logprobs: token ids must be in [0, {}), got range [{}, {}]", vocab,
+             ids.min().item<int64_t>(), ids.max().item<int64_t>());
   }
   std::vector<torch::Tensor> parts;
   for (int64_t begin = 0; begin < flat.size(0); begin += chunk_rows) {

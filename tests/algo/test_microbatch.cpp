@@ -27,6 +27,7 @@ struct Minibatch {
 
 Minibatch make_minibatch(int seed, torch::Tensor weight) {
   torch::manual_seed(seed);
+  const auto device = weight.device();
   const int64_t b = 8, t = 12, h = 6, v = 11;
   Minibatch mb;
   mb.hidden = torch::randn({b, t, h});
@@ -35,10 +36,11 @@ Minibatch make_minibatch(int seed, torch::Tensor weight) {
   lengths[3] = 0;
   mb.mask = torch::arange(t).unsqueeze(0) < lengths.unsqueeze(1);
   torch::NoGradGuard no_grad;
+  mb.hidden = mb.hidden.to(device), mb.tokens = mb.tokens.to(device), mb.mask = mb.mask.to(device);
   auto logp = token_logprobs(torch::matmul(mb.hidden, weight), mb.tokens);
-  mb.logp_old = logp + torch::randn({b, t}) * 0.3;  // ratios away from 1: some tokens clip
-  mb.logp_ref = logp + torch::randn({b, t}) * 0.3;
-  mb.advantage = torch::randn({b});
+  mb.logp_old = logp + torch::randn({b, t}).to(device) * 0.3;  // ratios away from 1: some tokens clip
+  mb.logp_ref = logp + torch::randn({b, t}).to(device) * 0.3;
+  mb.advantage = torch::randn({b}).to(device);
   return mb;
 }
 
@@ -82,12 +84,12 @@ std::pair<torch::Tensor, double> minibatch_grad(const Minibatch& mb, torch::Tens
 const std::vector<LossAggregation> kModes = {LossAggregation::kTokenMean, LossAggregation::kSeqMeanTokenMean,
                                              LossAggregation::kSeqMeanTokenSumNorm};
 
-TEST(MicroBatch, GradientIndependentOfSplit) {
+void expect_split_invariance(torch::Device device) {
   const std::vector<std::vector<int64_t>> splits = {{2, 2, 2, 2}, {4, 4}, {1, 1, 1, 1, 1, 1, 1, 1}, {3, 5}};
   for (auto mode : kModes) {
     for (int seed = 0; seed < 3; ++seed) {
       torch::manual_seed(1000 + seed);
-      auto weight = (torch::randn({6, 11}) * 0.5).requires_grad_(true);
+      auto weight = (torch::randn({6, 11}) * 0.5).to(device).requires_grad_(true);
       auto mb = make_minibatch(seed, weight);
       const AggregationOptions agg{mode, 12.0};
       auto [reference, reference_loss] = minibatch_grad(mb, weight, {8}, agg);
@@ -100,6 +102,15 @@ TEST(MicroBatch, GradientIndependentOfSplit) {
       }
     }
   }
+}
+
+TEST(MicroBatch, GradientIndependentOfSplit) { expect_split_invariance(torch::kCPU); }
+
+// The same on the GPU (TF32 off: the bound is for fp32 arithmetic). Skips without CUDA.
+TEST(MicroBatch, GradientIndependentOfSplitCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  at::globalContext().setAllowTF32CuBLAS(false);
+  expect_split_invariance(torch::kCUDA);
 }
 
 // The control: normalising each micro-batch by its own counts (averaging micro-batch means) changes the
