@@ -26,4 +26,21 @@ torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& t
 torch::Tensor entropy_from_logits(const torch::Tensor& logits, double temperature = 1.0,
                                   int64_t chunk_rows = kLogitsChunkRows);
 
+struct LinearLogprobs {
+  torch::Tensor logp;     // [...] float32, differentiable w.r.t. hidden and weight
+  torch::Tensor entropy;  // [...] float32, detached (a metric; use entropy_from_logits for an entropy bonus)
+};
+
+// token_logprobs and entropy_from_logits of logits = hidden @ weight^T, WITHOUT ever holding the [N, V]
+// logits: forward walks chunk_rows rows at a time keeping only logsumexp [N]; backward recomputes each
+// chunk's logits (one extra lm_head matmul) and forms dz = g (onehot - softmax) / tau per chunk. The idea
+// of Liger-Kernel's fused linear cross-entropy and of Wijmans et al. 2024 "Cut Your Losses in Large-
+// Vocabulary Language Models". Peak extra memory O(chunk_rows * V) instead of O(N * V) (plus a float32
+// [V, H] gradient accumulator when weight is bf16/fp16).
+//   hidden [..., H] (the decoder's final normed hidden states of the positions that predict `tokens`),
+//   weight [V, H] (lm_head, possibly the tied embedding), tokens [...] int64, temperature tau > 0.
+LinearLogprobs linear_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
+                                     const torch::Tensor& tokens, double temperature = 1.0,
+                                     int64_t chunk_rows = kLogitsChunkRows);
+
 }  // namespace zerorl::algo
