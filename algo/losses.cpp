@@ -165,4 +165,33 @@ double masked_sum(const torch::Tensor& x, const torch::Tensor& mask) {
   return kept.sum().item<double>();
 }
 
+torch::Tensor loss_stat_sums(const PolicyLossTerms& pg, const torch::Tensor& kl, const torch::Tensor& entropy,
+                             const torch::Tensor& mask) {
+  check_same_shape(pg.loss, mask, "loss_stat_sums(pg.loss, mask)");
+  auto keep = mask.to(torch::kBool);
+  auto zero = torch::zeros({}, pg.loss.options().dtype(torch::kFloat64));
+  auto sum = [&](const torch::Tensor& x) {
+    if (!x.defined()) return zero;
+    return torch::where(keep, x.detach().to(torch::kFloat64), zero).sum();
+  };
+  return torch::stack({keep.sum().to(torch::kFloat64), sum(pg.loss), sum(pg.clipped), sum(pg.dual_clipped),
+                       sum(kl), sum(entropy)});
+}
+
+LossStats read_loss_stats(const torch::Tensor& sums) {
+  ZRL_CHECK(sums.dim() == 1 && sums.size(0) == kLossStatCount, "read_loss_stats: expected [{}] sums, got {}",
+            kLossStatCount, c10::str(sums.sizes()));
+  auto cpu = sums.to(torch::kCPU, torch::kFloat64).contiguous();  // the one host sync
+  const double* v = cpu.data_ptr<double>();
+  LossStats s;
+  s.tokens = v[0];
+  if (s.tokens <= 0) return s;
+  s.pg_loss = v[1] / s.tokens;
+  s.clip_frac = v[2] / s.tokens;
+  s.dual_clip_frac = v[3] / s.tokens;
+  s.kl = v[4] / s.tokens;
+  s.entropy = v[5] / s.tokens;
+  return s;
+}
+
 }  // namespace zerorl::algo

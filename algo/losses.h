@@ -129,7 +129,28 @@ struct AggregationOptions {
 torch::Tensor aggregate_loss(const torch::Tensor& loss, const torch::Tensor& mask,
                              const AggregationOptions& options, const LossCounts& global);
 
-// sum(x * mask) as a double (metrics: clip counts, KL and entropy sums to average over LossCounts).
+// sum(x * mask) as a double (one host sync; prefer loss_stat_sums inside the micro-batch loop).
 double masked_sum(const torch::Tensor& x, const torch::Tensor& mask);
+
+// ---- metrics -------------------------------------------------------------------------------------------
+
+// Masked sums of one micro-batch's terms as a float64 device tensor [kLossStatCount], with no host sync:
+// the trainer adds these up over micro-batches (and ranks) and reads them once with read_loss_stats.
+// kl / entropy may be undefined (summed as 0). Order: tokens, pg_loss, clipped, dual_clipped, kl, entropy.
+constexpr int64_t kLossStatCount = 6;
+torch::Tensor loss_stat_sums(const PolicyLossTerms& pg, const torch::Tensor& kl, const torch::Tensor& entropy,
+                             const torch::Tensor& mask);
+
+// Token means of the summed stats (clip_frac as verl's pg_clipfrac, dual_clip_frac as its
+// pg_clipfrac_lower, kl, entropy, pg_loss); all 0 when no token counted.
+struct LossStats {
+  double tokens = 0;
+  double pg_loss = 0;
+  double clip_frac = 0;
+  double dual_clip_frac = 0;
+  double kl = 0;
+  double entropy = 0;
+};
+LossStats read_loss_stats(const torch::Tensor& sums);
 
 }  // namespace zerorl::algo

@@ -401,5 +401,38 @@ TEST(Aggregation, TokenLossComposesTerms) {
   EXPECT_NEAR(masked_sum(pg, torch::tensor({true, false}).view({1, 2})), 1.0, 1e-12);
 }
 
+// Stats summed over two micro-batches equal the naive token means over their union.
+TEST(Aggregation, LossStatsAreTokenMeans) {
+  torch::manual_seed(11);
+  auto logp_old = -torch::rand({5, 7}) * 2, logp = logp_old + torch::randn({5, 7}) * 0.5;
+  auto adv = torch::randn({5});
+  auto kl = torch::rand({5, 7}), ent = torch::rand({5, 7});
+  auto mask = torch::rand({5, 7}) > 0.3;
+  auto pg = policy_loss(logp, logp_old, adv, {0.2, 0.28, 1.5});
+  auto part = [&](int64_t b, int64_t e) {
+    PolicyLossTerms p{pg.loss.slice(0, b, e), pg.ratio.slice(0, b, e), pg.clipped.slice(0, b, e),
+                      pg.dual_clipped.slice(0, b, e)};
+    return loss_stat_sums(p, kl.slice(0, b, e), ent.slice(0, b, e), mask.slice(0, b, e));
+  };
+  auto stats = read_loss_stats(part(0, 2) + part(2, 5));
+  auto l = to_vec(pg.loss), c = to_vec(pg.clipped), d = to_vec(pg.dual_clipped), k = to_vec(kl),
+       h = to_vec(ent), m = to_vec(mask);
+  double n = 0, sl = 0, sc = 0, sd = 0, sk = 0, sh = 0;
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (m[i] == 0) continue;
+    n += 1, sl += l[i], sc += c[i], sd += d[i], sk += k[i], sh += h[i];
+  }
+  EXPECT_EQ(stats.tokens, n);
+  EXPECT_NEAR(stats.pg_loss, sl / n, 1e-6);
+  EXPECT_NEAR(stats.clip_frac, sc / n, 1e-12);
+  EXPECT_NEAR(stats.dual_clip_frac, sd / n, 1e-12);
+  EXPECT_NEAR(stats.kl, sk / n, 1e-6);
+  EXPECT_NEAR(stats.entropy, sh / n, 1e-6);
+  EXPECT_GT(stats.clip_frac, 0.0);  // the draw exercises clipping
+  auto no_kl = read_loss_stats(loss_stat_sums(pg, torch::Tensor(), torch::Tensor(), mask));
+  EXPECT_EQ(no_kl.kl, 0.0);
+  EXPECT_EQ(read_loss_stats(torch::zeros({kLossStatCount})).clip_frac, 0.0);
+}
+
 }  // namespace
 }  // namespace zerorl::algo
