@@ -24,6 +24,13 @@ torch::Tensor chunk_logits(const torch::Tensor& hidden, const torch::Tensor& wei
   return scaled_chunk(torch::matmul(hidden.slice(0, begin, end), weight.t()), 0, end - begin, temperature);
 }
 
+// H = lse - sum_v p_v z_v for one chunk of scaled logits z; -inf logits (masked tokens) contribute 0
+// instead of 0 * -inf = NaN.
+torch::Tensor chunk_entropy(const torch::Tensor& z, const torch::Tensor& lse) {
+  auto pz = torch::softmax(z, 1) * z;
+  return lse - torch::where(torch::isneginf(z), torch::zeros({}, pz.options()), pz).sum(1);
+}
+
 void check_common(const torch::Tensor& logits, double temperature, int64_t chunk_rows, const char* what) {
   ZRL_CHECK(logits.dim() >= 1 && logits.size(-1) > 0, "{}: logits must be [..., V], got {}", what,
             c10::str(logits.sizes()));
@@ -56,7 +63,7 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
       auto chunk_lse = torch::logsumexp(z, 1);
       lse.slice(0, begin, end).copy_(chunk_lse);
       logp.slice(0, begin, end).copy_(z.gather(1, ids.slice(0, begin, end)).squeeze(1) - chunk_lse);
-      entropy.slice(0, begin, end).copy_(chunk_lse - (torch::softmax(z, 1) * z).sum(1));
+      entropy.slice(0, begin, end).copy_(chunk_entropy(z, chunk_lse));
     }
     ctx->save_for_backward({hidden, weight, ids, lse});
     ctx->saved_data["temperature"] = temperature;
@@ -122,7 +129,7 @@ torch::Tensor entropy_from_logits(const torch::Tensor& logits, double temperatur
   for (int64_t begin = 0; begin < flat.size(0); begin += chunk_rows) {
     const int64_t end = std::min(begin + chunk_rows, flat.size(0));
     auto z = scaled_chunk(flat, begin, end, temperature);
-    parts.push_back(torch::logsumexp(z, 1) - (torch::softmax(z, 1) * z).sum(1));
+    parts.push_back(chunk_entropy(z, torch::logsumexp(z, 1)));
   }
   if (parts.empty()) return torch::zeros(lead, logits.options().dtype(torch::kFloat32));
   return torch::cat(parts).view(lead);

@@ -20,7 +20,8 @@ torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& t
                              double temperature = 1.0, int64_t chunk_rows = kLogitsChunkRows);
 
 // Entropy of the softmax distribution per position, H = logsumexp(z) - sum_v softmax(z)_v z_v (with z the
-// temperature-scaled logits; this form never takes log 0). logits [..., V] -> [...] float32.
+// temperature-scaled logits; this form never takes log 0; -inf logits, e.g. top-k-masked tokens, count as
+// probability 0). logits [..., V] -> [...] float32.
 // Differentiable (for an entropy bonus, see LossCoefficients::entropy); under torch::NoGradGuard the
 // peak extra memory is one chunk.
 torch::Tensor entropy_from_logits(const torch::Tensor& logits, double temperature = 1.0,

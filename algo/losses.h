@@ -17,6 +17,7 @@
 //   }
 // Because each micro-batch divides by the same global denominator, the summed gradient is the gradient
 // of the full-minibatch loss whatever the micro-batch split, accumulation or data-parallel layout.
+// Data parallel: all-reduce the gradients with SUM, not average (the 1/D is already in every rank's loss).
 #pragma once
 
 #include <torch/torch.h>

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -307,6 +308,18 @@ TEST(Logits, LogprobsAndEntropyMatchNaiveLoop) {
   }
   EXPECT_THROW(token_logprobs(torch::zeros({2, 5}), torch::full({2}, 5, torch::kInt64)), Error);
   EXPECT_THROW(token_logprobs(torch::zeros({2, 5}), torch::zeros({3}, torch::kInt64)), Error);
+}
+
+// Masked vocabulary entries (-inf logits) have probability 0: entropy of the renormalised rest.
+TEST(Logits, EntropyIgnoresMaskedTokens) {
+  const double inf = std::numeric_limits<double>::infinity();
+  auto logits = torch::tensor({0.0, -inf, 0.0, -inf}, torch::kFloat32).view({1, 4});
+  EXPECT_NEAR(entropy_from_logits(logits).item<double>(), std::log(2.0), 1e-6);
+  auto hidden = torch::eye(4).narrow(0, 0, 1);  // logits = weight row 0 ... via the fused path
+  auto weight = logits.t().contiguous();        // [V=4, H=1]: logits = hidden[:, :1] @ weight^T
+  auto fused = linear_token_logprobs(hidden.narrow(1, 0, 1), weight, torch::zeros({1}, torch::kInt64));
+  EXPECT_NEAR(fused.entropy.item<double>(), std::log(2.0), 1e-6);
+  EXPECT_NEAR(fused.logp.item<double>(), -std::log(2.0), 1e-6);
 }
 
 // Entropy's gradient (for the entropy bonus) against autograd through the textbook -sum p log p in double.
