@@ -7,15 +7,18 @@
 
 namespace zerorl::algo {
 
-// Rows (positions) per chunk: 4096 rows x 152k vocab x 4 B = 2.4 GB of float32 temporaries at most.
-constexpr int64_t kLogitsChunkRows = 4096;
+// Rows (positions) per chunk: 2048 rows x 152k vocab x 4 B = 1.2 GB per float32 temporary (a few live at
+// once). Without autograd this bounds the extra memory; with autograd see each function's note.
+constexpr int64_t kLogitsChunkRows = 2048;
 
 // log pi(token) = z[token] / tau - logsumexp(z / tau): gather of log_softmax for the taken tokens only.
 //   logits [..., V] any float dtype (bf16 is upcast to float32 chunk by chunk), tokens [...] int64 of the
 //   same leading shape (tokens[b, t] is the token whose probability logits[b, t] give, i.e. the caller
 //   has already shifted by one). temperature tau > 0: the sampling temperature, so that log-probs match
 //   what the sampler drew from (verl and TRL divide logits by it too). Returns [...] float32.
-//   Differentiable w.r.t. logits. With fp32 logits and tau = 1 the autograd graph holds only [N] extras.
+//   Differentiable w.r.t. logits. With fp32 logits and tau = 1 the autograd graph holds only [N] extras;
+//   with bf16 logits or tau != 1 it keeps each chunk's float32 z (in total [N, V] float32): for training
+//   from hidden states prefer linear_token_logprobs, which keeps none.
 torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& tokens,
                              double temperature = 1.0, int64_t chunk_rows = kLogitsChunkRows);
 

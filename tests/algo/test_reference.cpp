@@ -335,14 +335,14 @@ TEST(Logits, EntropyGradientMatchesTextbookForm) {
 
 // The fused lm_head path against the plain one (logits materialised, autograd through log_softmax):
 // values, entropy, and gradients w.r.t. hidden and weight, for several chunkings and temperatures.
-TEST(Logits, LinearLogprobsMatchUnfused) {
+void expect_linear_matches_unfused(torch::Device device) {
   for (double tau : {1.0, 0.6}) {
     for (int64_t chunk : {int64_t{1}, int64_t{4}, kLogitsChunkRows}) {
       torch::manual_seed(static_cast<int>(chunk) + 17);
       const int64_t b = 3, t = 5, h = 8, v = 19;
-      auto hidden0 = torch::randn({b, t, h}), weight0 = torch::randn({v, h}) * 0.7;
-      auto tokens = torch::randint(0, v, {b, t}, torch::kInt64);
-      auto upstream = torch::randn({b, t});  // a non-uniform d loss / d logp
+      auto hidden0 = torch::randn({b, t, h}).to(device), weight0 = (torch::randn({v, h}) * 0.7).to(device);
+      auto tokens = torch::randint(0, v, {b, t}, torch::kInt64).to(device);
+      auto upstream = torch::randn({b, t}).to(device);  // a non-uniform d loss / d logp
       auto h1 = hidden0.clone().requires_grad_(true), w1 = weight0.clone().requires_grad_(true);
       auto fused = linear_token_logprobs(h1, w1, tokens, tau, chunk);
       (fused.logp * upstream).sum().backward();
@@ -358,9 +358,34 @@ TEST(Logits, LinearLogprobsMatchUnfused) {
       EXPECT_FALSE(fused.entropy.requires_grad());
     }
   }
+}
+
+TEST(Logits, LinearLogprobsMatchUnfused) {
+  expect_linear_matches_unfused(torch::kCPU);
   EXPECT_THROW(
       linear_token_logprobs(torch::zeros({2, 4}), torch::zeros({7, 3}), torch::zeros({2}, torch::kInt64)),
       Error);
+}
+
+// bf16 (GPU training dtype): same logits rounding as the plain path; gradients agree to bf16 precision.
+TEST(Logits, LinearLogprobsBf16) {
+  torch::manual_seed(9);
+  auto hb = torch::randn({6, 8}).to(torch::kBFloat16).requires_grad_(true);
+  auto wb = torch::randn({19, 8}).to(torch::kBFloat16).requires_grad_(true);
+  auto tok = torch::randint(0, 19, {6}, torch::kInt64);
+  auto fused = linear_token_logprobs(hb, wb, tok, 1.0, 4);
+  fused.logp.sum().backward();
+  auto h2 = hb.detach().clone().requires_grad_(true), w2 = wb.detach().clone().requires_grad_(true);
+  token_logprobs(torch::matmul(h2, w2.t()), tok).sum().backward();
+  auto plain = token_logprobs(torch::matmul(hb.detach(), wb.detach().t()), tok);
+  expect_close(to_vec(fused.logp), to_vec(plain), kFloatTol, "bf16 logp");
+  expect_close(to_vec(hb.grad()), to_vec(h2.grad()), kBf16GradTol, "bf16 d/dhidden");
+  expect_close(to_vec(wb.grad()), to_vec(w2.grad()), kBf16GradTol, "bf16 d/dweight");
+}
+
+TEST(Logits, LinearLogprobsMatchUnfusedCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  expect_linear_matches_unfused(torch::kCUDA);
 }
 
 // ---- aggregation -----------------------------------------------------------------------------------------
