@@ -62,7 +62,8 @@ KlEstimator parse_kl_estimator(const std::string& name) {
   if (name == "k1" || name == "kl") return KlEstimator::kK1;
   if (name == "k2" || name == "mse") return KlEstimator::kK2;
   if (name == "k3" || name == "low_var_kl") return KlEstimator::kK3;
-  ZRL_FAIL("unknown KL estimator '{}': expected k1, k2 or k3 (or kl, mse, low_var_kl)", name);
+  if (name == "k3+" || name == "low_var_kl+") return KlEstimator::kK3Plus;
+  ZRL_FAIL("unknown KL estimator '{}': expected k1, k2, k3 or k3+ (or kl, mse, low_var_kl)", name);
 }
 
 torch::Tensor kl_penalty(const torch::Tensor& logp, const torch::Tensor& logp_ref, KlEstimator estimator) {
@@ -75,6 +76,10 @@ torch::Tensor kl_penalty(const torch::Tensor& logp, const torch::Tensor& logp_re
       return 0.5 * log_r * log_r;
     case KlEstimator::kK3:
       return log_r.exp() - 1.0 - log_r;
+    case KlEstimator::kK3Plus: {
+      auto k2 = 0.5 * log_r * log_r;
+      return k2 + (log_r.exp() - 1.0 - log_r - k2).detach();
+    }
   }
   ZRL_FAIL("kl_penalty: bad estimator {}", static_cast<int>(estimator));
 }
@@ -99,9 +104,11 @@ torch::Tensor token_loss(const torch::Tensor& pg_loss, const torch::Tensor& kl, 
 LossAggregation parse_loss_aggregation(const std::string& name) {
   if (name == "token_mean") return LossAggregation::kTokenMean;
   if (name == "seq_mean_token_mean") return LossAggregation::kSeqMeanTokenMean;
+  if (name == "seq_mean_token_sum") return LossAggregation::kSeqMeanTokenSum;
   if (name == "seq_mean_token_sum_norm") return LossAggregation::kSeqMeanTokenSumNorm;
   ZRL_FAIL(
-      "unknown loss aggregation '{}': expected token_mean, seq_mean_token_mean or seq_mean_token_sum_norm",
+      "unknown loss aggregation '{}': expected token_mean, seq_mean_token_mean, seq_mean_token_sum or "
+      "seq_mean_token_sum_norm",
       name);
 }
 
@@ -111,6 +118,8 @@ std::string to_string(LossAggregation mode) {
       return "token_mean";
     case LossAggregation::kSeqMeanTokenMean:
       return "seq_mean_token_mean";
+    case LossAggregation::kSeqMeanTokenSum:
+      return "seq_mean_token_sum";
     case LossAggregation::kSeqMeanTokenSumNorm:
       return "seq_mean_token_sum_norm";
   }
@@ -145,6 +154,10 @@ torch::Tensor aggregate_loss(const torch::Tensor& loss, const torch::Tensor& mas
       denominator = global.sequences;
       break;
     }
+    case LossAggregation::kSeqMeanTokenSum:
+      numerator = kept.sum();
+      denominator = global.sequences;
+      break;
     case LossAggregation::kSeqMeanTokenSumNorm:
       ZRL_CHECK(
           options.norm_constant > 0,

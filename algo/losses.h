@@ -57,8 +57,9 @@ PolicyLossTerms policy_loss(const torch::Tensor& logp, const torch::Tensor& logp
 
 // ---- KL to a reference policy ------------------------------------------------------------------------
 
-enum class KlEstimator { kK1, kK2, kK3 };
-// "k1" | "k2" | "k3" (aliases: "kl" = k1, "mse" = k2, "low_var_kl" = k3, verl's names).
+enum class KlEstimator { kK1, kK2, kK3, kK3Plus };
+// "k1" | "k2" | "k3" | "k3+" (aliases: "kl" = k1, "mse" = k2, "low_var_kl" = k3, "low_var_kl+" = k3+,
+// verl's names).
 KlEstimator parse_kl_estimator(const std::string& name);
 
 // Per-token estimate of KL(pi_theta || pi_ref) from tokens sampled from pi_theta, J. Schulman 2020
@@ -67,6 +68,8 @@ KlEstimator parse_kl_estimator(const std::string& name);
 //   k2 = (log r)^2 / 2           biased, low variance, >= 0
 //   k3 = (r - 1) - log r         unbiased, low variance, >= 0: DeepSeekMath (Shao et al. 2024) eq. (4),
 //                                 the estimator GRPO/R1 put in the loss
+//   k3+ = k3's value with k2's gradient (straight-through: k2 + (k3 - k2).detach()). In expectation under
+//        pi_theta, grad k2 is the gradient of KL while grad k3 is not (Schulman's post; verl's "k3+").
 // log r is clamped to [-20, 20] (k3's exp stays finite). logp, logp_ref [B, T] -> [B, T], unmasked.
 // Gradients flow through logp (KL in the loss); detach the result for KL in the reward.
 torch::Tensor kl_penalty(const torch::Tensor& logp, const torch::Tensor& logp_ref, KlEstimator estimator);
@@ -94,11 +97,15 @@ enum class LossAggregation {
   // 1/S sum_i (sum_t m_it l_it / sum_t m_it). GRPO paper (Shao et al. 2024) eq. (3): per-sequence mean,
   // then mean over the S sequences.
   kSeqMeanTokenMean,
+  // 1/S sum_i sum_t m_it l_it: per-sequence token sum, mean over sequences (verl's seq-mean-token-sum;
+  // long answers weigh more).
+  kSeqMeanTokenSum,
   // 1/S sum_i sum_t m_it l_it / C with a constant C (e.g. the max response length). Dr. GRPO (Liu et al.
   // 2025) sec. 3.1 / their masked_mean(constant_normalizer): no per-length bias.
   kSeqMeanTokenSumNorm,
 };
-// "token_mean" | "seq_mean_token_mean" | "seq_mean_token_sum_norm" (verl's spellings with '_').
+// "token_mean" | "seq_mean_token_mean" | "seq_mean_token_sum" | "seq_mean_token_sum_norm" (verl's
+// spellings with '_').
 LossAggregation parse_loss_aggregation(const std::string& name);
 std::string to_string(LossAggregation mode);
 
@@ -124,6 +131,7 @@ struct AggregationOptions {
 // This micro-batch's share of the minibatch loss: sum_{i,t} w_i m_it l_it / D, with
 //   token_mean:              w_i = 1,                D = global.tokens
 //   seq_mean_token_mean:     w_i = 1 / sum_t m_it,   D = global.sequences
+//   seq_mean_token_sum:      w_i = 1,                D = global.sequences
 //   seq_mean_token_sum_norm: w_i = 1 / C,            D = global.sequences
 // Summed over the micro-batches of a minibatch (with `global` = the sum of their counts) this equals
 // the formula of the mode over the whole minibatch. Returns a float32 scalar (0 when D = 0).

@@ -82,6 +82,7 @@ std::pair<torch::Tensor, double> minibatch_grad(const Minibatch& mb, torch::Tens
 }
 
 const std::vector<LossAggregation> kModes = {LossAggregation::kTokenMean, LossAggregation::kSeqMeanTokenMean,
+                                             LossAggregation::kSeqMeanTokenSum,
                                              LossAggregation::kSeqMeanTokenSumNorm};
 
 void expect_split_invariance(torch::Device device) {

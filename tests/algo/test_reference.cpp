@@ -250,6 +250,13 @@ TEST(KlPenalty, MatchesSchulmanFormulas) {
     expect_close(to_vec(kl_penalty(logp, logp_ref, parse_kl_estimator("low_var_kl"))), k3, kFloatTol, "k3");
   }
   EXPECT_THROW(parse_kl_estimator("k4"), Error);
+  // k3+: k3's value, k2's gradient d/dlogp (logp - logp_ref)^2 / 2 = logp - logp_ref.
+  auto logp = (-torch::rand({3, 4}) * 3).requires_grad_(true);
+  auto logp_ref = -torch::rand({3, 4}) * 3;
+  auto k3plus = kl_penalty(logp, logp_ref, parse_kl_estimator("k3+"));
+  expect_close(to_vec(k3plus), to_vec(kl_penalty(logp, logp_ref, KlEstimator::kK3)), kFloatTol, "k3+ value");
+  k3plus.sum().backward();
+  expect_close(to_vec(logp.grad()), to_vec(logp - logp_ref), kFloatTol, "k3+ gradient");
   // Extreme log ratios stay finite.
   auto extreme = kl_penalty(torch::full({1, 1}, -100.0), torch::zeros({1, 1}), KlEstimator::kK3);
   EXPECT_TRUE(std::isfinite(extreme.item<double>()));
@@ -417,6 +424,7 @@ TEST(Aggregation, FullBatchMatchesNaiveFormulas) {
     EXPECT_NEAR(agg(LossAggregation::kTokenMean), tok_sum / tok_n, 1e-5);
     EXPECT_NEAR(agg(LossAggregation::kSeqMeanTokenMean), seq_mean / seqs, 1e-5);
     EXPECT_NEAR(agg(LossAggregation::kSeqMeanTokenSumNorm), seq_sum / seqs, 1e-5);
+    EXPECT_NEAR(agg(LossAggregation::kSeqMeanTokenSum), 16.0 * seq_sum / seqs, 1e-5);
   }
   auto zero = aggregate_loss(torch::ones({2, 3}), torch::zeros({2, 3}), {}, LossCounts{});
   EXPECT_EQ(zero.item<double>(), 0.0);
