@@ -10,11 +10,14 @@
 //   LossCounts counts;                       // 1. once per minibatch, before any backward
 //   for (mb : minibatch) counts += count_loss_terms(mb.mask);
 //   counts = all_reduce_sum(counts);         //    (data parallel: sum over ranks; world 1: nothing)
+//   auto stats = torch::zeros({kLossStatCount}, kFloat64 on device);
 //   for (mb : minibatch) {                   // 2. per micro-batch
 //     auto pg = policy_loss(logp, mb.logp_old, mb.adv, clip);
 //     auto tok = token_loss(pg.loss, kl_or_undefined, entropy_or_undefined, coefs);
 //     aggregate_loss(tok, mb.mask, agg, counts).backward();   // grads accumulate to the global loss
+//     stats += loss_stat_sums(pg, kl, entropy, mb.mask);      // metrics, no host sync
 //   }
+//   LossStats metrics = read_loss_stats(stats);              // 3. once per step (or minibatch)
 // Because each micro-batch divides by the same global denominator, the summed gradient is the gradient
 // of the full-minibatch loss whatever the micro-batch split, accumulation or data-parallel layout.
 // Data parallel: all-reduce the gradients with SUM, not average (the 1/D is already in every rank's loss).
