@@ -129,9 +129,11 @@ std::string to_string(LossAggregation mode) {
 LossCounts count_loss_terms(const torch::Tensor& mask) {
   ZRL_CHECK(mask.dim() == 2, "count_loss_terms: mask must be [B, T], got {}", c10::str(mask.sizes()));
   auto per_sequence = mask.to(torch::kFloat64).sum(-1);
+  auto both = torch::stack({per_sequence.sum(), (per_sequence > 0).sum().to(torch::kFloat64)})
+                  .to(torch::kCPU);  // one host sync
   LossCounts counts;
-  counts.tokens = per_sequence.sum().item<double>();
-  counts.sequences = (per_sequence > 0).sum().item<double>();
+  counts.tokens = both[0].item<double>();
+  counts.sequences = both[1].item<double>();
   return counts;
 }
 
