@@ -83,8 +83,9 @@ torch::Tensor whiten(const torch::Tensor& values, bool shift_mean, double eps) {
   ZRL_CHECK(values.numel() >= 2, "whiten: needs at least 2 values, got {}", values.numel());
   auto v = values.to(torch::kFloat64);
   auto mean = v.mean();
-  auto std = v.std(/*unbiased=*/true);
-  auto white = (v - mean) / (std + eps);
+  auto centered = v - mean;
+  auto sd = (centered.square().sum() / static_cast<double>(v.numel() - 1)).sqrt();  // unbiased
+  auto white = centered / (sd + eps);
   if (!shift_mean) white = white + mean;
   return white.to(values.scalar_type());
 }
