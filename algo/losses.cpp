@@ -15,6 +15,11 @@ void check_same_shape(const torch::Tensor& a, const torch::Tensor& b, const char
             c10::str(b.sizes()));
 }
 
+// bf16/fp16 log-probs are upcast: ratios and exp() need float32 precision (a no-op for float32/64).
+torch::Tensor at_least_float(const torch::Tensor& x) {
+  return x.scalar_type() == torch::kDouble ? x : x.to(torch::kFloat32);
+}
+
 // Advantages [B] or [B, T] as a detached [B, 1] / [B, T] tensor of `like`'s dtype.
 torch::Tensor broadcast_advantages(const torch::Tensor& advantages, const torch::Tensor& like) {
   const bool per_sequence = advantages.dim() == 1 && advantages.size(0) == like.size(0);
@@ -27,8 +32,9 @@ torch::Tensor broadcast_advantages(const torch::Tensor& advantages, const torch:
 
 }  // namespace
 
-PolicyLossTerms policy_loss(const torch::Tensor& logp, const torch::Tensor& logp_old,
+PolicyLossTerms policy_loss(const torch::Tensor& logp_in, const torch::Tensor& logp_old,
                             const torch::Tensor& advantages, const ClipOptions& options) {
+  auto logp = at_least_float(logp_in);
   check_same_shape(logp, logp_old, "policy_loss(logp, logp_old)");
   ZRL_CHECK(options.clip_low >= 0 && options.clip_low < 1, "policy_loss: clip_low must be in [0, 1), got {}",
             options.clip_low);
@@ -66,7 +72,8 @@ KlEstimator parse_kl_estimator(const std::string& name) {
   ZRL_FAIL("unknown KL estimator '{}': expected k1, k2, k3 or k3+ (or kl, mse, low_var_kl)", name);
 }
 
-torch::Tensor kl_penalty(const torch::Tensor& logp, const torch::Tensor& logp_ref, KlEstimator estimator) {
+torch::Tensor kl_penalty(const torch::Tensor& logp_in, const torch::Tensor& logp_ref, KlEstimator estimator) {
+  auto logp = at_least_float(logp_in);
   check_same_shape(logp, logp_ref, "kl_penalty(logp, logp_ref)");
   auto log_r = (logp_ref.detach().to(logp.scalar_type()) - logp).clamp(-kMaxLogRatio, kMaxLogRatio);
   switch (estimator) {

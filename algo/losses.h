@@ -52,7 +52,7 @@ struct PolicyLossTerms {
 //   rho = exp(logp - logp_old); logp_old are the behaviour policy's log-probs recorded at rollout (or
 //   recomputed by the trainer before the first update), so the 2nd..k-th minibatch updates on the same
 //   rollout batch see rho != 1. log rho is clamped to [-20, 20] before exp (as verl) to stay finite.
-//   logp [B, T] (requires grad), logp_old [B, T], advantages [B] or [B, T].
+//   logp [B, T] (requires grad; bf16/fp16 is upcast to float32), logp_old [B, T], advantages [B] or [B, T].
 //   `clipped` is true where L2 > L1 (the clip bound is what the loss uses); averaged over masked tokens
 //   this is the clip fraction verl and TRL report.
 PolicyLossTerms policy_loss(const torch::Tensor& logp, const torch::Tensor& logp_old,
