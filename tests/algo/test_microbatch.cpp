@@ -105,6 +105,7 @@ void expect_split_invariance(torch::Device device) {
   }
 }
 
+// {4, 4} is also two data-parallel ranks of one micro-batch each whose gradients are all-reduced with SUM.
 TEST(MicroBatch, GradientIndependentOfSplit) { expect_split_invariance(torch::kCPU); }
 
 // The same on the GPU (PyTorch's default keeps TF32 off for matmuls: fp32 arithmetic). Skips without CUDA.
