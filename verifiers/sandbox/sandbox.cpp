@@ -1,0 +1,126 @@
+// verifiers/sandbox/sandbox.cpp: one sandboxed run: bwrap argument list, supervision (stdin feed, capped
+// capture, wall deadline, tree kill), result classification, and the slot pool. Not here: the child-side
+// setup (spawn.cpp), cgroups (cgroup.cpp), the syscall filter (seccomp_policy.cpp).
+#include "verifiers/sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "core/log.h"
+#include "verifiers/sandbox/cgroup.h"
+#include "verifiers/sandbox/seccomp_policy.h"
+#include "verifiers/sandbox/spawn.h"
+
+namespace zerorl::verifiers::sandbox {
+const char* to_string(RunStatus status) {
+  switch (status) {
+    case RunStatus::kExited:
+      return "exited";
+    case RunStatus::kSignaled:
+      return "signaled";
+    case RunStatus::kTimeout:
+      return "timeout";
+    case RunStatus::kOutputLimit:
+      return "output_limit";
+    case RunStatus::kMemory:
+      return "memory";
+    case RunStatus::kSandboxError:
+      return "sandbox_error";
+  }
+  return "?";
+}
+
+Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
+  if (options_.slots < 1) options_.slots = 1;
+  busy_.assign(options_.slots, false);
+  probe();
+}
+
+Sandbox::~Sandbox() = default;
+
+void Sandbox::probe() {
+  std::vector<std::string> missing;
+  if (options_.uid_base == 0) missing.push_back("unprivileged uid (uid_base is 0)");
+  if (::access(options_.bwrap.c_str(), X_OK) != 0)
+    missing.push_back("bubblewrap (" + options_.bwrap + " not found)");
+  std::string err;
+  seccomp_bpf_ = build_seccomp_bpf(&err);
+  if (seccomp_bpf_.empty()) missing.push_back("seccomp (" + err + ")");
+  if (options_.use_cgroups) {
+    std::string why;
+    cgroups_ = CgroupSlots::create(options_.slots, options_.limits.memory_bytes,
+                                   options_.limits.max_processes, &why);
+    if (!cgroups_) ZRL_WARN("sandbox: no cgroup limits ({}); relying on rlimits + PID namespace", why);
+  }
+  if (missing.empty()) {
+    // A real run proves user/pid/net/mount namespaces and the seccomp load work here.
+    RunRequest req;
+    req.program = "";
+    int slot = acquire_slot();
+    RunResult r = run_in_slot(req, slot, {"/usr/bin/true"});
+    release_slot(slot);
+    if (r.status != RunStatus::kExited || r.exit_code != 0) {
+      missing.push_back("namespaces via bubblewrap (probe failed: " + (r.error.empty() ? r.err : r.error) +
+                        ")");
+    }
+  }
+  for (size_t i = 0; i < missing.size(); ++i) missing_ += (i ? ", " : "") + missing[i];
+  if (!missing_.empty()) {
+    ZRL_ERROR("sandbox: missing protection: {}; {}", missing_,
+              options_.insecure_allow ? "insecure_allow=true: not supported, runs are refused anyway"
+                                      : "refusing to run untrusted code");
+  }
+}
+
+int Sandbox::acquire_slot() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    for (size_t i = 0; i < busy_.size(); ++i) {
+      if (!busy_[i]) {
+        busy_[i] = true;
+        return static_cast<int>(i);
+      }
+    }
+    cv_.wait(lock);
+  }
+}
+
+void Sandbox::release_slot(int slot) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    busy_[slot] = false;
+  }
+  cv_.notify_one();
+}
+
+RunResult Sandbox::run(const RunRequest& request) {
+  if (!missing_.empty()) {
+    RunResult r;
+    r.error = "sandbox unavailable: missing " + missing_;
+    return r;
+  }
+  int slot = acquire_slot();
+  RunResult r;
+  try {
+    r = run_in_slot(request, slot, {});
+  } catch (const std::exception& e) {
+    r = RunResult();
+    r.error = e.what();
+  }
+  release_slot(slot);
+  return r;
+}
+
+}  // namespace zerorl::verifiers::sandbox
