@@ -33,7 +33,7 @@ class CodeVerifier : public Verifier {
   Verdict verify(const Sample& sample) const override;
   // Runs samples concurrently on a bounded pool (Boost.Asio thread_pool); verdicts in input order.
   std::vector<Verdict> verify_batch(const std::vector<Sample>& samples) const;
-  const sandbox::Sandbox& sandbox() const { return *sandbox_; }
+  sandbox::Sandbox& sandbox() const { return *sandbox_; }
 
  private:
   Verdict run_io_tests(const std::string& program, const Json& tests, double timeout_s) const;

@@ -17,6 +17,7 @@
 namespace zerorl::verifiers::sandbox {
 
 class CgroupSlots;
+struct SpawnSpec;
 
 // Per-run resource limits. Units are in the names.
 struct SandboxLimits {
@@ -104,7 +105,9 @@ class Sandbox {
                                       const std::vector<std::string>& argv_override) const;
   void supervise(const RunRequest& request, int slot, pid_t pid, double wall_s,
                  std::chrono::steady_clock::time_point start, int in_w, int out_r, int err_r, int info_r,
-                 uint64_t oom_before, RunResult* result);
+                 uint64_t oom_before, bool direct, RunResult* result);
+  // insecure_allow fallback: argv/env/cwd for running the program directly (no namespaces) from `dir`.
+  void direct_spec(const RunRequest& request, const std::string& dir, SpawnSpec* spec) const;
   void probe();
 
   SandboxOptions options_;

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "verifiers/sandbox/cgroup.h"
 #include "verifiers/sandbox/sandbox.h"
@@ -112,7 +115,47 @@ bool contains_memory_error(const std::string& err) {
          err.find("Cannot allocate memory") != std::string::npos;
 }
 
+// The insecure fallback's working directory: a fresh host dir owned by the run's uid, removed afterwards.
+struct DirectDir {
+  std::string path;
+  bool create(const RunRequest& req, const std::string& file_name, uid_t uid, std::string* error) {
+    char tmpl[] = "/tmp/zerorl-sandbox-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) {
+      *error = std::string("mkdtemp: ") + std::strerror(errno);
+      return false;
+    }
+    path = tmpl;
+    std::vector<std::pair<std::string, std::string>> files = req.files;
+    files.push_back({file_name, req.program});
+    for (const auto& [name, content] : files) {
+      std::ofstream(path + "/" + name, std::ios::binary) << content;
+      ::chmod((path + "/" + name).c_str(), 0644);
+    }
+    if (::chown(path.c_str(), uid, uid) != 0) {
+      *error = std::string("chown: ") + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+  ~DirectDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
 }  // namespace
+
+void Sandbox::direct_spec(const RunRequest& req, const std::string& dir, SpawnSpec* spec) const {
+  const LanguageSpec& lang = options_.language;
+  for (std::string arg : lang.run_argv) {
+    auto pos = arg.find("{file}");
+    if (pos != std::string::npos) arg.replace(pos, 6, dir + "/" + lang.file_name);
+    spec->argv.push_back(arg);
+  }
+  for (const auto& [k, v] : lang.env) spec->env.push_back(k + "=" + (k == "HOME" ? dir : v));
+  spec->cwd = dir;
+  if (!seccomp_bpf_.empty()) spec->seccomp_bpf = &seccomp_bpf_;
+}
 
 std::vector<std::string> Sandbox::bwrap_argv(const RunRequest& req, int slot,
                                              const std::vector<std::string>& argv_override) const {
@@ -188,9 +231,19 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
     }
   }
   SpawnSpec spec;
-  spec.argv = bwrap_argv(req, slot, argv_override);
-  spec.fds = {in_r.fd, out_w.fd, err_w.fd, info_w.fd};
-  for (const auto& o : owned) spec.fds.push_back(o.fd);
+  // Only reachable with insecure_allow (run() refuses otherwise): no namespaces, a host temp dir.
+  const bool direct = !missing_.empty();
+  DirectDir dir;
+  if (direct) {
+    if (!dir.create(req, options_.language.file_name, options_.uid_base + slot, &res.error)) return res;
+    direct_spec(req, dir.path, &spec);
+    spec.fds = {in_r.fd, out_w.fd, err_w.fd};
+  } else {
+    spec.argv = bwrap_argv(req, slot, argv_override);
+    spec.fds = {in_r.fd, out_w.fd, err_w.fd, info_w.fd};
+    for (const auto& o : owned) spec.fds.push_back(o.fd);
+    spec.cwd = "/";
+  }
   std::vector<Fd> procs;
   uint64_t oom_before = 0;
   if (cgroups_) {
@@ -207,7 +260,6 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
   spec.max_processes = lim.max_processes;
   spec.file_size_bytes = lim.file_size_bytes;
   spec.open_files = lim.open_files;
-  spec.cwd = "/";
   const auto start = Clock::now();
   std::string spawn_error;
   pid_t pid = spawn_unprivileged(spec, &spawn_error);
@@ -226,7 +278,7 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
   int stdin_fd = in_w.fd;  // supervise() owns and closes it
   in_w.fd = -1;
-  supervise(req, slot, pid, wall, start, stdin_fd, out_r.fd, err_r.fd, info_r.fd, oom_before, &res);
+  supervise(req, slot, pid, wall, start, stdin_fd, out_r.fd, err_r.fd, info_r.fd, oom_before, direct, &res);
   struct timespec zero {};
   while (sigtimedwait(&pipe_set, nullptr, &zero) > 0) {
   }
@@ -235,7 +287,8 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
 }
 
 void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_s, Clock::time_point start,
-                        int in_w, int out_r, int err_r, int info_r, uint64_t oom_before, RunResult* res) {
+                        int in_w, int out_r, int err_r, int info_r, uint64_t oom_before, bool direct,
+                        RunResult* res) {
   const SandboxLimits& lim = options_.limits;
   const auto deadline =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wall_s));
@@ -246,6 +299,7 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
   uint64_t out_total = 0, err_total = 0, info_total = 0;
   size_t in_off = 0;
   bool in_open = true, out_open = true, err_open = true, info_open = true, reaped = false;
+  if (direct) info_open = false;  // no bwrap: the spawned process is the program itself
   bool timed_out = false, output_limit = false;
   int wstatus = 0;
   struct rusage ru {};
@@ -325,7 +379,7 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
     res->status = RunStatus::kTimeout;
     return;
   }
-  if (parse_child_pid(info) <= 0) {
+  if (!direct && parse_child_pid(info) <= 0) {
     res->status = RunStatus::kSandboxError;
     res->error = "sandbox did not start: " + res->err.substr(0, 500);
     return;

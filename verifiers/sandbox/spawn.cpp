@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -27,6 +29,7 @@ struct ChildArgs {
   std::vector<rlimit> limits;
   std::vector<int> resources;
   sigset_t parent_mask;
+  sock_fprog seccomp{};
   volatile int failed_step = 0;  // written by the child on failure (shared memory), read after vfork
   volatile int failed_errno = 0;
 };
@@ -76,6 +79,12 @@ int child_main(void* raw) {
   // After the uid change (it clears the death signal); bwrap is not setuid, so it survives exec.
   if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) child_fail(a, 9);
   if (!s.cwd.empty() && syscall(SYS_chdir, s.cwd.c_str()) != 0) child_fail(a, 10);
+  if (a->seccomp.filter != nullptr) {
+    if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &a->seccomp) != 0) {
+      child_fail(a, 12);
+    }
+  }
   sigset_t empty;
   sigemptyset(&empty);
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, _NSIG / 8);
@@ -111,6 +120,10 @@ pid_t spawn_unprivileged(const SpawnSpec& spec, std::string* error) {
   if (spec.file_size_bytes) add_limit(&a, RLIMIT_FSIZE, spec.file_size_bytes, spec.file_size_bytes);
   if (spec.max_processes) add_limit(&a, RLIMIT_NPROC, spec.max_processes, spec.max_processes);
 
+  if (spec.seccomp_bpf != nullptr && !spec.seccomp_bpf->empty()) {
+    a.seccomp.len = static_cast<unsigned short>(spec.seccomp_bpf->size() / sizeof(sock_filter));
+    a.seccomp.filter = reinterpret_cast<sock_filter*>(const_cast<uint8_t*>(spec.seccomp_bpf->data()));
+  }
   std::vector<char> stack(256 << 10);
   sigset_t all;
   sigfillset(&all);

@@ -23,6 +23,8 @@ struct SpawnSpec {
   uint64_t file_size_bytes = 0;       // 0 = unlimited
   int open_files = 64;
   std::string cwd;  // chdir before exec ("" = keep)
+  // Classic BPF loaded (with no_new_privs) right before exec; null = none (bwrap loads it itself).
+  const std::vector<uint8_t>* seccomp_bpf = nullptr;
 };
 
 // Returns the child's pid, or -1 with *error naming the failed step and errno.
