@@ -1,6 +1,6 @@
 // bench/sandbox/bench_sandbox.cpp: sandboxed runs/s of a trivial Python program vs bare
 // `/usr/bin/python3 -c pass` (fork+exec+wait), single and concurrent; prints one JSON object.
-// Not here: correctness (tests/verifiers/sandbox/). Usage: bench_sandbox [runs] [workers]
+// Not here: correctness (tests/verifiers/sandbox/). Usage: bench_sandbox [runs] [workers] [cgroups 1|0]
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   int workers = argc > 2 ? std::atoi(argv[2]) : static_cast<int>(std::thread::hardware_concurrency());
   SandboxOptions options;
   options.slots = workers;
+  options.use_cgroups = argc > 3 ? std::atoi(argv[3]) != 0 : true;
   Sandbox sandbox(options);
   if (!sandbox.missing_protections().empty()) {
     std::fprintf(stderr, "bench_sandbox: sandbox unavailable: %s\n", sandbox.missing_protections().c_str());

@@ -376,7 +376,7 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
     return;
   }
   if (timed_out) {
-    res->status = RunStatus::kTimeout;
+    res->status = oom ? RunStatus::kMemory : RunStatus::kTimeout;  // an OOM kill explains a stall
     return;
   }
   if (!direct && parse_child_pid(info) <= 0) {

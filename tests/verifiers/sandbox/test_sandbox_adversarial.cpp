@@ -105,6 +105,18 @@ TEST_F(Adversarial, MemoryBomb) {
   EXPECT_LT(v.info.value("peak_memory_bytes", uint64_t{0}), uint64_t{600} << 20);
 }
 
+// Each process stays under RLIMIT_AS (512 MiB); together they exceed the cgroup's 256 MiB: the cgroup
+// is the wall that stops them.
+TEST_F(Adversarial, MemoryBombAcrossProcesses) {
+  if (!verifier_->sandbox().has_cgroups()) GTEST_SKIP() << "no pids/memory cgroup on this machine";
+  Verdict v = run_io(
+      "import os, time\nfor _ in range(5):\n    if os.fork() == 0:\n        b = b'\\x01' * (200 * 2**20)\n"
+      "        time.sleep(5)\n        os._exit(0)\nfor _ in range(5):\n    os.wait()\nprint('x')\n",
+      "", "x");
+  EXPECT_EQ(v.status, "memory") << v.status << " " << v.reason;
+  EXPECT_LE(v.info.value("peak_memory_bytes", uint64_t{0}), uint64_t{300} << 20);
+}
+
 TEST_F(Adversarial, BusyLoop) {
   Verdict v = run_io("while True:\n    pass\n", "", "x");
   EXPECT_EQ(v.status, "timeout");
