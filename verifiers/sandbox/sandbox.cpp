@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -45,10 +46,36 @@ const char* to_string(RunStatus status) {
 Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   if (options_.slots < 1) options_.slots = 1;
   busy_.assign(options_.slots, false);
+  claim_uids();
   probe();
 }
 
-Sandbox::~Sandbox() = default;
+Sandbox::~Sandbox() {
+  cgroups_.reset();  // kills leftovers before the uids are released
+  for (int fd : uid_locks_) ::close(fd);
+}
+
+void Sandbox::claim_uids() {
+  ::mkdir(options_.uid_lock_dir.c_str(), 0700);
+  for (int i = 0; i < options_.uid_count && static_cast<int>(uids_.size()) < options_.slots; ++i) {
+    uid_t uid = options_.uid_base + static_cast<uid_t>(i);
+    std::string path = options_.uid_lock_dir + "/uid-" + std::to_string(uid) + ".lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) break;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      uids_.push_back(uid);
+      uid_locks_.push_back(fd);
+    } else {
+      ::close(fd);
+    }
+  }
+  if (static_cast<int>(uids_.size()) < options_.slots) {
+    ZRL_WARN("sandbox: could not claim {} uids under {}; using uid_base + slot unlocked", options_.slots,
+             options_.uid_lock_dir);
+    uids_.clear();
+    for (int i = 0; i < options_.slots; ++i) uids_.push_back(options_.uid_base + static_cast<uid_t>(i));
+  }
+}
 
 void Sandbox::probe() {
   std::vector<std::string> missing;

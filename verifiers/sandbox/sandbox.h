@@ -50,8 +50,12 @@ struct LanguageSpec {
 struct SandboxOptions {
   LanguageSpec language;
   SandboxLimits limits;
-  int slots = 4;           // concurrent runs; each slot has its own uid and cgroup
-  uid_t uid_base = 61000;  // slot i runs as uid/gid uid_base + i (never 0)
+  int slots = 4;  // concurrent runs; each slot has its own uid and cgroup
+  // Each slot runs as its own uid/gid from [uid_base, uid_base + uid_count), claimed machine-wide with a
+  // lock file in uid_lock_dir, so concurrent verifier processes never share a uid (RLIMIT_NPROC is per uid).
+  uid_t uid_base = 61000;
+  int uid_count = 2000;
+  std::string uid_lock_dir = "/run/lock/zerorl-sandbox";
   std::string bwrap = "/usr/bin/bwrap";
   bool use_cgroups = true;      // pids+memory cgroup (v2, or v1) per slot when the machine allows
   bool insecure_allow = false;  // run without namespaces/seccomp when they are unavailable (logged)
@@ -94,6 +98,7 @@ class Sandbox {
   // Empty when fully protected; else which protections are missing (comma-separated).
   const std::string& missing_protections() const { return missing_; }
   bool has_cgroups() const { return cgroups_ != nullptr; }
+  const std::vector<uid_t>& uids() const { return uids_; }  // the slots' uids
   const SandboxOptions& options() const { return options_; }
 
  private:
@@ -109,10 +114,13 @@ class Sandbox {
   // insecure_allow fallback: argv/env/cwd for running the program directly (no namespaces) from `dir`.
   void direct_spec(const RunRequest& request, const std::string& dir, SpawnSpec* spec) const;
   void probe();
+  void claim_uids();
 
   SandboxOptions options_;
   std::string missing_;
   std::vector<uint8_t> seccomp_bpf_;
+  std::vector<uid_t> uids_;               // per slot
+  std::vector<int> uid_locks_;            // held flock fds, closed in the destructor
   std::unique_ptr<CgroupSlots> cgroups_;  // null when the machine offers no writable pids/memory cgroup
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -160,7 +160,7 @@ void Sandbox::direct_spec(const RunRequest& req, const std::string& dir, SpawnSp
 std::vector<std::string> Sandbox::bwrap_argv(const RunRequest& req, int slot,
                                              const std::vector<std::string>& argv_override) const {
   const LanguageSpec& lang = options_.language;
-  std::string uid = std::to_string(options_.uid_base + slot);
+  std::string uid = std::to_string(uids_[slot]);
   std::string tmpfs = std::to_string(options_.limits.tmpfs_bytes);
   std::vector<std::string> a = {options_.bwrap,
                                 "--unshare-all",
@@ -235,7 +235,7 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
   const bool direct = !missing_.empty();
   DirectDir dir;
   if (direct) {
-    if (!dir.create(req, options_.language.file_name, options_.uid_base + slot, &res.error)) return res;
+    if (!dir.create(req, options_.language.file_name, uids_[slot], &res.error)) return res;
     direct_spec(req, dir.path, &spec);
     spec.fds = {in_r.fd, out_w.fd, err_w.fd};
   } else {
@@ -254,7 +254,7 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
     cgroups_->reset_peak(slot);
     oom_before = cgroups_->oom_kills(slot);
   }
-  spec.uid = options_.uid_base + static_cast<uid_t>(slot);
+  spec.uid = uids_[slot];
   spec.cpu_s = lim.cpu_s > 0 ? lim.cpu_s : std::ceil(wall) + 1;
   spec.address_space_bytes = lim.address_space_bytes;
   spec.max_processes = lim.max_processes;

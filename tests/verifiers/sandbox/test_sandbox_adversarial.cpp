@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -35,8 +36,8 @@ CodeVerifierOptions test_options() {
   return o;
 }
 
-// Live (non-zombie) processes whose real uid is one of the sandbox's.
-int sandbox_processes() {
+// Live (non-zombie) processes whose real uid is one of `uids` (the sandbox's).
+int sandbox_processes(const std::vector<uid_t>& uids) {
   int n = 0;
   DIR* d = opendir("/proc");
   while (dirent* e = readdir(d)) {
@@ -48,7 +49,7 @@ int sandbox_processes() {
       if (line.rfind("State:", 0) == 0) state = line.substr(7, 1);
       if (line.rfind("Uid:", 0) == 0) uid = std::stol(line.substr(5));
     }
-    if (uid >= kUidBase && uid < kUidBase + kSlots && state != "Z") ++n;
+    if (std::find(uids.begin(), uids.end(), static_cast<uid_t>(uid)) != uids.end() && state != "Z") ++n;
   }
   closedir(d);
   return n;
@@ -71,10 +72,10 @@ class Adversarial : public ::testing::Test {
   }
   // After each hostile case: nothing of the sandbox survives, and a correct program still passes.
   void TearDown() override {
-    int left = sandbox_processes();
+    int left = sandbox_processes(verifier_->sandbox().uids());
     for (int i = 0; i < 100 && left > 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      left = sandbox_processes();
+      left = sandbox_processes(verifier_->sandbox().uids());
     }
     EXPECT_EQ(left, 0) << "sandboxed processes left behind";
     Verdict ok = run_io("print(int(input()) * 2)", "21\n", "42");
@@ -195,7 +196,7 @@ TEST_F(Adversarial, DoubleForkedDaemonDoesNotSurvive) {
       "", "ok");
   EXPECT_EQ(v.status, "ok") << v.reason;
   for (int i = 0; i < 35; ++i) {  // 3.5 s: the daemon's wake-up time has passed
-    ASSERT_EQ(sandbox_processes(), 0) << "a daemon survived the run";
+    ASSERT_EQ(sandbox_processes(verifier_->sandbox().uids()), 0) << "a daemon survived the run";
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_NE(access("/tmp/daemon-was-here", F_OK), 0);
