@@ -49,9 +49,15 @@ int child_main(void* raw) {
   auto* a = static_cast<ChildArgs*>(raw);
   const SpawnSpec& s = *a->spec;
   // Default signal handlers, then the parent's mask lifted (it blocked everything around clone).
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+  // Raw rt_sigaction with the kernel's layout (handler, flags, restorer, mask): glibc's and sanitizers'
+  // wrappers are not for a CLONE_VM child.
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    uint64_t mask;
+  } dfl{nullptr, 0, nullptr, 0};  // SIG_DFL
+  for (int sig = 1; sig <= 64; ++sig) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
   for (int fd : s.cgroup_procs_fds) {
     if (write(fd, "0", 1) != 1) child_fail(a, 1);
   }
@@ -85,9 +91,8 @@ int child_main(void* raw) {
       child_fail(a, 12);
     }
   }
-  sigset_t empty;
-  sigemptyset(&empty);
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, _NSIG / 8);
+  uint64_t empty_mask = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, nullptr, sizeof(uint64_t));
   syscall(SYS_execve, a->argv[0], a->argv.data(), a->envp.data());
   child_fail(a, 11);
 }

@@ -207,7 +207,9 @@ TEST_F(Adversarial, KillingTheParentIsContained) {
       "import os, signal\nfor p in (os.getppid(), 1):\n    try:\n        os.kill(p, signal.SIGKILL)\n"
       "    except Exception as e:\n        pass\nprint('alive')\n",
       "", "alive");
-  EXPECT_TRUE(v.status == "ok" || v.status == "runtime_error") << v.status << " " << v.reason;
+  // The program is PID 1 of its namespace: its "parent" is outside (getppid() is 0) and signals it sends
+  // to itself as init are ignored, so it survives and so does the verifier.
+  EXPECT_EQ(v.status, "ok") << v.reason;
 }
 
 TEST_F(Adversarial, EarlyExitZeroPassesNothing) {
