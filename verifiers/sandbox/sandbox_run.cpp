@@ -143,6 +143,44 @@ struct DirectDir {
   }
 };
 
+// How a run ended, as observed by supervise().
+struct RunEnd {
+  int wstatus;
+  bool timed_out, output_limit, oom, started;
+};
+
+// The run's status from how it ended; precedence: output cap, deadline, launch failure, exit/signal,
+// then memory (an OOM kill or MemoryError explains a crash or a stall).
+void classify(const RunEnd& e, double wall_s, uint64_t stdout_cap, RunResult* res) {
+  if (e.output_limit) {
+    res->out.resize(std::min<size_t>(res->out.size(), stdout_cap));
+    res->status = RunStatus::kOutputLimit;
+    return;
+  }
+  if (e.timed_out) {
+    res->status = e.oom ? RunStatus::kMemory : RunStatus::kTimeout;  // an OOM kill explains a stall
+    return;
+  }
+  if (!e.started) {
+    res->status = RunStatus::kSandboxError;
+    res->error = "sandbox did not start: " + res->err.substr(0, 500);
+    return;
+  }
+  int code = WIFEXITED(e.wstatus) ? WEXITSTATUS(e.wstatus) : 128 + WTERMSIG(e.wstatus);
+  // bwrap reports a program killed by signal N as exit status 128 + N.
+  if (code > 128 && code < 128 + 65) {
+    res->signal = code - 128;
+    res->status = RunStatus::kSignaled;
+    if (res->signal == SIGXCPU || (res->signal == SIGKILL && res->cpu_s >= std::ceil(wall_s))) {
+      res->status = RunStatus::kTimeout;
+    }
+  } else {
+    res->exit_code = code;
+    res->status = RunStatus::kExited;
+  }
+  if (e.oom || (code != 0 && contains_memory_error(res->err))) res->status = RunStatus::kMemory;
+}
+
 }  // namespace
 
 void Sandbox::direct_spec(const RunRequest& req, const std::string& dir, SpawnSpec* spec) const {
@@ -370,33 +408,8 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
     oom = cgroups_->oom_kills(slot) > oom_before;
   }
   res->err_truncated = err_total > res->err.size();
-  if (output_limit) {
-    res->out.resize(std::min<size_t>(res->out.size(), lim.stdout_bytes));
-    res->status = RunStatus::kOutputLimit;
-    return;
-  }
-  if (timed_out) {
-    res->status = oom ? RunStatus::kMemory : RunStatus::kTimeout;  // an OOM kill explains a stall
-    return;
-  }
-  if (!direct && parse_child_pid(info) <= 0) {
-    res->status = RunStatus::kSandboxError;
-    res->error = "sandbox did not start: " + res->err.substr(0, 500);
-    return;
-  }
-  int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  // bwrap reports a program killed by signal N as exit status 128 + N.
-  if (code > 128 && code < 128 + 65) {
-    res->signal = code - 128;
-    res->status = RunStatus::kSignaled;
-    if (res->signal == SIGXCPU || (res->signal == SIGKILL && res->cpu_s >= std::ceil(wall_s))) {
-      res->status = RunStatus::kTimeout;
-    }
-  } else {
-    res->exit_code = code;
-    res->status = RunStatus::kExited;
-  }
-  if (oom || (code != 0 && contains_memory_error(res->err))) res->status = RunStatus::kMemory;
+  RunEnd end{wstatus, timed_out, output_limit, oom, direct || parse_child_pid(info) > 0};
+  classify(end, wall_s, lim.stdout_bytes, res);
 }
 
 }  // namespace zerorl::verifiers::sandbox

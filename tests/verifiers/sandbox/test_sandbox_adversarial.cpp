@@ -22,6 +22,7 @@ namespace {
 
 constexpr uid_t kUidBase = 62000;
 constexpr int kSlots = 2;
+constexpr double kDeadline = 2.0;  // seconds, for the cases that must be stopped by the deadline
 
 CodeVerifierOptions test_options() {
   CodeVerifierOptions o;
@@ -81,9 +82,13 @@ class Adversarial : public ::testing::Test {
     Verdict ok = run_io("print(int(input()) * 2)", "21\n", "42");
     EXPECT_EQ(ok.status, "ok") << ok.reason;
   }
-  static Verdict run_io(const std::string& program, const std::string& in, const std::string& out) {
+  // timeout_s: generous by default (a loaded CI machine); the deadline tests pass kDeadline.
+  static Verdict run_io(const std::string& program, const std::string& in, const std::string& out,
+                        double timeout_s = 10.0) {
     Sample s;
-    s.extra = {{"program", program}, {"tests", Json::array({{{"stdin", in}, {"stdout", out}}})}};
+    s.extra = {{"program", program},
+               {"tests", Json::array({{{"stdin", in}, {"stdout", out}}})},
+               {"timeout_s", timeout_s}};
     Verdict v = verifier_->verify(s);
     EXPECT_NO_THROW((void)Json({{"reason", v.reason}, {"info", v.info}}).dump()) << "verdict must serialize";
     return v;
@@ -94,8 +99,9 @@ class Adversarial : public ::testing::Test {
 CodeVerifier* Adversarial::verifier_ = nullptr;
 
 TEST_F(Adversarial, ForkBomb) {
-  Verdict v = run_io(
-      "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", "", "x");
+  Verdict v =
+      run_io("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", "",
+             "x", kDeadline);
   EXPECT_EQ(v.status, "timeout");
   EXPECT_LT(seconds(v), 4.0);
 }
@@ -113,19 +119,19 @@ TEST_F(Adversarial, MemoryBombAcrossProcesses) {
   Verdict v = run_io(
       "import os, time\nfor _ in range(5):\n    if os.fork() == 0:\n        b = b'\\x01' * (200 * 2**20)\n"
       "        time.sleep(5)\n        os._exit(0)\nfor _ in range(5):\n    os.wait()\nprint('x')\n",
-      "", "x");
+      "", "x", 6.0);  // time for the allocations on a loaded machine; children sleep 5 s after them
   EXPECT_EQ(v.status, "memory") << v.status << " " << v.reason;
   EXPECT_LE(v.info.value("peak_memory_bytes", uint64_t{0}), uint64_t{300} << 20);
 }
 
 TEST_F(Adversarial, BusyLoop) {
-  Verdict v = run_io("while True:\n    pass\n", "", "x");
+  Verdict v = run_io("while True:\n    pass\n", "", "x", kDeadline);
   EXPECT_EQ(v.status, "timeout");
   EXPECT_LT(seconds(v), 3.5);
 }
 
 TEST_F(Adversarial, SleepPastDeadline) {
-  Verdict v = run_io("import time\ntime.sleep(100)\nprint('x')\n", "", "x");
+  Verdict v = run_io("import time\ntime.sleep(100)\nprint('x')\n", "", "x", kDeadline);
   EXPECT_EQ(v.status, "timeout");
   EXPECT_LT(seconds(v), 3.5);
 }
@@ -232,9 +238,11 @@ TEST_F(Adversarial, ClosedStdout) {
 }
 
 TEST_F(Adversarial, ReadingStdinForever) {
-  Verdict v = run_io("import sys\nwhile True:\n    sys.stdin.read()\n", std::string(1 << 20, 'a'), "x");
+  Verdict v =
+      run_io("import sys\nwhile True:\n    sys.stdin.read()\n", std::string(1 << 20, 'a'), "x", kDeadline);
   EXPECT_EQ(v.status, "timeout");
-  Verdict unread = run_io("import time\ntime.sleep(10)\n", std::string(8 << 20, 'a'), "x");  // never reads
+  Verdict unread =
+      run_io("import time\ntime.sleep(10)\n", std::string(8 << 20, 'a'), "x", kDeadline);  // never reads
   EXPECT_EQ(unread.status, "timeout");
 }
 
