@@ -2,12 +2,15 @@
 // Not here: deciding limits (sandbox.cpp passes them) or joining (the sandboxed child writes cgroup.procs).
 #include "verifiers/sandbox/cgroup.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -70,6 +73,29 @@ std::vector<pid_t> read_pids(const std::string& file) {
 
 std::atomic<int> g_counter{0};
 
+// Removes zerorl-sandbox-<pid>-<n> groups under `parent` left by processes that died without cleanup
+// (rmdir only succeeds on empty cgroups, so a live group is never disturbed).
+void sweep_stale(const std::string& parent) {
+  DIR* d = ::opendir(parent.c_str());
+  if (d == nullptr) return;
+  const std::string prefix = "zerorl-sandbox-";
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    pid_t owner = static_cast<pid_t>(std::strtol(name.c_str() + prefix.size(), nullptr, 10));
+    if (owner <= 0 || ::kill(owner, 0) == 0 || errno != ESRCH) continue;  // owner alive (or unknown)
+    std::string group = parent + "/" + name;
+    if (DIR* g = ::opendir(group.c_str())) {
+      while (dirent* s = ::readdir(g)) {
+        if (std::string(s->d_name).rfind("slot", 0) == 0) ::rmdir((group + "/" + s->d_name).c_str());
+      }
+      ::closedir(g);
+    }
+    ::rmdir(group.c_str());
+  }
+  ::closedir(d);
+}
+
 }  // namespace
 
 std::unique_ptr<CgroupSlots> CgroupSlots::create(int slots, uint64_t memory_bytes, int max_pids,
@@ -97,6 +123,7 @@ std::unique_ptr<CgroupSlots> CgroupSlots::create(int slots, uint64_t memory_byte
   for (auto& [mount, key] : hier) {
     std::string own = own_path(key);
     if (own == "-") own = "";
+    sweep_stale(mount + own);
     std::string group = mount + own + tag;
     if (::mkdir(group.c_str(), 0700) != 0) {
       *why = "cannot create " + group;
