@@ -33,7 +33,9 @@ struct SandboxLimits {
   uint64_t stderr_bytes = 64ull << 10;           // capture cap; the excess is dropped silently
 };
 
-// How a language runs. `{file}` in run_argv is replaced by /work/<file_name>.
+// How a language runs. Every `{file}` in run_argv becomes /work/<file_name>. Compiled languages compile
+// inside the sandbox (the compile counts against the limits), e.g. C: file_name "main.c", run_argv
+// {"/bin/sh", "-c", "gcc -O2 -o /tmp/a {file} && exec /tmp/a"}.
 struct LanguageSpec {
   std::string file_name = "main.py";
   std::vector<std::string> run_argv = {"/usr/bin/python3", "-I", "-B", "{file}"};
@@ -57,7 +59,10 @@ struct SandboxOptions {
   int uid_count = 2000;
   std::string uid_lock_dir = "/run/lock/zerorl-sandbox";
   std::string bwrap = "/usr/bin/bwrap";
-  bool use_cgroups = true;      // pids+memory cgroup (v2, or v1) per slot when the machine allows
+  // pids+memory cgroup (v2, or v1) per slot when the machine allows: the wall that bounds memory summed
+  // over processes. Joining it costs a cgroup migration per run (an RCU grace period, ~5-15 ms of latency,
+  // little CPU); false leaves RLIMIT_NPROC (per slot uid) x RLIMIT_AS as the memory bound.
+  bool use_cgroups = true;
   bool insecure_allow = false;  // run without namespaces/seccomp when they are unavailable (logged)
 };
 

@@ -186,8 +186,9 @@ void classify(const RunEnd& e, double wall_s, uint64_t stdout_cap, RunResult* re
 void Sandbox::direct_spec(const RunRequest& req, const std::string& dir, SpawnSpec* spec) const {
   const LanguageSpec& lang = options_.language;
   for (std::string arg : lang.run_argv) {
-    auto pos = arg.find("{file}");
-    if (pos != std::string::npos) arg.replace(pos, 6, dir + "/" + lang.file_name);
+    for (auto pos = arg.find("{file}"); pos != std::string::npos; pos = arg.find("{file}", pos + 1)) {
+      arg.replace(pos, 6, dir + "/" + lang.file_name);
+    }
     spec->argv.push_back(arg);
   }
   for (const auto& [k, v] : lang.env) spec->env.push_back(k + "=" + (k == "HOME" ? dir : v));
@@ -232,8 +233,9 @@ std::vector<std::string> Sandbox::bwrap_argv(const RunRequest& req, int slot,
     return a;
   }
   for (std::string arg : lang.run_argv) {
-    auto pos = arg.find("{file}");
-    if (pos != std::string::npos) arg.replace(pos, 6, "/work/" + lang.file_name);
+    for (auto pos = arg.find("{file}"); pos != std::string::npos; pos = arg.find("{file}", pos + 1)) {
+      arg.replace(pos, 6, "/work/" + lang.file_name);
+    }
     a.push_back(arg);
   }
   return a;

@@ -81,5 +81,22 @@ TEST(CodeScoring, MalformedSamplesAreVerdicts) {
   EXPECT_EQ(verdict.info.value("total", -1), 1);
 }
 
+// Another language by configuration only: C, compiled inside the sandbox.
+TEST(CodeScoring, CompiledLanguageByConfig) {
+  CodeVerifierOptions o = options(CodeRewardMode::kAllOrNothing);
+  o.sandbox.language.file_name = "main.c";
+  o.sandbox.language.run_argv = {"/bin/sh", "-c", "gcc -O1 -o /tmp/a {file} && exec /tmp/a"};
+  CodeVerifier v(o);
+  Sample s;
+  s.response =
+      "```c\n#include <stdio.h>\nint main(void) { int a, b; scanf(\"%d %d\", &a, &b); printf(\"%d\\n\", a + "
+      "b); }\n```";
+  s.extra = {{"tests", Json::array({{{"stdin", "2 40\n"}, {"stdout", "42\n"}},
+                                    {{"stdin", "-1 1"}, {"stdout", "0"}}})}};
+  Verdict verdict = v.verify(s);
+  EXPECT_EQ(verdict.status, "ok") << verdict.reason;
+  EXPECT_EQ(verdict.info.value("passed", -1), 2);
+}
+
 }  // namespace
 }  // namespace zerorl::verifiers
