@@ -102,10 +102,19 @@ bool drain(int fd, std::string* into, uint64_t cap, uint64_t* total) {
 // Child fds: 0 stdin, 1 stdout, 2 stderr, 3 info, 4 seccomp, 5 program, 6.. extra files.
 constexpr int kInfoFd = 3, kSeccompFd = 4, kProgramFd = 5, kFirstFileFd = 6;
 
-// Sends SIGKILL to the sandbox's PID-namespace init (its death kills every process in the namespace),
-// to bwrap, and to every member of the slot's cgroup. Never to a process group or -1.
-void kill_tree(int init_pidfd, pid_t bwrap_pid, bool bwrap_reaped, const CgroupSlots* cg, int slot) {
-  if (init_pidfd >= 0) syscall(SYS_pidfd_send_signal, init_pidfd, SIGKILL, nullptr, 0);
+// Sends SIGKILL to the sandbox's PID-namespace init (its death kills every process in the namespace)
+// and gives bwrap up to 500 ms to reap it, so the init is never orphaned to the host's PID 1 as a zombie
+// (which would count against the slot uid's RLIMIT_NPROC). Then SIGKILL to bwrap, if still running, and
+// to every member of the slot's cgroup. Never to a process group or -1.
+void kill_tree(int init_pidfd, pid_t bwrap_pid, int bwrap_pidfd, bool bwrap_reaped, const CgroupSlots* cg,
+               int slot) {
+  if (init_pidfd >= 0 && syscall(SYS_pidfd_send_signal, init_pidfd, SIGKILL, nullptr, 0) == 0 &&
+      !bwrap_reaped && bwrap_pidfd >= 0) {
+    struct pollfd p {
+      bwrap_pidfd, POLLIN, 0
+    };
+    ::poll(&p, 1, 500);
+  }
   if (!bwrap_reaped) ::kill(bwrap_pid, SIGKILL);
   if (cg) cg->kill_all(slot);
 }
@@ -349,7 +358,7 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
     auto now = Clock::now();
     if (!reaped && !timed_out && !output_limit && now >= deadline) {
       timed_out = true;
-      kill_tree(init_pidfd, pid, reaped, cgroups_.get(), slot);
+      kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), slot);
     }
     if (reaped && ((!out_open && !err_open) || now - reaped_at > std::chrono::milliseconds(500))) break;
     struct pollfd p[5];
@@ -375,7 +384,7 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
       out_open = drain(out_r, &res->out, lim.stdout_bytes + 1, &out_total);
       if (out_total > lim.stdout_bytes && !output_limit && !timed_out) {
         output_limit = true;
-        kill_tree(init_pidfd, pid, reaped, cgroups_.get(), slot);
+        kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), slot);
       }
     }
     if (err_open && p[1].revents) err_open = drain(err_r, &res->err, lim.stderr_bytes, &err_total);
@@ -397,7 +406,7 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
   }
   if (in_open) ::close(in_w);
   // Whatever is left (a daemon racing the namespace teardown) dies now; the slot must be empty.
-  kill_tree(init_pidfd, pid, reaped, cgroups_.get(), slot);
+  kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), slot);
   if (!reaped) wait4(pid, &wstatus, 0, &ru);
   if (init_pidfd >= 0) ::close(init_pidfd);
   if (bwrap_pidfd >= 0) ::close(bwrap_pidfd);
