@@ -1,0 +1,60 @@
+// tests/verifiers/sandbox/test_sandbox_fallback.cpp: when a protection is missing the sandbox refuses to run
+// untrusted code, unless insecure_allow says otherwise (then: unprivileged uid, rlimits, seccomp, temp dir).
+// Not here: the fully protected path (test_sandbox_adversarial.cpp).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "verifiers/sandbox/code_verifier.h"
+
+namespace zerorl::verifiers {
+namespace {
+
+CodeVerifierOptions without_bwrap(bool insecure_allow) {
+  CodeVerifierOptions o;
+  o.sandbox.slots = 1;
+  o.sandbox.uid_base = 62200;
+  o.sandbox.bwrap = "/nonexistent/bwrap";
+  o.sandbox.insecure_allow = insecure_allow;
+  o.sandbox.limits.wall_s = 2.0;
+  return o;
+}
+
+Sample io_sample(const std::string& program, const std::string& expected) {
+  Sample s;
+  s.extra = {{"program", program}, {"tests", Json::array({{{"stdin", ""}, {"stdout", expected}}})}};
+  return s;
+}
+
+TEST(SandboxFallback, RefusesWhenNamespacesAreMissing) {
+  CodeVerifier v(without_bwrap(false));
+  EXPECT_NE(v.sandbox().missing_protections().find("bubblewrap"), std::string::npos);
+  Verdict verdict = v.verify(io_sample("print(1)", "1"));
+  EXPECT_EQ(verdict.status, "sandbox_error");
+  EXPECT_FALSE(verdict.correct);
+  EXPECT_NE(verdict.reason.find("bubblewrap"), std::string::npos) << verdict.reason;
+}
+
+TEST(SandboxFallback, InsecureAllowRunsUnprivilegedWithSeccomp) {
+  CodeVerifier v(without_bwrap(true));
+  std::string uid = std::to_string(v.sandbox().uids().at(0));
+  EXPECT_GE(v.sandbox().uids().at(0), 62200u);
+  Verdict ok = v.verify(io_sample("import os\nprint(os.getuid(), os.getgid())", uid + " " + uid));
+  EXPECT_EQ(ok.status, "ok") << ok.reason;
+  Verdict net =
+      v.verify(io_sample("import socket\ntry:\n    socket.socket(socket.AF_INET)\n    print('open')\nexcept "
+                         "OSError:\n    print('denied')",
+                         "denied"));
+  EXPECT_EQ(net.status, "ok") << net.reason;
+  // The private working directory is gone after the run.
+  sandbox::RunRequest req;
+  req.program = "import os\nprint(os.getcwd())\n";
+  sandbox::Sandbox& sb = v.sandbox();
+  sandbox::RunResult r = sb.run(req);
+  ASSERT_EQ(r.status, sandbox::RunStatus::kExited) << r.err << r.error;
+  std::string dir = r.out.substr(0, r.out.find('\n'));
+  EXPECT_EQ(dir.rfind("/tmp/zerorl-sandbox-", 0), 0u) << dir;
+  EXPECT_NE(access(dir.c_str(), F_OK), 0) << dir << " was left behind";
+}
+
+}  // namespace
+}  // namespace zerorl::verifiers

@@ -1,0 +1,135 @@
+// verifiers/sandbox/sandbox.h: runs one untrusted program in a fresh, locked-down process tree (bubblewrap
+// namespaces + seccomp + rlimits + cgroup slot, unprivileged uid). Not here: tests, verdicts
+// (code_verifier.h).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace zerorl::verifiers::sandbox {
+
+class CgroupSlots;
+struct SpawnSpec;
+
+// Per-run resource limits. Units are in the names.
+struct SandboxLimits {
+  double wall_s = 5.0;                           // wall-clock deadline; the whole tree is SIGKILLed at it
+  double cpu_s = 0.0;                            // RLIMIT_CPU; 0 = ceil(wall_s) + 1
+  uint64_t address_space_bytes = 1024ull << 20;  // RLIMIT_AS per process
+  uint64_t memory_bytes = 512ull << 20;          // cgroup memory limit of the whole tree (when available)
+  int max_processes = 32;                        // RLIMIT_NPROC for the run's uid + cgroup pids.max
+  uint64_t file_size_bytes = 16ull << 20;        // RLIMIT_FSIZE
+  int open_files = 64;                           // RLIMIT_NOFILE
+  uint64_t tmpfs_bytes = 64ull << 20;            // size of the private /work and /tmp tmpfs each
+  uint64_t stdout_bytes = 4ull << 20;            // capture cap; exceeding it kills the run (output_limit)
+  uint64_t stderr_bytes = 64ull << 10;           // capture cap; the excess is dropped silently
+};
+
+// How a language runs. Every `{file}` in run_argv becomes /work/<file_name>. Compiled languages compile
+// inside the sandbox (the compile counts against the limits), e.g. C: file_name "main.c", run_argv
+// {"/bin/sh", "-c", "gcc -O2 -o /tmp/a {file} && exec /tmp/a"}.
+struct LanguageSpec {
+  std::string file_name = "main.py";
+  std::vector<std::string> run_argv = {"/usr/bin/python3", "-I", "-B", "{file}"};
+  // Host paths bound read-only at the same place (missing ones are skipped). Nothing else of the host is
+  // visible: no /home, /root, /tmp, /etc, project checkout.
+  std::vector<std::string> ro_binds = {"/usr"};
+  // Symlinks created in the sandbox root (target, link): the usrmerge layout of Debian.
+  std::vector<std::pair<std::string, std::string>> symlinks = {
+      {"usr/bin", "/bin"}, {"usr/lib", "/lib"}, {"usr/lib64", "/lib64"}, {"usr/sbin", "/sbin"}};
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"PATH", "/usr/bin:/bin"}, {"LANG", "C.UTF-8"}, {"HOME", "/work"}, {"PYTHONHASHSEED", "0"}};
+};
+
+struct SandboxOptions {
+  LanguageSpec language;
+  SandboxLimits limits;
+  int slots = 4;  // concurrent runs; each slot has its own uid and cgroup
+  // Each slot runs as its own uid/gid from [uid_base, uid_base + uid_count), claimed machine-wide with a
+  // lock file in uid_lock_dir, so concurrent verifier processes never share a uid (RLIMIT_NPROC is per uid).
+  uid_t uid_base = 61000;
+  int uid_count = 2000;
+  std::string uid_lock_dir = "/run/lock/zerorl-sandbox";
+  std::string bwrap = "/usr/bin/bwrap";
+  // pids+memory cgroup (v2, or v1) per slot when the machine allows: the wall that bounds memory summed
+  // over processes. Joining it costs a cgroup migration per run (an RCU grace period, ~5-15 ms of latency,
+  // little CPU); false leaves RLIMIT_NPROC (per slot uid) x RLIMIT_AS as the memory bound.
+  bool use_cgroups = true;
+  bool insecure_allow = false;  // run without namespaces/seccomp when they are unavailable (logged)
+};
+
+// One run's input. `files` are extra (name, content) files placed in /work next to the program.
+struct RunRequest {
+  std::string program;
+  std::string stdin_data;
+  std::vector<std::pair<std::string, std::string>> files;
+  double wall_s = 0.0;  // 0 = limits.wall_s
+};
+
+enum class RunStatus { kExited, kSignaled, kTimeout, kOutputLimit, kMemory, kSandboxError };
+const char* to_string(RunStatus status);
+
+struct RunResult {
+  RunStatus status = RunStatus::kSandboxError;
+  int exit_code = -1;  // program's exit code when kExited
+  int signal = 0;      // terminating signal when kSignaled
+  std::string out, err;
+  bool err_truncated = false;
+  double wall_s = 0.0;
+  double cpu_s = 0.0;
+  uint64_t peak_memory_bytes = 0;  // cgroup peak when available, else max RSS of the tree
+  std::string error;               // kSandboxError: what failed
+};
+
+// Thread-safe. run() blocks until a slot is free, then runs the program to completion or deadline.
+// Construction probes the machine (bwrap, user namespaces, seccomp, cgroups); if a protection is
+// missing and insecure_allow is false, every run returns kSandboxError naming it.
+class Sandbox {
+ public:
+  explicit Sandbox(SandboxOptions options);
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  RunResult run(const RunRequest& request);
+  // Empty when fully protected; else which protections are missing (comma-separated).
+  const std::string& missing_protections() const { return missing_; }
+  bool has_cgroups() const { return cgroups_ != nullptr; }
+  const std::vector<uid_t>& uids() const { return uids_; }  // the slots' uids
+  const SandboxOptions& options() const { return options_; }
+
+ private:
+  int acquire_slot();
+  void release_slot(int slot);
+  // argv_override (non-empty) replaces the language's command line (the construction probe uses it).
+  RunResult run_in_slot(const RunRequest& request, int slot, const std::vector<std::string>& argv_override);
+  std::vector<std::string> bwrap_argv(const RunRequest& request, int slot,
+                                      const std::vector<std::string>& argv_override) const;
+  void supervise(const RunRequest& request, int slot, pid_t pid, double wall_s,
+                 std::chrono::steady_clock::time_point start, int in_w, int out_r, int err_r, int info_r,
+                 uint64_t oom_before, bool direct, RunResult* result);
+  // insecure_allow fallback: argv/env/cwd for running the program directly (no namespaces) from `dir`.
+  void direct_spec(const RunRequest& request, const std::string& dir, SpawnSpec* spec) const;
+  void probe();
+  void claim_uids();
+
+  SandboxOptions options_;
+  std::string missing_;
+  std::vector<uint8_t> seccomp_bpf_;
+  std::vector<uid_t> uids_;               // per slot
+  std::vector<int> uid_locks_;            // held flock fds, closed in the destructor
+  std::unique_ptr<CgroupSlots> cgroups_;  // null when the machine offers no writable pids/memory cgroup
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<bool> busy_;
+};
+
+}  // namespace zerorl::verifiers::sandbox
