@@ -141,10 +141,21 @@ void PreTokenizer::apply_step(const Step& step, const std::string& text, std::ve
   std::vector<Span> result;
   std::vector<std::pair<size_t, size_t>> found;
   std::vector<std::pair<Span, bool>> pieces;
+  std::vector<Span> merged;
   for (const Span& span : spans) {
     std::string_view view(text.data() + span.begin, span.end - span.begin);
     found.clear();
     step.regex->find_all(view, found);
+    if (step.behavior == SplitBehavior::kIsolated) {  // the common case: every piece stays
+      size_t prev = 0;
+      for (auto [start, end] : found) {
+        if (prev != start) result.push_back({span.begin + prev, span.begin + start});
+        if (end != start) result.push_back({span.begin + start, span.begin + end});
+        prev = end;
+      }
+      if (prev != view.size()) result.push_back({span.begin + prev, span.end});
+      continue;
+    }
     pieces.clear();
     size_t prev = 0;
     for (auto [start, end] : found) {
@@ -153,7 +164,7 @@ void PreTokenizer::apply_step(const Step& step, const std::string& text, std::ve
       prev = end;
     }
     if (prev != view.size()) pieces.push_back({{span.begin + prev, span.end}, step.invert});
-    std::vector<Span> merged;
+    merged.clear();
     bool previous_match = false;
     auto fold = [&](const Span& s, bool is_match, bool extend) {
       if (extend && !merged.empty()) {
@@ -164,9 +175,7 @@ void PreTokenizer::apply_step(const Step& step, const std::string& text, std::ve
       previous_match = is_match;
     };
     switch (step.behavior) {
-      case SplitBehavior::kIsolated:
-        for (auto& [s, m] : pieces) merged.push_back(s);
-        break;
+      case SplitBehavior::kIsolated:  // handled above
       case SplitBehavior::kRemoved:
         for (auto& [s, m] : pieces)
           if (!m) merged.push_back(s);

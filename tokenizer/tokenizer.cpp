@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 #include <unordered_map>
@@ -16,33 +17,77 @@
 namespace zerorl::tokenizer {
 namespace {
 
-// Pre-token bytes -> ids, one per (thread, tokenizer): no locks on the hot path. Bounded: cleared when full.
+// Pre-token bytes -> ids, one per (thread, tokenizer): no locks on the hot path. Open addressing over
+// an arena of keys and ids; cleared when full, so memory stays bounded.
 class WordCache {
  public:
-  static constexpr size_t kMaxEntries = 1 << 18;
-  static constexpr size_t kMaxWordBytes = 64;
-  bool lookup(std::string_view word, std::vector<int32_t>& out) {
-    key_.assign(word.data(), word.size());
-    auto it = map_.find(key_);
-    if (it == map_.end()) return false;
-    out.insert(out.end(), ids_.begin() + it->second.first,
-               ids_.begin() + it->second.first + it->second.second);
-    return true;
+  static constexpr size_t kMaxEntries = 1 << 17;
+  WordCache() : slots_(4096) {}
+  // Appends the cached ids of `word` to `out`; false on a miss.
+  bool lookup(std::string_view word, std::vector<int32_t>& out) const {
+    uint64_t h = hash(word);
+    for (size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& slot = slots_[i];
+      if (slot.key_len == kEmpty) return false;
+      if (slot.hash == h && slot.key_len == word.size() &&
+          std::memcmp(keys_.data() + slot.key_off, word.data(), word.size()) == 0) {
+        out.insert(out.end(), ids_.begin() + slot.ids_off, ids_.begin() + slot.ids_off + slot.ids_len);
+        return true;
+      }
+    }
   }
   void store(std::string_view word, const int32_t* ids, size_t n) {
-    if (map_.size() >= kMaxEntries) {
-      map_.clear();
-      ids_.clear();
-    }
-    map_.emplace(std::string(word),
-                 std::make_pair(static_cast<uint32_t>(ids_.size()), static_cast<uint32_t>(n)));
+    if (size_ >= kMaxEntries || keys_.size() + word.size() > (1u << 30)) clear();
+    if (2 * (size_ + 1) > slots_.size()) grow();
+    uint64_t h = hash(word);
+    size_t i = h & (slots_.size() - 1);
+    while (slots_[i].key_len != kEmpty) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = {h, static_cast<uint32_t>(keys_.size()), static_cast<uint32_t>(word.size()),
+                 static_cast<uint32_t>(ids_.size()), static_cast<uint32_t>(n)};
+    keys_.append(word.data(), word.size());
     ids_.insert(ids_.end(), ids, ids + n);
+    ++size_;
   }
 
  private:
-  std::string key_;
-  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> map_;
+  static constexpr uint32_t kEmpty = ~0u;
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t key_off = 0, key_len = kEmpty, ids_off = 0, ids_len = 0;
+  };
+  static uint64_t hash(std::string_view s) {  // FNV-1a over 8-byte words, then a final mix
+    uint64_t h = 0xcbf29ce484222325ull ^ s.size();
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      h = (h ^ w) * 0x100000001b3ull;
+    }
+    for (; i < s.size(); ++i) h = (h ^ static_cast<uint8_t>(s[i])) * 0x100000001b3ull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& slot : old) {
+      if (slot.key_len == kEmpty) continue;
+      size_t i = slot.hash & (slots_.size() - 1);
+      while (slots_[i].key_len != kEmpty) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = slot;
+    }
+  }
+  void clear() {
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+    keys_.clear();
+    ids_.clear();
+    size_ = 0;
+  }
+  std::vector<Slot> slots_;
+  std::string keys_;
   std::vector<int32_t> ids_;
+  size_t size_ = 0;
 };
 
 WordCache& cache_for(uint64_t uid) {
@@ -63,10 +108,6 @@ void encode_plain(const TokenizerImpl& t, std::string text, std::vector<int32_t>
   WordCache& cache = cache_for(t.uid);
   for (const Span& span : spans) {
     std::string_view word(text.data() + span.begin, span.end - span.begin);
-    if (word.size() > WordCache::kMaxWordBytes) {
-      t.bpe->encode_word(word, out);
-      continue;
-    }
     if (cache.lookup(word, out)) continue;
     size_t before = out.size();
     t.bpe->encode_word(word, out);

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <vector>
 
 #include "core/error.h"
 
@@ -64,7 +65,45 @@ const std::array<int32_t, 256>& byte_table() {
   return table;
 }
 
+// Code points that may change under NFC or change their neighbours: a nonzero combining class, a
+// canonical decomposition, or being the second element of a canonical composition (the last code point
+// of a composite's full decomposition, and the Hangul V/T jamo). Derived from utf8proc's data once.
+const std::vector<bool>& nfc_unsafe() {
+  static const std::vector<bool> table = [] {
+    std::vector<bool> t(0x110000, false);
+    utf8proc_int32_t buf[32];
+    for (utf8proc_int32_t c = 0x300; c < 0x110000; ++c) {
+      if (c >= 0xD800 && c < 0xE000) continue;
+      const utf8proc_property_t* p = utf8proc_get_property(c);
+      if (p->combining_class != 0) t[c] = true;
+      int last_bound = 0;
+      utf8proc_ssize_t n = utf8proc_decompose_char(c, buf, 32, UTF8PROC_DECOMPOSE, &last_bound);
+      if (n != 1 || buf[0] != c) {
+        t[c] = true;
+        if (n >= 2) t[buf[n - 1]] = true;
+      }
+    }
+    // Precomposed Hangul syllables are NFC; only V/T jamo after them change anything.
+    for (char32_t c = 0xAC00; c <= 0xD7A3; ++c) t[c] = false;
+    for (char32_t c = 0x1160; c <= 0x11FF; ++c) t[c] = true;
+    return t;
+  }();
+  return table;
+}
+
 }  // namespace
+
+bool is_nfc_quick(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<uint8_t>(s[i]) < 0xCC) {
+      ++i;
+      continue;
+    }
+    if (nfc_unsafe()[utf8_next(s, i)]) return false;
+  }
+  return true;
+}
 
 size_t utf8_valid_prefix(std::string_view s) {
   size_t i = 0;
@@ -136,17 +175,10 @@ void append_utf8(char32_t cp, std::string& out) {
 }
 
 std::string normalize(std::string_view s, NormalForm form) {
-  // Every normal form leaves ASCII alone; NFC also leaves everything below U+0300 alone
-  // (lead bytes below 0xCC).
-  uint8_t limit = form == NormalForm::kNfc ? 0xCC : 0x80;
-  bool trivial = true;
-  for (char c : s) {
-    if (static_cast<uint8_t>(c) >= limit) {
-      trivial = false;
-      break;
-    }
-  }
-  if (trivial) return std::string(s);
+  if (form == NormalForm::kNfc && is_nfc_quick(s)) return std::string(s);
+  bool ascii = true;  // every normal form leaves ASCII alone
+  for (char c : s) ascii = ascii && static_cast<uint8_t>(c) < 0x80;
+  if (ascii) return std::string(s);
   int options = UTF8PROC_STABLE;
   if (form == NormalForm::kNfc) options |= UTF8PROC_COMPOSE;
   if (form == NormalForm::kNfd) options |= UTF8PROC_DECOMPOSE;

@@ -29,9 +29,13 @@ inline std::string utf8_lossy(std::string_view s) {
 char32_t utf8_next(std::string_view s, size_t& i);
 void append_utf8(char32_t cp, std::string& out);
 
+// True when NFC(s) == s is certain without running the normalizer: no code point of `s` has a nonzero
+// combining class, a canonical decomposition, or can be the second half of a canonical composition.
+// (Code points below U+0300 never are, lead bytes below 0xCC encode them.) Valid UTF-8 only.
+bool is_nfc_quick(std::string_view s);
+
 enum class NormalForm { kNfc, kNfd, kNfkc, kNfkd };
-// Normalizes valid UTF-8 through utf8proc. ASCII is returned as is, and for NFC so is text whose code
-// points are all < U+0300 (nothing below U+0300 recomposes or is a combining mark).
+// Normalizes valid UTF-8 through utf8proc; skipped for ASCII and, for NFC, when is_nfc_quick(s).
 std::string normalize(std::string_view s, NormalForm form);
 
 // Unicode White_Space (what Rust's regex `\s` matches).
