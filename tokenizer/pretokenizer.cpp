@@ -43,7 +43,7 @@ SplitBehavior parse_behavior(const std::string& name) {
 Regex::Regex(const std::string& pattern, bool literal) : pattern_(pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : 0);
+  uint32_t options = PCRE2_UTF | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : PCRE2_UCP);
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
                                    &error, &offset, nullptr);
   if (code == nullptr) {
@@ -52,7 +52,7 @@ Regex::Regex(const std::string& pattern, bool literal) : pattern_(pattern) {
     ZRL_FAIL("tokenizer.json: regex '{}' does not compile at offset {}: {}", pattern, offset,
              reinterpret_cast<char*>(message));
   }
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is absent
+  jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter runs it
   code_ = code;
 }
 
@@ -64,7 +64,9 @@ void Regex::find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>&
   auto subject = reinterpret_cast<PCRE2_SPTR>(s.data());
   size_t pos = 0;
   while (pos <= s.size()) {
-    int rc = pcre2_match(code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK, scratch.data, scratch.context);
+    int rc =
+        jit_ ? pcre2_jit_match(code, subject, s.size(), pos, 0, scratch.data, scratch.context)
+             : pcre2_match(code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK, scratch.data, scratch.context);
     if (rc == PCRE2_ERROR_NOMATCH) return;
     ZRL_CHECK(rc >= 0, "PCRE2 match of '{}' failed with code {}", pattern_, rc);
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(scratch.data);

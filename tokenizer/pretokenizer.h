@@ -27,6 +27,7 @@ class Regex {
  private:
   std::string pattern_;
   void* code_ = nullptr;  // pcre2_code_8*
+  bool jit_ = false;
 };
 
 // Normalizer sequence from tokenizer.json ("NFC", "NFD", "NFKC", "NFKD", "Sequence", null).

@@ -36,9 +36,10 @@ int main(int argc, char** argv) {
   for (int r = 0; r < repeat; ++r) texts.insert(texts.end(), corpus.begin(), corpus.end());
   const double mb = static_cast<double>(bytes) * repeat / 1e6;
   const int cpus = static_cast<int>(std::thread::hardware_concurrency());
-  Json result = {{"what", "zerorl_tokenizer encode of tokenizers/corpus_public.jsonl x" + std::to_string(repeat) +
-                              "; single = one encode() per string on one thread; batch = encode_batch on all cores"},
-                 {"mb", mb}};
+  Json result = {
+      {"what", "zerorl_tokenizer encode of tokenizers/corpus_public.jsonl x" + std::to_string(repeat) +
+                   "; single = one encode() per string on one thread; batch = encode_batch on all cores"},
+      {"mb", mb}};
   std::vector<std::string> names = {"qwen3", "llama3", "deepseek_v3"};
   if (argc > 3) names = {argv[3]};
   for (const std::string& name : names) {
