@@ -124,7 +124,9 @@ void PreTokenizer::add(const Json& spec) {
     bool literal = pattern.contains("String");
     std::string text =
         literal ? pattern.at("String").get<std::string>() : pattern.at("Regex").get<std::string>();
-    steps_.push_back({std::make_shared<Regex>(text, literal), parse_behavior(spec.at("behavior")),
+    std::shared_ptr<FastSplitter> fast;
+    if (!literal) fast = FastSplitter::for_pattern(text);
+    steps_.push_back({std::make_shared<Regex>(text, literal), fast, parse_behavior(spec.at("behavior")),
                       spec.value("invert", false)});
   } else if (type == "ByteLevel") {
     has_byte_level_ = true;
@@ -147,7 +149,11 @@ void PreTokenizer::apply_step(const Step& step, const std::string& text, std::ve
   for (const Span& span : spans) {
     std::string_view view(text.data() + span.begin, span.end - span.begin);
     found.clear();
-    step.regex->find_all(view, found);
+    if (step.fast) {
+      step.fast->find_all(view, found);
+    } else {
+      step.regex->find_all(view, found);
+    }
     if (step.behavior == SplitBehavior::kIsolated) {  // the common case: every piece stays
       size_t prev = 0;
       for (auto [start, end] : found) {
@@ -225,7 +231,8 @@ void PreTokenizer::split(std::string& text, std::vector<Span>& spans) const {
   spans.push_back({0, text.size()});
   for (const Step& step : steps_) apply_step(step, text, spans);
   if (prefix_space_) add_prefix_spaces(text, spans);
-  if (byte_level_regex_) apply_step({byte_level_regex_, SplitBehavior::kIsolated, false}, text, spans);
+  if (byte_level_regex_)
+    apply_step({byte_level_regex_, nullptr, SplitBehavior::kIsolated, false}, text, spans);
 }
 
 }  // namespace zerorl::tokenizer

@@ -14,6 +14,7 @@
 #include "core/json_io.h"
 #include "tests/test_paths.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/fast_split.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
@@ -57,6 +58,60 @@ TEST(PreTokenizer, ByteLevelRegexAndPrefixSpace) {
   Json spec = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}};
   EXPECT_EQ(pieces(spec, "Hello world's 42!!  x"),
             (Pieces{" Hello", " world", "'s", " 42", "!!", " ", " x"}));
+}
+
+// The hand-written matcher of the Qwen / Llama 3 pattern against PCRE2 running the pattern itself.
+TEST(PreTokenizer, FastSplitterEqualsPcre2) {
+  const std::string root = testing::shared_dir() + "/tokenizers/";
+  std::mt19937 rng(5);
+  const std::vector<std::string> atoms = {"'s",
+                                          "'S",
+                                          "'re",
+                                          "'LL",
+                                          "'x",
+                                          "'\xC5\xBF",
+                                          " ",
+                                          "  ",
+                                          "\t",
+                                          "\n",
+                                          "\r\n",
+                                          "\xC2\xA0",
+                                          "\xE2\x80\xA8",
+                                          "\xC2\x85",
+                                          "\xE3\x80\x80",
+                                          "a",
+                                          "Zz",
+                                          "\xC3\xA9",
+                                          "\xCC\x81",
+                                          "\xE4\xB8\xAD",
+                                          "1",
+                                          "12345",
+                                          "\xD9\xA3",
+                                          "\xC2\xBD",
+                                          "!",
+                                          "?!",
+                                          "...",
+                                          "\xF0\x9F\x98\x80",
+                                          "_",
+                                          "$",
+                                          "\xE2\x80\x94",
+                                          "x\xE2\x80\x8B"};
+  for (const char* name : {"qwen3", "llama3"}) {
+    Json spec = read_json(root + name + "/tokenizer.json")["pre_tokenizer"]["pretokenizers"][0];
+    std::string pattern = spec["pattern"]["Regex"];
+    auto fast = FastSplitter::for_pattern(pattern);
+    ASSERT_NE(fast, nullptr) << name;
+    Regex regex(pattern, false);
+    for (int trial = 0; trial < 20000; ++trial) {
+      std::string s;
+      int n = static_cast<int>(rng() % 12);
+      for (int k = 0; k < n; ++k) s += atoms[rng() % atoms.size()];
+      std::vector<std::pair<size_t, size_t>> a, b;
+      fast->find_all(s, a);
+      regex.find_all(s, b);
+      ASSERT_EQ(a, b) << name << ": '" << s << "'";
+    }
+  }
 }
 
 TEST(PreTokenizer, UnsupportedComponentsAreNamed) {
