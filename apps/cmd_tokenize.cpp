@@ -27,8 +27,8 @@ int tokenize_jsonl(const std::string& tokenizer_dir, const std::string& input) {
   }
   auto ids = tok.encode_batch(texts);
   for (const auto& row_ids : ids) {
-    Json out = {{"ids", row_ids}, {"decoded", tok.decode(row_ids)}};
-    std::string line = out.dump(-1, ' ', false, Json::error_handler_t::replace);
+    nlohmann::ordered_json out = {{"ids", row_ids}, {"decoded", tok.decode(row_ids)}};
+    std::string line = out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fputc('\n', stdout);
   }
