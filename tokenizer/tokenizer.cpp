@@ -22,6 +22,7 @@ namespace {
 class WordCache {
  public:
   static constexpr size_t kMaxEntries = 1 << 17;
+  static constexpr size_t kMaxWordBytes = 4096;
   WordCache() : slots_(4096) {}
   // Appends the cached ids of `word` to `out`; false on a miss.
   bool lookup(std::string_view word, std::vector<int32_t>& out) const {
@@ -95,6 +96,8 @@ WordCache& cache_for(uint64_t uid) {
   thread_local uint64_t last_uid = 0;
   thread_local WordCache* last = nullptr;
   if (uid != last_uid) {
+    // Caches of tokenizers no longer used would otherwise stay for the thread's lifetime.
+    if (caches.size() >= 8 && caches.count(uid) == 0) caches.clear();
     last = &caches[uid];
     last_uid = uid;
   }
@@ -108,6 +111,10 @@ void encode_plain(const TokenizerImpl& t, std::string text, std::vector<int32_t>
   WordCache& cache = cache_for(t.uid);
   for (const Span& span : spans) {
     std::string_view word(text.data() + span.begin, span.end - span.begin);
+    if (word.size() > WordCache::kMaxWordBytes) {  // rare giant words are not worth keeping
+      t.bpe->encode_word(word, out);
+      continue;
+    }
     if (cache.lookup(word, out)) continue;
     size_t before = out.size();
     t.bpe->encode_word(word, out);
