@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/json_io.h"
+#include "core/log.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
 
@@ -127,8 +128,10 @@ std::optional<int32_t> special_id(const TokenizerImpl& t, const Json& config, co
   const Json& v = config[key];
   std::string content = v.is_string() ? v.get<std::string>() : v.at("content").get<std::string>();
   auto it = t.token_to_id.find(content);
-  ZRL_CHECK(it != t.token_to_id.end(), "tokenizer_config.json: {} '{}' is not a token of the vocab", key,
-            content);
+  if (it == t.token_to_id.end()) {  // transformers would add it as a new token; we leave it unset
+    ZRL_WARN("tokenizer_config.json: {} '{}' is not a token of tokenizer.json; {} left unset", key, content, key);
+    return std::nullopt;
+  }
   return it->second;
 }
 
