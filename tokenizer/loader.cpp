@@ -129,7 +129,8 @@ std::optional<int32_t> special_id(const TokenizerImpl& t, const Json& config, co
   std::string content = v.is_string() ? v.get<std::string>() : v.at("content").get<std::string>();
   auto it = t.token_to_id.find(content);
   if (it == t.token_to_id.end()) {  // transformers would add it as a new token; we leave it unset
-    ZRL_WARN("tokenizer_config.json: {} '{}' is not a token of tokenizer.json; {} left unset", key, content, key);
+    ZRL_WARN("tokenizer_config.json: {} '{}' is not a token of tokenizer.json; {} left unset", key, content,
+             key);
     return std::nullopt;
   }
   return it->second;

@@ -186,7 +186,7 @@ TEST(Bpe, HeapMergeEqualsScanMerge) {
   }
 }
 
-Tokenizer byte_level_with(const Json& added, const Json& post = nullptr) {
+Tokenizer byte_level_with(const Json& added, const Json& post = nullptr, const Json& normalizer = nullptr) {
   Tokenizer base = Tokenizer::byte_level();
   auto dir = std::filesystem::temp_directory_path() / ("zrl_tok_" + std::to_string(::getpid()));
   base.save(dir.string());
@@ -194,6 +194,7 @@ Tokenizer byte_level_with(const Json& added, const Json& post = nullptr) {
   std::filesystem::remove_all(dir);
   spec["added_tokens"] = added;
   spec["post_processor"] = post;
+  spec["normalizer"] = normalizer;
   return Tokenizer::from_json(spec.dump());
 }
 
@@ -217,6 +218,19 @@ TEST(AddedTokens, StripAndSingleWordRules) {
   Tokenizer longest = byte_level_with(Json::array(
       {added_token("<x", 300, false, false, false), added_token("<xy>", 301, false, false, false)}));
   EXPECT_EQ(longest.encode("<xy><x"), (std::vector<int32_t>{301, 300}));
+}
+
+// HF: non-normalized tokens match the raw text first; normalized ones match the NFC'd rest, in NFC form.
+TEST(AddedTokens, NormalizedTokensMatchNormalizedText) {
+  const std::string e_acute = "\xC3\xA9", e_combining = "e\xCC\x81";
+  Tokenizer tok =
+      byte_level_with(Json::array({added_token(e_combining + "x", 300, false, false, false, true),
+                                   added_token(e_combining + "y", 301, false, false, false, false)}),
+                      nullptr, Json{{"type", "NFC"}});
+  EXPECT_EQ(tok.encode(e_acute + "x"), std::vector<int32_t>{300});
+  EXPECT_EQ(tok.encode(e_combining + "x"), std::vector<int32_t>{300});
+  EXPECT_EQ(tok.encode(e_combining + "y"), std::vector<int32_t>{301});
+  EXPECT_EQ(tok.encode(e_acute + "y"), (std::vector<int32_t>{0xC3, 0xA9, 'y'}));
 }
 
 TEST(AddedTokens, TemplateProcessingAddsSpecialTokens) {
@@ -322,6 +336,10 @@ TEST_P(Hf, StreamDecoderConcatenationEqualsDecode) {
     }
     joined += stream.finish();
     ASSERT_EQ(joined, tok.decode(ids));
+    StreamDecoder skipping(tok, true);
+    std::string skipped = skipping.step(ids);
+    skipped += skipping.finish();
+    ASSERT_EQ(skipped, tok.decode(ids, true));
   }
 }
 
