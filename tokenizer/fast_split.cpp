@@ -2,8 +2,8 @@
 // each position as a backtracking engine does:
 //   (?i:'s|'t|'re|'ve|'m|'ll|'d) | [^\r\n\p{L}\p{N}]?\p{L}+ | \p{N}{1,D} | ?[^\s\p{L}\p{N}]+[\r\n]*
 //   | \s*[\r\n]+ | \s+(?!\S) | \s+
-// Classes follow PCRE2 with UCP: \p{L}/\p{N} by general category (utf8proc), \s = PCRE2's Perl space.
-// Not here: any other pattern (PCRE2 runs those).
+// Classes: \p{L}/\p{N} by general category (utf8proc), \s = Unicode White_Space (as Oniguruma, which HF
+// uses). Not here: any other pattern (PCRE2 runs those).
 #include "tokenizer/fast_split.h"
 
 #include <utf8proc.h>
@@ -21,7 +21,7 @@ const char* kLlamaPattern =
 enum : uint8_t { kLetter = 1, kNumber = 2, kSpace = 4, kCrLf = 8 };
 
 uint8_t classify_slow(char32_t c) {
-  switch (c) {  // PCRE2 \s with UCP: horizontal and vertical space lists, plus category Z
+  switch (c) {  // \s as Oniguruma (Hugging Face) has it: Unicode White_Space
     case 0x09:
     case 0x0A:
     case 0x0B:
@@ -31,7 +31,6 @@ uint8_t classify_slow(char32_t c) {
     case 0x85:
     case 0xA0:
     case 0x1680:
-    case 0x180E:
     case 0x2028:
     case 0x2029:
     case 0x202F:

@@ -29,6 +29,42 @@ struct MatchScratch {
   }
 };
 
+// Hugging Face runs these patterns with Oniguruma, whose \s is Unicode White_Space. PCRE2's \s (UCP) also
+// matches U+180E, so \s (and \S outside classes) are spelled out as White_Space. Patterns with constructs
+// this rewrite does not follow (\Q...\E, POSIX classes, \S inside a class) are left as they are.
+std::string with_onig_whitespace(const std::string& p) {
+  const std::string ranges =
+      R"(\t-\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < p.size();) {
+    char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      char next = p[i + 1];
+      if (next == 'Q' || (next == 'S' && in_class)) return p;
+      if (next == 's') {
+        out += in_class ? ranges : "[" + ranges + "]";
+      } else if (next == 'S') {
+        out += "[^" + ranges + "]";
+      } else {
+        out.append(p, i, 2);
+      }
+      i += 2;
+    } else if (!in_class && c == '[') {
+      in_class = true;
+      out += p[i++];
+      if (i < p.size() && p[i] == '^') out += p[i++];
+      if (i < p.size() && p[i] == ']') out += p[i++];  // a leading ']' is literal
+    } else if (in_class && c == '[' && i + 1 < p.size() && p[i + 1] == ':') {
+      return p;
+    } else {
+      if (in_class && c == ']') in_class = false;
+      out += p[i++];
+    }
+  }
+  return out;
+}
+
 SplitBehavior parse_behavior(const std::string& name) {
   if (name == "Removed") return SplitBehavior::kRemoved;
   if (name == "Isolated") return SplitBehavior::kIsolated;
@@ -44,7 +80,8 @@ Regex::Regex(const std::string& pattern, bool literal) : pattern_(pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
   uint32_t options = PCRE2_UTF | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : PCRE2_UCP);
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
+  const std::string source = literal ? pattern : with_onig_whitespace(pattern);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(), options,
                                    &error, &offset, nullptr);
   if (code == nullptr) {
     PCRE2_UCHAR message[256];

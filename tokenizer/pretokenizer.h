@@ -14,7 +14,8 @@
 
 namespace zerorl::tokenizer {
 
-// A compiled PCRE2 pattern (UTF + UCP, JIT when available). Thread-safe: match data is per call.
+// A compiled PCRE2 pattern (UTF + UCP, JIT when available; \s means White_Space as in Oniguruma).
+// Thread-safe: match data is per thread.
 class Regex {
  public:
   Regex(const std::string& pattern, bool literal);

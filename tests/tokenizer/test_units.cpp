@@ -95,7 +95,9 @@ TEST(PreTokenizer, FastSplitterEqualsPcre2) {
                                           "_",
                                           "$",
                                           "\xE2\x80\x94",
-                                          "x\xE2\x80\x8B"};
+                                          "x\xE2\x80\x8B",
+                                          "\xE1\xA0\x8E",
+                                          "\x0B"};
   for (const char* name : {"qwen3", "llama3"}) {
     Json spec = read_json(root + name + "/tokenizer.json")["pre_tokenizer"]["pretokenizers"][0];
     std::string pattern = spec["pattern"]["Regex"];
@@ -112,6 +114,15 @@ TEST(PreTokenizer, FastSplitterEqualsPcre2) {
       ASSERT_EQ(a, b) << name << ": '" << s << "'";
     }
   }
+}
+
+// Oniguruma's \s is White_Space: U+180E (a format character since Unicode 6.3) is not a space, U+0085 is.
+TEST(PreTokenizer, WhitespaceIsUnicodeWhiteSpace) {
+  Json spec = {{"type", "Split"}, {"pattern", {{"Regex", "\\s+|[^\\s]+"}}}, {"behavior", "Isolated"}};
+  EXPECT_EQ(pieces(spec,
+                   "a\xE1\xA0\x8E b\xC2\x85\xE2\x80\x83"
+                   "c"),
+            (Pieces{"a\xE1\xA0\x8E", " ", "b", "\xC2\x85\xE2\x80\x83", "c"}));
 }
 
 TEST(PreTokenizer, UnsupportedComponentsAreNamed) {
