@@ -42,7 +42,8 @@ std::vector<std::vector<int64_t>> parse_ids(const std::string& text) {
     if (ch != ',' && ch != ';') cur += ch;
   }
   flush();
-  for (size_t i = 0; i < rows.size(); ++i) ZRL_CHECK(!rows[i].empty(), "--ids: row {} is empty in '{}'", i, text);
+  for (size_t i = 0; i < rows.size(); ++i)
+    ZRL_CHECK(!rows[i].empty(), "--ids: row {} is empty in '{}'", i, text);
   return rows;
 }
 
@@ -67,16 +68,20 @@ int run_logits(const ModelArgs& a) {
     auto logits = lm->forward(torch::tensor(r, torch::kInt64).view({1, -1})).squeeze(0).to(torch::kCPU);
     auto last = logits.select(0, logits.size(0) - 1).contiguous();
     auto sums = logits.sum(-1).contiguous();
-    out["logits_last"].push_back(std::vector<float>(last.data_ptr<float>(), last.data_ptr<float>() + last.numel()));
-    out["logits_sum"].push_back(std::vector<float>(sums.data_ptr<float>(), sums.data_ptr<float>() + sums.numel()));
+    out["logits_last"].push_back(
+        std::vector<float>(last.data_ptr<float>(), last.data_ptr<float>() + last.numel()));
+    out["logits_sum"].push_back(
+        std::vector<float>(sums.data_ptr<float>(), sums.data_ptr<float>() + sums.numel()));
   }
   std::cout << out.dump() << "\n";
   return 0;
 }
 
 int run_generate(const ModelArgs& a) {
-  ZRL_CHECK(a.prompt.empty(), "--prompt needs the tokenizer, which is not built into this zerorl yet; use --ids");
-  ZRL_CHECK(a.temperature == 0.0, "--temperature {}: only greedy decoding (0) is available here", a.temperature);
+  ZRL_CHECK(a.prompt.empty(),
+            "--prompt needs the tokenizer, which is not built into this zerorl yet; use --ids");
+  ZRL_CHECK(a.temperature == 0.0, "--temperature {}: only greedy decoding (0) is available here",
+            a.temperature);
   ZRL_CHECK(a.max_new_tokens >= 0, "--max-new-tokens {} must be >= 0", a.max_new_tokens);
   const auto rows = parse_ids(a.ids);
   auto lm = model::load_model(a.model, torch::kFloat32, parse_device(a.device));
@@ -91,7 +96,8 @@ int run_generate(const ModelArgs& a) {
 
 void register_model_commands(CLI::App& app, int& exit_code) {
   static ModelArgs gen, lg;
-  auto* generate = app.add_subcommand("generate", "Generate from a checkpoint; prints JSON sequences and texts");
+  auto* generate =
+      app.add_subcommand("generate", "Generate from a checkpoint; prints JSON sequences and texts");
   generate->add_option("--model", gen.model, "Hugging Face checkpoint folder")->required();
   generate->add_option("--tokenizer", gen.tokenizer, "Folder with tokenizer.json (default: --model)");
   auto* prompt = generate->add_option("--prompt", gen.prompt, "Prompt text");
@@ -104,7 +110,8 @@ void register_model_commands(CLI::App& app, int& exit_code) {
   generate->add_option("--device", gen.device, "cpu or cuda");
   generate->callback([&exit_code]() { exit_code = run_generate(gen); });
 
-  auto* logits = app.add_subcommand("logits", "Print last-position logits and per-position logit sums as JSON");
+  auto* logits =
+      app.add_subcommand("logits", "Print last-position logits and per-position logit sums as JSON");
   logits->add_option("--model", lg.model, "Hugging Face checkpoint folder")->required();
   logits->add_option("--ids", lg.ids, "Token ids: rows separated by ';'")->required();
   logits->add_option("--device", lg.device, "cpu (float32) or cuda");

@@ -2,6 +2,7 @@
 // pip's 2.x with CUDA on GPU), guarded by TORCH_VERSION_MAJOR. Not here: any model or algorithm code.
 #pragma once
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 

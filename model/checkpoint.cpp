@@ -15,17 +15,28 @@ namespace {
 
 torch::Dtype to_torch(DType d, const std::string& name) {
   switch (d) {
-    case DType::kF32: return torch::kFloat32;
-    case DType::kF16: return torch::kFloat16;
-    case DType::kBF16: return torch::kBFloat16;
-    case DType::kF64: return torch::kFloat64;
-    case DType::kI64: return torch::kInt64;
-    case DType::kI32: return torch::kInt32;
-    case DType::kI16: return torch::kInt16;
-    case DType::kI8: return torch::kInt8;
-    case DType::kU8: return torch::kUInt8;
-    case DType::kBool: return torch::kBool;
-    default: ZRL_FAIL("tensor '{}': safetensors dtype {} has no torch equivalent here", name, dtype_name(d));
+    case DType::kF32:
+      return torch::kFloat32;
+    case DType::kF16:
+      return torch::kFloat16;
+    case DType::kBF16:
+      return torch::kBFloat16;
+    case DType::kF64:
+      return torch::kFloat64;
+    case DType::kI64:
+      return torch::kInt64;
+    case DType::kI32:
+      return torch::kInt32;
+    case DType::kI16:
+      return torch::kInt16;
+    case DType::kI8:
+      return torch::kInt8;
+    case DType::kU8:
+      return torch::kUInt8;
+    case DType::kBool:
+      return torch::kBool;
+    default:
+      ZRL_FAIL("tensor '{}': safetensors dtype {} has no torch equivalent here", name, dtype_name(d));
   }
 }
 
@@ -36,9 +47,9 @@ DType from_torch(torch::Dtype d) {
   ZRL_FAIL("save: dtype {} is not saved (float32, bfloat16, float16)", c10::toString(d));
 }
 
-const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                 "vocab.json",     "merges.txt",            "added_tokens.json",
-                                 "tokenizer.model", "chat_template.jinja"};
+const char* kTokenizerFiles[] = {
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+    "merges.txt",     "added_tokens.json",     "tokenizer.model",         "chat_template.jinja"};
 
 void copy_if_exists(const std::filesystem::path& from, const std::filesystem::path& to) {
   if (std::filesystem::exists(from) && std::filesystem::absolute(from) != std::filesystem::absolute(to)) {
@@ -59,7 +70,8 @@ torch::Tensor to_tensor(const TensorView& view) {
     return t;
   }
   auto owner = view.owner;
-  return torch::from_blob(const_cast<uint8_t*>(view.data), view.shape, [owner](void*) {}, options);
+  return torch::from_blob(
+      const_cast<uint8_t*>(view.data), view.shape, [owner](void*) {}, options);
 }
 
 torch::Dtype parse_dtype(const std::string& name) {
@@ -81,7 +93,8 @@ void load_weights(CausalLM& lm, const SafetensorsCheckpoint& ckpt) {
   std::set<std::string> used;
   for (auto& p : lm->named_parameters()) {
     const std::string& name = p.key();
-    ZRL_CHECK(ckpt.contains(name), "checkpoint lacks tensor '{}' needed by {}", name, lm->config().architecture());
+    ZRL_CHECK(ckpt.contains(name), "checkpoint lacks tensor '{}' needed by {}", name,
+              lm->config().architecture());
     auto src = to_tensor(ckpt.get(name));
     ZRL_CHECK(src.sizes() == p.value().sizes(), "tensor '{}': checkpoint shape {} != model shape {}", name,
               c10::str(src.sizes()), c10::str(p.value().sizes()));
@@ -98,7 +111,8 @@ void load_weights(CausalLM& lm, const SafetensorsCheckpoint& ckpt) {
       continue;
     }
     if (name.find("rotary_emb.inv_freq") != std::string::npos) continue;  // old checkpoints store this buffer
-    ZRL_FAIL("checkpoint tensor '{}' is not a parameter of {} (wrong config?)", name, lm->config().architecture());
+    ZRL_FAIL("checkpoint tensor '{}' is not a parameter of {} (wrong config?)", name,
+             lm->config().architecture());
   }
 }
 
@@ -122,7 +136,8 @@ void save_model(CausalLM& lm, const std::string& dir, const SaveOptions& options
   }
   write_safetensors_checkpoint(dir, tensors, options.max_shard_bytes);
   const ModelConfig& c = lm->config();
-  write_file_atomic((fs::path(dir) / "config.json").string(), config_to_json(c, dtype_to_hf(lm->dtype())).dump(2) + "\n");
+  write_file_atomic((fs::path(dir) / "config.json").string(),
+                    config_to_json(c, dtype_to_hf(lm->dtype())).dump(2) + "\n");
   const fs::path gen_to = fs::path(dir) / "generation_config.json";
   if (!options.generation_config_from.empty() &&
       fs::exists(fs::path(options.generation_config_from) / "generation_config.json")) {
@@ -135,7 +150,8 @@ void save_model(CausalLM& lm, const std::string& dir, const SaveOptions& options
     write_file_atomic(gen_to.string(), g.dump(2) + "\n");
   }
   if (!options.tokenizer_dir.empty()) {
-    for (const char* f : kTokenizerFiles) copy_if_exists(fs::path(options.tokenizer_dir) / f, fs::path(dir) / f);
+    for (const char* f : kTokenizerFiles)
+      copy_if_exists(fs::path(options.tokenizer_dir) / f, fs::path(dir) / f);
   }
 }
 

@@ -1,6 +1,6 @@
-// model/checkpoint.h: Hugging Face checkpoint folders <-> CausalLM (config.json, safetensors single or sharded,
-// generation_config.json, tokenizer files), and the torch view of safetensors tensors.
-// Not here: parsing safetensors (safetensors.h) or config.json (config.h).
+// model/checkpoint.h: Hugging Face checkpoint folders <-> CausalLM (config.json, safetensors single or
+// sharded, generation_config.json, tokenizer files), and the torch view of safetensors tensors. Not here:
+// parsing safetensors (safetensors.h) or config.json (config.h).
 #pragma once
 
 #include <torch/torch.h>
@@ -25,12 +25,13 @@ std::string dtype_to_hf(torch::Dtype dtype);  // torch::kBFloat16 -> "bfloat16"
 void load_weights(CausalLM& lm, const SafetensorsCheckpoint& ckpt);
 
 // config.json + safetensors in `dir` -> model with parameters in `dtype` on `device`.
-CausalLM load_model(const std::string& dir, torch::Dtype dtype = torch::kFloat32, torch::Device device = torch::kCPU);
+CausalLM load_model(const std::string& dir, torch::Dtype dtype = torch::kFloat32,
+                    torch::Device device = torch::kCPU);
 
 struct SaveOptions {
-  size_t max_shard_bytes = 5ull << 30;   // shard above this many bytes (HF's default 5 GB)
-  std::string tokenizer_dir;              // copy tokenizer files from here when non-empty
-  std::string generation_config_from;     // copy generation_config.json from this folder when non-empty
+  size_t max_shard_bytes = 5ull << 30;  // shard above this many bytes (HF's default 5 GB)
+  std::string tokenizer_dir;            // copy tokenizer files from here when non-empty
+  std::string generation_config_from;   // copy generation_config.json from this folder when non-empty
 };
 
 // Writes config.json (dtype = the parameters' dtype), model.safetensors or shards + index,

@@ -20,7 +20,8 @@ T get_or(const Json& j, const char* key, T fallback, const std::string& source) 
 
 int64_t require_int(const Json& j, const char* key, const std::string& source) {
   ZRL_CHECK(j.contains(key) && j[key].is_number_integer() && j[key].get<int64_t>() > 0,
-            "{}: '{}' must be a positive integer, got {}", source, key, j.contains(key) ? j[key].dump() : "nothing");
+            "{}: '{}' must be a positive integer, got {}", source, key,
+            j.contains(key) ? j[key].dump() : "nothing");
   return j[key].get<int64_t>();
 }
 
@@ -35,8 +36,8 @@ void parse_rope(const Json& j, ModelConfig& c, const std::string& source) {
   } else if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) {
     scaling = j["rope_scaling"];
   }
-  std::string type = get_or<std::string>(scaling, "rope_type", get_or<std::string>(scaling, "type", "default", source),
-                                         source);
+  std::string type = get_or<std::string>(scaling, "rope_type",
+                                         get_or<std::string>(scaling, "type", "default", source), source);
   const std::string where = source + " rope scaling";
   RopeScaling& r = c.rope_scaling;
   r.type = type;
@@ -50,10 +51,13 @@ void parse_rope(const Json& j, ModelConfig& c, const std::string& source) {
     r.factor = get_or<double>(scaling, "factor", 8.0, where);
     r.low_freq_factor = get_or<double>(scaling, "low_freq_factor", 1.0, where);
     r.high_freq_factor = get_or<double>(scaling, "high_freq_factor", 4.0, where);
-    r.original_max_position_embeddings = get_or<int64_t>(scaling, "original_max_position_embeddings", 8192, where);
-    ZRL_CHECK(r.factor > 0 && r.high_freq_factor > r.low_freq_factor && r.original_max_position_embeddings > 0,
-              "{}: llama3 needs factor > 0, high_freq_factor > low_freq_factor, original_max_position_embeddings > 0",
-              where);
+    r.original_max_position_embeddings =
+        get_or<int64_t>(scaling, "original_max_position_embeddings", 8192, where);
+    ZRL_CHECK(
+        r.factor > 0 && r.high_freq_factor > r.low_freq_factor && r.original_max_position_embeddings > 0,
+        "{}: llama3 needs factor > 0, high_freq_factor > low_freq_factor, original_max_position_embeddings > "
+        "0",
+        where);
     return;
   }
   ZRL_FAIL("{}: rope type '{}' is not supported (supported: default, linear, llama3)", where, type);
@@ -67,13 +71,13 @@ void reject_unsupported(const Json& j, const ModelConfig& c, const std::string& 
   ZRL_CHECK(!j.contains("quantization_config"), "{}: quantization_config is not supported", source);
   if (j.contains("layer_types") && j["layer_types"].is_array()) {
     for (const auto& t : j["layer_types"]) {
-      ZRL_CHECK(t == "full_attention", "{}: layer_types entry {} is not supported (only full_attention)", source,
-                t.dump());
+      ZRL_CHECK(t == "full_attention", "{}: layer_types entry {} is not supported (only full_attention)",
+                source, t.dump());
     }
   }
   ZRL_CHECK(c.num_attention_heads % c.num_key_value_heads == 0,
-            "{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", source, c.num_attention_heads,
-            c.num_key_value_heads);
+            "{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", source,
+            c.num_attention_heads, c.num_key_value_heads);
   ZRL_CHECK(c.head_dim % 2 == 0, "{}: head_dim {} must be even for RoPE", source, c.head_dim);
   ZRL_CHECK(c.dtype == "float32" || c.dtype == "bfloat16" || c.dtype == "float16",
             "{}: dtype '{}' is not supported (float32, bfloat16, float16)", source, c.dtype);
@@ -83,9 +87,12 @@ void reject_unsupported(const Json& j, const ModelConfig& c, const std::string& 
 
 const char* ModelConfig::architecture() const {
   switch (arch) {
-    case Arch::kQwen2: return "Qwen2ForCausalLM";
-    case Arch::kQwen3: return "Qwen3ForCausalLM";
-    case Arch::kLlama: return "LlamaForCausalLM";
+    case Arch::kQwen2:
+      return "Qwen2ForCausalLM";
+    case Arch::kQwen3:
+      return "Qwen3ForCausalLM";
+    case Arch::kLlama:
+      return "LlamaForCausalLM";
   }
   return "?";
 }
@@ -104,8 +111,8 @@ ModelConfig parse_config(const Json& j, const std::string& source) {
   } else if (arch == "LlamaForCausalLM") {
     c.arch = Arch::kLlama;
   } else {
-    ZRL_FAIL("{}: architecture '{}' is not supported (Qwen2ForCausalLM, Qwen3ForCausalLM, LlamaForCausalLM)", source,
-             arch);
+    ZRL_FAIL("{}: architecture '{}' is not supported (Qwen2ForCausalLM, Qwen3ForCausalLM, LlamaForCausalLM)",
+             source, arch);
   }
   c.vocab_size = require_int(j, "vocab_size", source);
   c.hidden_size = require_int(j, "hidden_size", source);
@@ -116,7 +123,7 @@ ModelConfig parse_config(const Json& j, const std::string& source) {
                               ? require_int(j, "num_key_value_heads", source)
                               : c.num_attention_heads;
   c.head_dim = j.contains("head_dim") && !j["head_dim"].is_null() ? require_int(j, "head_dim", source)
-                                                                   : c.hidden_size / c.num_attention_heads;
+                                                                  : c.hidden_size / c.num_attention_heads;
   c.rms_norm_eps = get_or<double>(j, "rms_norm_eps", 1e-6, source);
   c.max_position_embeddings = get_or<int64_t>(j, "max_position_embeddings", 32768, source);
   // Qwen2Config, Qwen3Config and LlamaConfig all default to untied embeddings.

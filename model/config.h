@@ -14,8 +14,8 @@ enum class Arch { kQwen2, kQwen3, kLlama };
 struct RopeScaling {
   std::string type = "default";
   double factor = 1.0;
-  double low_freq_factor = 1.0;    // llama3
-  double high_freq_factor = 4.0;   // llama3
+  double low_freq_factor = 1.0;                     // llama3
+  double high_freq_factor = 4.0;                    // llama3
   int64_t original_max_position_embeddings = 8192;  // llama3
 };
 
@@ -33,12 +33,12 @@ struct ModelConfig {
   RopeScaling rope_scaling;
   int64_t max_position_embeddings = 0;
   bool tie_word_embeddings = false;
-  bool qkv_bias = false;  // Qwen2: always; Llama/Qwen3: attention_bias
-  bool o_bias = false;    // Llama/Qwen3: attention_bias; Qwen2: never
-  bool mlp_bias = false;  // Llama: mlp_bias
-  bool qk_norm = false;   // Qwen3: per-head RMSNorm on q and k (q_norm, k_norm)
+  bool qkv_bias = false;          // Qwen2: always; Llama/Qwen3: attention_bias
+  bool o_bias = false;            // Llama/Qwen3: attention_bias; Qwen2: never
+  bool mlp_bias = false;          // Llama: mlp_bias
+  bool qk_norm = false;           // Qwen3: per-head RMSNorm on q and k (q_norm, k_norm)
   std::string dtype = "float32";  // torch_dtype / dtype: float32, bfloat16, float16
-  Json raw;  // the parsed config.json, written back on save
+  Json raw;                       // the parsed config.json, written back on save
 
   const char* architecture() const;  // "Qwen2ForCausalLM", ...
 };

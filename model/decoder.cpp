@@ -1,5 +1,6 @@
 // model/decoder.cpp: modules, RoPE, attention (plain and SDPA), both forward paths and greedy decoding.
-// Not here: loading/saving weights (checkpoint.cpp). Formulas follow transformers' modeling_{llama,qwen2,qwen3}.
+// Not here: loading/saving weights (checkpoint.cpp). Formulas follow transformers'
+// modeling_{llama,qwen2,qwen3}.
 #include "model/decoder.h"
 
 #include <algorithm>
@@ -13,10 +14,11 @@ namespace zerorl::model {
 
 using torch::indexing::Slice;
 
-KvCache::KvCache(const ModelConfig& c, int64_t num_slots, int64_t capacity, torch::Dtype dtype, torch::Device device)
+KvCache::KvCache(const ModelConfig& c, int64_t num_slots, int64_t capacity, torch::Dtype dtype,
+                 torch::Device device)
     : lengths(static_cast<size_t>(num_slots), 0), capacity_(capacity) {
-  ZRL_CHECK(num_slots > 0 && capacity > 0, "KvCache: num_slots {} and capacity {} must be positive", num_slots,
-            capacity);
+  ZRL_CHECK(num_slots > 0 && capacity > 0, "KvCache: num_slots {} and capacity {} must be positive",
+            num_slots, capacity);
   auto options = torch::TensorOptions().dtype(dtype).device(device);
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     k.push_back(torch::zeros({num_slots, c.num_key_value_heads, capacity, c.head_dim}, options));
@@ -39,7 +41,9 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::Ten
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, options));
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return torch::nn::functional::linear(x, weight, bias); }
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  return torch::nn::functional::linear(x, weight, bias);
+}
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& options) {
   weight = register_parameter("weight", torch::empty({vocab, dim}, options));
@@ -130,7 +134,9 @@ MLPImpl::MLPImpl(const ModelConfig& c, const torch::TensorOptions& options) {
   down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, c.mlp_bias, options));
 }
 
-torch::Tensor MLPImpl::forward(const torch::Tensor& x) { return down_proj(torch::silu(gate_proj(x)) * up_proj(x)); }
+torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const torch::TensorOptions& options) {
   self_attn = register_module("self_attn", Attention(c, options));
@@ -181,7 +187,9 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, torch::Dtype dtype, torch:
   inv_freq_ = rope_inv_freq(config).to(device);
 }
 
-torch::Tensor CausalLMImpl::lm_head_weight() const { return lm_head ? lm_head->weight : model->embed_tokens->weight; }
+torch::Tensor CausalLMImpl::lm_head_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
 
 torch::Tensor CausalLMImpl::logits(const torch::Tensor& hidden) {
   return torch::nn::functional::linear(hidden, lm_head_weight());
@@ -195,7 +203,7 @@ torch::Tensor CausalLMImpl::run_layers(const torch::Tensor& input_ids, const tor
                                        AttentionInputs& in, KvCache* cache) {
   // RoPE tables in float32 (transformers computes them with autocast off), cast to the model dtype.
   auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_;  // [B,T,D/2]
-  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);                 // [B,1,T,D]
+  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);                // [B,1,T,D]
   in.cos = emb.cos().to(dtype_);
   in.sin = emb.sin().to(dtype_);
   auto x = model->embed_tokens(input_ids);
@@ -205,18 +213,22 @@ torch::Tensor CausalLMImpl::run_layers(const torch::Tensor& input_ids, const tor
   return model->norm(x);
 }
 
-torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids,
+                                          const torch::Tensor& attention_mask) {
   ZRL_CHECK(input_ids.dim() == 2, "CausalLM::forward: input_ids must be [B,T], got {} dims", input_ids.dim());
   const int64_t T = input_ids.size(1);
   auto ids = input_ids.to(device_, torch::kInt64);
   auto mask = attention_mask.defined() ? attention_mask.to(device_, torch::kInt64) : torch::ones_like(ids);
-  ZRL_CHECK(mask.sizes() == ids.sizes(), "CausalLM::forward: attention_mask shape must equal input_ids shape");
+  ZRL_CHECK(mask.sizes() == ids.sizes(),
+            "CausalLM::forward: attention_mask shape must equal input_ids shape");
   AttentionInputs in;
   auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
   auto bool_opts = torch::TensorOptions().dtype(torch::kBool).device(device_);
   auto causal = torch::ones({T, T}, bool_opts).tril();
   auto key_valid = mask.to(torch::kBool).view({ids.size(0), 1, 1, T});
-  in.mask = causal.view({1, 1, T, T}).logical_and(key_valid).logical_or(torch::eye(T, bool_opts).view({1, 1, T, T}));
+  in.mask = causal.view({1, 1, T, T})
+                .logical_and(key_valid)
+                .logical_or(torch::eye(T, bool_opts).view({1, 1, T, T}));
   return run_layers(ids, positions, in, nullptr);
 }
 
@@ -225,13 +237,15 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch:
 }
 
 torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& input_ids, const std::vector<int64_t>& slots,
-                                           KvCache& cache, const std::vector<int64_t>& num_new, bool all_logits) {
+                                           KvCache& cache, const std::vector<int64_t>& num_new,
+                                           bool all_logits) {
   ZRL_CHECK(input_ids.dim() == 2, "forward_cached: input_ids must be [B,T], got {} dims", input_ids.dim());
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   ZRL_CHECK(static_cast<int64_t>(slots.size()) == B, "forward_cached: {} slots for {} rows", slots.size(), B);
-  ZRL_CHECK(num_new.empty() || static_cast<int64_t>(num_new.size()) == B, "forward_cached: {} num_new for {} rows",
-            num_new.size(), B);
-  std::vector<int64_t> pos(static_cast<size_t>(B * T)), ends(static_cast<size_t>(B)), last(static_cast<size_t>(B));
+  ZRL_CHECK(num_new.empty() || static_cast<int64_t>(num_new.size()) == B,
+            "forward_cached: {} num_new for {} rows", num_new.size(), B);
+  std::vector<int64_t> pos(static_cast<size_t>(B * T)), ends(static_cast<size_t>(B)),
+      last(static_cast<size_t>(B));
   std::vector<bool> used(static_cast<size_t>(cache.num_slots()), false);
   int64_t L = 0;
   bool contiguous = true;
@@ -244,8 +258,9 @@ torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& input_ids, const
     const int64_t start = cache.lengths[static_cast<size_t>(s)];
     const int64_t n = num_new.empty() ? T : num_new[static_cast<size_t>(b)];
     ZRL_CHECK(n >= 1 && n <= T, "forward_cached: num_new {} of row {} outside [1, {}]", n, b, T);
-    ZRL_CHECK(start + T <= cache.capacity(), "forward_cached: slot {} holds {} tokens, {} more exceed capacity {}", s,
-              start, T, cache.capacity());
+    ZRL_CHECK(start + T <= cache.capacity(),
+              "forward_cached: slot {} holds {} tokens, {} more exceed capacity {}", s, start, T,
+              cache.capacity());
     for (int64_t t = 0; t < T; ++t) pos[static_cast<size_t>(b * T + t)] = start + t;
     ends[static_cast<size_t>(b)] = start + n;
     last[static_cast<size_t>(b)] = n - 1;
@@ -288,7 +303,8 @@ void init_random_(CausalLM& lm, uint64_t seed, double std) {
   }
 }
 
-std::vector<std::vector<int64_t>> greedy_generate(CausalLM& lm, const std::vector<std::vector<int64_t>>& prompts,
+std::vector<std::vector<int64_t>> greedy_generate(CausalLM& lm,
+                                                  const std::vector<std::vector<int64_t>>& prompts,
                                                   int64_t max_new_tokens) {
   torch::NoGradGuard no_grad;
   const int64_t B = static_cast<int64_t>(prompts.size());

@@ -1,11 +1,13 @@
-// model/decoder.h: the Qwen2 / Qwen3 / Llama decoder as LibTorch modules (parameter names equal Hugging Face's:
-// model.embed_tokens.weight, model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight, lm_head.weight),
-// the slot-based KV cache, and greedy decoding. Not here: safetensors IO (checkpoint.h), sampling (rollout/).
+// model/decoder.h: the Qwen2 / Qwen3 / Llama decoder as LibTorch modules (parameter names equal Hugging
+// Face's: model.embed_tokens.weight, model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight,
+// lm_head.weight), the slot-based KV cache, and greedy decoding. Not here: safetensors IO (checkpoint.h),
+// sampling (rollout/).
 //
 // Two forward paths:
 //  * CausalLM::forward(input_ids [B,T], attention_mask [B,T] or undefined) -> logits [B,T,V]: no cache, for
-//    training and scoring. Padding (left or right) is allowed: positions are cumsum(mask) - 1, padded keys are
-//    masked, so every real position equals its row run alone. Outputs at padded positions are finite garbage.
+//    training and scoring. Padding (left or right) is allowed: positions are cumsum(mask) - 1, padded keys
+//    are masked, so every real position equals its row run alone. Outputs at padded positions are finite
+//    garbage.
 //  * CausalLM::forward_cached(input_ids [B,T], slots, cache, num_new) -> logits: the generation path over a
 //    preallocated KvCache (see below). Prefill and decode are the same call: a prefill is T prompt tokens
 //    (rows right-padded to T, num_new[b] real ones), a decode step is T = 1.
@@ -28,7 +30,8 @@ namespace zerorl::model {
 // their RoPE positions are the same indices. A finished sequence frees its slot with reset(s); stale
 // K/V beyond lengths[s] are never attended to.
 struct KvCache {
-  KvCache(const ModelConfig& config, int64_t num_slots, int64_t capacity, torch::Dtype dtype, torch::Device device);
+  KvCache(const ModelConfig& config, int64_t num_slots, int64_t capacity, torch::Dtype dtype,
+          torch::Device device);
   int64_t num_slots() const { return static_cast<int64_t>(lengths.size()); }
   int64_t capacity() const { return capacity_; }
   void reset(int64_t slot) { lengths.at(static_cast<size_t>(slot)) = 0; }
@@ -113,7 +116,8 @@ TORCH_MODULE(DecoderModel);
 class CausalLMImpl : public torch::nn::Module {
  public:
   // Parameters are created uninitialised in `dtype` on `device`: load weights (checkpoint.h) or init_random_.
-  CausalLMImpl(const ModelConfig& config, torch::Dtype dtype = torch::kFloat32, torch::Device device = torch::kCPU);
+  CausalLMImpl(const ModelConfig& config, torch::Dtype dtype = torch::kFloat32,
+               torch::Device device = torch::kCPU);
 
   // input_ids [B,T] int64; attention_mask [B,T] (1 = token, 0 = padding) or undefined = all ones.
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {});
@@ -127,8 +131,9 @@ class CausalLMImpl : public torch::nn::Module {
   // rest is right padding; empty = all T). Padding K/V are written but never attended, and overwritten
   // by the next call. Requires lengths[slot] + T <= capacity. Afterwards lengths[slot] += num_new[b].
   // Returns logits [B,T,V] when all_logits, else [B,V] at each row's last real token.
-  torch::Tensor forward_cached(const torch::Tensor& input_ids, const std::vector<int64_t>& slots, KvCache& cache,
-                               const std::vector<int64_t>& num_new = {}, bool all_logits = false);
+  torch::Tensor forward_cached(const torch::Tensor& input_ids, const std::vector<int64_t>& slots,
+                               KvCache& cache, const std::vector<int64_t>& num_new = {},
+                               bool all_logits = false);
 
   // A cache sized for this model (its dtype and device).
   KvCache make_cache(int64_t num_slots, int64_t capacity) const;
@@ -143,8 +148,8 @@ class CausalLMImpl : public torch::nn::Module {
 
  private:
   // Embeds, runs every layer and the final norm. `in.cos/sin` are filled here from `positions` [B,T].
-  torch::Tensor run_layers(const torch::Tensor& input_ids, const torch::Tensor& positions, AttentionInputs& in,
-                           KvCache* cache);
+  torch::Tensor run_layers(const torch::Tensor& input_ids, const torch::Tensor& positions,
+                           AttentionInputs& in, KvCache* cache);
 
   ModelConfig config_;
   torch::Dtype dtype_;
@@ -162,7 +167,8 @@ void init_random_(CausalLM& lm, uint64_t seed, double std = 0.02);
 
 // Greedy decoding (plain argmax, no EOS): returns each prompt followed by max_new_tokens new ids.
 // Rows may differ in length; they run as one batch through the KV cache.
-std::vector<std::vector<int64_t>> greedy_generate(CausalLM& lm, const std::vector<std::vector<int64_t>>& prompts,
+std::vector<std::vector<int64_t>> greedy_generate(CausalLM& lm,
+                                                  const std::vector<std::vector<int64_t>>& prompts,
                                                   int64_t max_new_tokens);
 
 }  // namespace zerorl::model

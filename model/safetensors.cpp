@@ -87,7 +87,8 @@ uint64_t parse_shape(const Json& shape, std::vector<int64_t>& out, const std::st
     ZRL_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0),
               "{}: shape entries must be non-negative integers, got {}", where, d.dump());
     uint64_t v = d.get<uint64_t>();
-    ZRL_CHECK(v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), "{}: dimension {} too large", where, v);
+    ZRL_CHECK(v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), "{}: dimension {} too large",
+              where, v);
     ZRL_CHECK(v == 0 || count <= std::numeric_limits<uint64_t>::max() / v, "{}: shape {} overflows", where,
               shape.dump());
     count *= v;
@@ -108,7 +109,8 @@ DType dtype_from_string(const std::string& name) {
   for (const auto& d : kDTypes) {
     if (name == d.name) return d.dtype;
   }
-  ZRL_FAIL("safetensors: unsupported dtype '{}' (known: BOOL U8 I8 I16 U16 F16 BF16 I32 U32 F32 F64 I64 U64)", name);
+  ZRL_FAIL("safetensors: unsupported dtype '{}' (known: BOOL U8 I8 I16 U16 F16 BF16 I32 U32 F32 F64 I64 U64)",
+           name);
 }
 const char* dtype_name(DType dtype) { return info(dtype).name; }
 size_t dtype_size(DType dtype) { return info(dtype).size; }
@@ -129,11 +131,13 @@ SafetensorsFile SafetensorsFile::from_bytes(std::shared_ptr<const std::vector<ui
 }
 
 void SafetensorsFile::parse(const uint8_t* bytes, size_t size) {
-  ZRL_CHECK(size >= 8, "safetensors '{}': file has {} bytes, fewer than the 8-byte header length", path_, size);
+  ZRL_CHECK(size >= 8, "safetensors '{}': file has {} bytes, fewer than the 8-byte header length", path_,
+            size);
   const uint64_t n = read_u64_le(bytes);
   ZRL_CHECK(n <= kMaxHeaderBytes, "safetensors '{}': header length {} exceeds the 100 MB limit", path_, n);
-  ZRL_CHECK(n <= size - 8, "safetensors '{}': header length {} runs past the end of the file ({} bytes): truncated?",
-            path_, n, size);
+  ZRL_CHECK(n <= size - 8,
+            "safetensors '{}': header length {} runs past the end of the file ({} bytes): truncated?", path_,
+            n, size);
   Json header;
   try {
     header = Json::parse(bytes + 8, bytes + 8 + n);
@@ -165,8 +169,8 @@ void SafetensorsFile::parse(const uint8_t* bytes, size_t size) {
     const Json& offsets = value["data_offsets"];
     ZRL_CHECK(offsets.is_array() && offsets.size() == 2, "{}: data_offsets must be [begin, end]", where);
     const uint64_t begin = parse_offset(offsets[0], where), end = parse_offset(offsets[1], where);
-    ZRL_CHECK(begin <= end && end <= buffer_size, "{}: data_offsets [{}, {}] outside the {}-byte buffer", where,
-              begin, end, buffer_size);
+    ZRL_CHECK(begin <= end && end <= buffer_size, "{}: data_offsets [{}, {}] outside the {}-byte buffer",
+              where, begin, end, buffer_size);
     const uint64_t esize = dtype_size(view.dtype);
     ZRL_CHECK(count <= std::numeric_limits<uint64_t>::max() / esize && count * esize == end - begin,
               "{}: shape {} x {} bytes != byte range {}", where, value["shape"].dump(), esize, end - begin);
@@ -179,12 +183,12 @@ void SafetensorsFile::parse(const uint8_t* bytes, size_t size) {
   std::sort(ranges.begin(), ranges.end());
   uint64_t cursor = 0;
   for (const auto& [b, e] : ranges) {
-    ZRL_CHECK(b == cursor, "safetensors '{}': byte ranges {} at offset {} (overlap or hole in the buffer)", path_,
-              b < cursor ? "overlap" : "leave a hole", cursor);
+    ZRL_CHECK(b == cursor, "safetensors '{}': byte ranges {} at offset {} (overlap or hole in the buffer)",
+              path_, b < cursor ? "overlap" : "leave a hole", cursor);
     cursor = e;
   }
-  ZRL_CHECK(cursor == buffer_size, "safetensors '{}': tensors cover {} of {} buffer bytes (trailing data?)", path_,
-            cursor, buffer_size);
+  ZRL_CHECK(cursor == buffer_size, "safetensors '{}': tensors cover {} of {} buffer bytes (trailing data?)",
+            path_, cursor, buffer_size);
 }
 
 std::vector<std::string> SafetensorsFile::names() const {
@@ -204,7 +208,8 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& dir) : dir_(dir)
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
   if (!fs::exists(index)) {
     const fs::path single = fs::path(dir) / "model.safetensors";
-    ZRL_CHECK(fs::exists(single), "checkpoint '{}': neither model.safetensors nor model.safetensors.index.json", dir);
+    ZRL_CHECK(fs::exists(single),
+              "checkpoint '{}': neither model.safetensors nor model.safetensors.index.json", dir);
     files_.emplace_back(single.string());
     for (const auto& n : files_[0].names()) where_[n] = 0;
     return;
@@ -252,10 +257,12 @@ void write_safetensors(const std::string& path, const std::vector<TensorBytes>& 
   for (const auto* t : sorted) {
     uint64_t count = 1;
     for (int64_t d : t->shape) count *= static_cast<uint64_t>(d);
-    ZRL_CHECK(count * dtype_size(t->dtype) == t->nbytes, "write_safetensors '{}': tensor '{}' has {} bytes, shape needs {}",
-              path, t->name, t->nbytes, count * dtype_size(t->dtype));
+    ZRL_CHECK(count * dtype_size(t->dtype) == t->nbytes,
+              "write_safetensors '{}': tensor '{}' has {} bytes, shape needs {}", path, t->name, t->nbytes,
+              count * dtype_size(t->dtype));
     ZRL_CHECK(!header.contains(t->name), "write_safetensors '{}': duplicate tensor '{}'", path, t->name);
-    header[t->name] = {{"dtype", dtype_name(t->dtype)}, {"shape", t->shape}, {"data_offsets", {offset, offset + t->nbytes}}};
+    header[t->name] = {
+        {"dtype", dtype_name(t->dtype)}, {"shape", t->shape}, {"data_offsets", {offset, offset + t->nbytes}}};
     offset += t->nbytes;
   }
   std::string text = header.dump();
@@ -265,17 +272,20 @@ void write_safetensors(const std::string& path, const std::vector<TensorBytes>& 
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     ZRL_CHECK(out.good(), "write_safetensors: cannot create '{}'", tmp);
     uint8_t len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>((static_cast<uint64_t>(text.size()) >> (8 * i)) & 0xff);
+    for (int i = 0; i < 8; ++i)
+      len[i] = static_cast<uint8_t>((static_cast<uint64_t>(text.size()) >> (8 * i)) & 0xff);
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto* t : sorted) out.write(static_cast<const char*>(t->data), static_cast<std::streamsize>(t->nbytes));
+    for (const auto* t : sorted)
+      out.write(static_cast<const char*>(t->data), static_cast<std::streamsize>(t->nbytes));
     out.flush();
     ZRL_CHECK(out.good(), "write_safetensors: write to '{}' failed (disk full?)", tmp);
   }
   std::filesystem::rename(tmp, path);
 }
 
-std::vector<std::string> write_safetensors_checkpoint(const std::string& dir, const std::vector<TensorBytes>& tensors,
+std::vector<std::string> write_safetensors_checkpoint(const std::string& dir,
+                                                      const std::vector<TensorBytes>& tensors,
                                                       size_t max_shard_bytes) {
   namespace fs = std::filesystem;
   fs::create_directories(dir);

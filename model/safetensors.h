@@ -40,7 +40,8 @@ class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);
   // Parses an in-memory image (same checks); `label` names it in errors. Used by the fuzz tests.
-  static SafetensorsFile from_bytes(std::shared_ptr<const std::vector<uint8_t>> bytes, const std::string& label);
+  static SafetensorsFile from_bytes(std::shared_ptr<const std::vector<uint8_t>> bytes,
+                                    const std::string& label);
 
   const std::string& path() const { return path_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
@@ -90,7 +91,8 @@ void write_safetensors(const std::string& path, const std::vector<TensorBytes>& 
 // Writes `dir`/model.safetensors, or when the total exceeds `max_shard_bytes`,
 // model-0000K-of-0000N.safetensors shards plus model.safetensors.index.json (HF's layout).
 // Returns the written file names.
-std::vector<std::string> write_safetensors_checkpoint(const std::string& dir, const std::vector<TensorBytes>& tensors,
+std::vector<std::string> write_safetensors_checkpoint(const std::string& dir,
+                                                      const std::vector<TensorBytes>& tensors,
                                                       size_t max_shard_bytes);
 
 }  // namespace zerorl::model

@@ -1,6 +1,6 @@
 // bench/model_forward/main.cpp: prefill and decode tokens/s of a Qwen2.5-0.5B-shaped random model through
-// CausalLM::forward_cached, and (--check-bf16) the relative error of bf16 logits vs float32 logits of the same
-// weights. Prints one JSON object. Not here: correctness tests (tests/model).
+// CausalLM::forward_cached, and (--check-bf16) the relative error of bf16 logits vs float32 logits of the
+// same weights. Prints one JSON object. Not here: correctness tests (tests/model).
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -63,8 +63,12 @@ Json check_bf16(const ModelConfig& c, torch::Device device, int64_t seq_len) {
   const double rel = ((got - ref).norm() / ref.norm()).item<double>();
   const double max_abs = (got - ref).abs().max().item<double>();
   const double argmax_agree = got.argmax(-1).eq(ref.argmax(-1)).to(torch::kFloat32).mean().item<double>();
-  return {{"rel_l2_error", rel}, {"max_abs_error", max_abs}, {"ref_abs_max", ref.abs().max().item<double>()},
-          {"argmax_agreement", argmax_agree}, {"seq_len", seq_len}, {"bf16_tolerance_rel", 2e-2},
+  return {{"rel_l2_error", rel},
+          {"max_abs_error", max_abs},
+          {"ref_abs_max", ref.abs().max().item<double>()},
+          {"argmax_agreement", argmax_agree},
+          {"seq_len", seq_len},
+          {"bf16_tolerance_rel", 2e-2},
           {"pass", rel < 2e-2}};
 }
 
@@ -82,15 +86,22 @@ int main(int argc, char** argv) {
   app.add_option("--decode-steps", decode_steps, "single-token decode steps");
   app.add_option("--layers", layers, "override num_hidden_layers (0 = 24)");
   app.add_option("--repeats", repeats, "timed repeats after one warm-up (best is reported)");
-  app.add_flag("--check-bf16", bf16_check, "also compare bf16 logits with float32 logits of the same weights");
+  app.add_flag("--check-bf16", bf16_check,
+               "also compare bf16 logits with float32 logits of the same weights");
   CLI11_PARSE(app, argc, argv);
   const torch::Device device(device_name);
   if (dtype_name.empty()) dtype_name = device.is_cuda() ? "bfloat16" : "float32";
   ModelConfig c = qwen25_05b_config();
   if (layers > 0) c.num_hidden_layers = layers;
-  Json out = {{"bench", "model_forward"}, {"model", "qwen2.5-0.5b-shaped random"}, {"layers", c.num_hidden_layers},
-              {"device", device_name}, {"dtype", dtype_name}, {"batch", batch}, {"prompt_len", prompt_len},
-              {"decode_steps", decode_steps}, {"torch", zerorl::compat::torch_version()},
+  Json out = {{"bench", "model_forward"},
+              {"model", "qwen2.5-0.5b-shaped random"},
+              {"layers", c.num_hidden_layers},
+              {"device", device_name},
+              {"dtype", dtype_name},
+              {"batch", batch},
+              {"prompt_len", prompt_len},
+              {"decode_steps", decode_steps},
+              {"torch", zerorl::compat::torch_version()},
               {"threads", at::get_num_threads()}};
   {
     CausalLM lm(c, parse_dtype(dtype_name), device);

@@ -1,5 +1,5 @@
-// tests/model/test_config.cpp: config.json parsing for the three architectures, rope variants, and errors that
-// name the unsupported architecture or field. Not here: weights or modules. Torch-free.
+// tests/model/test_config.cpp: config.json parsing for the three architectures, rope variants, and errors
+// that name the unsupported architecture or field. Not here: weights or modules. Torch-free.
 #include <gtest/gtest.h>
 
 #include "core/error.h"
@@ -9,7 +9,9 @@
 namespace zerorl::model {
 namespace {
 
-Json fixture(const std::string& name) { return read_json(testing::shared_dir() + "/fixtures/" + name + "/config.json"); }
+Json fixture(const std::string& name) {
+  return read_json(testing::shared_dir() + "/fixtures/" + name + "/config.json");
+}
 
 std::string error_of(const Json& j) {
   try {
@@ -48,8 +50,11 @@ TEST(ModelConfig, OlderTopLevelRopeAndLlama3Scaling) {
   j.erase("dtype");
   j["torch_dtype"] = "bfloat16";
   j["rope_theta"] = 1234.0;
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 32.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
   auto c = parse_config(j);
   EXPECT_DOUBLE_EQ(c.rope_theta, 1234.0);
   EXPECT_EQ(c.rope_scaling.type, "llama3");
@@ -57,7 +62,8 @@ TEST(ModelConfig, OlderTopLevelRopeAndLlama3Scaling) {
   EXPECT_EQ(c.dtype, "bfloat16");
   // transformers 5 spelling of the same thing
   Json k = fixture("tiny-llama");
-  k["rope_parameters"] = {{"rope_theta", 99.0}, {"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+  k["rope_parameters"] = {{"rope_theta", 99.0},      {"rope_type", "llama3"},
+                          {"factor", 8.0},           {"low_freq_factor", 1.0},
                           {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
   auto d = parse_config(k);
   EXPECT_DOUBLE_EQ(d.rope_theta, 99.0);

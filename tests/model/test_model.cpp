@@ -1,5 +1,5 @@
-// tests/model/test_model.cpp: decoder parity with transformers (../shared/fixtures), cached decode == full forward,
-// padded batches == rows alone, llama3 RoPE vs a naive formula, checkpoint round trips, dtype casts.
+// tests/model/test_model.cpp: decoder parity with transformers (../shared/fixtures), cached decode == full
+// forward, padded batches == rows alone, llama3 RoPE vs a naive formula, checkpoint round trips, dtype casts.
 // Not here: safetensors parsing and config errors (test_safetensors.cpp, test_config.cpp).
 #include <gtest/gtest.h>
 
@@ -24,7 +24,8 @@ std::string fixture_dir(const std::string& name) { return testing::shared_dir() 
 
 torch::Tensor to_tensor2d(const Json& rows, torch::Dtype dtype) {
   std::vector<torch::Tensor> out;
-  for (const auto& r : rows) out.push_back(torch::tensor(r.get<std::vector<double>>(), torch::kFloat64).to(dtype));
+  for (const auto& r : rows)
+    out.push_back(torch::tensor(r.get<std::vector<double>>(), torch::kFloat64).to(dtype));
   return torch::stack(out);
 }
 
@@ -41,7 +42,8 @@ TEST_P(Parity, MatchesTransformersReference) {
   auto ids = to_tensor2d(ref["input_ids"], torch::kInt64);
   auto logits = lm->forward(ids);
   const int64_t T = ids.size(1);
-  EXPECT_LE(max_abs(logits.select(1, T - 1), to_tensor2d(ref["logits_last"], torch::kFloat64)), kParityLogitTol);
+  EXPECT_LE(max_abs(logits.select(1, T - 1), to_tensor2d(ref["logits_last"], torch::kFloat64)),
+            kParityLogitTol);
   EXPECT_LE(max_abs(logits.sum(-1), to_tensor2d(ref["logits_sum"], torch::kFloat64)), kParitySumTol);
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& r : ref["input_ids"]) prompts.push_back(r.get<std::vector<int64_t>>());
@@ -77,10 +79,15 @@ const std::vector<Variant>& variants() {
       {"qwen2_untied", "tiny-qwen2", {{"tie_word_embeddings", false}}},
       {"qwen2_head_dim_24", "tiny-qwen2", {{"head_dim", 24}}},
       {"llama_single_kv_head", "tiny-llama", {{"num_key_value_heads", 1}}},
-      {"llama_llama3_rope", "tiny-llama",
+      {"llama_llama3_rope",
+       "tiny-llama",
        {{"rope_parameters",
-         {{"rope_theta", 10000.0}, {"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-          {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 16}}}}},
+         {{"rope_theta", 10000.0},
+          {"rope_type", "llama3"},
+          {"factor", 8.0},
+          {"low_freq_factor", 1.0},
+          {"high_freq_factor", 4.0},
+          {"original_max_position_embeddings", 16}}}}},
       {"llama_biases", "tiny-llama", {{"attention_bias", true}, {"mlp_bias", true}}},
       {"qwen3_mha", "tiny-qwen3", {{"num_key_value_heads", 4}}},
   };
@@ -137,11 +144,13 @@ TEST_P(Variants, PaddedBatchEqualsRowsAlone) {
   // The cache path: right-padded prefill into scattered slots, then decode steps, vs the rows alone.
   auto cache = lm->make_cache(4, 16);
   auto ids = torch::zeros({B, T}, torch::kInt64);
-  for (int64_t b = 0; b < B; ++b) ids[b].narrow(0, 0, lens[static_cast<size_t>(b)]).copy_(rows[static_cast<size_t>(b)]);
+  for (int64_t b = 0; b < B; ++b)
+    ids[b].narrow(0, 0, lens[static_cast<size_t>(b)]).copy_(rows[static_cast<size_t>(b)]);
   const std::vector<int64_t> slots = {3, 0, 2};
   auto last = lm->forward_cached(ids, slots, cache, lens);
   for (int64_t b = 0; b < B; ++b) {
-    EXPECT_LE(max_abs(last[b], alone[static_cast<size_t>(b)][lens[static_cast<size_t>(b)] - 1]), kCacheTol) << v.name;
+    EXPECT_LE(max_abs(last[b], alone[static_cast<size_t>(b)][lens[static_cast<size_t>(b)] - 1]), kCacheTol)
+        << v.name;
   }
   for (int step = 0; step < 3; ++step) {
     auto next = torch::randint(0, 512, {B, 1}, torch::kInt64);
@@ -160,9 +169,9 @@ INSTANTIATE_TEST_SUITE_P(Configs, Variants, ::testing::Range<size_t>(0, 6));
 TEST(Rope, Llama3InvFreqMatchesNaiveFormula) {
   Json j = read_json(fixture_dir("tiny-llama") + "/config.json");
   j["head_dim"] = 128;
-  j["rope_parameters"] = {{"rope_theta", 500000.0}, {"rope_type", "llama3"}, {"factor", 8.0},
-                          {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
-                          {"original_max_position_embeddings", 8192}};
+  j["rope_parameters"] = {{"rope_theta", 500000.0},  {"rope_type", "llama3"},
+                          {"factor", 8.0},           {"low_freq_factor", 1.0},
+                          {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
   auto got = rope_inv_freq(parse_config(j));
   for (int64_t i = 0; i < 64; ++i) {  // Llama 3.1 paper's scaling, written per frequency in double
     const double f = 1.0 / std::pow(500000.0, 2.0 * i / 128), wavelen = 2 * M_PI / f;

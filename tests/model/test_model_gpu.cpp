@@ -1,6 +1,6 @@
 // tests/model/test_model_gpu.cpp (label gpu): the CUDA paths (scaled_dot_product_attention on torch >= 2):
-// fixture parity on CUDA in float32, cached == full forward and padded prefill == rows alone on CUDA, bf16 close.
-// Not here: the CPU checks (test_model.cpp), which hold the naive twins.
+// fixture parity on CUDA in float32, cached == full forward and padded prefill == rows alone on CUDA, bf16
+// close. Not here: the CPU checks (test_model.cpp), which hold the naive twins.
 #include <gtest/gtest.h>
 
 #include "core/json_io.h"
@@ -35,7 +35,8 @@ TEST_P(Gpu, CudaMatchesCpuAndCacheMatchesFull) {
   auto want = torch::tensor(ref["logits_last"][0].get<std::vector<float>>());
   EXPECT_LE(max_abs(logits[0][-1], want), 1e-4);
   const auto greedy = greedy_generate(lm, prompts, 20);
-  for (size_t b = 0; b < prompts.size(); ++b) EXPECT_EQ(greedy[b], ref["greedy_ids"][b].get<std::vector<int64_t>>());
+  for (size_t b = 0; b < prompts.size(); ++b)
+    EXPECT_EQ(greedy[b], ref["greedy_ids"][b].get<std::vector<int64_t>>());
   // cached decode vs full forward on CUDA, rows of different lengths in scattered slots
   auto full = lm->forward(torch::tensor(ref["greedy_ids"][1].get<std::vector<int64_t>>()).view({1, -1}));
   auto cache = lm->make_cache(3, 40);
@@ -50,7 +51,8 @@ TEST_P(Gpu, CudaMatchesCpuAndCacheMatchesFull) {
     auto step = lm->forward_cached(seq.narrow(1, t, 1), {0}, cache);
     EXPECT_LE(max_abs(step[0], full[0][t]), 1e-4) << t;
   }
-  auto bf16 = load_model(fixture_dir(GetParam()), torch::kBFloat16, torch::kCUDA)->forward(ids).to(torch::kFloat32);
+  auto bf16 =
+      load_model(fixture_dir(GetParam()), torch::kBFloat16, torch::kCUDA)->forward(ids).to(torch::kFloat32);
   EXPECT_LT(((bf16 - logits).norm() / logits.norm()).item<double>(), 2e-2);
 }
 

@@ -1,6 +1,6 @@
-// tests/model/test_safetensors.cpp: safetensors reader/writer against the spec: fixtures, round trips, sharding,
-// a table of malformed files, and a seeded randomized fuzz over mutated headers and bytes. Torch-free.
-// Not here: torch conversion and model loading (test_model.cpp).
+// tests/model/test_safetensors.cpp: safetensors reader/writer against the spec: fixtures, round trips,
+// sharding, a table of malformed files, and a seeded randomized fuzz over mutated headers and bytes.
+// Torch-free. Not here: torch conversion and model loading (test_model.cpp).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -20,7 +20,8 @@ using Bytes = std::vector<uint8_t>;
 
 Bytes make_file(const std::string& header, const Bytes& buffer) {
   Bytes out(8 + header.size() + buffer.size());
-  for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<uint8_t>((header.size() >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    out[static_cast<size_t>(i)] = static_cast<uint8_t>((header.size() >> (8 * i)) & 0xff);
   std::copy(header.begin(), header.end(), out.begin() + 8);
   std::copy(buffer.begin(), buffer.end(), out.begin() + 8 + static_cast<std::ptrdiff_t>(header.size()));
   return out;
@@ -125,7 +126,8 @@ TEST(Safetensors, ShardIndexErrorsNameTheProblem) {
   const fs::path dir = fs::temp_directory_path() / ("zrl_idx_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   std::vector<float> a(4, 1.0f);
-  std::vector<TensorBytes> ts = {{"p", DType::kF32, {4}, a.data(), 16}, {"q", DType::kF32, {4}, a.data(), 16}};
+  std::vector<TensorBytes> ts = {{"p", DType::kF32, {4}, a.data(), 16},
+                                 {"q", DType::kF32, {4}, a.data(), 16}};
   write_safetensors_checkpoint(dir.string(), ts, 20);
   const std::string index = (dir / "model.safetensors.index.json").string();
   Json j = read_json(index);
@@ -166,15 +168,23 @@ TEST(Safetensors, MalformedFilesAreErrors) {
       {"float dim", R"({"a": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 4]}})", 4, {}},
       {"size mismatch", R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})", 4, {}},
       {"shape overflow",
-       R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})", 0, {}},
+       R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})",
+       0,
+       {}},
       {"end before begin", R"({"a": {"dtype": "U8", "shape": [0], "data_offsets": [4, 0]}})", 4, {}},
       {"past buffer", R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 4, {}},
-      {"overlap", R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
-                      "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}})", 6, {}},
+      {"overlap",
+       R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                      "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}})",
+       6,
+       {}},
       {"hole", R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", 8, {}},
       {"trailing bytes", R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", 9, {}},
       {"offsets not pair", R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", 4, {}},
-      {"huge offset", R"({"a": {"dtype": "U8", "shape": [1], "data_offsets": [18446744073709551615, 0]}})", 4, {}},
+      {"huge offset",
+       R"({"a": {"dtype": "U8", "shape": [1], "data_offsets": [18446744073709551615, 0]}})",
+       4,
+       {}},
       {"metadata not strings", R"({"__metadata__": {"k": 1}})", 0, {}},
   };
   for (const auto& c : cases) {
@@ -186,10 +196,28 @@ TEST(Safetensors, MalformedFilesAreErrors) {
 
 // Random JSON values that stress the validators.
 Json random_value(std::mt19937_64& rng) {
-  static const std::vector<Json> pool = {
-      Json(-1), Json(0), Json(1), Json(3), Json(7), Json(24), Json(34), Json(1e30), Json(2.5), Json("F32"),
-      Json("BF16"), Json("I64"), Json("x"), Json::array(), Json::object(), Json(nullptr), Json(true),
-      Json(UINT64_MAX), Json(INT64_MAX), Json::array({0, 34}), Json::array({UINT64_MAX, 1}), Json::array({-1})};
+  static const std::vector<Json> pool = {Json(-1),
+                                         Json(0),
+                                         Json(1),
+                                         Json(3),
+                                         Json(7),
+                                         Json(24),
+                                         Json(34),
+                                         Json(1e30),
+                                         Json(2.5),
+                                         Json("F32"),
+                                         Json("BF16"),
+                                         Json("I64"),
+                                         Json("x"),
+                                         Json::array(),
+                                         Json::object(),
+                                         Json(nullptr),
+                                         Json(true),
+                                         Json(UINT64_MAX),
+                                         Json(INT64_MAX),
+                                         Json::array({0, 34}),
+                                         Json::array({UINT64_MAX, 1}),
+                                         Json::array({-1})};
   return pool[rng() % pool.size()];
 }
 
@@ -204,11 +232,18 @@ std::string mutate_header(std::mt19937_64& rng) {
     const std::vector<std::string> fields = {"dtype", "shape", "data_offsets", "extra"};
     const std::string field = fields[rng() % fields.size()];
     switch (rng() % 5) {
-      case 0: h[key][field] = random_value(rng); break;
-      case 1: h[key].erase(field); break;
-      case 2: h[key] = random_value(rng); break;
+      case 0:
+        h[key][field] = random_value(rng);
+        break;
+      case 1:
+        h[key].erase(field);
+        break;
+      case 2:
+        h[key] = random_value(rng);
+        break;
       case 3:
-        if (h[key].contains("data_offsets") && h[key]["data_offsets"].is_array() && !h[key]["data_offsets"].empty())
+        if (h[key].contains("data_offsets") && h[key]["data_offsets"].is_array() &&
+            !h[key]["data_offsets"].empty())
           h[key]["data_offsets"][rng() % h[key]["data_offsets"].size()] = static_cast<int64_t>(rng() % 40);
         break;
       default:
@@ -240,7 +275,8 @@ TEST(Safetensors, FuzzMutatedHeadersAndBytesNeverCrash) {
       default: {  // wrong header length field
         bytes = good;
         const uint64_t n = rng() % 3 == 0 ? rng() : header.size() + (rng() % 17) - 8;
-        for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<uint8_t>((n >> (8 * i)) & 0xff);
+        for (int i = 0; i < 8; ++i)
+          bytes[static_cast<size_t>(i)] = static_cast<uint8_t>((n >> (8 * i)) & 0xff);
       }
     }
     expect_safe(bytes, "fuzz iteration " + std::to_string(iter));
