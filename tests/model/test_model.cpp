@@ -166,6 +166,21 @@ TEST_P(Variants, PaddedBatchEqualsRowsAlone) {
 
 INSTANTIATE_TEST_SUITE_P(Configs, Variants, ::testing::Range<size_t>(0, 6));
 
+TEST(Training, ForwardIsDifferentiableInEveryParameter) {
+  const Variant v = {"qwen3_untied", "tiny-qwen3", {{"tie_word_embeddings", false}}};
+  auto lm = random_model(v, 5);
+  auto ids = torch::randint(0, 512, {2, 6}, torch::kInt64);
+  auto mask = torch::ones({2, 6}, torch::kInt64);
+  mask[1][0] = 0;  // one left-padded row
+  auto logp = torch::log_softmax(lm->forward(ids, mask).narrow(1, 0, 5), -1);
+  auto nll = -logp.gather(-1, ids.narrow(1, 1, 5).unsqueeze(-1)).mean();
+  nll.backward();
+  for (const auto& p : lm->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+}
+
 TEST(Rope, Llama3InvFreqMatchesNaiveFormula) {
   Json j = read_json(fixture_dir("tiny-llama") + "/config.json");
   j["head_dim"] = 128;
