@@ -242,7 +242,7 @@ void Engine::Run::retire() {
       ++keep;
       continue;
     }
-    traj.text = it->stop->text();
+    traj.text = it->stop->final_text();
     engine.cache_->reset(it->slot);
     free_slots.push_back(it->slot);
   }

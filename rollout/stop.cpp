@@ -51,11 +51,17 @@ FinishReason StopChecker::feed(int64_t token) {
     scanned_ = text_.size();
     if (best != std::string::npos) {
       text_.resize(best_end);
+      stopped_ = true;
       return FinishReason::kStop;
     }
   }
   if (generated_ >= rules_->max_new_tokens) return FinishReason::kLength;
   return FinishReason::kNone;
+}
+
+std::string StopChecker::final_text() {
+  if (stream_ != nullptr && !stopped_) text_ += stream_->finish();
+  return text_;
 }
 
 }  // namespace zerorl::rollout

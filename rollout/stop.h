@@ -19,6 +19,8 @@ class TextStream {
  public:
   virtual ~TextStream() = default;
   virtual std::string push(int64_t id) = 0;
+  // Text still held back at the end of the sequence (an unfinished character becomes U+FFFD).
+  virtual std::string finish() { return {}; }
 };
 using TextStreamFactory = std::function<std::unique_ptr<TextStream>()>;
 
@@ -39,6 +41,8 @@ class StopChecker {
   int64_t generated() const { return generated_; }
   // The generated text up to and including the first stop string (when one matched).
   const std::string& text() const { return text_; }
+  // text() plus whatever the stream still held; call once, when the sequence has finished.
+  std::string final_text();
 
  private:
   const StopRules* rules_;
@@ -46,6 +50,7 @@ class StopChecker {
   std::string text_;
   size_t scanned_ = 0;  // text_ before this offset cannot start a new match
   int64_t generated_ = 0;
+  bool stopped_ = false;
   size_t max_stop_len_ = 0;
 };
 

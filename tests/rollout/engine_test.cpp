@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "model/checkpoint.h"
+#include "rollout/generate.h"
 #include "tests/test_paths.h"
 
 namespace zerorl::rollout {
@@ -195,6 +196,43 @@ TEST(Engine, SeesInPlaceWeightUpdates) {
   auto want = model::greedy_generate(lm, prompts, 8)[0];
   EXPECT_EQ(std::vector<int64_t>(want.begin() + 4, want.end()), after.samples[0].tokens);
   EXPECT_NE(before.samples[0].tokens, after.samples[0].tokens);
+}
+
+}  // namespace
+}  // namespace zerorl::rollout
+
+namespace zerorl::rollout {
+namespace {
+
+// `zerorl generate`'s engine entry: greedy rows equal transformers' greedy_ids; texts are the tokenizer's
+// decode of each row; seeded sampling is reproducible; streamed text equals decode of the new tokens.
+TEST(GenerateJson, GreedyTextsAndSeededSampling) {
+  auto lm = model::load_model(fixture("tiny-qwen2"));
+  const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
+  const auto tok =
+      tokenizer::Tokenizer::from_file(testing::shared_dir() + "/tokenizers/qwen3/tokenizer.json");
+  GenerateRequest req;
+  req.prompts = prompts_of(ref);
+  req.max_new_tokens = 20;
+  auto out = generate_json(lm, req, &tok);
+  EXPECT_EQ(out.at("sequences"), ref.at("greedy_ids"));
+  for (size_t i = 0; i < 2; ++i) {
+    const auto seq = out.at("sequences")[i].get<std::vector<int32_t>>();
+    EXPECT_EQ(out.at("texts")[i].get<std::string>(), tok.decode(seq));
+    EXPECT_EQ(out.at("finish_reasons")[i], "length");
+  }
+  req.temperature = 1.0, req.top_p = 0.9, req.seed = 3, req.num_samples = 2;
+  auto a = generate_json(lm, req, nullptr), b = generate_json(lm, req, nullptr);
+  EXPECT_EQ(a.at("sequences").size(), 4u);
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(a.contains("texts"));
+
+  EngineOptions options;
+  options.detokenizer = stream_detokenizer(tok);
+  auto run = Engine(lm, options).generate(req.prompts, sampling_config(2, 20, 9));
+  for (const auto& t : run.samples) {
+    EXPECT_EQ(t.text, tok.decode(std::vector<int32_t>(t.tokens.begin(), t.tokens.end())));
+  }
 }
 
 }  // namespace
