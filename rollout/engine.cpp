@@ -58,8 +58,10 @@ void Engine::ensure_cache(int64_t wanted_slots, int64_t max_len) {
     cache_->reset_all();
     return;
   }
+  step_.reset();
   cache_.reset();  // free the old cache before allocating the new one
   cache_.emplace(lm_->make_cache(plan.slots, max_len));
+  step_ = std::make_unique<DecodeStep>(lm_, &*cache_, options_.cuda_graphs);
   ZRL_INFO("rollout: KV cache {} (budget {:.2f} GiB, {} sequences wanted)", plan.summary(),
            static_cast<double>(budget) / (1 << 30), wanted_slots);
 }
@@ -97,15 +99,23 @@ struct Engine::Run {
     {
       ScopedTimer t(out.times, "sample");
       auto u = config.sampler.greedy() ? torch::Tensor() : uniforms(rows);
-      auto r = sample(logits, config.sampler, u.defined() ? u.to(device, /*non_blocking=*/true) : u);
+      auto r = sample(logits, config.sampler, u.defined() ? u.to(device) : u);
       host = torch::stack({r.tokens.to(torch::kDouble), r.logprobs.to(torch::kDouble),
                            r.logprobs_policy.to(torch::kDouble)})
                  .cpu();
     }
+    std::vector<int64_t> cols(rows.size());
+    std::iota(cols.begin(), cols.end(), 0);
+    record(host, rows, cols);
+  }
+
+  // host: CPU float64 [3, n] (token, logprob, policy logprob); rows[i]'s result is column cols[i].
+  void record(const torch::Tensor& host, const std::vector<const Live*>& rows,
+              const std::vector<int64_t>& cols) {
     ScopedTimer t(out.times, "host");
     auto a = host.accessor<double, 2>();
     for (size_t i = 0; i < rows.size(); ++i) {
-      const auto col = static_cast<int64_t>(i);
+      const auto col = cols[i];
       const auto token = static_cast<int64_t>(a[0][col]);
       auto& traj = out.samples[static_cast<size_t>(rows[i]->item)];
       traj.tokens.push_back(token);
@@ -207,29 +217,30 @@ void Engine::Run::admit() {
   sample_and_record(logits, rows);
 }
 
+// One token for every live slot through DecodeStep (slots [0, max live slot] run; idle ones are ignored).
 void Engine::Run::decode_step() {
-  std::vector<const Live*> rows;
-  std::vector<int64_t> slots, ids;
+  if (live.empty()) return;
+  int64_t rows = 0;
+  for (const auto& l : live) rows = std::max(rows, l.slot + 1);
+  std::vector<int64_t> ids(static_cast<size_t>(rows), 0);
+  std::vector<double> u(static_cast<size_t>(rows), 0.5);
+  std::vector<const Live*> live_rows;
+  std::vector<int64_t> cols;
   for (const auto& l : live) {
-    if (out.samples[static_cast<size_t>(l.item)].finish == FinishReason::kNone) rows.push_back(&l);
+    const auto s = static_cast<size_t>(l.slot);
+    ids[s] = last_token[s];
+    u[s] = stream_uniform(l.row_seed, out.samples[static_cast<size_t>(l.item)].tokens.size());
+    live_rows.push_back(&l);
+    cols.push_back(l.slot);
   }
-  if (rows.empty()) return;
-  // In slot order: when the live slots form a contiguous range the model reads the cache without a gather.
-  std::sort(rows.begin(), rows.end(), [](const Live* a, const Live* b) { return a->slot < b->slot; });
-  for (const auto* l : rows) {
-    slots.push_back(l->slot);
-    ids.push_back(last_token[static_cast<size_t>(l->slot)]);
-  }
-  torch::Tensor logits;
+  torch::Tensor host;
   {
     ScopedTimer t(out.times, "decode");
-    torch::NoGradGuard no_grad;
-    auto input = torch::tensor(ids, torch::kLong).view({-1, 1}).to(device, /*non_blocking=*/true);
-    logits = engine.lm_->forward_cached(input, slots, *engine.cache_, {}, /*all_logits=*/false);
-    sync_if(engine.options_.timing_sync, device);
+    host = engine.step_->run(ids, u, rows, config.sampler);
   }
+  for (const auto& l : live) ++engine.cache_->lengths[static_cast<size_t>(l.slot)];
   ++out.decode_steps;
-  sample_and_record(logits, rows);
+  record(host, live_rows, cols);
 }
 
 void Engine::Run::retire() {

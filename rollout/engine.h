@@ -14,6 +14,7 @@
 
 #include "core/timer.h"
 #include "model/decoder.h"
+#include "rollout/decode_step.h"
 #include "rollout/memory.h"
 #include "rollout/sampling.h"
 #include "rollout/stop.h"
@@ -26,6 +27,9 @@ struct EngineOptions {
   int64_t max_context = 0;        // prompt + generated tokens per sequence; 0 = max_position_embeddings
   TextStreamFactory detokenizer;  // needed for stop strings and Trajectory::text; may be empty
   bool timing_sync = false;       // synchronize the device at phase borders so PhaseTimes are exact
+  // CUDA only: capture the decode step (forward + sampling over all slots) once per cache and sampler
+  // settings as a CUDA graph. Weights must be updated in place (same storage) while a graph lives.
+  bool cuda_graphs = true;
   // Called at the start of every generate(): where a remote trainer's weights are pulled in. Colocated
   // trainers update the shared CausalLM in place and need no hook (the engine holds no weight copy).
   std::function<void(model::CausalLM&)> weight_sync;
@@ -73,6 +77,8 @@ class Engine {
   model::CausalLM& model() { return lm_; }
   int64_t slots() const { return cache_ ? cache_->num_slots() : 0; }
   int64_t context_limit() const;
+  // Whether decode steps replay a captured CUDA graph (after the first decode step of a call).
+  bool cuda_graph_active() const { return step_ && step_->graph_active(); }
 
  private:
   struct Run;
@@ -81,6 +87,7 @@ class Engine {
   model::CausalLM lm_;
   EngineOptions options_;
   std::optional<model::KvCache> cache_;
+  std::unique_ptr<DecodeStep> step_;  // over cache_; recreated with it
 };
 
 // The KV-cache shape of a model of this config stored in `dtype` (for plan_kv in memory.h).
