@@ -21,6 +21,21 @@ struct Live {
   std::unique_ptr<StopChecker> stop;
 };
 
+// Copies the first `len` cached positions of slot `src` (every layer, K and V) into the slots `dst`.
+void share_prefix(model::KvCache& cache, int64_t src, const std::vector<int64_t>& dst, int64_t len,
+                  const torch::Device& device) {
+  auto dst_t = torch::tensor(dst, torch::kLong).to(device);
+  const auto n = static_cast<int64_t>(dst.size());
+  for (size_t l = 0; l < cache.k.size(); ++l) {
+    for (auto* kv : {&cache.k[l], &cache.v[l]}) {
+      auto prefix = kv->narrow(2, 0, len);
+      // clone(): the source must not alias the tensor written to.
+      prefix.index_copy_(0, dst_t, prefix.narrow(0, src, 1).clone().expand({n, -1, -1, -1}));
+    }
+  }
+  for (int64_t s : dst) cache.lengths[static_cast<size_t>(s)] = len;
+}
+
 void sync_if(bool on, const torch::Device& device) {
   if (on && device.is_cuda()) torch::cuda::synchronize();
 }
@@ -196,14 +211,7 @@ void Engine::Run::admit() {
       if (n > 1) {
         std::vector<int64_t> dst;
         for (int64_t i = 1; i < n; ++i) dst.push_back(live[row + static_cast<size_t>(i)].slot);
-        auto dst_t = torch::tensor(dst, torch::kLong).to(device);
-        for (size_t l = 0; l < cache.k.size(); ++l) {
-          for (auto* kv : {&cache.k[l], &cache.v[l]}) {
-            auto prefix = kv->narrow(2, 0, lens[b]);
-            prefix.index_copy_(0, dst_t, prefix.narrow(0, slots[b], 1).expand({n - 1, -1, -1, -1}));
-          }
-        }
-        for (int64_t s : dst) cache.lengths[static_cast<size_t>(s)] = lens[b];
+        share_prefix(cache, slots[b], dst, lens[b], device);
       }
       for (int64_t i = 0; i < n; ++i) expand.push_back(static_cast<int64_t>(b));
       row += static_cast<size_t>(n);
