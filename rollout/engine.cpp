@@ -157,8 +157,14 @@ void Engine::Run::admit() {
     int64_t prompt, first_item, count;
   };
   std::vector<Admission> batch;
+  int64_t widest = 0;
   while (next_item < total_items() && !free_slots.empty()) {
     const int64_t p = next_item / config.group_size;
+    // Bound the padded prefill batch (rows x widest prompt): activations, not the KV cache, limit it.
+    const int64_t width = std::max<int64_t>(widest, prompts[static_cast<size_t>(p)].size());
+    if (!batch.empty() && width * static_cast<int64_t>(batch.size() + 1) > engine.options_.max_prefill_tokens)
+      break;
+    widest = width;
     const int64_t left_of_prompt = (p + 1) * config.group_size - next_item;
     const int64_t n = std::min<int64_t>(left_of_prompt, static_cast<int64_t>(free_slots.size()));
     batch.push_back({p, next_item, n});

@@ -22,11 +22,12 @@
 namespace zerorl::rollout {
 
 struct EngineOptions {
-  int64_t kv_budget_bytes = 0;    // KV cache + sampling workspace; 0 = room for every sequence of a call
-  int64_t max_slots = 0;          // cap on concurrent sequences; 0 = as many as the budget holds
-  int64_t max_context = 0;        // prompt + generated tokens per sequence; 0 = max_position_embeddings
-  TextStreamFactory detokenizer;  // needed for stop strings and Trajectory::text; may be empty
-  bool timing_sync = false;       // synchronize the device at phase borders so PhaseTimes are exact
+  int64_t kv_budget_bytes = 0;         // KV cache + sampling workspace; 0 = room for every sequence of a call
+  int64_t max_slots = 0;               // cap on concurrent sequences; 0 = as many as the budget holds
+  int64_t max_prefill_tokens = 65536;  // padded prompt tokens per prefill forward (at least one prompt)
+  int64_t max_context = 0;             // prompt + generated tokens per sequence; 0 = max_position_embeddings
+  TextStreamFactory detokenizer;       // needed for stop strings and Trajectory::text; may be empty
+  bool timing_sync = false;            // synchronize the device at phase borders so PhaseTimes are exact
   // CUDA only: capture the decode step (forward + sampling over all slots) once per cache and sampler
   // settings as a CUDA graph. Weights must be updated in place (same storage) while a graph lives.
   bool cuda_graphs = true;

@@ -116,6 +116,14 @@ TEST(Engine, SamplingIsReproducibleAndBatchIndependent) {
         EXPECT_NEAR(alone.samples[g].logprobs[t], ref.logprobs[t], 1e-5);
     }
   }
+  // One prompt per prefill forward (max_prefill_tokens 1) gives the same tokens.
+  EngineOptions chunked;
+  chunked.max_prefill_tokens = 1;
+  auto c = Engine(lm, chunked).generate(three, config);
+  ASSERT_EQ(c.prefills, 3);
+  for (size_t i = 0; i < a.samples.size(); ++i)
+    EXPECT_EQ(c.samples[i].tokens, a.samples[i].tokens) << "item " << i;
+  EXPECT_EQ(a.prefills, 3);  // one prefill per prompt, shared by its 4 samples
   // The G samples of a prompt are not copies of each other.
   EXPECT_NE(a.samples[0].tokens, a.samples[1].tokens);
 }
