@@ -28,6 +28,7 @@ struct DecodeStep::Graph {
 #endif
   torch::Tensor out;  // [3, slots] float64 on the device, rewritten by every replay
   SamplerParams params;
+  std::vector<const void*> weights;  // parameter storage captured; replaced tensors force a recapture
 };
 
 namespace {
@@ -35,6 +36,12 @@ namespace {
 torch::Tensor rotate_half(const torch::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+std::vector<const void*> weight_pointers(model::CausalLM& lm) {
+  std::vector<const void*> out;
+  for (const auto& p : lm->parameters()) out.push_back(p.data_ptr());
+  return out;
 }
 
 bool same_params(const SamplerParams& a, const SamplerParams& b) {
@@ -119,6 +126,7 @@ void DecodeStep::capture(const SamplerParams& params) {
   const int64_t slots = cache_->num_slots(), L = cache_->capacity();
   graph_ = std::make_unique<Graph>();
   graph_->params = params;
+  graph_->weights = weight_pointers(lm_);
   auto stream = c10::cuda::getStreamFromPool();
   {
     c10::cuda::CUDAStreamGuard guard(stream);
@@ -169,7 +177,7 @@ torch::Tensor DecodeStep::run(const std::vector<int64_t>& ids, const std::vector
   ids_.copy_(dev[0]);
   pos_.copy_(dev[1]);
   uniforms_.copy_(dev[2]);
-  if (!graph_ || !same_params(graph_->params, params)) {
+  if (!graph_ || !same_params(graph_->params, params) || graph_->weights != weight_pointers(lm_)) {
     try {
       capture(params);
     } catch (const std::exception& e) {

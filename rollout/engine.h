@@ -29,7 +29,8 @@ struct EngineOptions {
   TextStreamFactory detokenizer;       // needed for stop strings and Trajectory::text; may be empty
   bool timing_sync = false;            // synchronize the device at phase borders so PhaseTimes are exact
   // CUDA only: capture the decode step (forward + sampling over all slots) once per cache and sampler
-  // settings as a CUDA graph. Weights must be updated in place (same storage) while a graph lives.
+  // settings as a CUDA graph. Weights updated in place are seen by the replay; parameters replaced by
+  // new tensors (new storage) are detected and trigger a recapture.
   bool cuda_graphs = true;
   // Called at the start of every generate(): where a remote trainer's weights are pulled in. Colocated
   // trainers update the shared CausalLM in place and need no hook (the engine holds no weight copy).
