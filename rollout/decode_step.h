@@ -1,0 +1,59 @@
+// rollout/decode_step.h: the engine's one-token decode step over the first R slots of the KV cache, with
+// static shapes so that on CUDA the whole step (forward + sampling) can be captured once as a CUDA graph
+// and replayed. Not here: prefill (model::CausalLM::forward_cached), the decode loop (engine.cpp).
+//
+// Why rollout has its own step instead of CausalLM::forward_cached: the step runs the model's own
+// modules (norms, projections, MLP, LM head: the trainer's weights, no copy) but does the attention
+// glue itself: query heads of one KV group are folded into the query length, so GQA never repeats K/V
+// (forward_cached's CUDA path copies the cache H/Hkv-fold every layer), and its inputs live in fixed
+// device buffers (graph capture needs fixed shapes and addresses). Its equality with the model's
+// forward is tested (tests/rollout/engine_test.cpp: greedy == transformers, logprobs == teacher forcing).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "model/decoder.h"
+#include "rollout/sampling.h"
+
+namespace zerorl::rollout {
+
+// True when this build can capture CUDA graphs (LibTorch with CUDA and its headers).
+bool cuda_graphs_compiled();
+
+class DecodeStep {
+ public:
+  // `cache` must outlive the step. cuda_graphs: capture on CUDA (ignored elsewhere or when not compiled).
+  DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_graphs);
+  ~DecodeStep();
+
+  // One token for each slot s in [0, rows): feeds ids[s] at position cache->lengths[s] (its K/V written
+  // there; cache->lengths is not changed: the caller advances live slots), samples with uniforms[s].
+  // Slots that are not live may carry any id; their results are ignored. Returns a CPU float64 [3, n]
+  // tensor (n >= rows): sampled token, its sampling logprob, its T = 1 policy logprob per slot.
+  torch::Tensor run(const std::vector<int64_t>& ids, const std::vector<double>& uniforms, int64_t rows,
+                    const SamplerParams& params);
+  bool graph_active() const { return graph_ != nullptr; }
+
+ private:
+  struct Graph;
+  // logits [R, V] for slots [0, R) attending over cache positions [0, L).
+  torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& positions, int64_t rows, int64_t L);
+  torch::Tensor attention(int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
+                          const torch::Tensor& sin, const torch::Tensor& mask, const torch::Tensor& positions,
+                          int64_t rows, int64_t L);
+  torch::Tensor body(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& uniforms,
+                     int64_t rows, int64_t L, const SamplerParams& params);
+  void capture(const SamplerParams& params);
+
+  model::CausalLM lm_;
+  model::KvCache* cache_;
+  bool want_graphs_;
+  torch::Tensor inv_freq_;              // [D/2] float32 on the model's device
+  torch::Tensor ids_, pos_, uniforms_;  // static device inputs [slots] (graph mode)
+  std::unique_ptr<Graph> graph_;
+};
+
+}  // namespace zerorl::rollout

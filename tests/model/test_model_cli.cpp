@@ -1,0 +1,84 @@
+// tests/model/test_model_cli.cpp: `zerorl logits` and `zerorl generate --ids` against the transformers
+// references in ../shared/fixtures (DESIGN.md's JSON contract), and their error messages. Not here: the
+// model's own tests.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+
+#include "core/json_io.h"
+#include "tests/test_paths.h"
+
+namespace zerorl {
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result run_zerorl(const std::string& args, bool with_stderr) {
+  const std::string cmd =
+      testing::binary_dir() + "/zerorl " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* pipe = popen(cmd.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string ids_arg(const Json& rows) {
+  std::string s;
+  for (const auto& r : rows) {
+    if (!s.empty()) s += ";";
+    for (size_t i = 0; i < r.size(); ++i) s += (i ? "," : "") + std::to_string(r[i].get<int64_t>());
+  }
+  return "\"" + s + "\"";
+}
+
+double max_abs(const Json& a, const Json& b) {
+  double m = 0;
+  for (size_t i = 0; i < b.size(); ++i)
+    for (size_t j = 0; j < b[i].size(); ++j)
+      m = std::max(m, std::abs(a[i][j].get<double>() - b[i][j].get<double>()));
+  return m;
+}
+
+class Cli : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Cli, LogitsAndGreedyGenerateMatchTransformers) {
+  const std::string dir = testing::shared_dir() + "/fixtures/" + GetParam();
+  const Json ref = read_json(dir + "/reference.json");
+  Result lg = run_zerorl("logits --model " + dir + " --ids " + ids_arg(ref["input_ids"]), false);
+  ASSERT_EQ(lg.code, 0) << lg.out;
+  const Json out = Json::parse(lg.out);
+  EXPECT_LE(max_abs(out["logits_last"], ref["logits_last"]), 1e-4);
+  EXPECT_LE(max_abs(out["logits_sum"], ref["logits_sum"]), 1e-3);
+  Result gen = run_zerorl(
+      "generate --model " + dir + " --max-new-tokens 20 --ids " + ids_arg(ref["input_ids"]), false);
+  ASSERT_EQ(gen.code, 0) << gen.out;
+  EXPECT_EQ(Json::parse(gen.out)["sequences"], ref["greedy_ids"]);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Cli, ::testing::Values("tiny-qwen2", "tiny-llama", "tiny-qwen3"));
+
+TEST(CliErrors, NameTheBadValue) {
+  const std::string dir = testing::shared_dir() + "/fixtures/tiny-qwen2";
+  for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
+           {"logits --model " + dir + " --ids \"1,x\"", "'x'"},
+           {"logits --model " + dir + " --ids \"1,9999\"", "9999"},
+           {"logits --model /nonexistent --ids 1", "/nonexistent"},
+           {"generate --model " + dir + " --ids 1 --temperature 0.7", "temperature"}}) {
+    Result r = run_zerorl(args, true);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_NE(r.out.find(expect), std::string::npos) << args << " -> " << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace zerorl

@@ -1,0 +1,74 @@
+// tests/rollout/engine_gpu_test.cpp (label gpu): the CUDA decode step, replayed as a CUDA graph and run
+// eagerly, against the fixtures' transformers greedy continuations and a teacher-forced forward.
+// Not here: CPU behaviour (engine_test.cpp). Skips without CUDA.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/json_io.h"
+#include "model/checkpoint.h"
+#include "rollout/engine.h"
+#include "tests/test_paths.h"
+
+namespace zerorl::rollout {
+namespace {
+
+std::string fixture(const std::string& name) { return testing::shared_dir() + "/fixtures/" + name; }
+
+double mean_logprob_gap(model::CausalLM& lm, const std::vector<std::vector<int64_t>>& prompts,
+                        const RolloutResult& run) {
+  torch::NoGradGuard no_grad;
+  double sum = 0;
+  int64_t n = 0;
+  for (const auto& t : run.samples) {
+    auto full = prompts[static_cast<size_t>(t.prompt_index)];
+    const auto plen = static_cast<int64_t>(full.size());
+    full.insert(full.end(), t.tokens.begin(), t.tokens.end());
+    auto logits = lm->forward(torch::tensor(full, torch::kLong).unsqueeze(0))[0].to(torch::kFloat).cpu();
+    auto rows = logits.narrow(0, plen - 1, static_cast<int64_t>(t.tokens.size()));
+    auto ref = rows.log_softmax(1).gather(1, torch::tensor(t.tokens, torch::kLong).unsqueeze(1)).squeeze(1);
+    sum += (torch::tensor(t.logprobs_policy) - ref).abs().sum().item<double>();
+    n += ref.numel();
+  }
+  return sum / static_cast<double>(n);
+}
+
+class Gpu : public ::testing::TestWithParam<bool> {};  // param: CUDA graphs on
+
+TEST_P(Gpu, GreedyAndLogprobsOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA";
+  const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
+  const auto prompts = ref.at("input_ids").get<std::vector<std::vector<int64_t>>>();
+  const auto want = ref.at("greedy_ids").get<std::vector<std::vector<int64_t>>>();
+  auto lm = model::load_model(fixture("tiny-qwen2"), torch::kFloat32, torch::kCUDA);
+  EngineOptions options;
+  options.cuda_graphs = GetParam();
+  Engine engine(lm, options);
+  GenerateConfig c;
+  c.sampler.temperature = 0.0;
+  c.stop.max_new_tokens = 20;
+  auto out = engine.generate(prompts, c);
+  EXPECT_EQ(engine.cuda_graph_active(), GetParam() && cuda_graphs_compiled());
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    auto full = prompts[b];
+    full.insert(full.end(), out.samples[b].tokens.begin(), out.samples[b].tokens.end());
+    EXPECT_EQ(full, want[b]) << "row " << b;
+  }
+  c.sampler.temperature = 1.0, c.group_size = 4, c.seed = 11;
+  auto sampled = engine.generate(prompts, c);
+  EXPECT_LT(mean_logprob_gap(lm, prompts, sampled), 1e-4);
+  auto again = Engine(lm, options).generate(prompts, c);
+  for (size_t i = 0; i < sampled.samples.size(); ++i)
+    EXPECT_EQ(sampled.samples[i].tokens, again.samples[i].tokens);
+  // bf16: report the mean gap (issue target: under 1e-3); fail only when clearly broken.
+  auto lm16 = model::load_model(fixture("tiny-qwen2"), torch::kBFloat16, torch::kCUDA);
+  auto run16 = Engine(lm16, options).generate(prompts, c);
+  const double gap16 = mean_logprob_gap(lm16, prompts, run16);
+  std::cout << "bf16 mean |logprob engine - teacher forced| = " << gap16 << " (graphs " << GetParam()
+            << ")\n";
+  EXPECT_LT(gap16, 5e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Graphs, Gpu, ::testing::Values(false, true));
+
+}  // namespace
+}  // namespace zerorl::rollout
