@@ -18,8 +18,9 @@ if compgen -G ".gpu/debs/*.deb" >/dev/null; then
   export PKG_CONFIG_SYSROOT_DIR="$SYSROOT" PKG_CONFIG_LIBDIR="$lib/pkgconfig:$SYSROOT/usr/share/pkgconfig"
   export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   extra+=(-DPKG_CONFIG_EXECUTABLE="$SYSROOT/usr/bin/pkgconf" -DCMAKE_INCLUDE_PATH="$SYSROOT/usr/include"
-          -DCMAKE_LIBRARY_PATH="$lib" -DCMAKE_BUILD_RPATH="$lib")
+          -DCMAKE_LIBRARY_PATH="$lib" -DCMAKE_BUILD_RPATH="$lib"
+          -DCMAKE_CXX_FLAGS="-isystem $SYSROOT/usr/include/x86_64-linux-gnu")
 fi
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DTORCH_CUDA_ARCH_LIST=9.0 "${extra[@]}"
-if [ $# -gt 0 ]; then cmake --build build-gpu -j"$(nproc)" --target "$@"; else cmake --build build-gpu -j"$(nproc)"; fi
+if [ $# -gt 0 ]; then cmake --build build-gpu -j"$(nproc)" --target "$@"; else cmake --build build-gpu -j"$(nproc)" -- -k 0; fi
