@@ -42,6 +42,19 @@ int literal_decimals(const Node& n) {
   return dot == std::string::npos ? 0 : static_cast<int>(x->text.size() - dot - 1);
 }
 
+int significant_digits(const Node& n) {
+  const Node* x = n.kind == Kind::Neg ? &n.kids[0] : &n;
+  int count = 0;
+  bool leading = true;
+  for (char c : x->text) {
+    if (c < '0' || c > '9') continue;
+    if (leading && c == '0') continue;
+    leading = false;
+    ++count;
+  }
+  return count;
+}
+
 class Comparer {
  public:
   explicit Comparer(const CompareOptions& o) : opt_(o) {}
@@ -172,8 +185,8 @@ class Comparer {
     const Node& gi = g.kind == Kind::Percent ? g.kids[0] : g;
     const Node& pi = p.kind == Kind::Percent ? p.kids[0] : p;
     if (eq(gi, pi)) return true;
-    // 28% == 0.28 when only the gold carries the percent sign.
-    if (g.kind == Kind::Percent && p.kind != Kind::Percent) return eq_scalar(g, p);
+    // 28% == 0.28 with the sign on either side.
+    if ((g.kind == Kind::Percent) != (p.kind == Kind::Percent)) return eq_scalar(g, p);
     return false;
   }
 
@@ -184,7 +197,7 @@ class Comparer {
   static bool to_interval(const Node& r, Node& out);
   static const Node* answer_of(const Node& r);
   bool eq_scalar(const Node& g, const Node& p);
-  bool values_match(const Num& g, const Num& p, bool decimal, int gold_decimals);
+  bool values_match(const Num& g, const Num& p, const Node& gn, const Node& pn);
 };
 
 // The value a relation states about a label: "x = 4" -> 4, "x = 1+1 = 2" -> 2, "x \in S" -> S.
@@ -335,27 +348,29 @@ bool Comparer::eq_inequality(const Node& g, const Node& p) {
   return checked > 0;
 }
 
-bool Comparer::values_match(const Num& g, const Num& p, bool decimal, int gold_decimals) {
-  if (!decimal)
-    return num_close(g, p, g.exact && p.exact ? 0.0 : opt_.symbolic_rel_tol,
-                     g.exact && p.exact ? 0.0 : 1e-40);
-  if (opt_.float_digits >= 0)
-    return num_round_equal(g, p, opt_.float_digits) || num_close(g, p, 1e-30, 1e-40);
-  if (num_close(g, p, opt_.decimal_rel_tol, 1e-12)) return true;
-  if (gold_decimals >= 0) {
-    double half_unit = 0.5 * std::pow(10.0, -gold_decimals) * (1 + 1e-9);
-    return num_close(g, p, 0.0, half_unit);
-  }
-  return false;
+// A decimal literal written with k decimals and s significant digits matches an exact value when it is
+// that value rounded or truncated to k decimals and s >= 4 (1.414 for sqrt 2; not 33.3 for 100/3, not
+// 41.9999 for 42). A decimal gold matches a more precise decimal prediction that rounds to it.
+bool Comparer::values_match(const Num& g, const Num& p, const Node& gn, const Node& pn) {
+  if (g.exact && p.exact && num_close(g, p, 0.0, 0.0)) return true;
+  if (opt_.float_digits >= 0) return num_round_equal(g, p, opt_.float_digits) || num_close(g, p, 1e-30, 1e-40);
+  int pk = literal_decimals(pn), gk = literal_decimals(gn);
+  auto consistent = [](const Num& exact, const Num& lit, int k) {
+    double unit = std::pow(10.0, -k);
+    if (num_close(exact, lit, 0.0, 0.5 * unit * (1 + 1e-9))) return true;  // rounded
+    double e = exact.to_double(), l = lit.to_double();
+    return std::fabs(e) >= std::fabs(l) && std::fabs(e) - std::fabs(l) < unit && e * l >= 0;  // truncated
+  };
+  if (gk >= 0 && pk >= 0) return consistent(gk >= pk ? g : p, gk >= pk ? p : g, std::min(gk, pk));
+  if (pk >= 0) return significant_digits(pn) >= 4 && consistent(g, p, pk);
+  if (gk >= 0) return significant_digits(gn) >= 4 && consistent(p, g, gk);
+  return num_close(g, p, opt_.decimal_rel_tol, 1e-12);  // decimals inside expressions
 }
 
 bool Comparer::eq_scalar(const Node& g, const Node& p) {
   if (g.kind == Kind::Tuple || p.kind == Kind::Tuple || g.kind == Kind::Set || p.kind == Kind::Set)
     return false;
   bool decimal = has_decimal(g) || has_decimal(p);
-  // The gold's own rounding (0.29 for 0.2902...) is honoured only against a decimal prediction:
-  // 33.3 does not accept the exact 100/3.
-  int gold_decimals = has_decimal(p) ? literal_decimals(g) : -1;
   std::vector<std::string> syms;
   collect_symbols(g, syms);
   collect_symbols(p, syms);
@@ -367,7 +382,9 @@ bool Comparer::eq_scalar(const Node& g, const Node& p) {
     Num b = evaluate(p, pt);
     if (!a.valid && !b.valid) continue;
     if (!a.valid || !b.valid) return false;
-    if (!values_match(a, b, decimal, gold_decimals)) return false;
+    bool match = decimal ? values_match(a, b, g, p)
+                         : num_close(a, b, a.exact && b.exact ? 0.0 : opt_.symbolic_rel_tol, a.exact && b.exact ? 0.0 : 1e-40);
+    if (!match) return false;
     ++defined;
   }
   return defined > 0;

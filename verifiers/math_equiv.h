@@ -13,8 +13,10 @@ struct CompareOptions {
   // Math-Verify's float_rounding: when >= 0 and a side holds a decimal literal, both values are rounded
   // to this many decimals and compared. When < 0 (default), the tolerance policy below applies.
   int float_digits = -1;
-  // Decimal literal on either side: |g - p| <= decimal_rel_tol * max(|g|, |p|). A gold that is a plain
-  // decimal with k places also accepts any p within half a unit of its last place (gold was rounded).
+  // A decimal literal with k decimals and >= 4 significant digits equals an exact value that rounds or
+  // truncates to it at k decimals (1.414 = sqrt 2; 33.3 != 100/3; 41.9999 != 42). A decimal gold equals a
+  // longer decimal prediction that rounds to it. Decimals inside larger expressions:
+  // |g - p| <= decimal_rel_tol * max(|g|, |p|).
   double decimal_rel_tol = 1e-4;
   // Exact-vs-exact symbolic comparisons at random points: 256-bit values, this relative tolerance.
   double symbolic_rel_tol = 1e-30;

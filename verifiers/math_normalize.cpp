@@ -248,6 +248,11 @@ std::string trim_copy(const std::string& s) {
 std::string normalize_answer(const std::string& answer) {
   if (answer.size() > kMaxAnswerBytes) return answer.substr(0, kMaxAnswerBytes + 1);
   std::string s = fix_backslashes(answer);
+  for (size_t p = s.find(",\\!"); p != std::string::npos; p = s.find(",\\!", p)) {  // "11,\! 111" -> "11111"
+    size_t e = p + 3;
+    while (e < s.size() && s[e] == ' ') ++e;
+    s.erase(p, e - p);
+  }
   static const char* const pairs[][2] = {{"\\$", ""},
                                          {")or(", "),("},
                                          {")and(", "),("},

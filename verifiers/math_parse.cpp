@@ -46,6 +46,7 @@ class Parser {
   size_t pos_ = 0;
   int depth_ = 0;
   int nodes_ = 0;
+  int func_depth_ = 0;  // > 0 while parsing a function's argument
 
   [[noreturn]] void fail(const std::string& why) { throw ParseError{why}; }
   void skip() {
@@ -236,7 +237,9 @@ class Parser {
     Node base = parse_postfix(parse_atom());
     if (eat("^")) {
       Node e = parse_exponent();
-      if (e.kind == Kind::Symbol && e.text == "\\circ") {  // degrees -> radians
+      if (e.kind == Kind::Symbol && e.text == "\\circ") {
+        if (func_depth_ == 0) return base;  // an angle answer "90^\circ" is the number 90
+        // Inside a function argument, degrees -> radians: \sin(90^\circ - x) = \cos x.
         Node r = make(Kind::Mul, {}, {std::move(base), make(Kind::Constant, "pi")});
         return count(make(Kind::Div, {}, {std::move(r), make(Kind::Number, "180")}));
       }
@@ -507,7 +510,9 @@ Node Parser::parse_command(const std::string& cmd) {
       power = parse_exponent();
       has_power = true;
     }
+    ++func_depth_;
     Node arg = parse_power();
+    --func_depth_;
     Node f = make(Kind::Func, name, {std::move(arg)});
     if (has_base) f = make(Kind::Div, {}, {std::move(f), make(Kind::Func, "ln", {std::move(base_arg)})});
     if (has_power) f = make(Kind::Pow, {}, {std::move(f), std::move(power)});
