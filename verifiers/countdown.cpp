@@ -43,14 +43,21 @@ Frac make(__int128 n, __int128 d, bool ok = true) {
   f.ok = f.n < kLimit && f.n > -kLimit && f.d < kLimit;
   return f;
 }
-bool small(const Frac& a) { return a.n < (static_cast<__int128>(1) << 48) && a.n > -(static_cast<__int128>(1) << 48) && a.d < (static_cast<__int128>(1) << 48); }
+bool small(const Frac& a) {
+  return a.n < (static_cast<__int128>(1) << 48) && a.n > -(static_cast<__int128>(1) << 48) &&
+         a.d < (static_cast<__int128>(1) << 48);
+}
 Frac apply(const Frac& a, const Frac& b, char op) {
   if (!a.ok || !b.ok || !small(a) || !small(b)) return make(0, 0, false);
   switch (op) {
-    case '+': return make(a.n * b.d + b.n * a.d, a.d * b.d);
-    case '-': return make(a.n * b.d - b.n * a.d, a.d * b.d);
-    case '*': return make(a.n * b.n, a.d * b.d);
-    default: return make(a.n * b.d, a.d * b.n);
+    case '+':
+      return make(a.n * b.d + b.n * a.d, a.d * b.d);
+    case '-':
+      return make(a.n * b.d - b.n * a.d, a.d * b.d);
+    case '*':
+      return make(a.n * b.n, a.d * b.d);
+    default:
+      return make(a.n * b.d, a.d * b.n);
   }
 }
 
@@ -115,7 +122,8 @@ class ExprParser {
       take();
       return v;
     }
-    if (!std::isdigit(static_cast<unsigned char>(c))) return fail(c == '\0' ? "missing number" : std::string("unexpected '") + c + "'");
+    if (!std::isdigit(static_cast<unsigned char>(c)))
+      return fail(c == '\0' ? "missing number" : std::string("unexpected '") + c + "'");
     size_t start = pos_;
     while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
     if (pos_ - start > 12) return fail("number too long");
@@ -208,12 +216,14 @@ std::string extract_countdown_expression(const std::string& response) {
   if (!e.found) return "";
   std::string s = e.answer;
   for (const char* d : {"$", "\\(", "\\)"}) {
-    for (size_t p = s.find(d); p != std::string::npos; p = s.find(d)) s.erase(p, std::char_traits<char>::length(d));
+    for (size_t p = s.find(d); p != std::string::npos; p = s.find(d))
+      s.erase(p, std::char_traits<char>::length(d));
   }
   size_t eq = s.find('=');
   if (eq != std::string::npos) s = s.substr(0, eq);  // "(a + b) * c = target"
   for (const char* from : {"\\times", "\\cdot"})
-    for (size_t p = s.find(from); p != std::string::npos; p = s.find(from)) s.replace(p, std::char_traits<char>::length(from), "*");
+    for (size_t p = s.find(from); p != std::string::npos; p = s.find(from))
+      s.replace(p, std::char_traits<char>::length(from), "*");
   for (size_t p = s.find("\\div"); p != std::string::npos; p = s.find("\\div")) s.replace(p, 4, "/");
   return s;
 }

@@ -77,7 +77,8 @@ double r1_zero(const std::string& s, const FormatOptions& o) {
   if (count(s, to) != 1 || count(s, tc) != 1 || count(s, ao) != 1 || count(s, ac) != 1) return 0.0;
   size_t p_to = s.find(to), p_tc = s.find(tc), p_ao = s.find(ao), p_ac = s.find(ac);
   if (!(p_to < p_tc && p_tc < p_ao && p_ao < p_ac)) return 0.0;
-  if (!only_space(s, 0, p_to) || !only_space(s, p_tc + tc.size(), p_ao) || !only_space(s, p_ac + ac.size(), s.size()))
+  if (!only_space(s, 0, p_to) || !only_space(s, p_tc + tc.size(), p_ao) ||
+      !only_space(s, p_ac + ac.size(), s.size()))
     return 0.0;
   if (only_space(s, p_ao + ao.size(), p_ac)) return 0.0;
   return 1.0;
@@ -89,12 +90,18 @@ FormatOptions FormatOptions::from_json(const Json& j) {
   FormatOptions o;
   ZRL_CHECK(j.is_object(), "format verifier options must be a JSON object, got {}", j.dump());
   for (const auto& [key, value] : j.items()) {
-    if (key == "rule") o.rule = value.get<std::string>();
-    else if (key == "think_tag") o.think_tag = value.get<std::string>();
-    else if (key == "answer_tag") o.answer_tag = value.get<std::string>();
-    else if (key == "language") o.language = value.get<std::string>();
-    else if (key == "think_opened_in_prompt") o.think_opened_in_prompt = value.get<bool>();
-    else ZRL_FAIL("unknown format verifier option '{}' (see verifiers/format_reward.h)", key);
+    if (key == "rule")
+      o.rule = value.get<std::string>();
+    else if (key == "think_tag")
+      o.think_tag = value.get<std::string>();
+    else if (key == "answer_tag")
+      o.answer_tag = value.get<std::string>();
+    else if (key == "language")
+      o.language = value.get<std::string>();
+    else if (key == "think_opened_in_prompt")
+      o.think_opened_in_prompt = value.get<bool>();
+    else
+      ZRL_FAIL("unknown format verifier option '{}' (see verifiers/format_reward.h)", key);
   }
   format_reward("", o);  // validates the rule name now, not at the first sample
   return o;
@@ -108,8 +115,10 @@ double format_reward(const std::string& completion, const FormatOptions& o) {
   if (o.rule == "open_r1_tag_count") return tag_count(s);
   if (o.rule == "open_r1_code") return open_r1(s, o.language);
   if (o.rule == "nemo_rl") return nemo(s, o);
-  ZRL_FAIL("unknown format rule '{}' (r1_zero, trl_think, open_r1_format, open_r1_tag_count, open_r1_code, nemo_rl)",
-           o.rule);
+  ZRL_FAIL(
+      "unknown format rule '{}' (r1_zero, trl_think, open_r1_format, open_r1_tag_count, open_r1_code, "
+      "nemo_rl)",
+      o.rule);
 }
 
 FormatVerifier::FormatVerifier(FormatOptions options) : options_(std::move(options)) {

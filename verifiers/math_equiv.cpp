@@ -353,7 +353,8 @@ bool Comparer::eq_inequality(const Node& g, const Node& p) {
 // 41.9999 for 42). A decimal gold matches a more precise decimal prediction that rounds to it.
 bool Comparer::values_match(const Num& g, const Num& p, const Node& gn, const Node& pn) {
   if (g.exact && p.exact && num_close(g, p, 0.0, 0.0)) return true;
-  if (opt_.float_digits >= 0) return num_round_equal(g, p, opt_.float_digits) || num_close(g, p, 1e-30, 1e-40);
+  if (opt_.float_digits >= 0)
+    return num_round_equal(g, p, opt_.float_digits) || num_close(g, p, 1e-30, 1e-40);
   int pk = literal_decimals(pn), gk = literal_decimals(gn);
   auto consistent = [](const Num& exact, const Num& lit, int k) {
     double unit = std::pow(10.0, -k);
@@ -383,7 +384,8 @@ bool Comparer::eq_scalar(const Node& g, const Node& p) {
     if (!a.valid && !b.valid) continue;
     if (!a.valid || !b.valid) return false;
     bool match = decimal ? values_match(a, b, g, p)
-                         : num_close(a, b, a.exact && b.exact ? 0.0 : opt_.symbolic_rel_tol, a.exact && b.exact ? 0.0 : 1e-40);
+                         : num_close(a, b, a.exact && b.exact ? 0.0 : opt_.symbolic_rel_tol,
+                                     a.exact && b.exact ? 0.0 : 1e-40);
     if (!match) return false;
     ++defined;
   }

@@ -12,17 +12,28 @@ MathVerifierOptions MathVerifierOptions::from_json(const Json& j) {
   MathVerifierOptions o;
   ZRL_CHECK(j.is_object(), "math verifier options must be a JSON object, got {}", j.dump());
   for (const auto& [key, value] : j.items()) {
-    if (key == "require_think_close") o.extract.require_think_close = value.get<bool>();
-    else if (key == "priority") o.extract.priority = value.get<std::vector<std::string>>();
-    else if (key == "fallback") o.extract.fallback = value.get<bool>();
-    else if (key == "number_fallback") o.extract.number_fallback = value.get<bool>();
-    else if (key == "prefer_last") o.extract.prefer_last = value.get<bool>();
-    else if (key == "think_close_tags") o.extract.think_close_tags = value.get<std::vector<std::string>>();
-    else if (key == "float_digits") o.compare.float_digits = value.get<int>();
-    else if (key == "decimal_rel_tol") o.compare.decimal_rel_tol = value.get<double>();
-    else if (key == "unordered_lists") o.compare.unordered_lists = value.get<bool>();
-    else if (key == "allow_set_relation") o.compare.allow_set_relation = value.get<bool>();
-    else ZRL_FAIL("unknown math verifier option '{}' (see verifiers/math_verifier.h)", key);
+    if (key == "require_think_close")
+      o.extract.require_think_close = value.get<bool>();
+    else if (key == "priority")
+      o.extract.priority = value.get<std::vector<std::string>>();
+    else if (key == "fallback")
+      o.extract.fallback = value.get<bool>();
+    else if (key == "number_fallback")
+      o.extract.number_fallback = value.get<bool>();
+    else if (key == "prefer_last")
+      o.extract.prefer_last = value.get<bool>();
+    else if (key == "think_close_tags")
+      o.extract.think_close_tags = value.get<std::vector<std::string>>();
+    else if (key == "float_digits")
+      o.compare.float_digits = value.get<int>();
+    else if (key == "decimal_rel_tol")
+      o.compare.decimal_rel_tol = value.get<double>();
+    else if (key == "unordered_lists")
+      o.compare.unordered_lists = value.get<bool>();
+    else if (key == "allow_set_relation")
+      o.compare.allow_set_relation = value.get<bool>();
+    else
+      ZRL_FAIL("unknown math verifier option '{}' (see verifiers/math_verifier.h)", key);
   }
   return o;
 }

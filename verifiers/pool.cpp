@@ -104,7 +104,8 @@ VerifierPool::~VerifierPool() {
   shared_->queue.clear();
   shared_->work_cv.notify_all();
   // Idle workers exit at once; stuck ones keep the shared state alive and exit when they return.
-  shared_->done_cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return shared_->live <= shared_->stuck; });
+  shared_->done_cv.wait_for(lock, std::chrono::milliseconds(500),
+                            [&] { return shared_->live <= shared_->stuck; });
 }
 
 int VerifierPool::live_threads() const {
@@ -115,7 +116,8 @@ int VerifierPool::live_threads() const {
 std::vector<Verdict> VerifierPool::run(const std::vector<std::shared_ptr<const Verifier>>& verifiers,
                                        const std::vector<Sample>& samples) {
   ZRL_CHECK(verifiers.size() == 1 || verifiers.size() == samples.size(),
-            "pool.run: {} verifiers for {} samples (give 1 or one per sample)", verifiers.size(), samples.size());
+            "pool.run: {} verifiers for {} samples (give 1 or one per sample)", verifiers.size(),
+            samples.size());
   std::vector<std::shared_ptr<Task>> tasks;
   auto& sh = *shared_;
   std::unique_lock<std::mutex> lock(sh.mu);
@@ -128,7 +130,8 @@ std::vector<Verdict> VerifierPool::run(const std::vector<std::shared_ptr<const V
     sh.queue.push_back(t);
   }
   sh.work_cv.notify_all();
-  const auto deadline = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(deadline_s_));
+  const auto deadline =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(deadline_s_));
   const auto batch_start = Clock::now();
   for (;;) {
     bool pending = false;

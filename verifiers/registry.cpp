@@ -20,7 +20,8 @@ std::string lower(std::string s) {
 Registry Registry::with_builtins() {
   Registry r;
   r.add("math", [](const Json& o) {
-    return std::make_unique<MathVerifier>(o.empty() ? MathVerifierOptions{} : MathVerifierOptions::from_json(o));
+    return std::make_unique<MathVerifier>(o.empty() ? MathVerifierOptions{}
+                                                    : MathVerifierOptions::from_json(o));
   });
   r.add("countdown", [](const Json& o) {
     ZRL_CHECK(o.empty(), "countdown verifier takes no options, got {}", o.dump());
@@ -29,12 +30,15 @@ Registry Registry::with_builtins() {
   r.add("format", [](const Json& o) {
     return std::make_unique<FormatVerifier>(o.empty() ? FormatOptions{} : FormatOptions::from_json(o));
   });
-  for (const char* ds : {"gsm8k", "openai/gsm8k", "math500", "math-500", "huggingfaceh4/math-500", "aime24", "aime25",
-                         "amc23", "aime", "amc", "lighteval/math", "hendrycks_math", "competition_math",
-                         "digitallearninggmbh/math-lighteval", "numina_math", "deepscaler"})
+  for (const char* ds :
+       {"gsm8k", "openai/gsm8k", "math500", "math-500", "huggingfaceh4/math-500", "aime24", "aime25", "amc23",
+        "aime", "amc", "lighteval/math", "hendrycks_math", "competition_math",
+        "digitallearninggmbh/math-lighteval", "numina_math", "deepscaler"})
     r.alias(ds, "math");
-  for (const char* ds : {"jiayi-pan/countdown-tasks-3to4", "countdown_cd3", "countdown-tasks"}) r.alias(ds, "countdown");
-  for (const char* ds : {"humaneval", "openai_humaneval", "mbpp", "apps", "livecodebench"}) r.alias(ds, "code");
+  for (const char* ds : {"jiayi-pan/countdown-tasks-3to4", "countdown_cd3", "countdown-tasks"})
+    r.alias(ds, "countdown");
+  for (const char* ds : {"humaneval", "openai_humaneval", "mbpp", "apps", "livecodebench"})
+    r.alias(ds, "code");
   return r;
 }
 
@@ -44,7 +48,9 @@ void Registry::add(const std::string& name, VerifierFactory factory) {
   factories_[name] = std::move(factory);
 }
 
-void Registry::alias(const std::string& data_source, const std::string& name) { aliases_[lower(data_source)] = name; }
+void Registry::alias(const std::string& data_source, const std::string& name) {
+  aliases_[lower(data_source)] = name;
+}
 
 bool Registry::has(const std::string& name) const { return factories_.count(name) != 0; }
 
@@ -77,8 +83,9 @@ std::string Registry::name_for_data_source(const std::string& data_source) const
       {"olympiad", "math"},       {"format", "format"}};
   for (const auto& [needle, name] : families)
     if (ds.find(needle) != std::string::npos) return name;
-  ZRL_FAIL("no verifier for data_source '{}' (registered: {}; add an alias or set data_source to one of them)",
-           data_source, join(names(), ", "));
+  ZRL_FAIL(
+      "no verifier for data_source '{}' (registered: {}; add an alias or set data_source to one of them)",
+      data_source, join(names(), ", "));
 }
 
 }  // namespace zerorl::verifiers

@@ -142,9 +142,19 @@ TEST(MathEquivalence, AdversarialInputsAreBoundedAndWrong) {
   std::string long_sum;
   for (int i = 0; i < 1500; ++i) long_sum += "1+";
   long_sum += "1";
-  const std::string cases[] = {"9^{9^{9^9}}", "2^{10^{10}}", "10^{-10^{10}}", "100000!", "(10^{5000})!",
-                               deep, long_sum, "\\sqrt{\\sqrt{\\sqrt{\\sqrt{\\sqrt{2}}}}}^{10^{9}}",
-                               "\\frac{1}{0}", "0^{-1}", "\\log 0", "1e99999999", std::string(20000, '9')};
+  const std::string cases[] = {"9^{9^{9^9}}",
+                               "2^{10^{10}}",
+                               "10^{-10^{10}}",
+                               "100000!",
+                               "(10^{5000})!",
+                               deep,
+                               long_sum,
+                               "\\sqrt{\\sqrt{\\sqrt{\\sqrt{\\sqrt{2}}}}}^{10^{9}}",
+                               "\\frac{1}{0}",
+                               "0^{-1}",
+                               "\\log 0",
+                               "1e99999999",
+                               std::string(20000, '9')};
   math::CompareOptions o;
   for (const std::string& c : cases) {
     auto t = std::chrono::steady_clock::now();
@@ -163,7 +173,8 @@ std::string variant(const std::string& a) {
   if (integer) return a + ".0";
   if (a.size() > 2 && a.compare(a.size() - 2, 2, ".0") == 0) return a.substr(0, a.size() - 2);
   std::string v = a;
-  for (size_t p = v.find("\\frac"); p != std::string::npos; p = v.find("\\frac", p + 6)) v.replace(p, 5, "\\dfrac");
+  for (size_t p = v.find("\\frac"); p != std::string::npos; p = v.find("\\frac", p + 6))
+    v.replace(p, 5, "\\dfrac");
   if (v != a) return v;
   for (size_t p = v.find(','); p != std::string::npos; p = v.find(',', p + 2))
     if (p + 1 < v.size() && v[p + 1] != '\\' && !(p + 3 < v.size() && isdigit(v[p + 1]) && isdigit(v[p + 3])))
@@ -196,7 +207,9 @@ void check_dataset(const std::string& file, const char* field, bool gsm8k) {
       s.gold = gold;
       s.response = "Reasoning... The final answer is $\\boxed{" + pred + "}$.";
       Verdict d = v.verify(s);
-      if (!d.correct && ++failures <= 10) ADD_FAILURE() << file << ": gold " << gold.substr(gold.size() > 80 ? gold.size() - 80 : 0) << " vs " << pred << ": " << d.reason;
+      if (!d.correct && ++failures <= 10)
+        ADD_FAILURE() << file << ": gold " << gold.substr(gold.size() > 80 ? gold.size() - 80 : 0) << " vs "
+                      << pred << ": " << d.reason;
     }
   }
   EXPECT_EQ(failures, 0) << file;
