@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 
 #include "verifiers/math_eval.h"
 
@@ -416,6 +417,27 @@ bool has_letter(const std::string& s) {
                      [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; });
 }
 
+// "\\textbf{(C) }17", "(C) 17": a multiple-choice letter and the value after it (may be empty).
+bool split_choice(const std::string& s, char& letter, std::string& rest) {
+  std::string t;
+  for (const char* m : {"\\textbf{", "\\text{", "\\mathrm{", "\\mathbf{"})
+    if (s.compare(0, std::strlen(m), m) == 0) {
+      size_t close = s.find('}');
+      if (close == std::string::npos) return false;
+      t = s.substr(std::strlen(m), close - std::strlen(m)) + " " + s.substr(close + 1);
+      break;
+    }
+  if (t.empty()) t = s;
+  size_t i = t.find_first_not_of(' ');
+  if (i == std::string::npos || t[i] != '(' || i + 2 >= t.size() || t[i + 2] != ')') return false;
+  if (!std::isupper(static_cast<unsigned char>(t[i + 1])) || t[i + 1] > 'J') return false;
+  letter = t[i + 1];
+  rest = t.substr(i + 3);
+  size_t b = rest.find_first_not_of(' ');
+  rest = b == std::string::npos ? "" : rest.substr(b);
+  return true;
+}
+
 }  // namespace
 
 bool nodes_equal(const Node& gold, const Node& pred, const CompareOptions& options) {
@@ -425,6 +447,17 @@ bool nodes_equal(const Node& gold, const Node& pred, const CompareOptions& optio
 
 CompareResult compare_answers(const std::string& gold, const std::string& pred,
                               const CompareOptions& options) {
+  char gl = 0, pl = 0;
+  std::string gr, pr;
+  bool gc = split_choice(gold, gl, gr), pc = split_choice(pred, pl, pr);
+  if ((gc && !gr.empty()) || (pc && !pr.empty())) {  // letter-and-value answers: the letter or the value
+    std::string gletter = gc ? std::string(1, gl) : gold, pletter = pc ? std::string(1, pl) : pred;
+    if (canonical_text(gletter) == canonical_text(pletter) && has_letter(canonical_text(gletter)))
+      return CompareResult{true, "same choice"};
+    if (gc && pc) return CompareResult{false, std::string("different choices: ") + gl + " vs " + pl};
+    if (gc && !gr.empty()) return compare_answers(gr, pc && !pr.empty() ? pr : pred, options);
+    return compare_answers(gold, pr, options);
+  }
   CompareResult r;
   std::string g = normalize_answer(gold), p = normalize_answer(pred);
   std::string cg = canonical_text(g), cp = canonical_text(p);

@@ -1,6 +1,8 @@
 // verifiers/math_normalize.cpp: string clean-up of an extracted answer before parsing (delimiters,
 // spacing macros, \dfrac, units, currency, thousands separators, decimal commas, trailing degrees).
 // Not here: parsing (math_parse.cpp). Hand-written scanners, no std::regex (too slow for 10k/s).
+#include <gmp.h>
+
 #include <cctype>
 #include <cstring>
 
@@ -236,6 +238,42 @@ void fix_number_formats(std::string& s) {
   }
 }
 
+// "0.1\overline{6}" -> "(1/6)": a repeating decimal is an exact rational.
+void fix_repeating_decimals(std::string& s) {
+  size_t p = s.find("\\overline{");
+  if (p == std::string::npos) p = s.find("\\dot{");
+  if (p == std::string::npos) return;
+  size_t open = s.find('{', p), close = s.find('}', p);
+  if (close == std::string::npos || !all_digits(s, open + 1, close) || close - open > 30) return;
+  size_t b = p;
+  while (b > 0 && (is_digit(s[b - 1]) || s[b - 1] == '.')) --b;
+  std::string head = s.substr(b, p - b);
+  size_t dot = head.find('.');
+  if (dot == std::string::npos || head.size() > 30) return;
+  std::string ip = head.substr(0, dot), nonrep = head.substr(dot + 1),
+              rep = s.substr(open + 1, close - open - 1);
+  // x = (ip nonrep rep - ip nonrep) / (10^{|nonrep|} (10^{|rep|} - 1))
+  mpz_t a, c, d;
+  mpz_init_set_str(a, (ip + nonrep + rep).empty() ? "0" : ("0" + ip + nonrep + rep).c_str(), 10);
+  mpz_init_set_str(c, ("0" + ip + nonrep).c_str(), 10);
+  mpz_sub(a, a, c);
+  mpz_init(d);
+  mpz_ui_pow_ui(d, 10, rep.size());
+  mpz_sub_ui(d, d, 1);
+  mpz_ui_pow_ui(c, 10, nonrep.size());
+  mpz_mul(d, d, c);
+  char* num = mpz_get_str(nullptr, 10, a);
+  char* den = mpz_get_str(nullptr, 10, d);
+  s = s.substr(0, b) + "(" + num + "/" + den + ")" + s.substr(close + 1);
+  void (*freefunc)(void*, size_t);
+  mp_get_memory_functions(nullptr, nullptr, &freefunc);
+  freefunc(num, std::strlen(num) + 1);
+  freefunc(den, std::strlen(den) + 1);
+  mpz_clear(a);
+  mpz_clear(c);
+  mpz_clear(d);
+}
+
 std::string trim_copy(const std::string& s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
@@ -314,6 +352,7 @@ std::string normalize_answer(const std::string& answer) {
                                          {"\xC3\x97", "\\times"},
                                          {"\xCF\x80", "\\pi"},
                                          {"\xE2\x88\x9E", "\\infty"},
+                                         {"\xE2\x88\x9A", "\\sqrt"},
                                          {"\xE2\x89\xA4", "\\leq"},
                                          {"\xE2\x89\xA5", "\\geq"},
                                          {"\xE2\x89\xA0", "\\neq"},
@@ -344,6 +383,7 @@ std::string normalize_answer(const std::string& answer) {
     }
     if (!changed) break;
   }
+  fix_repeating_decimals(s);
   strip_trailing_text(s);
   strip_units(s);
   s = trim_copy(s);

@@ -24,7 +24,6 @@ struct Pair {
 const Pair kPairs[] = {
     {"42", "42", true},
     {"42", "042", true},
-    {"42", "41.9999", false},
     {"\\frac{3}{4}", "0.75", true},
     {"\\frac{3}{4}", "3/4", true},
     {"\\frac{3}{4}", "\\dfrac34", true},
@@ -80,6 +79,17 @@ const Pair kPairs[] = {
     {"3.14", "\\pi", false},
     {"0.5", "\\frac{1}{2}", true},
     {"101_2", "5", false},
+    {"\\textbf{(C) }17", "C", true},
+    {"\\textbf{(C) }17", "17", true},
+    {"\\textbf{(C) }17", "(D) 17", false},
+    {"0.1\\overline{6}", "\\frac16", true},
+    {"6\\sqrt{3}",
+     "6\xE2\x88\x9A"
+     "3",
+     true},
+    {"\\frac{2}{3}", "0.67", false},
+    {"42", "41.9999", false},
+    {"2\\pi", "6.283", true},
 };
 
 TEST(MathEquivalence, HandCheckedTable) {
