@@ -255,7 +255,12 @@ bool Comparer::eq_relation(const Node& g, const Node& p) {
   const Node* pa = answer_of(p);
   if (g.kind == Kind::Relation && p.kind == Kind::Relation) {
     bool g_in = g.ops[0] == "in", p_in = p.ops[0] == "in";
-    if (ga != nullptr && pa != nullptr) return eq(*ga, *pa);
+    if (ga != nullptr && pa != nullptr) {
+      if (eq(*ga, *pa)) return true;
+      // Different labels ("y = 2x + 1" vs "x = (y - 1)/2"): compare as equations.
+      return to_string(g.kids[0]) != to_string(p.kids[0]) && all_ops(g, "=") && all_ops(p, "=") &&
+             eq_equation(g, p);
+    }
     if (all_ops(g, "=") && all_ops(p, "=")) return eq_equation(g, p);
     if (g.kids.size() == 2 && p.kids.size() == 2 && !g_in && !p_in && eq_inequality(g, p)) return true;
     Node gi, pi;

@@ -293,6 +293,9 @@ std::string normalize_answer(const std::string& answer) {
   }
   static const char* const pairs[][2] = {{"\\$", ""},
                                          {")or(", "),("},
+                                         {"\\mathbb{R}", "(-\\infty,\\infty)"},
+                                         {"\\text{all real numbers}", "(-\\infty,\\infty)"},
+                                         {"all real numbers", "(-\\infty,\\infty)"},
                                          {")and(", "),("},
                                          {"\\left.", ""},
                                          {"\\right.", ""},
