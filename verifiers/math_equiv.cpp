@@ -458,8 +458,8 @@ CompareResult compare_answers(const std::string& gold, const std::string& pred,
   if ((gc && !gr.empty()) || (pc && !pr.empty())) {  // letter-and-value answers: the letter or the value
     std::string gletter = gc ? std::string(1, gl) : gold, pletter = pc ? std::string(1, pl) : pred;
     if (canonical_text(gletter) == canonical_text(pletter) && has_letter(canonical_text(gletter)))
-      return CompareResult{true, "same choice"};
-    if (gc && pc) return CompareResult{false, std::string("different choices: ") + gl + " vs " + pl};
+      return CompareResult{true, "same choice", false};
+    if (gc && pc) return CompareResult{false, std::string("different choices: ") + gl + " vs " + pl, false};
     if (gc && !gr.empty()) return compare_answers(gr, pc && !pr.empty() ? pr : pred, options);
     return compare_answers(gold, pr, options);
   }
@@ -474,6 +474,7 @@ CompareResult compare_answers(const std::string& gold, const std::string& pred,
   ParseResult pg = parse_answer(g);
   if (!pg.ok) {
     r.reason = "gold unparsable: " + pg.error;
+    r.gold_invalid = true;
     return r;
   }
   ParseResult pp = parse_answer(p);

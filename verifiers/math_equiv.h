@@ -30,6 +30,7 @@ struct CompareOptions {
 struct CompareResult {
   bool equal = false;
   std::string reason;
+  bool gold_invalid = false;  // the gold itself did not parse (a data problem, not the model's)
 };
 
 // Both strings are answers (already extracted). Gold-first: the gold's form decides the comparison.

@@ -66,7 +66,7 @@ Verdict MathVerifier::verify(const Sample& sample) const {
     math::CompareResult r = math::compare_answers(gold_answer(sample.gold), answer, options_.compare);
     v.correct = r.equal;
     v.reward = r.equal ? 1.0 : 0.0;
-    v.status = r.equal ? "ok" : "wrong";
+    v.status = r.equal ? "ok" : (r.gold_invalid ? "error" : "wrong");
     v.reason = r.reason;
   } catch (const std::exception& e) {  // bad_alloc and the like: a value, never a crash of the pool
     v = Verdict{};

@@ -142,8 +142,11 @@ TEST(Fuzz, RandomLatexNeverCrashesAndStaysFast) {
       worst_ms = ms;
       worst = s.gold + " ||| " + s.response;
     }
-    EXPECT_TRUE(a.status == "ok" || a.status == "wrong" || a.status == "no_answer") << a.status;
-    EXPECT_NE(b.status, "error") << b.reason;
+    for (const Verdict* d : {&a, &b}) {  // "error" only for a gold that does not parse
+      EXPECT_TRUE(d->status == "ok" || d->status == "wrong" || d->status == "no_answer" ||
+                  (d->status == "error" && d->reason.rfind("gold unparsable", 0) == 0))
+          << d->status << ": " << d->reason;
+    }
     EXPECT_NE(c.status, "error");
     EXPECT_TRUE(r == 0.0 || r == 1.0);
   }
