@@ -3,6 +3,8 @@
 // (and the pool) safely. Not here: verification logic.
 #include "verifiers/pool.h"
 
+#include <mpfr.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -79,6 +81,8 @@ void worker(std::shared_ptr<PoolShared> sh) {
   }
   --sh->live;
   sh->done_cv.notify_all();
+  lock.unlock();
+  mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);  // the math checker's per-thread constant caches
 }
 
 void spawn(const std::shared_ptr<PoolShared>& sh) {  // caller holds sh->mu
