@@ -255,6 +255,11 @@ bool Comparer::eq_relation(const Node& g, const Node& p) {
   const Node* pa = answer_of(p);
   if (g.kind == Kind::Relation && p.kind == Kind::Relation) {
     bool g_in = g.ops[0] == "in", p_in = p.ops[0] == "in";
+    if (g.ops == p.ops && g.ops.size() > 1) {  // same chain shape: f(2) < f(1) < f(4)
+      bool same = true;
+      for (size_t i = 0; i < g.kids.size() && same; ++i) same = eq(g.kids[i], p.kids[i]);
+      if (same) return true;
+    }
     if (ga != nullptr && pa != nullptr) {
       if (eq(*ga, *pa)) return true;
       // Different labels ("y = 2x + 1" vs "x = (y - 1)/2"): compare as equations.
@@ -377,6 +382,8 @@ bool Comparer::values_match(const Num& g, const Num& p, const Node& gn, const No
 bool Comparer::eq_scalar(const Node& g, const Node& p) {
   if (g.kind == Kind::Tuple || p.kind == Kind::Tuple || g.kind == Kind::Set || p.kind == Kind::Set)
     return false;
+  if (contains_kind(g, Kind::Text) || contains_kind(p, Kind::Text))  // "-221_3": not evaluable, same form
+    return to_string(g) == to_string(p);
   bool decimal = has_decimal(g) || has_decimal(p);
   std::vector<std::string> syms;
   collect_symbols(g, syms);
@@ -445,6 +452,9 @@ bool split_choice(const std::string& s, char& letter, std::string& rest) {
 
 }  // namespace
 
+static CompareResult compare_normalized(const std::string& g, const std::string& p,
+                                        const CompareOptions& options);
+
 bool nodes_equal(const Node& gold, const Node& pred, const CompareOptions& options) {
   Comparer c(options);
   return c.eq(fold_matrix_ops(gold), fold_matrix_ops(pred));
@@ -463,8 +473,19 @@ CompareResult compare_answers(const std::string& gold, const std::string& pred,
     if (gc && !gr.empty()) return compare_answers(gr, pc && !pr.empty() ? pr : pred, options);
     return compare_answers(gold, pr, options);
   }
-  CompareResult r;
   std::string g = normalize_answer(gold), p = normalize_answer(pred);
+  CompareResult r = compare_normalized(g, p, options);
+  if (r.equal || r.gold_invalid) return r;
+  // "27,93" is a decimal in some locales and a list of two answers in others: either reading may match.
+  std::string g2 = normalize_answer(gold, false), p2 = normalize_answer(pred, false);
+  if (g2 == g && p2 == p) return r;
+  CompareResult r2 = compare_normalized(g2, p2, options);
+  return r2.equal ? r2 : r;
+}
+
+static CompareResult compare_normalized(const std::string& g, const std::string& p,
+                                        const CompareOptions& options) {
+  CompareResult r;
   std::string cg = canonical_text(g), cp = canonical_text(p);
   if (!cg.empty() && cg == cp && has_letter(cg)) {
     r.equal = true;

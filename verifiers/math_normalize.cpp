@@ -164,7 +164,7 @@ bool all_digits(const std::string& s, size_t b, size_t e) {
 }
 
 // Whole-answer number formats: "7,425,000", "1 000", "1000,99" (decimal comma), "1.5e-3".
-void fix_number_formats(std::string& s) {
+void fix_number_formats(std::string& s, bool decimal_comma) {
   size_t start = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
   // Thousands with commas: d{1,3}(,ddd)+ [.d+]
   {
@@ -188,7 +188,7 @@ void fix_number_formats(std::string& s) {
   }
   // Decimal comma: digits,digits with a fraction that is not a thousands group.
   size_t comma = s.find(',');
-  if (start == 0 && comma != std::string::npos && all_digits(s, 0, comma) &&
+  if (decimal_comma && start == 0 && comma != std::string::npos && all_digits(s, 0, comma) &&
       all_digits(s, comma + 1, s.size())) {
     size_t frac = s.size() - comma - 1;
     if (frac >= 2 && (frac != 3 || s.compare(0, comma, "0") == 0))
@@ -283,7 +283,7 @@ std::string trim_copy(const std::string& s) {
 
 }  // namespace
 
-std::string normalize_answer(const std::string& answer) {
+std::string normalize_answer(const std::string& answer, bool decimal_comma) {
   if (answer.size() > kMaxAnswerBytes) return answer.substr(0, kMaxAnswerBytes + 1);
   std::string s = fix_backslashes(answer);
   for (size_t p = s.find(",\\!"); p != std::string::npos; p = s.find(",\\!", p)) {  // "11,\! 111" -> "11111"
@@ -331,13 +331,13 @@ std::string normalize_answer(const std::string& answer) {
                                          {"\\]", ""},
                                          {"$", ""},
                                          {"\\%", "%"},
-                                         {"\\text{ and }", ","},
-                                         {"\\text{and}", ","},
-                                         {"\\text{ or }", ","},
-                                         {"\\text{or}", ","},
+                                         {"\\text{ and }", ", "},
+                                         {"\\text{and}", ", "},
+                                         {"\\text{ or }", ", "},
+                                         {"\\text{or}", ", "},
                                          {"\\text{,}", ","},
-                                         {" and ", ","},
-                                         {" or ", ","},
+                                         {" and ", ", "},
+                                         {" or ", ", "},
                                          {"\\mathrm{e}", "e"},
                                          {"**", "^"},
                                          {"\\cdotp", "\\cdot"},
@@ -376,7 +376,7 @@ std::string normalize_answer(const std::string& answer) {
     while (!s.empty() && (s.back() == '.' || s.back() == ',' || s.back() == ' ' || s.back() == ';'))
       s.pop_back();
     bool changed = false;
-    for (const char* suffix : {"^\\circ", "\\circ", " degrees"}) {
+    for (const char* suffix : {" degrees"}) {  // "^\circ" is the parser's: \cos 58^\circ keeps it
       size_t n = std::strlen(suffix);
       if (s.size() > n && s.compare(s.size() - n, n, suffix) == 0 &&
           s.find('(') == std::string::npos) {  // sin(90^\circ - x) keeps its degree
@@ -391,7 +391,7 @@ std::string normalize_answer(const std::string& answer) {
   strip_units(s);
   s = trim_copy(s);
   while (!s.empty() && (s.back() == '.' || s.back() == ',')) s.pop_back();
-  fix_number_formats(s);
+  fix_number_formats(s, decimal_comma);
   return s;
 }
 

@@ -58,7 +58,9 @@ struct ParseResult {
 
 // Cleans an extracted answer: strips $..$, \( \), \left/\right, spacing, \dfrac->\frac, units and
 // \text{} suffixes, currency, thousands separators, decimal commas, degree signs at the end, ...
-std::string normalize_answer(const std::string& answer);
+// decimal_comma: read "1000,99" / "0,111" as decimals ("27,93" is then ambiguous with a list; the
+// comparer tries both readings).
+std::string normalize_answer(const std::string& answer, bool decimal_comma = true);
 
 // Parses a normalized answer. Never throws; failure -> ok == false with `error`.
 ParseResult parse_answer(const std::string& normalized);

@@ -231,6 +231,26 @@ void check_dataset(const std::string& file, const char* field, bool gsm8k) {
   EXPECT_EQ(failures, 0) << file;
 }
 
+// The full MATH test set's answers (MARIO_EVAL annotation, 5000 rows): each equals itself and a
+// re-typeset variant. Rows whose answer is a JSON list (not a string) are not answers of one problem.
+TEST(MathRealData, MathTestSetAnnotated) {
+  Json all = Json::parse(
+      read_file(testing::shared_dir() + "/data/math_test_annotated/math_testset_annotation.json"));
+  ASSERT_EQ(all.size(), 5000u);
+  int failures = 0, checked = 0;
+  for (const Json& row : all) {
+    if (!row.at("answer").is_string()) continue;
+    std::string a = row.at("answer").get<std::string>();
+    ++checked;
+    for (const std::string& pred : {a, variant(a)}) {
+      math::CompareResult r = math::compare_answers(a, pred, {});
+      if (!r.equal && ++failures <= 10) ADD_FAILURE() << a << " vs " << pred << ": " << r.reason;
+    }
+  }
+  EXPECT_GE(checked, 4990);
+  EXPECT_EQ(failures, 0);
+}
+
 TEST(MathRealData, Gsm8kTest) { check_dataset("gsm8k/test.jsonl", "answer", true); }
 TEST(MathRealData, Gsm8kTrain) { check_dataset("gsm8k/train.jsonl", "answer", true); }
 TEST(MathRealData, Math500) { check_dataset("math500/test.jsonl", "answer", false); }
