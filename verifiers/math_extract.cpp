@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <utility>
 
 namespace zerorl::verifiers::math {
 namespace {
@@ -264,7 +265,15 @@ std::string last_boxed(const std::string& text) {
 
 std::string unwrap_pred(const std::string& pred) {
   std::string b = last_boxed(pred);
-  return b.empty() ? pred : b;
+  if (!b.empty()) return b;
+  std::string s = strip(pred);  // "$x$", "\\(x\\)", "\\[x\\]" -> "x"
+  for (const auto& [open, close] :
+       {std::pair<const char*, const char*>{"$$", "$$"}, {"$", "$"}, {"\\(", "\\)"}, {"\\[", "\\]"}}) {
+    size_t n = std::strlen(open), m = std::strlen(close);
+    if (s.size() >= n + m && s.compare(0, n, open) == 0 && s.compare(s.size() - m, m, close) == 0)
+      return strip(s.substr(n, s.size() - n - m));
+  }
+  return s;
 }
 
 Extraction extract_answer(const std::string& response, const ExtractOptions& options) {

@@ -31,7 +31,7 @@ struct Extraction {
 
 Extraction extract_answer(const std::string& response, const ExtractOptions& options);
 
-// A "pred" that is already an answer: unwraps \boxed{} when present, else returns it as is.
+// A "pred" that is already an answer: the content of its \boxed{} or of its $...$ / \(...\) wrapper.
 std::string unwrap_pred(const std::string& pred);
 
 // Content of the last \boxed{...} / \fbox{...} (nested braces); boxes separated only by short
