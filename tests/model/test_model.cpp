@@ -232,6 +232,24 @@ TEST(Checkpoint, RoundTripIsBitIdenticalSingleShardedAndBf16) {
   fs::remove_all(tmp);
 }
 
+TEST(Checkpoint, HalfPrecisionFilesLoadIntoFloat32Exactly) {
+  torch::NoGradGuard no_grad;
+  const fs::path tmp = fs::temp_directory_path() / ("zrl_half_" + std::to_string(::getpid()));
+  for (torch::Dtype dtype : {torch::kBFloat16, torch::kFloat16}) {
+    auto half = load_model(fixture_dir("tiny-qwen3"), dtype);
+    save_model(half, tmp.string());
+    EXPECT_EQ(SafetensorsCheckpoint(tmp.string()).get("model.norm.weight").dtype,
+              dtype == torch::kBFloat16 ? DType::kBF16 : DType::kF16);
+    auto f32 = load_model(tmp.string(), torch::kFloat32);
+    auto ph = half->named_parameters();
+    for (const auto& p : f32->named_parameters()) {
+      EXPECT_EQ(p.value().scalar_type(), torch::kFloat32);
+      EXPECT_TRUE(torch::equal(p.value(), ph[p.key()].to(torch::kFloat32))) << p.key();
+    }
+    fs::remove_all(tmp);
+  }
+}
+
 TEST(Checkpoint, Bf16LoadIsCloseToF32AndErrorsNameTensors) {
   torch::NoGradGuard no_grad;
   auto ids = torch::arange(1, 20, torch::kInt64).view({1, -1});
