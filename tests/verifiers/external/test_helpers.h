@@ -1,0 +1,34 @@
+// tests/verifiers/external/test_helpers.h: temp dirs, script files and /proc child scans for the
+// user-verifier tests. Not here: any assertion.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace zerorl::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its files by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& text) const;  // returns the full path
+
+ private:
+  std::string path_;
+};
+
+// Direct children of this process, read from /proc (state 'Z' = zombie).
+struct ChildProc {
+  pid_t pid;
+  char state;
+};
+std::vector<ChildProc> children_of_self();
+bool process_exists(pid_t pid);  // alive and not a zombie
+
+inline const char* kPython = "/usr/bin/python3";
+
+}  // namespace zerorl::testing
