@@ -66,3 +66,45 @@ bool process_exists(pid_t pid) {
 }
 
 }  // namespace zerorl::testing
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+extern char** environ;
+
+namespace zerorl::testing {
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const int rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(p[1]);
+  fd_ = p[0];
+  if (rc != 0) throw std::runtime_error("posix_spawn failed for " + argv[0]);
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string ChildProcess::read_line() {
+  std::string line;
+  char c = 0;
+  while (read(fd_, &c, 1) == 1 && c != '\n') line += c;
+  return line;
+}
+
+}  // namespace zerorl::testing

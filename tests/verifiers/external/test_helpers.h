@@ -32,3 +32,23 @@ bool process_exists(pid_t pid);  // alive and not a zombie
 inline const char* kPython = "/usr/bin/python3";
 
 }  // namespace zerorl::testing
+
+namespace zerorl::testing {
+
+// A child process started by the test (posix_spawn), whose stdout the test reads line by line. The
+// destructor kills that one pid with SIGKILL and reaps it.
+class ChildProcess {
+ public:
+  explicit ChildProcess(const std::vector<std::string>& argv);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  std::string read_line();  // "" at EOF
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+};
+
+}  // namespace zerorl::testing
