@@ -40,21 +40,22 @@ class H(BaseHTTPRequestHandler):
             state["peak"] = max(state["peak"], state["now"])
             with open(stats_path + ".tmp", "w") as f: json.dump({"counts": counts, "peak": state["peak"]}, f)
             os.replace(stats_path + ".tmp", stats_path)
-        try:
-            if self.path == "/slow": time.sleep(0.2)
-            if self.path == "/hang": time.sleep(10)
-            if self.path == "/flaky" and n <= 2: return self.send(503, "busy")
-            if self.path == "/refuse": return self.send(400, "bad request")
-            if self.path == "/bad": return self.send(200, "not json")
-            res = []
-            for r in body["requests"]:
-                if self.path == "/partial" and r["id"] % 2: continue
-                ok = r["response"] == r["gold"]
-                res.append({"id": r["id"], "reward": 1.0 if ok else 0.0, "correct": ok, "info": {"n": len(body["requests"])}})
-            self.send(200, json.dumps({"results": res[::-1]}))
-        finally:
-            with lock:
-                state["now"] -= 1
+        code, text = self.answer(body, n)
+        with lock:
+            state["now"] -= 1  # before replying: the client may send its next request right after
+        self.send(code, text)
+    def answer(self, body, n):
+        if self.path == "/slow": time.sleep(0.2)
+        if self.path == "/hang": time.sleep(10)
+        if self.path == "/flaky" and n <= 2: return 503, "busy"
+        if self.path == "/refuse": return 400, "bad request"
+        if self.path == "/bad": return 200, "not json"
+        res = []
+        for r in body["requests"]:
+            if self.path == "/partial" and r["id"] % 2: continue
+            ok = r["response"] == r["gold"]
+            res.append({"id": r["id"], "reward": 1.0 if ok else 0.0, "correct": ok, "info": {"n": len(body["requests"])}})
+        return 200, json.dumps({"results": res[::-1]})
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
