@@ -15,6 +15,8 @@ using PluginOptions = std::map<std::string, std::string>;
 
 // A C++ plugin: a shared library exporting zerorl_verifier_plugin() (include/zerorl/verifier_plugin.h).
 #define ZRL_PLUGIN_FIELDS(F)                                                                              \
+  F(config::StringList, data_sources, {},                                                                 \
+    "Dataset data_source values routed to this verifier (besides its own name).", config::check::any())   \
   F(std::string, path, "",                                                                                \
     "Shared library (.so) to dlopen; a relative path is relative to the working directory.",              \
     config::check::any())                                                                                 \
@@ -27,27 +29,31 @@ using PluginOptions = std::map<std::string, std::string>;
 ZRL_CONFIG_STRUCT(PluginSection, ZRL_PLUGIN_FIELDS);
 
 // Persistent worker processes speaking JSON lines on stdin/stdout (docs/verifiers.md).
-#define ZRL_EXTERNAL_FIELDS(F)                                                                         \
-  F(config::StringList, command, {}, "argv of one worker, e.g. [python3, my_verifier.py].",            \
-    config::check::any())                                                                              \
-  F(int64_t, workers, 4, "Worker processes; each handles one request at a time.",                      \
-    config::check::at_least(1))                                                                        \
-  F(double, timeout_s, 10.0, "Deadline per request; a late worker is killed and replaced.",            \
-    config::check::positive())                                                                         \
-  F(int64_t, max_restarts, 100, "Worker replacements allowed over the verifier's life (all workers).", \
+#define ZRL_EXTERNAL_FIELDS(F)                                                                          \
+  F(config::StringList, data_sources, {},                                                               \
+    "Dataset data_source values routed to this verifier (besides its own name).", config::check::any()) \
+  F(config::StringList, command, {}, "argv of one worker, e.g. [python3, my_verifier.py].",             \
+    config::check::any())                                                                               \
+  F(int64_t, workers, 4, "Worker processes; each handles one request at a time.",                       \
+    config::check::at_least(1))                                                                         \
+  F(double, timeout_s, 10.0, "Deadline per request; a late worker is killed and replaced.",             \
+    config::check::positive())                                                                          \
+  F(int64_t, max_restarts, 100, "Worker replacements allowed over the verifier's life (all workers).",  \
     config::check::at_least(0))
 ZRL_CONFIG_STRUCT(ExternalSection, ZRL_EXTERNAL_FIELDS);
 
 // A reward service reached by HTTP POST of a JSON batch (docs/verifiers.md).
-#define ZRL_REMOTE_FIELDS(F)                                                                        \
-  F(std::string, url, "", "http://host:port/path receiving POSTed batches (plain http).",           \
-    config::check::any())                                                                           \
-  F(double, timeout_s, 30.0, "Deadline per HTTP request.", config::check::positive())               \
-  F(int64_t, max_in_flight, 4, "Concurrent HTTP requests at most.", config::check::at_least(1))     \
-  F(int64_t, batch_size, 64, "Samples per POST.", config::check::at_least(1))                       \
-  F(int64_t, retries, 3, "Retries of a failed request (connection error, 5xx, timeout, bad JSON).", \
-    config::check::at_least(0))                                                                     \
-  F(double, backoff_s, 0.5, "First retry waits this long; each later retry twice as long.",         \
+#define ZRL_REMOTE_FIELDS(F)                                                                            \
+  F(config::StringList, data_sources, {},                                                               \
+    "Dataset data_source values routed to this verifier (besides its own name).", config::check::any()) \
+  F(std::string, url, "", "http://host:port/path receiving POSTed batches (plain http).",               \
+    config::check::any())                                                                               \
+  F(double, timeout_s, 30.0, "Deadline per HTTP request.", config::check::positive())                   \
+  F(int64_t, max_in_flight, 4, "Concurrent HTTP requests at most.", config::check::at_least(1))         \
+  F(int64_t, batch_size, 64, "Samples per POST.", config::check::at_least(1))                           \
+  F(int64_t, retries, 3, "Retries of a failed request (connection error, 5xx, timeout, bad JSON).",     \
+    config::check::at_least(0))                                                                         \
+  F(double, backoff_s, 0.5, "First retry waits this long; each later retry twice as long.",             \
     config::check::non_negative())
 ZRL_CONFIG_STRUCT(RemoteSection, ZRL_REMOTE_FIELDS);
 

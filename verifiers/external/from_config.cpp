@@ -101,6 +101,21 @@ std::map<std::string, UserVerifierFactory> user_verifier_factories(const Verifie
   return out;
 }
 
+std::map<std::string, std::string> user_data_source_aliases(const VerifiersSection& section) {
+  std::map<std::string, std::string> out;
+  auto add = [&](const std::string& name, const config::StringList& sources) {
+    for (const auto& ds : sources) {
+      auto [it, fresh] = out.emplace(ds, name);
+      ZRL_CHECK(fresh || it->second == name, "data_source '{}' is claimed by verifiers '{}' and '{}'", ds,
+                it->second, name);
+    }
+  };
+  for (const auto& [name, p] : section.plugins) add(name, p.data_sources);
+  for (const auto& [name, e] : section.external) add(name, e.data_sources);
+  for (const auto& [name, r] : section.remote) add(name, r.data_sources);
+  return out;
+}
+
 std::unique_ptr<Verifier> create_user_verifier(const VerifiersSection& section, const std::string& name) {
   auto factories = user_verifier_factories(section);
   auto it = factories.find(name);

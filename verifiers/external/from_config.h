@@ -29,6 +29,10 @@ Json plugin_options_json(const PluginOptions& options);
 using UserVerifierFactory = std::function<std::unique_ptr<Verifier>()>;
 std::map<std::string, UserVerifierFactory> user_verifier_factories(const VerifiersSection& section);
 
+// data_source value -> verifier name, from each verifier's `data_sources` list (for Registry::alias).
+// Throws when two verifiers claim the same data_source.
+std::map<std::string, std::string> user_data_source_aliases(const VerifiersSection& section);
+
 // Creates the verifier `name`; throws listing the declared names when it is not declared.
 std::unique_ptr<Verifier> create_user_verifier(const VerifiersSection& section, const std::string& name);
 

@@ -49,6 +49,16 @@ TEST(FromConfig, SectionLoadsWithBaseAndChecks) {
   const auto dup = parse_verifiers_section(
       "verifiers:\n  external:\n    x: {command: [a]}\n  remote:\n    x: {url: 'http://h:1/'}\n", "t.yaml");
   EXPECT_THROW(user_verifier_factories(dup), std::exception);
+  const auto aliases = user_data_source_aliases(parse_verifiers_section(
+      "verifiers:\n  external:\n    a: {command: [x], data_sources: [openai/gsm8k, g2]}\n  plugins:\n"
+      "    b: {path: x.so, data_sources: [chem]}\n",
+      "t.yaml"));
+  EXPECT_EQ(aliases, (std::map<std::string, std::string>{{"openai/gsm8k", "a"}, {"g2", "a"}, {"chem", "b"}}));
+  EXPECT_THROW(user_data_source_aliases(parse_verifiers_section(
+                   "verifiers:\n  external:\n    a: {command: [x], data_sources: [d]}\n"
+                   "    b: {command: [x], data_sources: [d]}\n",
+                   "t.yaml")),
+               std::exception);
   try {
     create_user_verifier(s, "nope");
     FAIL();
