@@ -59,6 +59,7 @@ struct Worker {
   asio::streambuf buf;
   asio::steady_timer timer;
   std::optional<Job> job;
+  bool writing = false;  // the request is not fully written yet (its buffer lives in `job`)
   bool dead = false;
 };
 using WorkerPtr = std::shared_ptr<Worker>;
@@ -253,9 +254,12 @@ struct ProcessPool {
       count(&ExternalStats::timeouts);
       fail(w, "timeout", fmt::format("no reply within {} s; worker {} killed", opt.timeout_s, w->pid), false);
     });
+    w->writing = true;
     asio::async_write(w->in, asio::buffer(w->job->line),
                       [this, w, id](const boost::system::error_code& ec, size_t) {
-                        if (ec && current(w, id)) crashed(w);
+                        if (!current(w, id)) return;
+                        w->writing = false;
+                        if (ec) crashed(w);
                       });
     read_reply(w, id);
   }
@@ -291,6 +295,9 @@ struct ProcessPool {
                              Verdict v;
                              std::string problem;
                              if (!parse_reply(reply, id, v, problem)) return malformed(w, problem);
+                             // A reply before the request was fully written: the worker is not following the
+                             // protocol.
+                             if (w->writing) return malformed(w, "replied before reading the whole request");
                              w->timer.cancel();
                              Job job = std::move(*w->job);
                              w->job.reset();
