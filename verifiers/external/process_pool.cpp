@@ -59,7 +59,8 @@ struct Worker {
   asio::streambuf buf;
   asio::steady_timer timer;
   std::optional<Job> job;
-  bool writing = false;  // the request is not fully written yet (its buffer lives in `job`)
+  bool watching = false;  // an idle watch (async_wait on `out`) is pending
+  bool writing = false;   // the request is not fully written yet (its buffer lives in `job`)
   bool dead = false;
 };
 using WorkerPtr = std::shared_ptr<Worker>;
@@ -222,19 +223,23 @@ struct ProcessPool {
     ++(stats.*field);
   }
 
+  // Gives queued jobs to idle workers; idle workers left over are watched so that one exiting between
+  // requests is reaped and replaced at once (no zombie, no failed request later).
   void dispatch() {
     bool any_live = false;
     for (auto& w : slots) {
       if (!w) continue;
       any_live = true;
-      if (queue.empty()) return;
-      if (!w->job) {
+      if (w->job) continue;
+      if (!queue.empty()) {
         Job j = std::move(queue.front());
         queue.pop_front();
         start(w, std::move(j));
+      } else if (!w->watching) {
+        watch_idle(w);
       }
     }
-    if (any_live) return;
+    if (any_live || queue.empty()) return;
     const std::string why = fmt::format(
         "external verifier '{}': no worker left (max_restarts = {} spent; see the workers' stderr)", opt.name,
         opt.max_restarts);
@@ -244,8 +249,33 @@ struct ProcessPool {
     }
   }
 
+  void watch_idle(const WorkerPtr& w) {
+    w->watching = true;
+    w->out.async_wait(
+        asio::posix::stream_descriptor::wait_read, [this, w](const boost::system::error_code& ec) {
+          if (ec || w->dead || w->job) return;
+          // Readable while idle: the worker exited (EOF) or printed out of turn. Either way it is replaced;
+          // a clean exit (code 0, e.g. a worker recycling itself) does not count against max_restarts.
+          w->dead = true;
+          w->in.close();
+          w->out.close();
+          const std::string how = kill_and_reap(w->pid, 0.2);
+          const bool clean = how == "exited with code 0";
+          if (!clean) {
+            count(&ExternalStats::crashes);
+            ZRL_WARN("external verifier '{}': idle worker {} {}; replaced", opt.name, w->pid, how);
+          }
+          replace(w, !clean);
+          dispatch();
+        });
+  }
+
   void start(const WorkerPtr& w, Job job) {
     const int64_t id = job.id;
+    if (w->watching) {
+      w->watching = false;
+      w->out.cancel();  // ends the idle watch; its handler sees operation_aborted
+    }
     w->job = std::move(job);
     w->timer.expires_after(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(opt.timeout_s)));
@@ -329,19 +359,22 @@ struct ProcessPool {
     dispatch();
   }
 
-  void replace(const WorkerPtr& w) {
+  void replace(const WorkerPtr& w, bool counts = true) {
     for (auto& slot : slots) {
       if (slot != w) continue;
       slot.reset();
       {
         std::lock_guard<std::mutex> lock(stats_m);
         --stats.live_workers;
-        if (stats.restarts >= opt.max_restarts) {
+        if (!counts) {
+          ++stats.recycled;
+        } else if (stats.restarts >= opt.max_restarts) {
           ZRL_ERROR("external verifier '{}': max_restarts = {} spent; running with fewer workers", opt.name,
                     opt.max_restarts);
           return;
+        } else {
+          ++stats.restarts;
         }
-        ++stats.restarts;
       }
       try {
         slot = spawn();

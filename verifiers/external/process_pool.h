@@ -28,7 +28,8 @@ struct ExternalStats {
   int64_t timeouts = 0;   // requests past the deadline
   int64_t malformed = 0;  // unparsable or mismatched replies
   int64_t crashes = 0;    // workers found dead (EOF, broken pipe)
-  int64_t restarts = 0;   // workers started after the first `workers`
+  int64_t restarts = 0;   // replacements counted against max_restarts
+  int64_t recycled = 0;   // workers that exited cleanly (code 0) between requests, replaced for free
   int live_workers = 0;
 };
 
@@ -37,8 +38,9 @@ struct ProcessPool;  // the Asio side, run by one thread of its own
 // Every sample gets a verdict, in order: a reply ("ok"/"wrong" or the worker's own status), "timeout"
 // (worker killed and replaced), or "error" (malformed reply, worker crashed twice on it, or no worker
 // left once max_restarts is spent). A worker found dead before replying is replaced and the request
-// retried once on another worker. Workers run in process groups of their own; the pool kills a
-// replaced worker's group with SIGKILL and reaps it (no zombies). Thread-safe.
+// retried once on another worker; an idle worker that exits is reaped and replaced at once. Workers run in
+// process groups of their own; the pool kills a replaced worker's group with SIGKILL and reaps it (no
+// zombies). Thread-safe.
 class ExternalVerifier : public BatchVerifier {
  public:
   // Starts the workers. Throws when the command is empty or cannot be started (names it and errno).
