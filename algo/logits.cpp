@@ -1,0 +1,158 @@
+// algo/logits.cpp: chunked float32 log-probs and entropies from logits, and the fused lm_head variant that
+// recomputes logits in backward (contracts in logits.h). Not here: sampling, losses.
+#include "algo/logits.h"
+
+#include <vector>
+
+#include "core/error.h"
+
+namespace zerorl::algo {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Logits chunk rows [begin, end) of the flattened [N, V] view, float32, divided by the temperature.
+torch::Tensor scaled_chunk(const torch::Tensor& flat, int64_t begin, int64_t end, double temperature) {
+  auto chunk = flat.slice(0, begin, end).to(torch::kFloat32);
+  return temperature == 1.0 ? chunk : chunk / temperature;
+}
+
+// Chunk rows [begin, end) of hidden [N, H] @ weight^T, as float32 / tau.
+torch::Tensor chunk_logits(const torch::Tensor& hidden, const torch::Tensor& weight, int64_t begin,
+                           int64_t end, double temperature) {
+  return scaled_chunk(torch::matmul(hidden.slice(0, begin, end), weight.t()), 0, end - begin, temperature);
+}
+
+// H = lse - sum_v p_v z_v for one chunk of scaled logits z; -inf logits (masked tokens) contribute 0
+// instead of 0 * -inf = NaN.
+torch::Tensor chunk_entropy(const torch::Tensor& z, const torch::Tensor& lse) {
+  auto pz = torch::softmax(z, 1) * z;
+  return lse - torch::where(torch::isneginf(z), torch::zeros({}, pz.options()), pz).sum(1);
+}
+
+void check_common(const torch::Tensor& logits, double temperature, int64_t chunk_rows, const char* what) {
+  ZRL_CHECK(logits.dim() >= 1 && logits.size(-1) > 0, "{}: logits must be [..., V], got {}", what,
+            c10::str(logits.sizes()));
+  ZRL_CHECK(logits.is_floating_point(), "{}: logits must be floating point, got {}", what,
+            c10::toString(logits.scalar_type()));
+  ZRL_CHECK(temperature > 0, "{}: temperature must be > 0, got {}", what, temperature);
+  ZRL_CHECK(chunk_rows > 0, "{}: chunk_rows must be > 0, got {}", what, chunk_rows);
+}
+
+void check_token_range(const torch::Tensor& ids, int64_t vocab) {
+  if (ids.numel() > 0 && ((ids < 0) | (ids >= vocab)).any().item<bool>()) {  // one host sync
+    ZRL_FAIL("token ids must be in [0, {}), got range [{}, {}]", vocab, ids.min().item<int64_t>(),
+             ids.max().item<int64_t>());
+  }
+}
+
+// Autograd node of linear_token_logprobs: inputs hidden [N, H], weight [V, H], ids [N, 1];
+// outputs logp [N] and entropy [N] (non-differentiable). Saves only hidden, weight, ids and lse [N].
+class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
+                               const torch::Tensor& ids, double temperature, int64_t chunk_rows) {
+    const int64_t n = hidden.size(0);
+    auto options = hidden.options().dtype(torch::kFloat32);
+    auto logp = torch::empty({n}, options), entropy = torch::empty({n}, options),
+         lse = torch::empty({n}, options);
+    for (int64_t begin = 0; begin < n; begin += chunk_rows) {
+      const int64_t end = std::min(begin + chunk_rows, n);
+      auto z = chunk_logits(hidden, weight, begin, end, temperature);
+      auto chunk_lse = torch::logsumexp(z, 1);
+      lse.slice(0, begin, end).copy_(chunk_lse);
+      logp.slice(0, begin, end).copy_(z.gather(1, ids.slice(0, begin, end)).squeeze(1) - chunk_lse);
+      entropy.slice(0, begin, end).copy_(chunk_entropy(z, chunk_lse));
+    }
+    ctx->save_for_backward({hidden, weight, ids, lse});
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["chunk_rows"] = chunk_rows;
+    ctx->mark_non_differentiable({entropy});
+    return {logp, entropy};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    auto saved = ctx->get_saved_variables();
+    const auto &hidden = saved[0], &weight = saved[1], &ids = saved[2], &lse = saved[3];
+    const double temperature = ctx->saved_data["temperature"].toDouble();
+    const int64_t chunk_rows = ctx->saved_data["chunk_rows"].toInt();
+    if (!grad_outputs[0].defined())
+      return {torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    auto grad = grad_outputs[0].to(torch::kFloat32);
+    auto grad_hidden = torch::empty_like(hidden);
+    auto grad_weight = torch::zeros(weight.sizes(), weight.options().dtype(torch::kFloat32));
+    for (int64_t begin = 0; begin < hidden.size(0); begin += chunk_rows) {
+      const int64_t end = std::min(begin + chunk_rows, hidden.size(0));
+      auto g = grad.slice(0, begin, end).unsqueeze(1);
+      auto z = chunk_logits(hidden, weight, begin, end, temperature);
+      // d logp / d z = onehot(token) - softmax(z); times 1/tau for z = logits / tau.
+      auto dz = (z - lse.slice(0, begin, end).unsqueeze(1)).exp_().mul_(-g);
+      dz.scatter_add_(1, ids.slice(0, begin, end), g);
+      if (temperature != 1.0) dz.div_(temperature);
+      auto dz_in = dz.to(weight.scalar_type());
+      grad_hidden.slice(0, begin, end).copy_(torch::matmul(dz_in, weight));
+      grad_weight.add_(torch::matmul(dz_in.t(), hidden.slice(0, begin, end)));  // float32 accumulator
+    }
+    return {grad_hidden, grad_weight.to(weight.scalar_type()), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& tokens, double temperature,
+                             int64_t chunk_rows) {
+  check_common(logits, temperature, chunk_rows, "token_logprobs");
+  auto lead = logits.sizes().slice(0, logits.dim() - 1);
+  ZRL_CHECK(tokens.sizes() == lead, "token_logprobs: tokens {} must match logits {} without the vocab dim",
+            c10::str(tokens.sizes()), c10::str(logits.sizes()));
+  const int64_t vocab = logits.size(-1);
+  auto flat = logits.reshape({-1, vocab});
+  auto ids = tokens.reshape({-1, 1}).to(torch::kInt64);
+  check_token_range(ids, vocab);
+  std::vector<torch::Tensor> parts;
+  for (int64_t begin = 0; begin < flat.size(0); begin += chunk_rows) {
+    const int64_t end = std::min(begin + chunk_rows, flat.size(0));
+    auto z = scaled_chunk(flat, begin, end, temperature);
+    parts.push_back(z.gather(1, ids.slice(0, begin, end)).squeeze(1) - torch::logsumexp(z, 1));
+  }
+  if (parts.empty()) return torch::zeros(lead, logits.options().dtype(torch::kFloat32));
+  return torch::cat(parts).view(lead);
+}
+
+torch::Tensor entropy_from_logits(const torch::Tensor& logits, double temperature, int64_t chunk_rows) {
+  check_common(logits, temperature, chunk_rows, "entropy_from_logits");
+  auto lead = logits.sizes().slice(0, logits.dim() - 1);
+  auto flat = logits.reshape({-1, logits.size(-1)});
+  std::vector<torch::Tensor> parts;
+  for (int64_t begin = 0; begin < flat.size(0); begin += chunk_rows) {
+    const int64_t end = std::min(begin + chunk_rows, flat.size(0));
+    auto z = scaled_chunk(flat, begin, end, temperature);
+    parts.push_back(chunk_entropy(z, torch::logsumexp(z, 1)));
+  }
+  if (parts.empty()) return torch::zeros(lead, logits.options().dtype(torch::kFloat32));
+  return torch::cat(parts).view(lead);
+}
+
+LinearLogprobs linear_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
+                                     const torch::Tensor& tokens, double temperature, int64_t chunk_rows) {
+  ZRL_CHECK(weight.dim() == 2 && hidden.dim() >= 1 && hidden.size(-1) == weight.size(1),
+            "linear_token_logprobs: hidden [..., H] {} and weight [V, H] {} disagree",
+            c10::str(hidden.sizes()), c10::str(weight.sizes()));
+  ZRL_CHECK(hidden.is_floating_point() && hidden.scalar_type() == weight.scalar_type(),
+            "linear_token_logprobs: hidden ({}) and weight ({}) must share one floating dtype",
+            c10::toString(hidden.scalar_type()), c10::toString(weight.scalar_type()));
+  ZRL_CHECK(temperature > 0 && chunk_rows > 0,
+            "linear_token_logprobs: temperature {} and chunk_rows {} must be > 0", temperature, chunk_rows);
+  auto lead = hidden.sizes().slice(0, hidden.dim() - 1);
+  ZRL_CHECK(tokens.sizes() == lead, "linear_token_logprobs: tokens {} must match hidden {} without the H dim",
+            c10::str(tokens.sizes()), c10::str(hidden.sizes()));
+  auto ids = tokens.reshape({-1, 1}).to(torch::kInt64);
+  check_token_range(ids, weight.size(0));
+  auto out = LinearLogprobsFunction::apply(hidden.reshape({-1, hidden.size(-1)}), weight, ids, temperature,
+                                           chunk_rows);
+  return {out[0].view(lead), out[1].view(lead)};
+}
+
+}  // namespace zerorl::algo

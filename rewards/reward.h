@@ -1,0 +1,72 @@
+// rewards/reward.h: from verifier Verdicts to one scalar reward per sample: weighted accuracy + format,
+// DAPO's soft overlong penalty, and which verifier checks a row (by its data_source). Torch-free.
+// Not here: running verifiers (verifiers/, the trainer's pool), advantages (algo/), YAML parsing (trainer).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "verifiers/verifier.h"
+
+namespace zerorl::rewards {
+
+// DAPO soft overlong punishment, Yu et al. 2025 "DAPO", sec. 3.4, eq. (13), with L = |y| response tokens:
+//   R_length(y) = 0                                   if L <= L_max - L_cache
+//               = ((L_max - L_cache) - L) / L_cache   if L_max - L_cache < L <= L_max
+//               = -1                                  if L > L_max
+// scaled by penalty_factor (verl's overlong_buffer.penalty_factor; DAPO uses 1). DAPO: L_max = 20480,
+// L_cache = 4096. L_max is RewardOptions::max_response_tokens (= rollout.max_new_tokens, so a truncated
+// answer gets -penalty_factor).
+struct OverlongOptions {
+  bool enabled = false;
+  int64_t buffer = 0;           // L_cache, tokens: 0 < buffer <= L_max
+  double penalty_factor = 1.0;  // penalty at (and beyond) L_max, >= 0
+};
+
+struct RewardOptions {
+  // total = accuracy_weight * accuracy + format_weight * format + overlong + length
+  // with length = -length_weight * L / max_response_tokens (linear length shaping; 0 by default).
+  double accuracy_weight = 1.0;
+  double format_weight = 0.0;
+  // accuracy = wrong_reward + (correct_reward - wrong_reward) * score, score in [0, 1] (see verdict_score).
+  // R1-Zero / verl: 1 and 0; DAPO: 1 and -1.
+  double correct_reward = 1.0;
+  double wrong_reward = 0.0;
+  double length_weight = 0.0;
+  int64_t max_response_tokens = 0;  // L_max (rollout.max_new_tokens); needed by overlong and length shaping
+  OverlongOptions overlong;
+  // Which verifier checks a row: verifier_by_source[data_source], else default_verifier ("" = none: an
+  // unknown data_source is then an error naming it).
+  std::map<std::string, std::string> verifier_by_source;
+  std::string default_verifier;
+};
+
+// Throws zerorl::Error naming the offending field (e.g. "rewards.overlong.buffer") and value.
+void validate(const RewardOptions& options);
+
+// A Verdict's score in [0, 1]: 1 if `correct`, else its `reward` clamped to [0, 1] (partial credit, e.g.
+// code tests passed / total); a non-finite reward scores 0 (a broken verifier output is a value, not a
+// throw).
+double verdict_score(const verifiers::Verdict& verdict);
+
+// penalty_factor * R_length above, with L_max = max_length; 0 when disabled. response_tokens >= 0.
+double overlong_penalty(int64_t response_tokens, int64_t max_length, const OverlongOptions& options);
+
+struct Reward {
+  double total = 0;
+  double accuracy = 0;   // wrong_reward..correct_reward, before its weight
+  double format = 0;     // format score in [0, 1] before its weight (0 without a format verdict)
+  double overlong = 0;   // R_length * penalty_factor, in [-penalty_factor, 0]
+  double length = 0;     // -length_weight * L / max_response_tokens
+  bool correct = false;  // the accuracy verdict's `correct` (for the accuracy metric)
+};
+
+// One sample's reward. `format` may be null (no format verifier configured: contributes 0).
+Reward compute_reward(const RewardOptions& options, const verifiers::Verdict& accuracy,
+                      const verifiers::Verdict* format, int64_t response_tokens);
+
+// The verifier name for a row's data_source (see RewardOptions); throws naming the source if none.
+const std::string& verifier_for(const RewardOptions& options, const std::string& data_source);
+
+}  // namespace zerorl::rewards
