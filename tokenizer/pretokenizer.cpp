@@ -43,7 +43,7 @@ SplitBehavior parse_behavior(const std::string& name) {
 Regex::Regex(const std::string& pattern, bool literal) : pattern_(pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : 0);
+  uint32_t options = PCRE2_UTF | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : PCRE2_UCP);
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
                                    &error, &offset, nullptr);
   if (code == nullptr) {
@@ -52,7 +52,7 @@ Regex::Regex(const std::string& pattern, bool literal) : pattern_(pattern) {
     ZRL_FAIL("tokenizer.json: regex '{}' does not compile at offset {}: {}", pattern, offset,
              reinterpret_cast<char*>(message));
   }
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is absent
+  jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;  // else the interpreter runs it
   code_ = code;
 }
 
@@ -64,7 +64,9 @@ void Regex::find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>&
   auto subject = reinterpret_cast<PCRE2_SPTR>(s.data());
   size_t pos = 0;
   while (pos <= s.size()) {
-    int rc = pcre2_match(code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK, scratch.data, scratch.context);
+    int rc =
+        jit_ ? pcre2_jit_match(code, subject, s.size(), pos, 0, scratch.data, scratch.context)
+             : pcre2_match(code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK, scratch.data, scratch.context);
     if (rc == PCRE2_ERROR_NOMATCH) return;
     ZRL_CHECK(rc >= 0, "PCRE2 match of '{}' failed with code {}", pattern_, rc);
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(scratch.data);
@@ -122,7 +124,9 @@ void PreTokenizer::add(const Json& spec) {
     bool literal = pattern.contains("String");
     std::string text =
         literal ? pattern.at("String").get<std::string>() : pattern.at("Regex").get<std::string>();
-    steps_.push_back({std::make_shared<Regex>(text, literal), parse_behavior(spec.at("behavior")),
+    std::shared_ptr<FastSplitter> fast;
+    if (!literal) fast = FastSplitter::for_pattern(text);
+    steps_.push_back({std::make_shared<Regex>(text, literal), fast, parse_behavior(spec.at("behavior")),
                       spec.value("invert", false)});
   } else if (type == "ByteLevel") {
     has_byte_level_ = true;
@@ -145,7 +149,11 @@ void PreTokenizer::apply_step(const Step& step, const std::string& text, std::ve
   for (const Span& span : spans) {
     std::string_view view(text.data() + span.begin, span.end - span.begin);
     found.clear();
-    step.regex->find_all(view, found);
+    if (step.fast) {
+      step.fast->find_all(view, found);
+    } else {
+      step.regex->find_all(view, found);
+    }
     if (step.behavior == SplitBehavior::kIsolated) {  // the common case: every piece stays
       size_t prev = 0;
       for (auto [start, end] : found) {
@@ -223,7 +231,8 @@ void PreTokenizer::split(std::string& text, std::vector<Span>& spans) const {
   spans.push_back({0, text.size()});
   for (const Step& step : steps_) apply_step(step, text, spans);
   if (prefix_space_) add_prefix_spaces(text, spans);
-  if (byte_level_regex_) apply_step({byte_level_regex_, SplitBehavior::kIsolated, false}, text, spans);
+  if (byte_level_regex_)
+    apply_step({byte_level_regex_, nullptr, SplitBehavior::kIsolated, false}, text, spans);
 }
 
 }  // namespace zerorl::tokenizer

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "tokenizer/fast_split.h"
 #include "tokenizer/unicode.h"
 
 namespace zerorl::tokenizer {
@@ -27,6 +28,7 @@ class Regex {
  private:
   std::string pattern_;
   void* code_ = nullptr;  // pcre2_code_8*
+  bool jit_ = false;
 };
 
 // Normalizer sequence from tokenizer.json ("NFC", "NFD", "NFKC", "NFKD", "Sequence", null).
@@ -61,6 +63,7 @@ class PreTokenizer {
  private:
   struct Step {
     std::shared_ptr<Regex> regex;
+    std::shared_ptr<FastSplitter> fast;  // same matches as `regex`, when the pattern is a known one
     SplitBehavior behavior;
     bool invert;
   };

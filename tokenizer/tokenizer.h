@@ -25,7 +25,7 @@ class Tokenizer {
   static Tokenizer from_json(const std::string& tokenizer_json, const std::string& config_json = "",
                              const std::string& origin = "tokenizer.json");
   // The tiny byte-level tokenizer for models trained from scratch: ids 0..255 are the bytes, then
-  // kByteLevelSpecials in order (<|endoftext|> = 256 is eos and pad).
+  // kByteLevelSpecials in order (<|endoftext|> = 256 is eos, <|pad|> is pad).
   static Tokenizer byte_level();
 
   // Text -> ids like HF `Tokenizer.encode(text, add_special_tokens)`. Added tokens inside the text
@@ -63,7 +63,8 @@ class Tokenizer {
   std::shared_ptr<const TokenizerImpl> impl_;
 };
 
-// Special tokens of Tokenizer::byte_level(), ids 256.. in this order.
+// Special tokens of Tokenizer::byte_level(), ids 256.. in this order; eos = <|endoftext|>, pad = <|pad|>.
+// The <|...|> ones are special (skipped by skip_special_tokens); the reasoning tags are not.
 inline const std::vector<std::string> kByteLevelSpecials = {
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<answer>", "</answer>", "<|pad|>"};
 
