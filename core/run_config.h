@@ -115,6 +115,9 @@ ZRL_CONFIG_STRUCT(AlgoSection, ZRL_ALGO_FIELDS);
   F(double, accuracy_weight, 1.0, "Weight of the verifier's correctness (0/1).", check::any())    \
   F(double, format_weight, 0.0, "Weight of the format check (template tags present and ordered).", \
     check::any())                                                                                  \
+  F(std::string, format_rule, "r1_zero",                                                           \
+    "Format check: r1_zero, trl_think, open_r1_format, open_r1_tag_count, open_r1_code, nemo_rl.",  \
+    check::one_of({"r1_zero", "trl_think", "open_r1_format", "open_r1_tag_count", "open_r1_code", "nemo_rl"})) \
   F(double, length_weight, 0.0, "Weight of length shaping (-len/max_new_tokens).", check::any())  \
   F(int64_t, verifier_threads, 4, "Verifier thread pool size.", check::at_least(1))               \
   F(double, verifier_timeout_s, 5.0, "Hard deadline per verification (a timeout scores 0).",        \
@@ -152,7 +155,7 @@ ZRL_CONFIG_STRUCT(OptimSection, ZRL_OPTIM_FIELDS);
   F(int64_t, steps, 100, "RL steps to run.", check::at_least(0))                                 \
   F(int64_t, save_every, 50, "Checkpoint every N steps (0 = only at the end).", check::at_least(0)) \
   F(int64_t, keep_last, 3, "Keep the newest N checkpoints.", check::at_least(1))                  \
-  F(int64_t, eval_every, 0, "Evaluate every N steps (0 = before and after only).", check::at_least(0)) \
+  F(int64_t, eval_every, 0, "Evaluate data.eval_path every N steps into <output_dir>/eval/ (0 = off).", check::at_least(0)) \
   F(int64_t, sample_every, 10, "Write prompts/responses/rewards to samples.jsonl every N steps (0 = off).", \
     check::at_least(0))                                                                            \
   F(bool, tensorboard, true, "Write TensorBoard event files under <output_dir>/tb/.", check::any()) \

@@ -56,33 +56,46 @@ std::vector<Row> toy_addition_rows(int64_t count, int64_t max_operand, uint64_t 
   return rows;
 }
 
-std::vector<int64_t> ToyTokenizer::encode(const std::string& text) const {
-  std::vector<int64_t> ids;
-  for (char c : text) {
-    if (c >= '0' && c <= '9') {
-      ids.push_back(c - '0');
-    } else if (c == '+') {
-      ids.push_back(10);
-    } else if (c == '=') {
-      ids.push_back(11);
-    } else if (c == ' ') {
-      ids.push_back(12);
-    } else {
-      ZRL_FAIL("toy tokenizer: character '{}' in '{}' is outside its alphabet (digits, '+', '=', ' ')", c,
-               text);
-    }
-  }
-  return ids;
+std::string toy_tokenizer_json() {
+  Json vocab = Json::object();
+  const std::string chars = "0123456789+=";
+  for (size_t i = 0; i < chars.size(); ++i) vocab[std::string(1, chars[i])] = static_cast<int64_t>(i);
+  vocab["\u0120"] = 12;  // byte-level image of ' '
+  vocab["<|endoftext|>"] = 13;
+  const Json byte_level{
+      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  const Json tok{{"version", "1.0"},
+                 {"truncation", nullptr},
+                 {"padding", nullptr},
+                 {"added_tokens",
+                  {{{"id", 13},
+                    {"content", "<|endoftext|>"},
+                    {"single_word", false},
+                    {"lstrip", false},
+                    {"rstrip", false},
+                    {"normalized", false},
+                    {"special", true}}}},
+                 {"normalizer", nullptr},
+                 {"pre_tokenizer", byte_level},
+                 {"post_processor", nullptr},
+                 {"decoder", byte_level},
+                 {"model",
+                  {{"type", "BPE"},
+                   {"dropout", nullptr},
+                   {"unk_token", nullptr},
+                   {"continuing_subword_prefix", nullptr},
+                   {"end_of_word_suffix", nullptr},
+                   {"fuse_unk", false},
+                   {"byte_fallback", false},
+                   {"ignore_merges", false},
+                   {"vocab", vocab},
+                   {"merges", Json::array()}}}};
+  return tok.dump();
 }
 
-std::string ToyTokenizer::decode(const std::vector<int64_t>& ids) const {
-  static const char kChars[] = "0123456789+= ";
-  std::string out;
-  for (int64_t id : ids) {
-    if (id == kEos) break;
-    out += (id >= 0 && id < 13) ? kChars[id] : '?';
-  }
-  return out;
+std::string toy_tokenizer_config_json() {
+  return Json{{"eos_token", "<|endoftext|>"}, {"pad_token", "<|endoftext|>"}, {"add_bos_token", false}}
+      .dump();
 }
 
 EpochSampler::EpochSampler(int64_t n, uint64_t seed, bool shuffle) : n_(n), seed_(seed), shuffle_(shuffle) {

@@ -29,14 +29,13 @@ std::vector<Row> load_rows(const std::string& path, const FieldMapping& map);
 // Toy addition: "a+b=" with answer "a+b", operands 0..max_operand, rows drawn from `seed`.
 std::vector<Row> toy_addition_rows(int64_t count, int64_t max_operand, uint64_t seed);
 
-// Character tokenizer of the toy task: ids 0..9 digits, 10 '+', 11 '=', 12 ' ', 13 EOS (also padding).
-// A stopgap until tokenizer/ lands (a BPE tokenizer.json is used when model.path is set).
-struct ToyTokenizer {
-  static constexpr int64_t kEos = 13;
-  static constexpr int64_t kVocab = 16;                        // padded to a multiple of 8
-  std::vector<int64_t> encode(const std::string& text) const;  // throws on a character outside the alphabet
-  std::string decode(const std::vector<int64_t>& ids) const;   // stops at EOS; unknown ids print '?'
-};
+// The toy task's tokenizer as Hugging Face files: a byte-level BPE over the task alphabet only (ids 0..9
+// digits, 10 '+', 11 '=', 12 ' ' (as the byte-level 'Ġ'), 13 <|endoftext|> = eos = pad), no merges. A random
+// model over 14 tokens finds digits-then-EOS often enough for RL to get a signal in a few steps; the
+// 264-token byte-level vocabulary would not. Loadable by tokenizer::Tokenizer::from_json and by HF
+// tokenizers.
+std::string toy_tokenizer_json();
+std::string toy_tokenizer_config_json();
 
 // Epoch sampler: a permutation of [0, n) per epoch from mix_seed(seed, epoch); next(k) hands out k indices,
 // crossing epoch boundaries. Its whole state is (epoch, position): checkpointed as JSON.

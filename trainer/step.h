@@ -12,21 +12,16 @@
 #include "core/run_config.h"
 #include "core/timer.h"
 #include "dist/context.h"
+#include "rollout/engine.h"
+#include "trainer/components.h"
 #include "trainer/data.h"
 #include "trainer/metrics.h"
-#include "trainer/policy.h"
 
 namespace zerorl::trainer {
 
 // Learning rate of optimizer step `opt_step` (0-based) out of `total`: linear warmup over warmup_steps
 // ((s+1)/warmup), then constant or cosine decay to 0 at `total`.
 double lr_at(const OptimSection& o, int64_t opt_step, int64_t total);
-
-// One scored answer.
-struct Scored {
-  double reward = 0, accuracy = 0, format = 0;
-  std::string response;
-};
 
 class Trainer {
  public:
@@ -39,24 +34,26 @@ class Trainer {
   void run();   // steps until trainer.steps, checkpoints when due
   void save_checkpoint();
   int64_t current_step() const { return step_; }
-  CausalLm& model() { return *model_; }
+  model::CausalLM& model() { return lm_; }
 
  private:
   struct Groups;
   Groups rollout_groups(PhaseTimes& times);
   Json update(const Groups& g, PhaseTimes& times);
-  Scored score(const Row& row, const std::vector<int64_t>& response, bool truncated) const;
   void load_checkpoint(const std::string& dir);
-  std::vector<int64_t> encode_prompt(const Row& row) const;
+  void check_memory();
 
   Config cfg_;
   dist::Context ctx_;
   torch::Device device_;
   std::vector<Row> rows_;
   std::unique_ptr<EpochSampler> sampler_;
-  ToyTokenizer toy_tok_;
-  std::unique_ptr<CausalLm> model_, ref_;
+  std::unique_ptr<tokenizer::Tokenizer> tok_;
+  model::CausalLM lm_{nullptr}, ref_{nullptr};
+  std::unique_ptr<rollout::Engine> engine_;
+  std::unique_ptr<Scorer> scorer_;
   std::unique_ptr<torch::optim::AdamW> opt_;
+  int64_t eos_ = 0;
   std::unique_ptr<MetricsSink> sink_;
   int64_t step_ = 0, opt_steps_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "tokenizer/tokenizer.h"
 #include "trainer/data.h"
 
 namespace zerorl::trainer {
@@ -47,14 +48,12 @@ TEST(Data, MissingKeyNamesFileLineAndKey) {
   }
 }
 
-TEST(Data, ToyTokenizerRoundTripsAndRejectsOutsiders) {
-  ToyTokenizer t;
-  auto ids = t.encode("12+3= 4");
-  EXPECT_EQ(ids, (std::vector<int64_t>{1, 2, 10, 3, 11, 12, 4}));
-  ids.push_back(ToyTokenizer::kEos);
-  ids.push_back(5);
-  EXPECT_EQ(t.decode(ids), "12+3= 4");  // stops at EOS
-  EXPECT_THROW(t.encode("a"), Error);
+TEST(Data, ToyTokenizerLoadsAsAHuggingFaceTokenizer) {
+  auto t = tokenizer::Tokenizer::from_json(toy_tokenizer_json(), toy_tokenizer_config_json(), "toy");
+  EXPECT_EQ(t.encode("12+3= 4", false), (std::vector<int32_t>{1, 2, 10, 3, 11, 12, 4}));
+  EXPECT_EQ(t.eos_id(), 13);
+  EXPECT_EQ(t.vocab_size(), 14);
+  EXPECT_EQ(t.decode({1, 2, 10, 3, 11, 12, 4, 13}, true), "12+3= 4");
   for (const auto& r : toy_addition_rows(50, 4, 3)) {
     const auto plus = r.prompt.find('+');
     EXPECT_EQ(std::stoi(r.prompt.substr(0, plus)) + std::stoi(r.prompt.substr(plus + 1)),

@@ -18,10 +18,10 @@ namespace fs = std::filesystem;
 namespace zerorl::trainer {
 namespace {
 
-// Starts build/zerorl train with the tiny config and overrides; stdout/stderr go to <out>.log.
-pid_t spawn_train(const std::string& out, std::vector<std::string> extra) {
+// Starts build/zerorl <command> with the tiny config and overrides; stdout/stderr go to <out>.log.
+pid_t spawn(const std::string& command, const std::string& out, std::vector<std::string> extra) {
   std::vector<std::string> args = {testing::binary_dir() + "/zerorl",
-                                   "train",
+                                   command,
                                    "--config",
                                    testing::source_dir() + "/configs/tiny_test.yaml",
                                    "--set",
@@ -39,6 +39,10 @@ pid_t spawn_train(const std::string& out, std::vector<std::string> extra) {
     _exit(127);
   }
   return pid;
+}
+
+pid_t spawn_train(const std::string& out, std::vector<std::string> extra) {
+  return spawn("train", out, extra);
 }
 
 int wait_exit(pid_t pid) {
