@@ -136,7 +136,7 @@ ZRL_CONFIG_STRUCT(SandboxSection, ZRL_SANDBOX_FIELDS);
   F(double, temperature, 0.6, "Sampling temperature when k > 1.", check::non_negative())          \
   F(int64_t, max_new_tokens, 0, "Answer length limit (0 = rollout.max_new_tokens).", check::at_least(0)) \
   F(int64_t, max_questions, 0, "Evaluate the first N questions (0 = all).", check::at_least(0))   \
-  F(std::string, output, "", "Summary JSON path (empty = <output_dir>/eval/step_<N>.json).", check::any())
+  F(std::string, output, "", "zerorl eval summary JSON (empty = <output_dir>/eval/eval.json; training writes eval/step_<N>.json).", check::any())
 ZRL_CONFIG_STRUCT(EvalSection, ZRL_EVAL_FIELDS);
 
 #define ZRL_OPTIM_FIELDS(F)                                                                       \

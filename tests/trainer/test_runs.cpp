@@ -144,6 +144,24 @@ TEST(Runs, RewardRisesOnTheTinyConfig) {
   EXPECT_FALSE(read_jsonl(out + "/samples.jsonl").empty());
   EXPECT_EQ(std::distance(fs::directory_iterator(out + "/checkpoints"), fs::directory_iterator{}),
             2);  // keep_last 2
+  // The checkpoint is a Hugging Face folder with its tokenizer: `zerorl eval` loads it as model.path.
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}) {
+    EXPECT_TRUE(fs::exists(out + "/checkpoints/step_20/" + f)) << f;
+  }
+  const std::string summary_path = out + "/eval4.json";
+  ASSERT_EQ(wait_exit(spawn("eval", out,
+                            {"--checkpoint", out + "/checkpoints/step_20", "--set", "eval.k=4", "--set",
+                             "eval.temperature=1.0", "--set", "eval.max_questions=16", "--set",
+                             "eval.output=" + summary_path})),
+            0)
+      << read_file(out + ".log");
+  const Json summary = read_json(summary_path);
+  EXPECT_EQ(summary["questions"], 16);
+  const double avg = summary["avg@4"], maj = summary["maj@4"], pass = summary["pass@4"];
+  EXPECT_GE(pass, avg);
+  EXPECT_GE(pass, maj);
+  EXPECT_LE(summary["mean_response_tokens"].get<double>(), 3.0);
+  EXPECT_EQ(read_jsonl(out + "/eval4_samples.jsonl").size(), 64u);
 }
 
 }  // namespace
