@@ -5,7 +5,10 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "core/log.h"
 #include "core/run_config.h"
+#include "trainer/eval.h"
+#include "trainer/step.h"
 
 namespace zerorl::apps {
 
@@ -39,7 +42,8 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       exit_code = 0;
       return;
     }
-    exit_code = not_implemented("train", 8);
+    log::init(0, cfg.run.log_level);
+    exit_code = trainer::run_train(cfg, train_args.resume);
   });
 
   auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint: pass@1, avg@k, maj@k");
@@ -51,7 +55,8 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       std::fputs(config::to_yaml(cfg).c_str(), stdout);
       return;
     }
-    exit_code = not_implemented("eval", 8);
+    log::init(0, cfg.run.log_level);
+    exit_code = trainer::run_eval(cfg, eval_args.checkpoint);
   });
 
   auto* pretrain = app.add_subcommand("pretrain", "Next-token training with the same model code");

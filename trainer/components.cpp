@@ -1,0 +1,178 @@
+// trainer/components.cpp: Config -> tokenizer, model, rows, scorer. The toy task's verifiers live here
+// because they exist only for tiny_test.yaml. Not here: the loop (step.cpp).
+#include "trainer/components.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/seed.h"
+#include "core/strings.h"
+#include "model/checkpoint.h"
+#include "tokenizer/template.h"
+#include "verifiers/format_reward.h"
+
+namespace zerorl::trainer {
+
+tokenizer::Tokenizer build_tokenizer(const Config& cfg) {
+  const std::string dir = !cfg.tokenizer.path.empty() ? cfg.tokenizer.path : cfg.model.path;
+  if (!dir.empty()) return tokenizer::Tokenizer::from_dir(dir);
+  ZRL_CHECK(cfg.data.train_path.empty(),
+            "data.train_path = '{}' needs a real tokenizer: set model.path or "
+            "tokenizer.path (the toy tokenizer knows only digits, '+', '=' and ' ')",
+            cfg.data.train_path);
+  return tokenizer::Tokenizer::from_json(toy_tokenizer_json(), toy_tokenizer_config_json(),
+                                         "<toy tokenizer>");
+}
+
+torch::Dtype model_dtype(const Config& cfg, torch::Device device) {
+  if (cfg.model.dtype == "auto") return torch::kFloat32;
+  ZRL_CHECK(device.is_cuda() || cfg.model.dtype == "float32", "model.dtype = {} needs run.device = cuda",
+            cfg.model.dtype);
+  return model::parse_dtype(cfg.model.dtype);
+}
+
+model::CausalLM build_model(const Config& cfg, const tokenizer::Tokenizer& tok, torch::Device device) {
+  if (!cfg.model.path.empty()) return model::load_model(cfg.model.path, model_dtype(cfg, device), device);
+  const auto& m = cfg.model;
+  ZRL_CHECK(m.tiny_hidden_size % m.tiny_heads == 0 && (m.tiny_hidden_size / m.tiny_heads) % 2 == 0,
+            "model.tiny_hidden_size {} must be a multiple of 2 * model.tiny_heads {}", m.tiny_hidden_size,
+            m.tiny_heads);
+  model::ModelConfig c;
+  c.arch = model::Arch::kQwen2;
+  c.vocab_size = tok.vocab_size();  // exact: a padded id would decode to nothing
+  c.hidden_size = m.tiny_hidden_size;
+  c.intermediate_size = 2 * m.tiny_hidden_size;
+  c.num_hidden_layers = m.tiny_layers;
+  c.num_attention_heads = m.tiny_heads;
+  c.num_key_value_heads = std::max<int64_t>(1, m.tiny_heads / 2);
+  c.head_dim = m.tiny_hidden_size / m.tiny_heads;
+  c.max_position_embeddings = 4096;
+  c.qkv_bias = true;
+  c.raw = model::config_to_json(c, "float32");
+  if (tok.eos_id()) c.raw["eos_token_id"] = *tok.eos_id();
+  c = model::parse_config(c.raw, "<tiny model>");
+  model::CausalLM lm(c, torch::kFloat32, device);
+  model::init_random_(lm, mix_seed({static_cast<uint64_t>(cfg.run.seed), 0x696e6974ULL}));
+  return lm;
+}
+
+void copy_parameters(model::CausalLM& dst, model::CausalLM& src) {
+  torch::NoGradGuard ng;
+  auto d = dst->named_parameters(), s = src->named_parameters();
+  ZRL_CHECK(d.size() == s.size(), "copy_parameters: {} vs {} parameters", d.size(), s.size());
+  for (auto& item : d) item.value().copy_(s[item.key()]);
+}
+
+model::CausalLM clone_model(model::CausalLM& src) {
+  model::CausalLM c(src->config(), src->dtype(), src->device());
+  copy_parameters(c, src);
+  return c;
+}
+
+std::vector<Row> build_rows(const Config& cfg) {
+  if (cfg.data.train_path.empty()) {
+    return toy_addition_rows(cfg.data.toy_size, cfg.data.toy_max_operand,
+                             static_cast<uint64_t>(cfg.run.seed));
+  }
+  const auto& d = cfg.data;
+  return load_rows(d.train_path,
+                   FieldMapping{d.prompt_key, d.answer_key, d.data_source_key, d.default_data_source});
+}
+
+std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row) {
+  const bool toy = cfg.data.train_path.empty() && cfg.model.path.empty() && cfg.tokenizer.path.empty();
+  const std::string text =
+      toy ? row.prompt : tokenizer::apply_template(cfg.tokenizer.prompt_template, row.prompt);
+  const auto ids = tok.encode(text, false);
+  return std::vector<int64_t>(ids.begin(), ids.end());
+}
+
+namespace {
+class ToyAddition : public verifiers::Verifier {
+ public:
+  std::string name() const override { return "toy_addition"; }
+  verifiers::Verdict verify(const verifiers::Sample& s) const override {
+    verifiers::Verdict v;
+    v.extracted = trim(s.response);
+    v.correct = v.extracted == s.gold;
+    v.reward = v.correct ? 1.0 : 0.0;
+    v.status = v.correct ? "ok" : "wrong";
+    return v;
+  }
+};
+class ToyFormat : public verifiers::Verifier {  // digits only, and the answer ended with EOS
+ public:
+  std::string name() const override { return "toy_format"; }
+  verifiers::Verdict verify(const verifiers::Sample& s) const override {
+    bool ok = !s.response.empty() && s.extra.value("finished", false);
+    for (char c : s.response) ok = ok && c >= '0' && c <= '9';
+    verifiers::Verdict v;
+    v.correct = ok;
+    v.reward = ok ? 1.0 : 0.0;
+    v.status = ok ? "ok" : "wrong";
+    return v;
+  }
+};
+}  // namespace
+
+Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins()) {
+  registry_.add("toy_addition", [](const Json&) { return std::make_unique<ToyAddition>(); });
+  registry_.add("toy_format", [](const Json&) { return std::make_unique<ToyFormat>(); });
+  toy_ = cfg.data.train_path.empty();
+  const auto& r = cfg.rewards;
+  options_.accuracy_weight = r.accuracy_weight;
+  options_.format_weight = r.format_weight;
+  options_.length_weight = r.length_weight;
+  options_.max_response_tokens = cfg.rollout.max_new_tokens;
+  options_.overlong.enabled = cfg.algo.overlong == "soft";
+  options_.overlong.buffer = cfg.algo.overlong_buffer;
+  options_.overlong.penalty_factor = cfg.algo.overlong_penalty;
+  rewards::validate(options_);
+  if (r.format_weight != 0) {
+    // The R1-Zero template ends with "Assistant:", so the completion opens <think> itself.
+    const Json opts = toy_ ? Json::object() : Json{{"rule", r.format_rule}};
+    format_ = registry_.create(toy_ ? "toy_format" : "format", opts);
+  }
+  pool_ =
+      std::make_unique<verifiers::VerifierPool>(static_cast<int>(r.verifier_threads), r.verifier_timeout_s);
+}
+
+Scorer::~Scorer() = default;
+
+std::shared_ptr<const verifiers::Verifier> Scorer::verifier_for_source(const std::string& source) {
+  const std::string name = registry_.name_for_data_source(source);
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) it = by_name_.emplace(name, registry_.create(name)).first;
+  return it->second;
+}
+
+std::vector<verifiers::Verdict> Scorer::verify(const std::vector<Item>& items) {
+  std::vector<std::shared_ptr<const verifiers::Verifier>> acc_v;
+  std::vector<verifiers::Sample> samples;
+  for (const auto& it : items) {
+    samples.push_back({it.row->prompt, it.response, it.row->answer, Json{{"finished", it.finished}}});
+    acc_v.push_back(verifier_for_source(it.row->data_source));
+  }
+  return pool_->run(acc_v, samples);
+}
+
+std::vector<rewards::Reward> Scorer::score(const std::vector<Item>& items) {
+  std::vector<std::shared_ptr<const verifiers::Verifier>> acc_v, fmt_v;
+  std::vector<verifiers::Sample> samples;
+  for (const auto& it : items) {
+    verifiers::Sample s{it.row->prompt, it.response, it.row->answer, Json{{"finished", it.finished}}};
+    samples.push_back(s);
+    acc_v.push_back(verifier_for_source(it.row->data_source));
+    if (format_) fmt_v.push_back(format_);
+  }
+  const auto acc = pool_->run(acc_v, samples);
+  std::vector<verifiers::Verdict> fmt;
+  if (format_) fmt = pool_->run(fmt_v, samples);
+  std::vector<rewards::Reward> out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out.push_back(rewards::compute_reward(options_, acc[i], format_ ? &fmt[i] : nullptr, items[i].tokens));
+  }
+  return out;
+}
+
+}  // namespace zerorl::trainer

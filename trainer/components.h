@@ -1,0 +1,68 @@
+// trainer/components.h: the subsystems a run is built from, made from the Config: tokenizer (a folder, or the
+// toy task's), policy model (a Hugging Face folder, or a tiny random Qwen2), dataset rows, and the scorer
+// (verifier per data_source on a deadline pool -> rewards). Not here: the loop (step.cpp).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/run_config.h"
+#include "model/decoder.h"
+#include "rewards/reward.h"
+#include "tokenizer/tokenizer.h"
+#include "trainer/data.h"
+#include "verifiers/pool.h"
+#include "verifiers/registry.h"
+
+namespace zerorl::trainer {
+
+// tokenizer.path, else model.path, else the toy tokenizer (data.train_path must then be empty).
+tokenizer::Tokenizer build_tokenizer(const Config& cfg);
+
+// f32 on CPU; on CUDA model.dtype (auto = float32 params: the fp32-master / bf16-compute split is future
+// work).
+torch::Dtype model_dtype(const Config& cfg, torch::Device device);
+
+// model.path loaded, else a tiny random Qwen2 (model.tiny_*) over the tokenizer's vocabulary, weights from
+// mix_seed(run.seed, "init").
+model::CausalLM build_model(const Config& cfg, const tokenizer::Tokenizer& tok, torch::Device device);
+
+// A deep copy in the same dtype/device (the reference policy).
+model::CausalLM clone_model(model::CausalLM& src);
+// dst's parameters := src's, in place (shapes must match): resume and reference resets.
+void copy_parameters(model::CausalLM& dst, model::CausalLM& src);
+
+// data.train_path (JSONL with the field mapping), else the toy task.
+std::vector<Row> build_rows(const Config& cfg);
+
+// Template applied to the row's question, then encoded (no special tokens added).
+std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row);
+
+// Verifies answers on a VerifierPool and turns verdicts into rewards (rewards/). The toy task's verifiers
+// ("toy_addition": exact match; "toy_format": digits only, finished) are registered here.
+class Scorer {
+ public:
+  explicit Scorer(const Config& cfg);
+  ~Scorer();
+  struct Item {
+    const Row* row;
+    std::string response;  // decoded, special tokens skipped
+    int64_t tokens = 0;    // response length in tokens (EOS included)
+    bool finished = true;  // false when cut at max_new_tokens
+  };
+  std::vector<rewards::Reward> score(const std::vector<Item>& items);
+  // Only the accuracy verdicts (eval: correctness and extracted answers for maj@k).
+  std::vector<verifiers::Verdict> verify(const std::vector<Item>& items);
+
+ private:
+  std::shared_ptr<const verifiers::Verifier> verifier_for_source(const std::string& source);
+  verifiers::Registry registry_;
+  rewards::RewardOptions options_;
+  std::unique_ptr<verifiers::VerifierPool> pool_;
+  std::map<std::string, std::shared_ptr<const verifiers::Verifier>> by_name_;
+  std::shared_ptr<const verifiers::Verifier> format_;
+  bool toy_ = false;
+};
+
+}  // namespace zerorl::trainer

@@ -1,0 +1,35 @@
+// trainer/eval.h: evaluation of a policy on held-out questions: greedy accuracy (k = 1) or k samples per
+// question with avg@k (mean accuracy), maj@k (majority vote over extracted answers) and unbiased pass@k;
+// a summary JSON plus one JSONL line per sample. Not here: the training loop (step.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/json_io.h"
+#include "core/run_config.h"
+#include "model/decoder.h"
+#include "tokenizer/tokenizer.h"
+#include "trainer/data.h"
+
+namespace zerorl::trainer {
+
+// Unbiased pass@k from n samples of which c are correct (Chen et al. 2021, "Evaluating Large Language Models
+// Trained on Code", eq. 1): 1 - C(n - c, k) / C(n, k), computed as a product to stay finite. Needs k <= n.
+double pass_at_k(int64_t n, int64_t c, int64_t k);
+
+// The most frequent non-empty extracted answer (ties: the one seen first) and whether it is correct: a vote
+// is correct when any sample that extracted the same string was judged correct.
+bool majority_correct(const std::vector<std::string>& extracted, const std::vector<bool>& correct);
+
+// Runs eval.k samples (greedy when k = 1) for each row; writes per-sample lines to `samples_path` when
+// non-empty; returns {questions, k, accuracy | avg@k, maj@k, pass@k, mean_response_tokens, seconds}.
+Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
+              const std::vector<Row>& rows, const std::string& samples_path, uint64_t step);
+
+// `zerorl eval`: loads the checkpoint (or model.path / the tiny model), evaluates data.eval_path (the toy
+// task when empty), writes the summary (eval.output or <output_dir>/eval/eval.json) and prints it.
+int run_eval(const Config& cfg, const std::string& checkpoint);
+
+}  // namespace zerorl::trainer

@@ -1,0 +1,64 @@
+// trainer/step.h: the GRPO trainer: built from a Config, one step() of named timed phases, checkpoint save
+// and exact resume, and run() until trainer.steps. Not here: folder mechanics (checkpoint.h), metric sinks
+// (metrics.h), the loss math (grpo.h, later algo/), the model (policy.h, later model/).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json_io.h"
+#include "core/run_config.h"
+#include "core/timer.h"
+#include "dist/context.h"
+#include "rollout/engine.h"
+#include "trainer/components.h"
+#include "trainer/data.h"
+#include "trainer/metrics.h"
+
+namespace zerorl::trainer {
+
+// Learning rate of optimizer step `opt_step` (0-based) out of `total`: linear warmup over warmup_steps
+// ((s+1)/warmup), then constant or cosine decay to 0 at `total`.
+double lr_at(const OptimSection& o, int64_t opt_step, int64_t total);
+
+class Trainer {
+ public:
+  Trainer(const Config& cfg, const dist::Context& ctx);
+  ~Trainer();
+  // resume: "" (fresh; refuses an output_dir that already has checkpoints), "auto" (newest complete
+  // checkpoint, fresh if none) or a checkpoint folder.
+  void start(const std::string& resume);
+  Json step();  // runs step_ + 1; returns its metrics row (also logged)
+  void run();   // steps until trainer.steps, checkpoints when due
+  void save_checkpoint();
+  int64_t current_step() const { return step_; }
+  model::CausalLM& model() { return lm_; }
+
+ private:
+  struct Groups;
+  Groups rollout_groups(PhaseTimes& times);
+  Json update(const Groups& g, PhaseTimes& times);
+  void load_checkpoint(const std::string& dir);
+  void check_memory();
+
+  Config cfg_;
+  dist::Context ctx_;
+  torch::Device device_;
+  std::vector<Row> rows_;
+  std::unique_ptr<EpochSampler> sampler_;
+  std::unique_ptr<tokenizer::Tokenizer> tok_;
+  model::CausalLM lm_{nullptr}, ref_{nullptr};
+  std::unique_ptr<rollout::Engine> engine_;
+  std::unique_ptr<Scorer> scorer_;
+  std::unique_ptr<torch::optim::AdamW> opt_;
+  int64_t eos_ = 0;
+  std::unique_ptr<MetricsSink> sink_;
+  int64_t step_ = 0, opt_steps_ = 0;
+};
+
+// `zerorl train`: builds a Trainer, resumes as asked, runs. Returns the process exit code.
+int run_train(const Config& cfg, const std::string& resume);
+
+}  // namespace zerorl::trainer
