@@ -1,6 +1,8 @@
 // apps/cmd_model.cpp: `zerorl generate` and `zerorl logits` (DESIGN.md's JSON outputs).
-// Not here: the model (model/) and sampling (rollout/); `--prompt` needs the tokenizer (wired on merge).
+// Not here: the model (model/), sampling (rollout/), the tokenizer (tokenizer/).
+#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "apps/commands.h"
@@ -8,6 +10,8 @@
 #include "core/json_io.h"
 #include "core/strings.h"
 #include "model/checkpoint.h"
+#include "rollout/generate.h"
+#include "tokenizer/tokenizer.h"
 
 namespace zerorl::apps {
 
@@ -77,21 +81,40 @@ int run_logits(const ModelArgs& a) {
   return 0;
 }
 
-int run_generate(const ModelArgs& a) {
-  ZRL_CHECK(a.prompt.empty(),
-            "--prompt needs the tokenizer, which is not built into this zerorl yet; use --ids");
-  ZRL_CHECK(a.temperature == 0.0, "--temperature {}: only greedy decoding (0) is available here",
-            a.temperature);
-  ZRL_CHECK(a.max_new_tokens >= 0, "--max-new-tokens {} must be >= 0", a.max_new_tokens);
-  const auto rows = parse_ids(a.ids);
-  auto lm = model::load_model(a.model, torch::kFloat32, parse_device(a.device));
-  check_vocab(rows, lm->config().vocab_size);
-  const auto seqs = model::greedy_generate(lm, rows, a.max_new_tokens);
-  Json out = {{"sequences", seqs}, {"texts", Json::array()}};
-  std::cout << out.dump() << "\n";
-  return 0;
+// Tokenizer for --prompt and for texts: --tokenizer, else the model folder when it holds tokenizer.json.
+std::optional<tokenizer::Tokenizer> load_tokenizer(const ModelArgs& a) {
+  const std::string dir = a.tokenizer.empty() ? a.model : a.tokenizer;
+  if (!a.tokenizer.empty() || std::filesystem::exists(dir + "/tokenizer.json")) {
+    return tokenizer::Tokenizer::from_dir(dir);
+  }
+  ZRL_CHECK(a.prompt.empty(), "--prompt needs a tokenizer: '{}' has no tokenizer.json; pass --tokenizer DIR", dir);
+  return std::nullopt;
 }
 
+int run_generate(const ModelArgs& a) {
+  ZRL_CHECK(!a.prompt.empty() || !a.ids.empty(), "generate needs --prompt TEXT or --ids \"1,2,3;4,5\"");
+  ZRL_CHECK(a.max_new_tokens >= 0, "--max-new-tokens {} must be >= 0", a.max_new_tokens);
+  ZRL_CHECK(a.temperature >= 0.0, "--temperature {} must be >= 0", a.temperature);
+  ZRL_CHECK(a.top_p > 0.0 && a.top_p <= 1.0, "--top-p {} must be in (0, 1]", a.top_p);
+  const auto tok = load_tokenizer(a);
+  rollout::GenerateRequest req;
+  if (!a.prompt.empty()) {
+    const auto ids = tok->encode(a.prompt);
+    req.prompts.push_back(std::vector<int64_t>(ids.begin(), ids.end()));
+  } else {
+    req.prompts = parse_ids(a.ids);
+  }
+  torch::NoGradGuard no_grad;
+  auto lm = model::load_model(a.model, torch::kFloat32, parse_device(a.device));
+  check_vocab(req.prompts, lm->config().vocab_size);
+  req.max_new_tokens = a.max_new_tokens;
+  req.temperature = a.temperature;
+  req.top_p = a.top_p;
+  req.seed = static_cast<uint64_t>(a.seed);
+  if (tok && tok->eos_id()) req.eos_ids.push_back(*tok->eos_id());
+  std::cout << rollout::generate_json(lm, req, tok ? &*tok : nullptr).dump() << "\n";
+  return 0;
+}
 }  // namespace
 
 void register_model_commands(CLI::App& app, int& exit_code) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "verifiers/external/from_config.h"
 #include "core/error.h"
 #include "verifiers/jsonl_verify.h"
 
@@ -26,11 +27,10 @@ void register_verify_command(CLI::App& app, int& exit_code) {
       exit_code = verify_code_jsonl(input);
       return;
     }
-    ZRL_CHECK(
-        config_path.empty() || verifier == "math" || verifier == "countdown" || verifier == "format",
-        "verify --config: custom verifier '{}' from '{}' is not supported yet (built-ins: math, countdown, "
-        "format, code)",
-        verifier, config_path);
+    if (!config_path.empty() && verifier != "math" && verifier != "countdown" && verifier != "format") {
+      exit_code = verifiers::external::verify_with_config(config_path, verifier, input, std::cout);
+      return;
+    }
     exit_code = verifiers::verify_jsonl(verifier, input, std::cout, threads, deadline_s);
   });
 }

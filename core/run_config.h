@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/verifier_config.h"
 
 namespace zerorl {
 
@@ -127,7 +128,12 @@ ZRL_CONFIG_STRUCT(RewardsSection, ZRL_REWARDS_FIELDS);
 #define ZRL_SANDBOX_FIELDS(F)                                                                     \
   F(double, timeout_s, 2.0, "Wall-clock limit per program run.", check::positive())               \
   F(int64_t, memory_mb, 512, "Address-space limit per program run.", check::at_least(16))          \
-  F(int64_t, workers, 4, "Concurrent sandboxed programs.", check::at_least(1))
+  F(int64_t, workers, 4, "Concurrent sandboxed programs.", check::at_least(1))                     \
+  F(bool, insecure_allow, false,                                                                  \
+    "Run untrusted code even where namespaces/seccomp are unavailable (logged; never on shared machines).", \
+    check::any())                                                                                  \
+  F(std::string, reward, "all_or_nothing", "Code reward: all_or_nothing or fraction of tests passed.", \
+    check::one_of({"all_or_nothing", "fraction"}))
 ZRL_CONFIG_STRUCT(SandboxSection, ZRL_SANDBOX_FIELDS);
 
 #define ZRL_EVAL_FIELDS(F)                                                                        \
@@ -172,6 +178,8 @@ ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
   F(AlgoSection, algo, {}, "Advantages, policy loss, KL and loss aggregation.", check::any())     \
   F(RewardsSection, rewards, {}, "Verdicts to a scalar reward.", check::any())                    \
   F(SandboxSection, sandbox, {}, "Limits of the code-execution sandbox.", check::any())           \
+  F(VerifiersSection, verifiers, {},                                                              \
+    "User verifiers: C++ plugins, worker processes, remote services (docs/verifiers.md).", check::any()) \
   F(EvalSection, eval, {}, "Evaluation: greedy accuracy, avg@k, maj@k, pass@k.", check::any())    \
   F(OptimSection, optim, {}, "Optimizer and learning-rate schedule.", check::any())               \
   F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())

@@ -9,6 +9,7 @@
 #include "core/strings.h"
 #include "model/checkpoint.h"
 #include "tokenizer/template.h"
+#include "verifiers/external/from_config.h"
 #include "verifiers/format_reward.h"
 
 namespace zerorl::trainer {
@@ -118,6 +119,18 @@ class ToyFormat : public verifiers::Verifier {  // digits only, and the answer e
 Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins()) {
   registry_.add("toy_addition", [](const Json&) { return std::make_unique<ToyAddition>(); });
   registry_.add("toy_format", [](const Json&) { return std::make_unique<ToyFormat>(); });
+  // User verifiers (plugins, worker processes, remote services) are created now, so a bad path or
+  // command fails before step 1, and rows reach them through their data_sources.
+  for (auto& [name, make] : verifiers::external::user_verifier_factories(cfg.verifiers)) {
+    registry_.add(name, [make = make](const Json&) { return make(); });
+    by_name_.emplace(name, registry_.create(name));
+  }
+  for (auto& [source, name] : verifiers::external::user_data_source_aliases(cfg.verifiers)) {
+    registry_.alias(source, name);
+  }
+  const auto& sb = cfg.sandbox;
+  code_options_ = {{"timeout_s", sb.timeout_s}, {"memory_mb", sb.memory_mb}, {"slots", sb.workers},
+                   {"insecure_allow", sb.insecure_allow}, {"reward", sb.reward}};
   toy_ = cfg.data.train_path.empty();
   const auto& r = cfg.rewards;
   options_.accuracy_weight = r.accuracy_weight;
@@ -142,7 +155,9 @@ Scorer::~Scorer() = default;
 std::shared_ptr<const verifiers::Verifier> Scorer::verifier_for_source(const std::string& source) {
   const std::string name = registry_.name_for_data_source(source);
   auto it = by_name_.find(name);
-  if (it == by_name_.end()) it = by_name_.emplace(name, registry_.create(name)).first;
+  if (it == by_name_.end()) {
+    it = by_name_.emplace(name, registry_.create(name, name == "code" ? code_options_ : Json::object())).first;
+  }
   return it->second;
 }
 

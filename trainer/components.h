@@ -58,6 +58,7 @@ class Scorer {
  private:
   std::shared_ptr<const verifiers::Verifier> verifier_for_source(const std::string& source);
   verifiers::Registry registry_;
+  Json code_options_;  // the "code" verifier's options, from the sandbox section
   rewards::RewardOptions options_;
   std::unique_ptr<verifiers::VerifierPool> pool_;
   std::map<std::string, std::shared_ptr<const verifiers::Verifier>> by_name_;

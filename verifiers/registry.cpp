@@ -8,12 +8,38 @@
 #include "verifiers/countdown.h"
 #include "verifiers/format_reward.h"
 #include "verifiers/math_verifier.h"
+#include "verifiers/sandbox/code_verifier.h"
 
 namespace zerorl::verifiers {
 namespace {
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+// The "code" verifier's JSON options (from YAML sandbox settings); unknown keys are errors.
+CodeVerifierOptions code_options_from_json(const Json& o) {
+  CodeVerifierOptions opt;
+  for (const auto& [key, value] : o.items()) {
+    if (key == "insecure_allow") {
+      opt.sandbox.insecure_allow = value.get<bool>();
+    } else if (key == "slots") {
+      opt.sandbox.slots = value.get<int>();
+    } else if (key == "timeout_s") {
+      opt.default_timeout_s = value.get<double>();
+    } else if (key == "memory_mb") {
+      opt.sandbox.limits.memory_bytes = value.get<uint64_t>() << 20;
+    } else if (key == "reward") {
+      const std::string mode = value.get<std::string>();
+      ZRL_CHECK(mode == "all_or_nothing" || mode == "fraction",
+                "code verifier option reward = '{}': use all_or_nothing or fraction", mode);
+      opt.reward_mode = mode == "fraction" ? CodeRewardMode::kFraction : CodeRewardMode::kAllOrNothing;
+    } else {
+      ZRL_FAIL("unknown code verifier option '{}' (known: insecure_allow, slots, timeout_s, memory_mb, reward)",
+               key);
+    }
+  }
+  return opt;
 }
 }  // namespace
 
@@ -27,6 +53,7 @@ Registry Registry::with_builtins() {
     ZRL_CHECK(o.empty(), "countdown verifier takes no options, got {}", o.dump());
     return std::make_unique<CountdownVerifier>();
   });
+  r.add("code", [](const Json& o) { return make_code_verifier(code_options_from_json(o)); });
   r.add("format", [](const Json& o) {
     return std::make_unique<FormatVerifier>(o.empty() ? FormatOptions{} : FormatOptions::from_json(o));
   });

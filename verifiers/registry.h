@@ -17,8 +17,8 @@ using VerifierFactory = std::function<std::unique_ptr<Verifier>(const Json& opti
 
 class Registry {
  public:
-  // A registry holding "math", "countdown" and "format" and the data_source aliases of the datasets in
-  // ../shared/data (gsm8k, math500, aime24, aime25, amc23, countdown, ...). "code" is added by its owner.
+  // A registry holding "math", "countdown", "format" and "code" and the data_source aliases of the datasets in
+  // ../shared/data (gsm8k, math500, aime24, aime25, amc23, countdown, ...), and "code" (the sandbox).
   static Registry with_builtins();
 
   // Throws when `name` is already registered.

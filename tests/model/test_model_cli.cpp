@@ -65,6 +65,18 @@ TEST_P(Cli, LogitsAndGreedyGenerateMatchTransformers) {
   EXPECT_EQ(Json::parse(gen.out)["sequences"], ref["greedy_ids"]);
 }
 
+// Sampling through the CLI: the same seed gives the same sequences; another seed (almost surely) does not.
+TEST_P(Cli, SamplingIsSeeded) {
+  const std::string dir = testing::shared_dir() + "/fixtures/" + GetParam();
+  const std::string base = "generate --model " + dir + " --max-new-tokens 12 --temperature 1 --ids \"1,2,3;4,5\"";
+  Result a = run_zerorl(base + " --seed 7", false), b = run_zerorl(base + " --seed 7", false);
+  Result c = run_zerorl(base + " --seed 8", false);
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(Json::parse(a.out)["sequences"], Json::parse(c.out)["sequences"]);
+  EXPECT_EQ(Json::parse(a.out)["sequences"][0].size(), 15u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, Cli, ::testing::Values("tiny-qwen2", "tiny-llama", "tiny-qwen3"));
 
 TEST(CliErrors, NameTheBadValue) {
@@ -73,7 +85,8 @@ TEST(CliErrors, NameTheBadValue) {
            {"logits --model " + dir + " --ids \"1,x\"", "'x'"},
            {"logits --model " + dir + " --ids \"1,9999\"", "9999"},
            {"logits --model /nonexistent --ids 1", "/nonexistent"},
-           {"generate --model " + dir + " --ids 1 --temperature 0.7", "temperature"}}) {
+           {"generate --model " + dir + " --ids 1 --temperature -1", "temperature"},
+           {"generate --model " + dir + " --prompt hello", "tokenizer"}}) {
     Result r = run_zerorl(args, true);
     EXPECT_NE(r.code, 0) << args;
     EXPECT_NE(r.out.find(expect), std::string::npos) << args << " -> " << r.out;

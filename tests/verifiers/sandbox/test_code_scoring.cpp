@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "verifiers/sandbox/code_verifier.h"
+#include "verifiers/registry.h"
 
 namespace zerorl::verifiers {
 namespace {
@@ -96,6 +97,28 @@ TEST(CodeScoring, CompiledLanguageByConfig) {
   Verdict verdict = v.verify(s);
   EXPECT_EQ(verdict.status, "ok") << verdict.reason;
   EXPECT_EQ(verdict.info.value("passed", -1), 2);
+}
+
+}  // namespace
+}  // namespace zerorl::verifiers
+
+namespace zerorl::verifiers {
+namespace {
+
+// The registry builds "code" from JSON options (what YAML configs pass); the options take effect.
+TEST(CodeScoring, RegistryBuildsCodeVerifierFromOptions) {
+  Registry r = Registry::with_builtins();
+  ASSERT_TRUE(r.has("code"));
+  EXPECT_THROW(r.create("code", Json{{"reward", "most"}}), std::exception);
+  EXPECT_THROW(r.create("code", Json{{"no_such_option", 1}}), std::exception);
+  auto fraction = r.create("code", Json{{"reward", "fraction"}, {"timeout_s", 10}});
+  Sample s;
+  s.extra = {{"program", "print(int(input()) * 2)"},
+             {"tests", Json::array({{{"stdin", "2\n"}, {"stdout", "4\n"}}, {{"stdin", "3\n"}, {"stdout", "7\n"}}})}};
+  const Verdict v = fraction->verify(s);
+  EXPECT_DOUBLE_EQ(v.reward, 0.5) << v.reason;
+  auto all = r.create("code", Json::object());
+  EXPECT_DOUBLE_EQ(all->verify(s).reward, 0.0);
 }
 
 }  // namespace
