@@ -1,10 +1,12 @@
 // apps/cmd_train.cpp: `zerorl train | eval | pretrain`: load the YAML config (with --set), then run.
 // Not here: the RL loop (trainer/), which these commands only call.
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/embedded_configs.h"
 #include "core/log.h"
 #include "core/run_config.h"
 #include "trainer/eval.h"
@@ -21,8 +23,29 @@ struct RunArgs {
   bool print_config = false;
 };
 
+// The embedded default run when --config is absent (configs/ is compiled in: apps/embedded_configs.h).
+constexpr const char* kDefaultConfig = "tiny_test.yaml";
+
+// --config FILE, else a configs/ file name compiled into the binary, else the embedded default;
+// then --set overrides and checks. Errors name the file, key and value.
+Config resolve_config(const RunArgs& args) {
+  if (!args.config_path.empty() && std::filesystem::exists(args.config_path)) {
+    return load_config(args.config_path, args.overrides);
+  }
+  const std::string name = args.config_path.empty() ? kDefaultConfig : args.config_path;
+  const auto it = embedded_configs().find(name);
+  if (it == embedded_configs().end()) return load_config(args.config_path, args.overrides);  // names the file
+  Config cfg;
+  config::load_yaml_text(cfg, it->second, "<embedded>/configs/" + name);
+  config::apply_overrides(cfg, args.overrides);
+  config::validate(cfg);
+  return cfg;
+}
+
 void add_config_options(CLI::App* cmd, RunArgs& args) {
-  cmd->add_option("--config", args.config_path, "Run config (YAML); see configs/README.md");
+  cmd->add_option("--config", args.config_path,
+                  "Run config (YAML; a configs/ file name also works from anywhere); default: the embedded "
+                  "configs/tiny_test.yaml. See configs/README.md");
   cmd->add_option("--set", args.overrides, "Override a key: --set optim.lr=1e-6 (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--print-config", args.print_config, "Print the fully resolved config and exit");
@@ -36,7 +59,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
   add_config_options(train, train_args);
   train->add_option("--resume", train_args.resume, "auto (newest complete checkpoint) or a checkpoint DIR");
   train->callback([&exit_code]() {
-    Config cfg = load_config(train_args.config_path, train_args.overrides);
+    Config cfg = resolve_config(train_args);
     if (train_args.print_config) {
       std::fputs(config::to_yaml(cfg).c_str(), stdout);
       exit_code = 0;
@@ -50,7 +73,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
   add_config_options(eval, eval_args);
   eval->add_option("--checkpoint", eval_args.checkpoint, "Checkpoint folder (default: model.path)");
   eval->callback([&exit_code]() {
-    Config cfg = load_config(eval_args.config_path, eval_args.overrides);
+    Config cfg = resolve_config(eval_args);
     if (eval_args.print_config) {
       std::fputs(config::to_yaml(cfg).c_str(), stdout);
       return;
@@ -62,7 +85,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
   auto* pretrain = app.add_subcommand("pretrain", "Next-token training with the same model code");
   add_config_options(pretrain, pretrain_args);
   pretrain->callback([&exit_code]() {
-    Config cfg = load_config(pretrain_args.config_path, pretrain_args.overrides);
+    Config cfg = resolve_config(pretrain_args);
     if (pretrain_args.print_config) {
       std::fputs(config::to_yaml(cfg).c_str(), stdout);
       return;

@@ -1,0 +1,104 @@
+// bench/train_step/main.cpp: tokens/s and MFU of one policy-gradient update, the trainer's way: forward
+// to hidden states, fused lm_head -> log-probs, PPO-clip loss, token-mean aggregation, backward, AdamW.
+// Not here: rollout or verification (bench/rollout, bench/verifiers). Prints one JSON object.
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "algo/logits.h"
+#include "algo/losses.h"
+#include "core/json_io.h"
+#include "model/config.h"
+#include "model/decoder.h"
+
+namespace {
+
+using zerorl::Json;
+namespace algo = zerorl::algo;
+namespace model = zerorl::model;
+
+model::ModelConfig shape(const std::string& size) {
+  model::ModelConfig c = model::qwen25_05b_config();
+  if (size == "1.5b") {
+    c.hidden_size = 1536, c.intermediate_size = 8960, c.num_hidden_layers = 28;
+    c.num_attention_heads = 12, c.num_key_value_heads = 2, c.head_dim = 128;
+  } else if (size == "tiny") {
+    c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 128, c.num_hidden_layers = 2;
+    c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 16;
+  } else if (size != "0.5b") {
+    throw std::invalid_argument("--model-size must be 0.5b, 1.5b or tiny, got " + size);
+  }
+  return c;
+}
+
+void sync(const torch::Device& d) {
+  if (d.is_cuda()) torch::cuda::synchronize();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"zerorl policy-update benchmark (random weights, Qwen2.5 shapes)"};
+  std::string size = "1.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu";
+  int64_t batch = 16, seqlen = 1024, micro = 4, steps = 5;
+  app.add_option("--model-size", size, "0.5b | 1.5b | tiny");
+  app.add_option("--batch", batch, "sequences per update");
+  app.add_option("--seqlen", seqlen, "tokens per sequence");
+  app.add_option("--micro-batch", micro, "sequences per forward/backward (gradient accumulation)");
+  app.add_option("--steps", steps, "timed updates after one warm-up");
+  app.add_option("--device", device_name, "cuda | cpu");
+  CLI11_PARSE(app, argc, argv);
+
+  const torch::Device device(device_name);
+  const torch::Dtype dtype = device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+  const model::ModelConfig cfg = shape(size);
+  torch::manual_seed(0);
+  model::CausalLM lm(cfg, dtype, device);
+  model::init_random_(lm, 0);
+  int64_t params = 0;
+  for (const auto& p : lm->parameters()) params += p.numel();
+  torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(1e-6));
+  const auto ids = torch::randint(0, cfg.vocab_size - 1000, {batch, seqlen},
+                                  torch::TensorOptions().dtype(torch::kInt64).device(device));
+  const auto adv = torch::randn({batch}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  const auto mask = torch::ones({batch, seqlen - 1}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  const algo::LossCounts global = algo::count_loss_terms(mask);
+
+  auto update = [&]() {
+    for (int64_t s = 0; s < batch; s += micro) {
+      const int64_t n = std::min(micro, batch - s);
+      const auto mb = ids.narrow(0, s, n);
+      const auto h = lm->hidden_states(mb);
+      const auto lp = algo::linear_token_logprobs(h.narrow(1, 0, seqlen - 1), lm->lm_head_weight(),
+                                                  mb.narrow(1, 1, seqlen - 1))
+                          .logp;
+      const auto terms = algo::policy_loss(lp, lp.detach(), adv.narrow(0, s, n));
+      algo::aggregate_loss(terms.loss, mask.narrow(0, s, n), {}, global).backward();
+    }
+    opt.step();
+    opt.zero_grad();
+  };
+  update();  // warm-up: allocator, kernels, optimizer state
+  sync(device);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) update();
+  sync(device);
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
+  const double tokens = static_cast<double>(batch * seqlen);
+  Json out = {{"bench", "train_step"},
+              {"model", "qwen2.5-" + size + " shapes, random weights"},
+              {"device", device_name},
+              {"dtype", dtype == torch::kBFloat16 ? "bfloat16" : "float32"},
+              {"batch", batch},
+              {"seqlen", seqlen},
+              {"micro_batch", micro},
+              {"params", params},
+              {"sec_per_step", dt},
+              {"train_tok_per_s", tokens / dt},
+              {"mfu_6N", 6.0 * params * tokens / dt / 989e12},
+              {"note", "mfu_6N as in ../shared/bench/hf_baseline.py: 6*N*tokens/s over 989 TFLOP/s dense bf16"}};
+  std::cout << out.dump(1) << "\n";
+  return 0;
+}
