@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "core/log.h"
 #include "core/run_config.h"
+#include "trainer/step.h"
 
 namespace zerorl::apps {
 
@@ -39,7 +41,8 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       exit_code = 0;
       return;
     }
-    exit_code = not_implemented("train", 8);
+    log::init(0, cfg.run.log_level);
+    exit_code = trainer::run_train(cfg, train_args.resume);
   });
 
   auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint: pass@1, avg@k, maj@k");

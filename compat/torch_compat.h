@@ -2,6 +2,7 @@
 // pip's 2.x with CUDA on GPU), guarded by TORCH_VERSION_MAJOR. Not here: any model or algorithm code.
 #pragma once
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -16,5 +17,24 @@ inline std::string torch_version() {
 
 // torch >= 2 has fused scaled_dot_product_attention (flash / memory-efficient kernels on CUDA).
 constexpr bool kHasSdpa = TORCH_VERSION_MAJOR >= 2;
+
+}  // namespace zerorl::compat
+
+namespace zerorl::compat {
+
+// Fused attention: q [B,H,T,D], k/v [B,H,L,D], mask [B,1,T,L] bool (true = attend). Only callable when
+// kHasSdpa; on torch 1.13 it throws (callers use their plain path there).
+inline torch::Tensor sdpa(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                          const torch::Tensor& mask) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, mask);
+#else
+  (void)q, (void)k, (void)v, (void)mask;
+  TORCH_CHECK(false, "scaled_dot_product_attention needs torch >= 2");
+#endif
+}
+
+// A CPU generator seeded with `seed` (same stream on every torch version).
+inline at::Generator cpu_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
 
 }  // namespace zerorl::compat

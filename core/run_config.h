@@ -26,23 +26,38 @@ ZRL_CONFIG_STRUCT(RunSection, ZRL_RUN_FIELDS);
   F(std::string, path, "", "Hugging Face checkpoint folder (config.json + safetensors).",         \
     check::any())                                                                                  \
   F(std::string, dtype, "auto", "Compute dtype: auto (bf16 on CUDA, f32 on CPU), float32, bfloat16, float16.", \
-    check::one_of({"auto", "float32", "bfloat16", "float16"}))
+    check::one_of({"auto", "float32", "bfloat16", "float16"}))                                   \
+  F(int64_t, tiny_hidden_size, 64, "path empty: hidden size of the tiny random Qwen2-shaped model.",   \
+    check::at_least(8))                                                                            \
+  F(int64_t, tiny_layers, 2, "path empty: decoder layers of the tiny random model.", check::at_least(1)) \
+  F(int64_t, tiny_heads, 4, "path empty: attention heads of the tiny random model (2 KV heads).",    \
+    check::at_least(2))                                                                            \
+  F(bool, gradient_checkpointing, false, "Recompute each layer's activations in backward (GPU memory).", \
+    check::any())
 ZRL_CONFIG_STRUCT(ModelSection, ZRL_MODEL_FIELDS);
 
 #define ZRL_TOKENIZER_FIELDS(F)                                                                   \
   F(std::string, path, "", "Folder with tokenizer.json; empty = the model folder.", check::any()) \
   F(std::string, prompt_template, "r1_zero", "Prompt template: r1_zero, chatml, plain.",           \
-    check::one_of({"r1_zero", "chatml", "plain"}))
+    check::one_of({"r1_zero", "chatml", "plain"}))                                                 \
+  F(int64_t, max_prompt_tokens, 1024, "Longer prompts are dropped from the dataset at load.",       \
+    check::at_least(1))
 ZRL_CONFIG_STRUCT(TokenizerSection, ZRL_TOKENIZER_FIELDS);
 
 #define ZRL_DATA_FIELDS(F)                                                                        \
-  F(std::string, train_path, "", "Training prompts, JSONL.", check::any())                        \
+  F(std::string, train_path, "", "Training prompts, JSONL (empty = the built-in toy task below).",   \
+    check::any())                                                                                  \
+  F(std::string, toy_task, "addition", "Built-in task when train_path is empty: addition (a+b=).",  \
+    check::one_of({"addition"}))                                                                   \
+  F(int64_t, toy_size, 256, "Rows of the built-in toy task.", check::at_least(1))                  \
+  F(int64_t, toy_max_operand, 4, "Toy addition operands are 0..this.", check::at_least(1))         \
   F(std::string, eval_path, "", "Held-out prompts, JSONL (empty = no eval).", check::any())      \
   F(std::string, prompt_key, "prompt", "JSONL key holding the question.", check::any())          \
   F(std::string, answer_key, "answer", "JSONL key holding the gold answer.", check::any())       \
   F(std::string, data_source_key, "data_source", "JSONL key selecting the verifier per row.",   \
     check::any())                                                                                  \
-  F(std::string, default_data_source, "math", "Verifier for rows without a data source.", check::any())
+  F(std::string, default_data_source, "math", "Verifier for rows without a data source.", check::any()) \
+  F(bool, shuffle, true, "Reshuffle every epoch from (run.seed, epoch).", check::any())
 ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
 
 #define ZRL_ROLLOUT_FIELDS(F)                                                                     \
@@ -53,8 +68,73 @@ ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
   F(int64_t, top_k, 0, "Keep the k most likely tokens (0 = off).", check::at_least(0))          \
   F(double, min_p, 0.0, "Drop tokens below min_p * p_max (0 = off).", check::range(0.0, 1.0))   \
   F(int64_t, max_new_tokens, 512, "Longest answer in tokens.", check::at_least(1))              \
-  F(StringList, stop, {}, "Stop strings (checked on decoded text).", check::any())
+  F(StringList, stop, {}, "Stop strings (checked on decoded text).", check::any())                \
+  F(double, kv_cache_fraction, 0.3, "Share of device memory the rollout KV cache may use.",         \
+    check::range(0.0, 1.0))                                                                        \
+  F(bool, dynamic_sampling, false, "DAPO: drop groups whose rewards are all equal, resample to refill.", \
+    check::any())                                                                                  \
+  F(int64_t, max_resample_rounds, 3, "DAPO dynamic sampling: extra rollout rounds per step at most.", \
+    check::at_least(0))
 ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
+
+#define ZRL_ALGO_FIELDS(F)                                                                        \
+  F(std::string, advantage, "grpo", "grpo: (r-mean)/(std+eps); dr_grpo: r-mean; rloo: leave-one-out.", \
+    check::one_of({"grpo", "dr_grpo", "rloo"}))                                                    \
+  F(bool, whiten_batch, false, "Whiten advantages over the whole batch after the group step.",     \
+    check::any())                                                                                  \
+  F(double, clip_low, 0.2, "PPO ratio clip below: 1 - clip_low.", check::non_negative())           \
+  F(double, clip_high, 0.2, "PPO ratio clip above: 1 + clip_high (DAPO clip-higher: 0.28).",       \
+    check::non_negative())                                                                         \
+  F(double, dual_clip_c, 0.0, "Dual-clip bound c > 1 for negative advantages (0 = off).",          \
+    check::non_negative())                                                                         \
+  F(double, kl_coef, 0.0, "KL-to-reference coefficient (0 = no reference model loaded).",         \
+    check::non_negative())                                                                         \
+  F(std::string, kl_estimator, "k3", "KL estimator: k1, k2, k3 (Schulman 2020).",                  \
+    check::one_of({"k1", "k2", "k3"}))                                                             \
+  F(std::string, kl_in, "loss", "Where KL goes: loss (DeepSeekMath/R1) or reward.",                \
+    check::one_of({"loss", "reward"}))                                                             \
+  F(int64_t, ref_reset_every, 0, "Copy the policy into the reference every N steps (0 = never).",  \
+    check::at_least(0))                                                                            \
+  F(double, entropy_coef, 0.0, "Entropy bonus coefficient.", check::non_negative())                \
+  F(std::string, loss_agg, "seq_mean_token_mean",                                                  \
+    "token_mean (DAPO), seq_mean_token_mean (GRPO), seq_mean_token_sum_norm (Dr. GRPO).",          \
+    check::one_of({"token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"}))              \
+  F(int64_t, minibatches, 1, "Optimizer steps per rollout batch (minibatch updates).", check::at_least(1)) \
+  F(int64_t, epochs, 1, "Passes over the rollout batch.", check::at_least(1))                      \
+  F(int64_t, micro_batch_tokens, 16384, "Token budget of one forward/backward micro-batch.",         \
+    check::at_least(1))                                                                            \
+  F(std::string, overlong, "none", "Truncated answers: none, mask (no loss), soft (DAPO penalty).", \
+    check::one_of({"none", "mask", "soft"}))                                                       \
+  F(int64_t, overlong_buffer, 0, "DAPO soft penalty ramps over the last N tokens before the limit.", \
+    check::at_least(0))                                                                            \
+  F(double, overlong_penalty, 1.0, "DAPO soft penalty at the limit (subtracted from the reward).",   \
+    check::non_negative())
+ZRL_CONFIG_STRUCT(AlgoSection, ZRL_ALGO_FIELDS);
+
+#define ZRL_REWARDS_FIELDS(F)                                                                     \
+  F(double, accuracy_weight, 1.0, "Weight of the verifier's correctness (0/1).", check::any())    \
+  F(double, format_weight, 0.0, "Weight of the format check (template tags present and ordered).", \
+    check::any())                                                                                  \
+  F(double, length_weight, 0.0, "Weight of length shaping (-len/max_new_tokens).", check::any())  \
+  F(int64_t, verifier_threads, 4, "Verifier thread pool size.", check::at_least(1))               \
+  F(double, verifier_timeout_s, 5.0, "Hard deadline per verification (a timeout scores 0).",        \
+    check::positive())
+ZRL_CONFIG_STRUCT(RewardsSection, ZRL_REWARDS_FIELDS);
+
+#define ZRL_SANDBOX_FIELDS(F)                                                                     \
+  F(double, timeout_s, 2.0, "Wall-clock limit per program run.", check::positive())               \
+  F(int64_t, memory_mb, 512, "Address-space limit per program run.", check::at_least(16))          \
+  F(int64_t, workers, 4, "Concurrent sandboxed programs.", check::at_least(1))
+ZRL_CONFIG_STRUCT(SandboxSection, ZRL_SANDBOX_FIELDS);
+
+#define ZRL_EVAL_FIELDS(F)                                                                        \
+  F(int64_t, k, 1, "Samples per question (avg@k, maj@k, pass@k); 1 = greedy accuracy only.",      \
+    check::at_least(1))                                                                            \
+  F(double, temperature, 0.6, "Sampling temperature when k > 1.", check::non_negative())          \
+  F(int64_t, max_new_tokens, 0, "Answer length limit (0 = rollout.max_new_tokens).", check::at_least(0)) \
+  F(int64_t, max_questions, 0, "Evaluate the first N questions (0 = all).", check::at_least(0))   \
+  F(std::string, output, "", "Summary JSON path (empty = <output_dir>/eval/step_<N>.json).", check::any())
+ZRL_CONFIG_STRUCT(EvalSection, ZRL_EVAL_FIELDS);
 
 #define ZRL_OPTIM_FIELDS(F)                                                                       \
   F(double, lr, 1e-6, "Peak learning rate (AdamW).", check::positive())                          \
@@ -72,7 +152,12 @@ ZRL_CONFIG_STRUCT(OptimSection, ZRL_OPTIM_FIELDS);
   F(int64_t, steps, 100, "RL steps to run.", check::at_least(0))                                 \
   F(int64_t, save_every, 50, "Checkpoint every N steps (0 = only at the end).", check::at_least(0)) \
   F(int64_t, keep_last, 3, "Keep the newest N checkpoints.", check::at_least(1))                  \
-  F(int64_t, eval_every, 0, "Evaluate every N steps (0 = before and after only).", check::at_least(0))
+  F(int64_t, eval_every, 0, "Evaluate every N steps (0 = before and after only).", check::at_least(0)) \
+  F(int64_t, sample_every, 10, "Write prompts/responses/rewards to samples.jsonl every N steps (0 = off).", \
+    check::at_least(0))                                                                            \
+  F(bool, tensorboard, true, "Write TensorBoard event files under <output_dir>/tb/.", check::any()) \
+  F(bool, memory_check, true, "Estimate memory before step 1 and fail fast if it cannot fit.",      \
+    check::any())
 ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
 
 #define ZRL_CONFIG_FIELDS(F)                                                                      \
@@ -81,6 +166,10 @@ ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
   F(TokenizerSection, tokenizer, {}, "Tokenizer and prompt template.", check::any())              \
   F(DataSection, data, {}, "Datasets and their field mapping.", check::any())                     \
   F(RolloutSection, rollout, {}, "Sampling of G answers per prompt.", check::any())               \
+  F(AlgoSection, algo, {}, "Advantages, policy loss, KL and loss aggregation.", check::any())     \
+  F(RewardsSection, rewards, {}, "Verdicts to a scalar reward.", check::any())                    \
+  F(SandboxSection, sandbox, {}, "Limits of the code-execution sandbox.", check::any())           \
+  F(EvalSection, eval, {}, "Evaluation: greedy accuracy, avg@k, maj@k, pass@k.", check::any())    \
   F(OptimSection, optim, {}, "Optimizer and learning-rate schedule.", check::any())               \
   F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())
 ZRL_CONFIG_STRUCT(Config, ZRL_CONFIG_FIELDS);

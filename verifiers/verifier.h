@@ -22,11 +22,11 @@ struct Sample {
 // "timeout", "error", or a verifier-specific one (code: "memory", "runtime_error", ...).
 struct Verdict {
   bool correct = false;
-  double reward = 0.0;          // in [0, 1] for built-ins; the reward layer weights it
+  double reward = 0.0;  // in [0, 1] for built-ins; the reward layer weights it
   std::string status = "wrong";
-  std::string extracted;        // the answer the verifier found in the response
-  std::string reason;           // one human-readable line: why correct or not
-  Json info = Json::object();   // verifier-specific details (passed/total, seconds, ...)
+  std::string extracted;       // the answer the verifier found in the response
+  std::string reason;          // one human-readable line: why correct or not
+  Json info = Json::object();  // verifier-specific details (passed/total, seconds, ...)
 };
 
 class Verifier {

@@ -1,0 +1,338 @@
+// model/decoder.cpp: modules, RoPE, attention (plain and SDPA), both forward paths and greedy decoding.
+// Not here: loading/saving weights (checkpoint.cpp). Formulas follow transformers'
+// modeling_{llama,qwen2,qwen3}.
+#include "model/decoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "compat/torch_compat.h"
+#include "core/error.h"
+
+namespace zerorl::model {
+
+using torch::indexing::Slice;
+
+KvCache::KvCache(const ModelConfig& c, int64_t num_slots, int64_t capacity, torch::Dtype dtype,
+                 torch::Device device)
+    : lengths(static_cast<size_t>(num_slots), 0), capacity_(capacity) {
+  ZRL_CHECK(num_slots > 0 && capacity > 0, "KvCache: num_slots {} and capacity {} must be positive",
+            num_slots, capacity);
+  auto options = torch::TensorOptions().dtype(dtype).device(device);
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    k.push_back(torch::zeros({num_slots, c.num_key_value_heads, capacity, c.head_dim}, options));
+    v.push_back(torch::zeros({num_slots, c.num_key_value_heads, capacity, c.head_dim}, options));
+  }
+}
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const torch::TensorOptions& options) : eps(eps_) {
+  weight = register_parameter("weight", torch::ones({dim}, options));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  auto h = x.to(torch::kFloat32);
+  h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * h.to(x.scalar_type());
+}
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::TensorOptions& options) {
+  weight = register_parameter("weight", torch::empty({out, in}, options));
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}, options));
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  return torch::nn::functional::linear(x, weight, bias);
+}
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& options) {
+  weight = register_parameter("weight", torch::empty({vocab, dim}, options));
+}
+
+torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) { return torch::embedding(weight, ids); }
+
+namespace {
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  return x * cos + rotate_half(x) * sin;
+}
+
+// q [B,Hq,T,D], k/v [B,Hkv,L,D], mask [B,1,T,L] -> [B,Hq,T,D].
+torch::Tensor attend(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const torch::Tensor& mask) {
+  const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3);
+  const int64_t Hkv = k.size(1), L = k.size(2), g = Hq / Hkv;
+  if (compat::kHasSdpa && q.is_cuda()) {
+    if (g > 1) {
+      k = k.unsqueeze(2).expand({B, Hkv, g, L, D}).reshape({B, Hq, L, D});
+      v = v.unsqueeze(2).expand({B, Hkv, g, L, D}).reshape({B, Hq, L, D});
+    }
+    return compat::sdpa(q, k, v, mask);
+  }
+  // Plain path: query heads of one KV group stacked along T, so K/V are never repeated.
+  auto qg = q.reshape({B, Hkv, g * T, D});
+  auto m = mask.unsqueeze(2).expand({B, 1, g, T, L}).reshape({B, 1, g * T, L});
+  auto scores = torch::matmul(qg, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(D)));
+  scores = scores.masked_fill(m.logical_not(), -std::numeric_limits<float>::infinity());
+  auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+  return torch::matmul(probs, v).view({B, Hq, T, D});
+}
+
+}  // namespace
+
+AttentionImpl::AttentionImpl(const ModelConfig& c, const torch::TensorOptions& options)
+    : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
+  q_proj = register_module("q_proj", Linear(c.hidden_size, heads * head_dim, c.qkv_bias, options));
+  k_proj = register_module("k_proj", Linear(c.hidden_size, kv_heads * head_dim, c.qkv_bias, options));
+  v_proj = register_module("v_proj", Linear(c.hidden_size, kv_heads * head_dim, c.qkv_bias, options));
+  o_proj = register_module("o_proj", Linear(heads * head_dim, c.hidden_size, c.o_bias, options));
+  if (c.qk_norm) {
+    q_norm = register_module("q_norm", RMSNorm(head_dim, c.rms_norm_eps, options));
+    k_norm = register_module("k_norm", RMSNorm(head_dim, c.rms_norm_eps, options));
+  }
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in, KvCache* cache,
+                                     int64_t layer) {
+  const int64_t B = x.size(0), T = x.size(1);
+  auto q = q_proj(x).view({B, T, heads, head_dim});
+  auto k = k_proj(x).view({B, T, kv_heads, head_dim});
+  auto v = v_proj(x).view({B, T, kv_heads, head_dim});
+  if (q_norm) {
+    q = q_norm(q);
+    k = k_norm(k);
+  }
+  q = apply_rope(q.transpose(1, 2), in.cos, in.sin);
+  k = apply_rope(k.transpose(1, 2), in.cos, in.sin);
+  v = v.transpose(1, 2);
+  if (cache != nullptr) {
+    auto& kc = cache->k[static_cast<size_t>(layer)];
+    auto& vc = cache->v[static_cast<size_t>(layer)];
+    // Advanced indices (slots [B,1], write_pos [B,T]) around a slice: the indexed view is [B,T,Hkv,D].
+    kc.index_put_({in.slots.unsqueeze(1), Slice(), in.write_pos}, k.transpose(1, 2));
+    vc.index_put_({in.slots.unsqueeze(1), Slice(), in.write_pos}, v.transpose(1, 2));
+    const int64_t L = in.mask.size(-1);
+    if (in.slot_start >= 0) {
+      k = kc.narrow(0, in.slot_start, B).narrow(2, 0, L);
+      v = vc.narrow(0, in.slot_start, B).narrow(2, 0, L);
+    } else {
+      k = kc.narrow(2, 0, L).index_select(0, in.slots);
+      v = vc.narrow(2, 0, L).index_select(0, in.slots);
+    }
+  }
+  auto out = attend(q, k, v, in.mask);
+  return o_proj(out.transpose(1, 2).reshape({B, T, heads * head_dim}));
+}
+
+MLPImpl::MLPImpl(const ModelConfig& c, const torch::TensorOptions& options) {
+  gate_proj = register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, options));
+  up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, options));
+  down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, c.mlp_bias, options));
+}
+
+torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const torch::TensorOptions& options) {
+  self_attn = register_module("self_attn", Attention(c, options));
+  mlp = register_module("mlp", MLP(c, options));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionInputs& in, KvCache* cache,
+                                        int64_t layer) {
+  auto h = x + self_attn(input_layernorm(x), in, cache, layer);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+DecoderModelImpl::DecoderModelImpl(const ModelConfig& c, const torch::TensorOptions& options) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, options));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c, options));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
+}
+
+torch::Tensor rope_inv_freq(const ModelConfig& c) {
+  const int64_t dim = c.head_dim;
+  auto exponent = torch::arange(0, dim, 2, torch::kInt64).to(torch::kFloat32) / static_cast<double>(dim);
+  auto inv_freq = 1.0 / torch::pow(c.rope_theta, exponent);
+  const RopeScaling& r = c.rope_scaling;
+  if (r.type == "linear") return inv_freq / r.factor;
+  if (r.type != "llama3") return inv_freq;
+  // Llama 3.1: keep high frequencies, divide low ones by `factor`, interpolate in between.
+  const double old_len = static_cast<double>(r.original_max_position_embeddings);
+  const double low_wavelen = old_len / r.low_freq_factor, high_wavelen = old_len / r.high_freq_factor;
+  auto wavelen = 2 * M_PI / inv_freq;
+  auto scaled = torch::where(wavelen > low_wavelen, inv_freq / r.factor, inv_freq);
+  auto smooth = (old_len / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+  auto smoothed = (1 - smooth) * scaled / r.factor + smooth * scaled;
+  auto medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
+  return torch::where(medium, smoothed, scaled);
+}
+
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, torch::Dtype dtype, torch::Device device)
+    : config_(config), dtype_(dtype), device_(device) {
+  auto options = torch::TensorOptions().dtype(dtype).device(device);
+  model = register_module("model", DecoderModel(config, options));
+  if (!config.tie_word_embeddings) {
+    lm_head = register_module("lm_head", Linear(config.hidden_size, config.vocab_size, false, options));
+  }
+  inv_freq_ = rope_inv_freq(config).to(device);
+}
+
+torch::Tensor CausalLMImpl::lm_head_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+torch::Tensor CausalLMImpl::logits(const torch::Tensor& hidden) {
+  return torch::nn::functional::linear(hidden, lm_head_weight());
+}
+
+KvCache CausalLMImpl::make_cache(int64_t num_slots, int64_t capacity) const {
+  return KvCache(config_, num_slots, capacity, dtype_, device_);
+}
+
+torch::Tensor CausalLMImpl::run_layers(const torch::Tensor& input_ids, const torch::Tensor& positions,
+                                       AttentionInputs& in, KvCache* cache) {
+  // RoPE tables in float32 (transformers computes them with autocast off), cast to the model dtype.
+  auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_;  // [B,T,D/2]
+  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);                // [B,1,T,D]
+  in.cos = emb.cos().to(dtype_);
+  in.sin = emb.sin().to(dtype_);
+  auto x = model->embed_tokens(input_ids);
+  for (size_t l = 0; l < model->layers->size(); ++l) {
+    x = model->layers[l]->as<DecoderLayer>()->forward(x, in, cache, static_cast<int64_t>(l));
+  }
+  return model->norm(x);
+}
+
+torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids,
+                                          const torch::Tensor& attention_mask) {
+  ZRL_CHECK(input_ids.dim() == 2, "CausalLM::forward: input_ids must be [B,T], got {} dims", input_ids.dim());
+  const int64_t T = input_ids.size(1);
+  auto ids = input_ids.to(device_, torch::kInt64);
+  auto mask = attention_mask.defined() ? attention_mask.to(device_, torch::kInt64) : torch::ones_like(ids);
+  ZRL_CHECK(mask.sizes() == ids.sizes(),
+            "CausalLM::forward: attention_mask shape must equal input_ids shape");
+  AttentionInputs in;
+  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  auto bool_opts = torch::TensorOptions().dtype(torch::kBool).device(device_);
+  auto causal = torch::ones({T, T}, bool_opts).tril();
+  auto key_valid = mask.to(torch::kBool).view({ids.size(0), 1, 1, T});
+  in.mask = causal.view({1, 1, T, T})
+                .logical_and(key_valid)
+                .logical_or(torch::eye(T, bool_opts).view({1, 1, T, T}));
+  return run_layers(ids, positions, in, nullptr);
+}
+
+torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+  return logits(hidden_states(input_ids, attention_mask));
+}
+
+torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& input_ids, const std::vector<int64_t>& slots,
+                                           KvCache& cache, const std::vector<int64_t>& num_new,
+                                           bool all_logits) {
+  ZRL_CHECK(input_ids.dim() == 2, "forward_cached: input_ids must be [B,T], got {} dims", input_ids.dim());
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
+  ZRL_CHECK(static_cast<int64_t>(slots.size()) == B, "forward_cached: {} slots for {} rows", slots.size(), B);
+  ZRL_CHECK(num_new.empty() || static_cast<int64_t>(num_new.size()) == B,
+            "forward_cached: {} num_new for {} rows", num_new.size(), B);
+  std::vector<int64_t> pos(static_cast<size_t>(B * T)), ends(static_cast<size_t>(B)),
+      last(static_cast<size_t>(B));
+  std::vector<bool> used(static_cast<size_t>(cache.num_slots()), false);
+  int64_t L = 0;
+  bool contiguous = true;
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t s = slots[static_cast<size_t>(b)];
+    ZRL_CHECK(s >= 0 && s < cache.num_slots() && !used[static_cast<size_t>(s)],
+              "forward_cached: slot {} out of range [0, {}) or repeated", s, cache.num_slots());
+    used[static_cast<size_t>(s)] = true;
+    contiguous = contiguous && s == slots[0] + b;
+    const int64_t start = cache.lengths[static_cast<size_t>(s)];
+    const int64_t n = num_new.empty() ? T : num_new[static_cast<size_t>(b)];
+    ZRL_CHECK(n >= 1 && n <= T, "forward_cached: num_new {} of row {} outside [1, {}]", n, b, T);
+    ZRL_CHECK(start + T <= cache.capacity(),
+              "forward_cached: slot {} holds {} tokens, {} more exceed capacity {}", s, start, T,
+              cache.capacity());
+    for (int64_t t = 0; t < T; ++t) pos[static_cast<size_t>(b * T + t)] = start + t;
+    ends[static_cast<size_t>(b)] = start + n;
+    last[static_cast<size_t>(b)] = n - 1;
+    L = std::max(L, start + T);
+  }
+  auto long_opts = torch::TensorOptions().dtype(torch::kInt64);
+  auto positions = torch::tensor(pos, long_opts).view({B, T}).to(device_);
+  AttentionInputs in;
+  in.slots = torch::tensor(slots, long_opts).to(device_);
+  in.write_pos = positions;
+  in.slot_start = contiguous ? slots[0] : -1;
+  // Key j is visible to query (b,t) at position p when j <= p and j < ends[b]; or j == p (never empty).
+  auto kpos = torch::arange(L, long_opts.device(device_)).view({1, 1, 1, L});
+  auto qpos = positions.view({B, 1, T, 1});
+  auto end = torch::tensor(ends, long_opts).to(device_).view({B, 1, 1, 1});
+  in.mask = kpos.le(qpos).logical_and(kpos.lt(end)).logical_or(kpos.eq(qpos));
+  auto hidden = run_layers(input_ids.to(device_, torch::kInt64), positions, in, &cache);
+  for (int64_t b = 0; b < B; ++b) {
+    cache.lengths[static_cast<size_t>(slots[static_cast<size_t>(b)])] = ends[static_cast<size_t>(b)];
+  }
+  if (all_logits) return logits(hidden);
+  auto rows = torch::arange(B, long_opts.device(device_));
+  auto cols = torch::tensor(last, long_opts).to(device_);
+  return logits(hidden.index({rows, cols}));
+}
+
+void init_random_(CausalLM& lm, uint64_t seed, double std) {
+  torch::NoGradGuard no_grad;
+  auto gen = compat::cpu_generator(seed);
+  for (auto& p : lm->named_parameters()) {
+    const std::string& name = p.key();
+    auto& t = p.value();
+    if (name.size() >= 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0) {
+      t.fill_(1.0);
+    } else if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0) {
+      t.zero_();
+    } else {
+      t.copy_(torch::randn(t.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat32)) * std);
+    }
+  }
+}
+
+std::vector<std::vector<int64_t>> greedy_generate(CausalLM& lm,
+                                                  const std::vector<std::vector<int64_t>>& prompts,
+                                                  int64_t max_new_tokens) {
+  torch::NoGradGuard no_grad;
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  ZRL_CHECK(B > 0, "greedy_generate: no prompts");
+  int64_t T = 0;
+  for (const auto& p : prompts) {
+    ZRL_CHECK(!p.empty(), "greedy_generate: empty prompt");
+    T = std::max<int64_t>(T, static_cast<int64_t>(p.size()));
+  }
+  auto ids = torch::zeros({B, T}, torch::kInt64);
+  std::vector<int64_t> lens, slots;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& p = prompts[static_cast<size_t>(b)];
+    ids[b].narrow(0, 0, static_cast<int64_t>(p.size())).copy_(torch::tensor(p, torch::kInt64));
+    lens.push_back(static_cast<int64_t>(p.size()));
+    slots.push_back(b);
+  }
+  auto out = prompts;
+  if (max_new_tokens <= 0) return out;
+  KvCache cache = lm->make_cache(B, T + max_new_tokens);
+  auto logits = lm->forward_cached(ids, slots, cache, lens);
+  for (int64_t step = 0; step < max_new_tokens; ++step) {
+    auto next = logits.argmax(-1).to(torch::kCPU);
+    auto acc = next.accessor<int64_t, 1>();
+    for (int64_t b = 0; b < B; ++b) out[static_cast<size_t>(b)].push_back(acc[b]);
+    if (step + 1 < max_new_tokens) logits = lm->forward_cached(next.view({B, 1}), slots, cache);
+  }
+  return out;
+}
+
+}  // namespace zerorl::model

@@ -1,0 +1,174 @@
+// model/decoder.h: the Qwen2 / Qwen3 / Llama decoder as LibTorch modules (parameter names equal Hugging
+// Face's: model.embed_tokens.weight, model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight,
+// lm_head.weight), the slot-based KV cache, and greedy decoding. Not here: safetensors IO (checkpoint.h),
+// sampling (rollout/).
+//
+// Two forward paths:
+//  * CausalLM::forward(input_ids [B,T], attention_mask [B,T] or undefined) -> logits [B,T,V]: no cache, for
+//    training and scoring. Padding (left or right) is allowed: positions are cumsum(mask) - 1, padded keys
+//    are masked, so every real position equals its row run alone. Outputs at padded positions are finite
+//    garbage.
+//  * CausalLM::forward_cached(input_ids [B,T], slots, cache, num_new) -> logits: the generation path over a
+//    preallocated KvCache (see below). Prefill and decode are the same call: a prefill is T prompt tokens
+//    (rows right-padded to T, num_new[b] real ones), a decode step is T = 1.
+// Attention: torch >= 2 on CUDA uses scaled_dot_product_attention; otherwise a plain path (softmax in
+// float32, like transformers' eager attention). Both use a boolean mask where a query may always attend
+// to itself, so no row is fully masked (no NaN from padding).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "model/config.h"
+
+namespace zerorl::model {
+
+// Preallocated KV cache for continuous batching. For each layer l: k[l], v[l] of shape
+// [num_slots, kv_heads, capacity, head_dim] (model dtype, model device), zero-initialised.
+// lengths[s] = tokens stored in slot s (host side); a slot's tokens occupy positions [0, lengths[s]) and
+// their RoPE positions are the same indices. A finished sequence frees its slot with reset(s); stale
+// K/V beyond lengths[s] are never attended to.
+struct KvCache {
+  KvCache(const ModelConfig& config, int64_t num_slots, int64_t capacity, torch::Dtype dtype,
+          torch::Device device);
+  int64_t num_slots() const { return static_cast<int64_t>(lengths.size()); }
+  int64_t capacity() const { return capacity_; }
+  void reset(int64_t slot) { lengths.at(static_cast<size_t>(slot)) = 0; }
+  void reset_all() { std::fill(lengths.begin(), lengths.end(), 0); }
+
+  std::vector<torch::Tensor> k, v;
+  std::vector<int64_t> lengths;
+
+ private:
+  int64_t capacity_;
+};
+
+// y = x / sqrt(mean(x^2) + eps) * weight, computed in float32 and cast back (transformers' RMSNorm).
+struct RMSNormImpl : torch::nn::Module {
+  RMSNormImpl(int64_t dim, double eps, const torch::TensorOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RMSNorm);
+
+// y = x W^T + b. Parameters "weight" [out, in] and optional "bias" [out]; created uninitialised.
+struct LinearImpl : torch::nn::Module {
+  LinearImpl(int64_t in, int64_t out, bool bias, const torch::TensorOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Linear);
+
+struct EmbeddingImpl : torch::nn::Module {
+  EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& options);
+  torch::Tensor forward(const torch::Tensor& ids);
+  torch::Tensor weight;  // [vocab, dim]
+};
+TORCH_MODULE(Embedding);
+
+// Per-forward inputs shared by all layers. cos/sin [B,1,T,head_dim] (RoPE at the tokens' positions);
+// mask [B,1,T,L] bool (true = may attend). Cached path only: slots [B] int64, write_pos [B,T] int64 (cache
+// positions of this call's tokens), slot_start >= 0 when slots are the contiguous range [slot_start, +B).
+struct AttentionInputs {
+  torch::Tensor cos, sin, mask, slots, write_pos;
+  int64_t slot_start = -1;
+};
+
+struct AttentionImpl : torch::nn::Module {
+  AttentionImpl(const ModelConfig& c, const torch::TensorOptions& options);
+  // x [B,T,H]. Without cache: keys are this call's tokens. With cache: writes K/V at (slots, write_pos)
+  // in layer `layer` of `cache`, then attends over cache positions [0, L) where L = mask.size(-1).
+  torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in, KvCache* cache, int64_t layer);
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  RMSNorm q_norm{nullptr}, k_norm{nullptr};  // Qwen3 only
+  int64_t heads, kv_heads, head_dim;
+};
+TORCH_MODULE(Attention);
+
+// down(silu(gate(x)) * up(x))
+struct MLPImpl : torch::nn::Module {
+  MLPImpl(const ModelConfig& c, const torch::TensorOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(MLP);
+
+struct DecoderLayerImpl : torch::nn::Module {
+  DecoderLayerImpl(const ModelConfig& c, const torch::TensorOptions& options);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionInputs& in, KvCache* cache, int64_t layer);
+  Attention self_attn{nullptr};
+  MLP mlp{nullptr};
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+// HF's `model.` submodule: embed_tokens, layers, norm.
+struct DecoderModelImpl : torch::nn::Module {
+  DecoderModelImpl(const ModelConfig& c, const torch::TensorOptions& options);
+  Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+};
+TORCH_MODULE(DecoderModel);
+
+class CausalLMImpl : public torch::nn::Module {
+ public:
+  // Parameters are created uninitialised in `dtype` on `device`: load weights (checkpoint.h) or init_random_.
+  CausalLMImpl(const ModelConfig& config, torch::Dtype dtype = torch::kFloat32,
+               torch::Device device = torch::kCPU);
+
+  // input_ids [B,T] int64; attention_mask [B,T] (1 = token, 0 = padding) or undefined = all ones.
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {});
+  // Same as forward but returns the final-norm hidden states [B,T,hidden] (for chunked logprobs).
+  torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {});
+  // hidden [..., hidden] -> logits [..., V] with the (possibly tied) LM head.
+  torch::Tensor logits(const torch::Tensor& hidden);
+
+  // Generation step over the KV cache. Row b of input_ids [B,T] continues slot slots[b] (distinct slots);
+  // its token t gets position cache.lengths[slot] + t. num_new[b] in [1, T] = real tokens of row b (the
+  // rest is right padding; empty = all T). Padding K/V are written but never attended, and overwritten
+  // by the next call. Requires lengths[slot] + T <= capacity. Afterwards lengths[slot] += num_new[b].
+  // Returns logits [B,T,V] when all_logits, else [B,V] at each row's last real token.
+  torch::Tensor forward_cached(const torch::Tensor& input_ids, const std::vector<int64_t>& slots,
+                               KvCache& cache, const std::vector<int64_t>& num_new = {},
+                               bool all_logits = false);
+
+  // A cache sized for this model (its dtype and device).
+  KvCache make_cache(int64_t num_slots, int64_t capacity) const;
+
+  const ModelConfig& config() const { return config_; }
+  torch::Dtype dtype() const { return dtype_; }
+  torch::Device device() const { return device_; }
+  torch::Tensor lm_head_weight() const;  // [V, hidden]; embed_tokens.weight when tied
+
+  DecoderModel model{nullptr};
+  Linear lm_head{nullptr};  // null when tie_word_embeddings
+
+ private:
+  // Embeds, runs every layer and the final norm. `in.cos/sin` are filled here from `positions` [B,T].
+  torch::Tensor run_layers(const torch::Tensor& input_ids, const torch::Tensor& positions,
+                           AttentionInputs& in, KvCache* cache);
+
+  ModelConfig config_;
+  torch::Dtype dtype_;
+  torch::Device device_;
+  torch::Tensor inv_freq_;  // [head_dim/2] float32, with rope scaling applied
+};
+TORCH_MODULE(CausalLM);
+
+// RoPE inverse frequencies [head_dim/2] float32 (transformers' default / linear / llama3 rope init).
+torch::Tensor rope_inv_freq(const ModelConfig& c);
+
+// Fills parameters from a seeded CPU generator: matrices ~ N(0, std^2), norms = 1, biases = 0. The same seed
+// gives the same weights in every dtype and device.
+void init_random_(CausalLM& lm, uint64_t seed, double std = 0.02);
+
+// Greedy decoding (plain argmax, no EOS): returns each prompt followed by max_new_tokens new ids.
+// Rows may differ in length; they run as one batch through the KV cache.
+std::vector<std::vector<int64_t>> greedy_generate(CausalLM& lm,
+                                                  const std::vector<std::vector<int64_t>>& prompts,
+                                                  int64_t max_new_tokens);
+
+}  // namespace zerorl::model

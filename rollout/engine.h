@@ -1,0 +1,89 @@
+// rollout/engine.h: the batched generation engine: G sampled answers per prompt over a preallocated
+// slot KV cache, with one shared prefill per prompt and continuous batching. Not here: the model's
+// math (model/decoder.h, the very module the trainer updates), samplers (sampling.h), stop rules (stop.h).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/timer.h"
+#include "model/decoder.h"
+#include "rollout/memory.h"
+#include "rollout/sampling.h"
+#include "rollout/stop.h"
+
+namespace zerorl::rollout {
+
+struct EngineOptions {
+  int64_t kv_budget_bytes = 0;    // KV cache + sampling workspace; 0 = room for every sequence of a call
+  int64_t max_slots = 0;          // cap on concurrent sequences; 0 = as many as the budget holds
+  int64_t max_context = 0;        // prompt + generated tokens per sequence; 0 = max_position_embeddings
+  TextStreamFactory detokenizer;  // needed for stop strings and Trajectory::text; may be empty
+  bool timing_sync = false;       // synchronize the device at phase borders so PhaseTimes are exact
+  // Called at the start of every generate(): where a remote trainer's weights are pulled in. Colocated
+  // trainers update the shared CausalLM in place and need no hook (the engine holds no weight copy).
+  std::function<void(model::CausalLM&)> weight_sync;
+};
+
+struct GenerateConfig {
+  SamplerParams sampler;
+  StopRules stop;
+  int64_t group_size = 1;  // G samples per prompt
+  uint64_t seed = 0;       // row streams: mix_seed({seed, step, prompt index, sample index})
+  uint64_t step = 0;
+  // Stream key of each prompt (e.g. its dataset row), so a prompt draws the same samples whatever batch it
+  // shares; empty = the prompt's index in this call.
+  std::vector<uint64_t> prompt_keys;
+};
+
+// One sampled answer. tokens are the new tokens only (the finishing EOS / stop token included).
+struct Trajectory {
+  int64_t prompt_index = 0;
+  int64_t sample_index = 0;
+  std::vector<int64_t> tokens;
+  std::vector<float> logprobs;         // per token, under the sampling distribution used
+  std::vector<float> logprobs_policy;  // per token, log_softmax of the unmodified policy at T = 1
+  FinishReason finish = FinishReason::kNone;
+  std::string text;  // streamed detokenization of tokens (cut after a stop string); empty without one
+};
+
+struct RolloutResult {
+  std::vector<Trajectory> samples;  // prompt-major: samples[p * G + g]
+  PhaseTimes times;                 // prefill, decode, sample, host (seconds)
+  int64_t new_tokens = 0;
+  int64_t prefills = 0;  // prompt forwards (a prompt split across admissions counts twice)
+  int64_t decode_steps = 0;
+};
+
+class Engine {
+ public:
+  // The engine shares `lm` (no copy): in-place weight updates are seen on the next generate().
+  Engine(model::CausalLM lm, EngineOptions options = {});
+
+  // prompts: token ids per prompt (non-empty; a prompt that leaves no room for one new token within
+  // max_context is an error naming its row). Returns P * G trajectories.
+  RolloutResult generate(const std::vector<std::vector<int64_t>>& prompts, const GenerateConfig& config);
+
+  model::CausalLM& model() { return lm_; }
+  int64_t slots() const { return cache_ ? cache_->num_slots() : 0; }
+  int64_t context_limit() const;
+
+ private:
+  struct Run;
+  void ensure_cache(int64_t wanted_slots, int64_t max_len);
+
+  model::CausalLM lm_;
+  EngineOptions options_;
+  std::optional<model::KvCache> cache_;
+};
+
+// The KV-cache shape of a model of this config stored in `dtype` (for plan_kv in memory.h).
+KvShape kv_shape(const model::ModelConfig& config, torch::Dtype dtype);
+
+}  // namespace zerorl::rollout

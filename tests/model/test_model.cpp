@@ -1,0 +1,250 @@
+// tests/model/test_model.cpp: decoder parity with transformers (../shared/fixtures), cached decode == full
+// forward, padded batches == rows alone, llama3 RoPE vs a naive formula, checkpoint round trips, dtype casts.
+// Not here: safetensors parsing and config errors (test_safetensors.cpp, test_config.cpp).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/json_io.h"
+#include "model/checkpoint.h"
+#include "model/decoder.h"
+#include "tests/test_paths.h"
+
+namespace zerorl::model {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr double kParityLogitTol = 1e-4;  // issue 3: last-position logits, f32 CPU
+constexpr double kParitySumTol = 1e-3;    // per-position logit sums
+constexpr double kCacheTol = 1e-5;        // cached == full, padded == alone
+
+std::string fixture_dir(const std::string& name) { return testing::shared_dir() + "/fixtures/" + name; }
+
+torch::Tensor to_tensor2d(const Json& rows, torch::Dtype dtype) {
+  std::vector<torch::Tensor> out;
+  for (const auto& r : rows)
+    out.push_back(torch::tensor(r.get<std::vector<double>>(), torch::kFloat64).to(dtype));
+  return torch::stack(out);
+}
+
+double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+class Parity : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Parity, MatchesTransformersReference) {
+  torch::NoGradGuard no_grad;
+  const Json ref = read_json(fixture_dir(GetParam()) + "/reference.json");
+  auto lm = load_model(fixture_dir(GetParam()));
+  auto ids = to_tensor2d(ref["input_ids"], torch::kInt64);
+  auto logits = lm->forward(ids);
+  const int64_t T = ids.size(1);
+  EXPECT_LE(max_abs(logits.select(1, T - 1), to_tensor2d(ref["logits_last"], torch::kFloat64)),
+            kParityLogitTol);
+  EXPECT_LE(max_abs(logits.sum(-1), to_tensor2d(ref["logits_sum"], torch::kFloat64)), kParitySumTol);
+  std::vector<std::vector<int64_t>> prompts;
+  for (const auto& r : ref["input_ids"]) prompts.push_back(r.get<std::vector<int64_t>>());
+  const auto greedy = greedy_generate(lm, prompts, 20);
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    EXPECT_EQ(greedy[b], ref["greedy_ids"][b].get<std::vector<int64_t>>()) << "row " << b;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::Values("tiny-qwen2", "tiny-llama", "tiny-qwen3"));
+
+// A fixture's config with edits, random weights (norm weights and biases perturbed too).
+struct Variant {
+  const char* name;
+  const char* fixture;
+  Json edits;
+};
+
+CausalLM random_model(const Variant& v, uint64_t seed) {
+  Json j = read_json(fixture_dir(v.fixture) + "/config.json");
+  for (const auto& [k, val] : v.edits.items()) j[k] = val;
+  CausalLM lm(parse_config(j, v.name));
+  init_random_(lm, seed, 0.05);
+  torch::NoGradGuard no_grad;
+  for (auto& p : lm->named_parameters()) {
+    if (p.value().dim() == 1) p.value().add_(torch::randn(p.value().sizes()) * 0.1);
+  }
+  return lm;
+}
+
+const std::vector<Variant>& variants() {
+  static const std::vector<Variant> v = {
+      {"qwen2_untied", "tiny-qwen2", {{"tie_word_embeddings", false}}},
+      {"qwen2_head_dim_24", "tiny-qwen2", {{"head_dim", 24}}},
+      {"llama_single_kv_head", "tiny-llama", {{"num_key_value_heads", 1}}},
+      {"llama_llama3_rope",
+       "tiny-llama",
+       {{"rope_parameters",
+         {{"rope_theta", 10000.0},
+          {"rope_type", "llama3"},
+          {"factor", 8.0},
+          {"low_freq_factor", 1.0},
+          {"high_freq_factor", 4.0},
+          {"original_max_position_embeddings", 16}}}}},
+      {"llama_biases", "tiny-llama", {{"attention_bias", true}, {"mlp_bias", true}}},
+      {"qwen3_mha", "tiny-qwen3", {{"num_key_value_heads", 4}}},
+  };
+  return v;
+}
+
+class Variants : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(Variants, CachedDecodeEqualsFullForward) {
+  torch::NoGradGuard no_grad;
+  const Variant& v = variants()[GetParam()];
+  torch::manual_seed(1);
+  auto lm = random_model(v, 7 + GetParam());
+  auto ids = torch::randint(0, 512, {2, 15}, torch::kInt64);
+  auto full = lm->forward(ids);
+  auto cache = lm->make_cache(2, 15);
+  auto pre = lm->forward_cached(ids.narrow(1, 0, 5), {0, 1}, cache, {}, /*all_logits=*/true);
+  EXPECT_LE(max_abs(pre, full.narrow(1, 0, 5)), kCacheTol) << v.name;
+  for (int64_t t = 5; t < 15; ++t) {
+    auto step = lm->forward_cached(ids.narrow(1, t, 1), {0, 1}, cache);
+    EXPECT_LE(max_abs(step, full.select(1, t)), kCacheTol) << v.name << " position " << t;
+  }
+  EXPECT_EQ(cache.lengths, (std::vector<int64_t>{15, 15}));
+}
+
+TEST_P(Variants, PaddedBatchEqualsRowsAlone) {
+  torch::NoGradGuard no_grad;
+  const Variant& v = variants()[GetParam()];
+  torch::manual_seed(2);
+  auto lm = random_model(v, 11 + GetParam());
+  const std::vector<int64_t> lens = {12, 5, 9};
+  const int64_t T = 12, B = 3;
+  std::vector<torch::Tensor> rows, alone;
+  for (int64_t n : lens) {
+    rows.push_back(torch::randint(0, 512, {n}, torch::kInt64));
+    alone.push_back(lm->forward(rows.back().view({1, n})).squeeze(0));
+  }
+  for (bool left : {true, false}) {
+    auto ids = torch::full({B, T}, 3, torch::kInt64);
+    auto mask = torch::zeros({B, T}, torch::kInt64);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t n = lens[static_cast<size_t>(b)], off = left ? T - n : 0;
+      ids[b].narrow(0, off, n).copy_(rows[static_cast<size_t>(b)]);
+      mask[b].narrow(0, off, n).fill_(1);
+    }
+    auto out = lm->forward(ids, mask);
+    ASSERT_FALSE(out.isnan().any().item<bool>()) << v.name;
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t n = lens[static_cast<size_t>(b)], off = left ? T - n : 0;
+      EXPECT_LE(max_abs(out[b].narrow(0, off, n), alone[static_cast<size_t>(b)]), kCacheTol)
+          << v.name << (left ? " left" : " right") << " row " << b;
+    }
+  }
+  // The cache path: right-padded prefill into scattered slots, then decode steps, vs the rows alone.
+  auto cache = lm->make_cache(4, 16);
+  auto ids = torch::zeros({B, T}, torch::kInt64);
+  for (int64_t b = 0; b < B; ++b)
+    ids[b].narrow(0, 0, lens[static_cast<size_t>(b)]).copy_(rows[static_cast<size_t>(b)]);
+  const std::vector<int64_t> slots = {3, 0, 2};
+  auto last = lm->forward_cached(ids, slots, cache, lens);
+  for (int64_t b = 0; b < B; ++b) {
+    EXPECT_LE(max_abs(last[b], alone[static_cast<size_t>(b)][lens[static_cast<size_t>(b)] - 1]), kCacheTol)
+        << v.name;
+  }
+  for (int step = 0; step < 3; ++step) {
+    auto next = torch::randint(0, 512, {B, 1}, torch::kInt64);
+    auto got = lm->forward_cached(next, slots, cache);
+    for (int64_t b = 0; b < B; ++b) {
+      rows[static_cast<size_t>(b)] = torch::cat({rows[static_cast<size_t>(b)], next[b]});
+      const auto& r = rows[static_cast<size_t>(b)];
+      auto want = lm->forward(r.view({1, -1})).select(1, r.size(0) - 1).squeeze(0);
+      EXPECT_LE(max_abs(got[b], want), kCacheTol) << v.name << " decode step " << step << " row " << b;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, Variants, ::testing::Range<size_t>(0, 6));
+
+TEST(Rope, Llama3InvFreqMatchesNaiveFormula) {
+  Json j = read_json(fixture_dir("tiny-llama") + "/config.json");
+  j["head_dim"] = 128;
+  j["rope_parameters"] = {{"rope_theta", 500000.0},  {"rope_type", "llama3"},
+                          {"factor", 8.0},           {"low_freq_factor", 1.0},
+                          {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  auto got = rope_inv_freq(parse_config(j));
+  for (int64_t i = 0; i < 64; ++i) {  // Llama 3.1 paper's scaling, written per frequency in double
+    const double f = 1.0 / std::pow(500000.0, 2.0 * i / 128), wavelen = 2 * M_PI / f;
+    double want = f;
+    if (wavelen > 8192.0 / 1.0) {
+      want = f / 8.0;
+    } else if (wavelen >= 8192.0 / 4.0) {
+      const double s = (8192.0 / wavelen - 1.0) / (4.0 - 1.0);
+      want = (1 - s) * f / 8.0 + s * f;
+    }
+    EXPECT_NEAR(got[i].item<double>() / want, 1.0, 1e-5) << i;
+  }
+}
+
+TEST(Checkpoint, RoundTripIsBitIdenticalSingleShardedAndBf16) {
+  torch::NoGradGuard no_grad;
+  const fs::path tmp = fs::temp_directory_path() / ("zrl_ckpt_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp / "tok");
+  write_file_atomic((tmp / "tok" / "tokenizer.json").string(), "{}");
+  for (const char* name : {"tiny-qwen2", "tiny-llama", "tiny-qwen3"}) {
+    for (torch::Dtype dtype : {torch::kFloat32, torch::kBFloat16}) {
+      auto a = load_model(fixture_dir(name), dtype);
+      SaveOptions opts;
+      opts.tokenizer_dir = (tmp / "tok").string();
+      opts.generation_config_from = fixture_dir(name);
+      opts.max_shard_bytes = dtype == torch::kFloat32 ? 200000 : (1u << 30);  // f32: sharded
+      const fs::path out = tmp / name;
+      save_model(a, out.string(), opts);
+      EXPECT_EQ(fs::exists(out / "model.safetensors.index.json"), dtype == torch::kFloat32) << name;
+      EXPECT_TRUE(fs::exists(out / "tokenizer.json"));
+      EXPECT_TRUE(fs::exists(out / "generation_config.json"));
+      EXPECT_EQ(load_config((out / "config.json").string()).dtype, dtype_to_hf(dtype));
+      SafetensorsCheckpoint ck(out.string());
+      EXPECT_EQ(ck.contains("lm_head.weight"), !a->config().tie_word_embeddings);
+      auto b = load_model(out.string(), dtype);
+      auto pa = a->named_parameters(), pb = b->named_parameters();
+      ASSERT_EQ(pa.size(), pb.size());
+      for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << name << " " << p.key();
+      fs::remove_all(out);
+    }
+  }
+  fs::remove_all(tmp);
+}
+
+TEST(Checkpoint, Bf16LoadIsCloseToF32AndErrorsNameTensors) {
+  torch::NoGradGuard no_grad;
+  auto ids = torch::arange(1, 20, torch::kInt64).view({1, -1});
+  auto f32 = load_model(fixture_dir("tiny-llama"))->forward(ids);
+  auto bf16 = load_model(fixture_dir("tiny-llama"), torch::kBFloat16)->forward(ids).to(torch::kFloat32);
+  EXPECT_EQ(load_model(fixture_dir("tiny-llama"), torch::kBFloat16)->model->norm->weight.scalar_type(),
+            torch::kBFloat16);
+  const double rel = ((bf16 - f32).norm() / f32.norm()).item<double>();
+  EXPECT_LT(rel, 2e-2);
+  EXPECT_GT(rel, 0.0);  // it really ran in bf16
+  Json j = read_json(fixture_dir("tiny-llama") + "/config.json");
+  j["tie_word_embeddings"] = true;  // then lm_head.weight is an unused, different tensor
+  CausalLM lm(parse_config(j));
+  try {
+    load_weights(lm, SafetensorsCheckpoint(fixture_dir("tiny-llama")));
+    FAIL() << "expected an error";
+  } catch (const zerorl::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("lm_head.weight"), std::string::npos) << e.what();
+  }
+  j["num_hidden_layers"] = 3;
+  CausalLM deeper(parse_config(j));
+  try {
+    load_weights(deeper, SafetensorsCheckpoint(fixture_dir("tiny-llama")));
+    FAIL() << "expected an error";
+  } catch (const zerorl::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.2."), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace zerorl::model

@@ -1,0 +1,62 @@
+// tests/model/test_model_gpu.cpp (label gpu): the CUDA paths (scaled_dot_product_attention on torch >= 2):
+// fixture parity on CUDA in float32, cached == full forward and padded prefill == rows alone on CUDA, bf16
+// close. Not here: the CPU checks (test_model.cpp), which hold the naive twins.
+#include <gtest/gtest.h>
+
+#include "core/json_io.h"
+#include "model/checkpoint.h"
+#include "model/decoder.h"
+#include "tests/test_paths.h"
+
+namespace zerorl::model {
+namespace {
+
+std::string fixture_dir(const std::string& name) { return testing::shared_dir() + "/fixtures/" + name; }
+
+double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kCPU, torch::kFloat64) - b.to(torch::kCPU, torch::kFloat64)).abs().max().item<double>();
+}
+
+class Gpu : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  }
+};
+
+TEST_P(Gpu, CudaMatchesCpuAndCacheMatchesFull) {
+  torch::NoGradGuard no_grad;
+  const Json ref = read_json(fixture_dir(GetParam()) + "/reference.json");
+  std::vector<std::vector<int64_t>> prompts;
+  for (const auto& r : ref["input_ids"]) prompts.push_back(r.get<std::vector<int64_t>>());
+  auto lm = load_model(fixture_dir(GetParam()), torch::kFloat32, torch::kCUDA);
+  auto ids = torch::tensor(prompts[0], torch::kInt64).view({1, -1});
+  auto logits = lm->forward(ids);
+  auto want = torch::tensor(ref["logits_last"][0].get<std::vector<float>>());
+  EXPECT_LE(max_abs(logits[0][-1], want), 1e-4);
+  const auto greedy = greedy_generate(lm, prompts, 20);
+  for (size_t b = 0; b < prompts.size(); ++b)
+    EXPECT_EQ(greedy[b], ref["greedy_ids"][b].get<std::vector<int64_t>>());
+  // cached decode vs full forward on CUDA, rows of different lengths in scattered slots
+  auto full = lm->forward(torch::tensor(ref["greedy_ids"][1].get<std::vector<int64_t>>()).view({1, -1}));
+  auto cache = lm->make_cache(3, 40);
+  auto seq = torch::tensor(ref["greedy_ids"][1].get<std::vector<int64_t>>()).view({1, -1});
+  auto batch = torch::zeros({2, 12}, torch::kInt64);
+  batch[0].narrow(0, 0, 5).copy_(seq[0].narrow(0, 0, 5));
+  batch[1].copy_(seq[0].narrow(0, 0, 12));
+  auto last = lm->forward_cached(batch, {2, 0}, cache, {5, 12});
+  EXPECT_LE(max_abs(last[0], full[0][4]), 1e-4);
+  EXPECT_LE(max_abs(last[1], full[0][11]), 1e-4);
+  for (int64_t t = 12; t < 32; ++t) {
+    auto step = lm->forward_cached(seq.narrow(1, t, 1), {0}, cache);
+    EXPECT_LE(max_abs(step[0], full[0][t]), 1e-4) << t;
+  }
+  auto bf16 =
+      load_model(fixture_dir(GetParam()), torch::kBFloat16, torch::kCUDA)->forward(ids).to(torch::kFloat32);
+  EXPECT_LT(((bf16 - logits).norm() / logits.norm()).item<double>(), 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Gpu, ::testing::Values("tiny-qwen2", "tiny-llama", "tiny-qwen3"));
+
+}  // namespace
+}  // namespace zerorl::model

@@ -1,0 +1,239 @@
+// tests/rollout/engine_test.cpp: the engine against the model's own paths (greedy_generate, a fresh
+// teacher-forced forward) and the fixtures' transformers greedy continuations; reproducibility, batch
+// independence, stop rules, context limit, weight hook. Not here: sampler statistics (sampling_test.cpp).
+#include "rollout/engine.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <map>
+
+#include "core/error.h"
+#include "core/json_io.h"
+#include "model/checkpoint.h"
+#include "rollout/generate.h"
+#include "tests/test_paths.h"
+
+namespace zerorl::rollout {
+namespace {
+
+std::string fixture(const std::string& name) { return testing::shared_dir() + "/fixtures/" + name; }
+
+std::vector<std::vector<int64_t>> prompts_of(const Json& ref) {
+  return ref.at("input_ids").get<std::vector<std::vector<int64_t>>>();
+}
+
+GenerateConfig sampling_config(int64_t group, int64_t max_new, uint64_t seed) {
+  GenerateConfig c;
+  c.sampler.temperature = 0.9;
+  c.sampler.top_k = 40;
+  c.sampler.top_p = 0.95;
+  c.group_size = group;
+  c.stop.max_new_tokens = max_new;
+  c.stop.ignore_eos = true;
+  c.seed = seed;
+  return c;
+}
+
+class Fixture : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Fixture, GreedyEqualsModelAndTransformers) {
+  auto lm = model::load_model(fixture(GetParam()));
+  const Json ref = read_json(fixture(GetParam()) + "/reference.json");
+  const auto prompts = prompts_of(ref);
+  const auto want = ref.at("greedy_ids").get<std::vector<std::vector<int64_t>>>();
+  const int64_t new_tokens = static_cast<int64_t>(want[0].size() - prompts[0].size());
+  Engine engine(lm);
+  GenerateConfig c;
+  c.sampler.temperature = 0.0;
+  c.stop.max_new_tokens = new_tokens;
+  c.stop.ignore_eos = true;
+  auto out = engine.generate(prompts, c);
+  const auto model_greedy = model::greedy_generate(lm, prompts, new_tokens);
+  ASSERT_EQ(out.samples.size(), prompts.size());
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    auto full = prompts[b];
+    full.insert(full.end(), out.samples[b].tokens.begin(), out.samples[b].tokens.end());
+    EXPECT_EQ(full, want[b]) << GetParam() << " row " << b;
+    EXPECT_EQ(full, model_greedy[b]) << GetParam() << " row " << b;
+    EXPECT_EQ(out.samples[b].finish, FinishReason::kLength);
+  }
+}
+
+// The engine's T = 1 log-probabilities equal a fresh teacher-forced forward of prompt + sample, and its
+// sampling log-probabilities equal the filtered distribution of those logits (fp32 CPU, 1e-5).
+TEST_P(Fixture, LogprobsMatchTeacherForcedForward) {
+  auto lm = model::load_model(fixture(GetParam()));
+  const auto prompts = prompts_of(read_json(fixture(GetParam()) + "/reference.json"));
+  Engine engine(lm);
+  const auto config = sampling_config(3, 16, 5);
+  auto out = engine.generate(prompts, config);
+  torch::NoGradGuard no_grad;
+  for (const auto& t : out.samples) {
+    auto full = prompts[static_cast<size_t>(t.prompt_index)];
+    const auto plen = static_cast<int64_t>(full.size());
+    full.insert(full.end(), t.tokens.begin(), t.tokens.end());
+    auto logits = lm->forward(torch::tensor(full, torch::kLong).unsqueeze(0))[0];
+    auto rows = logits.narrow(0, plen - 1, static_cast<int64_t>(t.tokens.size()));
+    auto idx = torch::tensor(t.tokens, torch::kLong).unsqueeze(1);
+    auto policy = rows.log_softmax(1).gather(1, idx).squeeze(1);
+    auto sampled = sampling_logprobs(rows, config.sampler).gather(1, idx).squeeze(1);
+    auto got_policy = torch::tensor(t.logprobs_policy);
+    auto got_sampled = torch::tensor(t.logprobs);
+    EXPECT_LT((got_policy - policy).abs().max().item<double>(), 1e-5) << GetParam();
+    EXPECT_LT((got_sampled - sampled).abs().max().item<double>(), 1e-5) << GetParam();
+    EXPECT_TRUE(torch::isfinite(got_sampled).all().item<bool>());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, Fixture, ::testing::Values("tiny-qwen2", "tiny-llama", "tiny-qwen3"));
+
+TEST(Engine, SamplingIsReproducibleAndBatchIndependent) {
+  auto lm = model::load_model(fixture("tiny-qwen2"));
+  const auto prompts = prompts_of(read_json(fixture("tiny-qwen2") + "/reference.json"));
+  const std::vector<std::vector<int64_t>> three = {prompts[0], prompts[1], {5, 6, 7}};
+  auto config = sampling_config(4, 12, 42);
+  config.prompt_keys = {100, 101, 102};
+  auto a = Engine(lm).generate(three, config);
+  auto b = Engine(lm).generate(three, config);
+  for (size_t i = 0; i < a.samples.size(); ++i) {
+    EXPECT_EQ(a.samples[i].tokens, b.samples[i].tokens);
+    EXPECT_EQ(a.samples[i].logprobs, b.samples[i].logprobs);  // bitwise: same inputs, same batch
+  }
+  // Prompt 101 alone, and again through only 3 slots (continuous batching, a split group): the same
+  // tokens. Log-probabilities may differ in the last bits (BLAS blocking depends on the batch size).
+  auto alone_config = config;
+  alone_config.prompt_keys = {101};
+  EngineOptions few;
+  few.max_slots = 3;
+  for (auto options : {EngineOptions{}, few}) {
+    auto alone = Engine(lm, options).generate({prompts[1]}, alone_config);
+    ASSERT_EQ(alone.samples.size(), 4u);
+    for (size_t g = 0; g < 4; ++g) {
+      const auto& ref = a.samples[4 + g];
+      EXPECT_EQ(alone.samples[g].tokens, ref.tokens) << "sample " << g;
+      for (size_t t = 0; t < ref.tokens.size(); ++t)
+        EXPECT_NEAR(alone.samples[g].logprobs[t], ref.logprobs[t], 1e-5);
+    }
+  }
+  // The G samples of a prompt are not copies of each other.
+  EXPECT_NE(a.samples[0].tokens, a.samples[1].tokens);
+}
+
+// Detokenizer stand-in: id -> "<id>".
+class IdStream : public TextStream {
+ public:
+  std::string push(int64_t id) override { return "<" + std::to_string(id) + ">"; }
+};
+
+TEST(Engine, StopsOnEosStopStringAndLength) {
+  auto lm = model::load_model(fixture("tiny-llama"));
+  const Json ref = read_json(fixture("tiny-llama") + "/reference.json");
+  const auto prompts = prompts_of(ref);
+  const auto greedy = ref.at("greedy_ids").get<std::vector<std::vector<int64_t>>>();
+  const auto new0 = std::vector<int64_t>(greedy[0].begin() + 12, greedy[0].end());
+  EngineOptions options;
+  options.detokenizer = [] { return std::make_unique<IdStream>(); };
+  Engine engine(lm, options);
+  GenerateConfig c;
+  c.sampler.temperature = 0.0;
+  c.stop.max_new_tokens = 20;
+  c.stop.eos_ids = {new0[5]};
+  auto out = engine.generate({prompts[0]}, c);
+  const auto first_eos = std::find(new0.begin(), new0.end(), new0[5]) - new0.begin();
+  EXPECT_EQ(out.samples[0].finish, FinishReason::kEos);
+  EXPECT_EQ(static_cast<int64_t>(out.samples[0].tokens.size()), first_eos + 1);
+  c.stop.eos_ids = {};
+  c.stop.stop = {"<" + std::to_string(new0[3]) + "><" + std::to_string(new0[4]) + ">"};
+  out = engine.generate({prompts[0]}, c);
+  EXPECT_EQ(out.samples[0].finish, FinishReason::kStop);
+  EXPECT_LE(out.samples[0].tokens.size(), 5u);
+  EXPECT_EQ(out.samples[0].text.substr(out.samples[0].text.size() - c.stop.stop[0].size()), c.stop.stop[0]);
+  c.stop.stop = {};
+  c.stop.max_new_tokens = 7;
+  out = engine.generate({prompts[0], prompts[1]}, c);
+  for (const auto& t : out.samples) {
+    EXPECT_EQ(t.finish, FinishReason::kLength);
+    EXPECT_EQ(t.tokens.size(), 7u);
+  }
+}
+
+TEST(Engine, ContextLimitAndBudgetErrors) {
+  auto lm = model::load_model(fixture("tiny-qwen2"));
+  EngineOptions options;
+  options.max_context = 15;
+  Engine engine(lm, options);
+  GenerateConfig c;
+  c.stop.max_new_tokens = 50;
+  c.stop.ignore_eos = true;
+  auto out = engine.generate({std::vector<int64_t>(12, 3)}, c);
+  EXPECT_EQ(out.samples[0].tokens.size(), 3u);  // capped by the context, not by max_new_tokens
+  EXPECT_EQ(out.samples[0].finish, FinishReason::kLength);
+  try {
+    engine.generate({{1, 2}, std::vector<int64_t>(15, 3)}, c);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("prompt row 1"), std::string::npos) << e.what();
+  }
+  EngineOptions tiny;
+  tiny.kv_budget_bytes = 1000;
+  EXPECT_THROW(Engine(lm, tiny).generate({{1, 2, 3}}, c), Error);
+}
+
+TEST(Engine, SeesInPlaceWeightUpdates) {
+  auto lm = model::load_model(fixture("tiny-qwen3"));
+  const std::vector<std::vector<int64_t>> prompts = {{1, 2, 3, 4}};
+  Engine engine(lm);
+  GenerateConfig c;
+  c.sampler.temperature = 0.0;
+  c.stop.max_new_tokens = 8;
+  auto before = engine.generate(prompts, c);
+  {
+    torch::NoGradGuard no_grad;
+    lm->model->norm->weight.mul_(torch::linspace(-3, 3, lm->model->norm->weight.size(0)));
+  }
+  auto after = engine.generate(prompts, c);
+  auto want = model::greedy_generate(lm, prompts, 8)[0];
+  EXPECT_EQ(std::vector<int64_t>(want.begin() + 4, want.end()), after.samples[0].tokens);
+  EXPECT_NE(before.samples[0].tokens, after.samples[0].tokens);
+}
+
+}  // namespace
+}  // namespace zerorl::rollout
+
+namespace zerorl::rollout {
+namespace {
+
+// `zerorl generate`'s engine entry: greedy rows equal transformers' greedy_ids; texts are the tokenizer's
+// decode of each row; seeded sampling is reproducible; streamed text equals decode of the new tokens.
+TEST(GenerateJson, GreedyTextsAndSeededSampling) {
+  auto lm = model::load_model(fixture("tiny-qwen2"));
+  const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
+  const auto tok =
+      tokenizer::Tokenizer::from_file(testing::shared_dir() + "/tokenizers/qwen3/tokenizer.json");
+  GenerateRequest req;
+  req.prompts = prompts_of(ref);
+  req.max_new_tokens = 20;
+  auto out = generate_json(lm, req, &tok);
+  EXPECT_EQ(out.at("sequences"), ref.at("greedy_ids"));
+  for (size_t i = 0; i < 2; ++i) {
+    const auto seq = out.at("sequences")[i].get<std::vector<int32_t>>();
+    EXPECT_EQ(out.at("texts")[i].get<std::string>(), tok.decode(seq));
+    EXPECT_EQ(out.at("finish_reasons")[i], "length");
+  }
+  req.temperature = 1.0, req.top_p = 0.9, req.seed = 3, req.num_samples = 2;
+  auto a = generate_json(lm, req, nullptr), b = generate_json(lm, req, nullptr);
+  EXPECT_EQ(a.at("sequences").size(), 4u);
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(a.contains("texts"));
+
+  EngineOptions options;
+  options.detokenizer = stream_detokenizer(tok);
+  auto run = Engine(lm, options).generate(req.prompts, sampling_config(2, 20, 9));
+  for (const auto& t : run.samples) {
+    EXPECT_EQ(t.text, tok.decode(std::vector<int32_t>(t.tokens.begin(), t.tokens.end())));
+  }
+}
+
+}  // namespace
+}  // namespace zerorl::rollout

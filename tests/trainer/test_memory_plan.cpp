@@ -1,0 +1,75 @@
+// tests/trainer/test_memory_plan.cpp: the memory estimate against hand arithmetic, and the recommendation
+// picks the term that does not fit. Also dist::discover from a fake environment.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/error.h"
+#include "dist/context.h"
+#include "trainer/memory_plan.h"
+
+namespace zerorl::trainer {
+namespace {
+
+// Qwen2.5-1.5B shapes: 28 layers, hidden 1536, intermediate 8960, vocab 151936, 2 KV heads of 128.
+MemoryInputs qwen15b() {
+  MemoryInputs m;
+  m.params = 1543714304;
+  m.layers = 28, m.hidden = 1536, m.intermediate = 8960, m.vocab = 151936, m.kv_dim = 256;
+  m.micro_batch_tokens = 16384, m.rollout_seqs = 512, m.seq_len = 1280;
+  m.bf16_compute = true;
+  m.device_bytes = 141.0 * 1024 * 1024 * 1024;
+  return m;
+}
+
+TEST(MemoryPlan, TermsMatchHandArithmetic) {
+  const MemoryInputs m = qwen15b();
+  const MemoryPlan p = plan_memory(m);
+  const double n = static_cast<double>(m.params);
+  EXPECT_DOUBLE_EQ(p.weights + p.master + p.grads + p.optimizer, 18.0 * n);  // 2 + 4 + 4 + 8 bytes/param
+  EXPECT_DOUBLE_EQ(p.kv_cache, 512.0 * 1280 * 2 * 28 * 256 * 2);
+  EXPECT_DOUBLE_EQ(p.logits, 16384.0 * 8 * 151936);
+  EXPECT_DOUBLE_EQ(p.total, 18.0 * n + std::max(p.activations + p.logits, p.kv_cache));
+  EXPECT_TRUE(p.fits) << p.to_json().dump();
+}
+
+TEST(MemoryPlan, RecommendsTheTermThatOverflows) {
+  MemoryInputs m = qwen15b();
+  m.micro_batch_tokens = 1 << 20;  // activations blow up
+  auto p = plan_memory(m);
+  EXPECT_FALSE(p.fits);
+  EXPECT_NE(p.recommendation.find("algo.micro_batch_tokens"), std::string::npos) << p.recommendation;
+  m = qwen15b();
+  m.rollout_seqs = 1 << 16;
+  p = plan_memory(m);
+  EXPECT_NE(p.recommendation.find("rollout.prompts_per_step"), std::string::npos) << p.recommendation;
+  m = qwen15b();
+  m.device_bytes = 16.0 * 1024 * 1024 * 1024;
+  p = plan_memory(m);
+  EXPECT_NE(p.recommendation.find("model states"), std::string::npos) << p.recommendation;
+}
+
+TEST(DistContext, DiscoversLaunchersFromEnvironment) {
+  std::map<std::string, std::string> env;
+  auto get = [&](const char* k) -> const char* {
+    auto it = env.find(k);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  EXPECT_EQ(dist::discover(get).world_size, 1);
+  env = {{"OMPI_COMM_WORLD_RANK", "2"}, {"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "0"}};
+  auto c = dist::discover(get);
+  EXPECT_EQ(c.launcher, "mpirun");
+  EXPECT_EQ(c.rank, 2);
+  EXPECT_EQ(c.world_size, 4);
+  env = {{"RANK", "1"}, {"WORLD_SIZE", "2"}};
+  c = dist::discover(get);
+  EXPECT_EQ(c.launcher, "torchrun");
+  EXPECT_EQ(c.local_rank, 1);
+  env = {{"RANK", "x"}, {"WORLD_SIZE", "2"}};
+  EXPECT_THROW(dist::discover(get), Error);
+  env = {{"RANK", "3"}, {"WORLD_SIZE", "2"}};
+  EXPECT_THROW(dist::discover(get), Error);
+}
+
+}  // namespace
+}  // namespace zerorl::trainer

@@ -1,0 +1,135 @@
+// trainer/data.cpp: JSONL rows, the toy addition task and its character tokenizer, the epoch sampler.
+// Not here: templates and BPE (tokenizer/).
+#include "trainer/data.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "core/error.h"
+#include "core/seed.h"
+
+namespace zerorl::trainer {
+
+namespace {
+std::string field_text(const Json& row, const std::string& key, const std::string& where, bool required,
+                       const std::string& fallback) {
+  if (!row.contains(key) || row[key].is_null()) {
+    ZRL_CHECK(!required, "{}: key '{}' missing (set data.{}_key to the right field)", where, key,
+              key == "answer" ? "answer" : "prompt");
+    return fallback;
+  }
+  const Json& v = row[key];
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number()) return v.dump();
+  ZRL_FAIL("{}: key '{}' must be a string or number, got {}", where, key, v.dump().substr(0, 80));
+}
+}  // namespace
+
+std::vector<Row> load_rows(const std::string& path, const FieldMapping& map) {
+  std::vector<Json> lines = read_jsonl(path);
+  ZRL_CHECK(!lines.empty(), "dataset '{}' has no rows", path);
+  std::vector<Row> rows;
+  rows.reserve(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string where = path + ":" + std::to_string(i + 1);
+    ZRL_CHECK(lines[i].is_object(), "{}: expected a JSON object per line", where);
+    Row r;
+    r.prompt = field_text(lines[i], map.prompt_key, where, true, "");
+    r.answer = field_text(lines[i], map.answer_key, where, true, "");
+    r.data_source = field_text(lines[i], map.data_source_key, where, false, map.default_data_source);
+    r.index = static_cast<int64_t>(i);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::vector<Row> toy_addition_rows(int64_t count, int64_t max_operand, uint64_t seed) {
+  std::mt19937_64 rng(mix_seed({seed, 0x746f79ULL}));
+  std::uniform_int_distribution<int64_t> operand(0, max_operand);
+  std::vector<Row> rows;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t a = operand(rng), b = operand(rng);
+    rows.push_back(
+        {std::to_string(a) + "+" + std::to_string(b) + "=", std::to_string(a + b), "toy_addition", i});
+  }
+  return rows;
+}
+
+std::vector<int64_t> ToyTokenizer::encode(const std::string& text) const {
+  std::vector<int64_t> ids;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      ids.push_back(c - '0');
+    } else if (c == '+') {
+      ids.push_back(10);
+    } else if (c == '=') {
+      ids.push_back(11);
+    } else if (c == ' ') {
+      ids.push_back(12);
+    } else {
+      ZRL_FAIL("toy tokenizer: character '{}' in '{}' is outside its alphabet (digits, '+', '=', ' ')", c,
+               text);
+    }
+  }
+  return ids;
+}
+
+std::string ToyTokenizer::decode(const std::vector<int64_t>& ids) const {
+  static const char kChars[] = "0123456789+= ";
+  std::string out;
+  for (int64_t id : ids) {
+    if (id == kEos) break;
+    out += (id >= 0 && id < 13) ? kChars[id] : '?';
+  }
+  return out;
+}
+
+EpochSampler::EpochSampler(int64_t n, uint64_t seed, bool shuffle) : n_(n), seed_(seed), shuffle_(shuffle) {
+  ZRL_CHECK(n > 0, "sampler over an empty dataset");
+  build_order();
+}
+
+void EpochSampler::build_order() {
+  order_.resize(static_cast<size_t>(n_));
+  std::iota(order_.begin(), order_.end(), 0);
+  if (!shuffle_) return;
+  // Fisher-Yates with our own index draw: std::shuffle's algorithm is implementation-defined.
+  std::mt19937_64 rng(mix_seed({seed_, static_cast<uint64_t>(epoch_), 0x73616d70ULL}));
+  for (int64_t i = n_ - 1; i > 0; --i) {
+    const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
+    std::swap(order_[static_cast<size_t>(i)], order_[static_cast<size_t>(j)]);
+  }
+}
+
+std::vector<int64_t> EpochSampler::next(int64_t k) {
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(k));
+  while (static_cast<int64_t>(out.size()) < k) {
+    if (pos_ == n_) {
+      ++epoch_;
+      pos_ = 0;
+      build_order();
+    }
+    out.push_back(order_[static_cast<size_t>(pos_++)]);
+  }
+  return out;
+}
+
+Json EpochSampler::state() const {
+  return Json{{"n", n_}, {"seed", seed_}, {"shuffle", shuffle_}, {"epoch", epoch_}, {"position", pos_}};
+}
+
+void EpochSampler::load_state(const Json& s) {
+  ZRL_CHECK(s.at("n").get<int64_t>() == n_, "sampler state is for {} rows, the dataset has {}",
+            s.at("n").dump(), n_);
+  ZRL_CHECK(s.at("seed").get<uint64_t>() == seed_, "sampler state has seed {}, the run has {}",
+            s.at("seed").dump(), seed_);
+  shuffle_ = s.at("shuffle").get<bool>();
+  epoch_ = s.at("epoch").get<int64_t>();
+  pos_ = s.at("position").get<int64_t>();
+  ZRL_CHECK(pos_ >= 0 && pos_ <= n_ && epoch_ >= 0, "sampler state out of range: {}", s.dump());
+  build_order();
+}
+
+}  // namespace zerorl::trainer

@@ -1,0 +1,44 @@
+// trainer/memory_plan.h: before step 1, an estimate of weights, master weights, gradients, optimizer state,
+// activations, logits and rollout KV cache against the device's memory; fail fast with a recommendation.
+// Not here: measuring real usage (allocator statistics belong to the GPU benches).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/json_io.h"
+
+namespace zerorl::trainer {
+
+struct MemoryInputs {
+  int64_t params = 0;                                                       // parameter count
+  int64_t layers = 0, hidden = 0, intermediate = 0, vocab = 0, kv_dim = 0;  // kv_dim = kv_heads * head_dim
+  int64_t micro_batch_tokens = 0;                                           // algo.micro_batch_tokens
+  int64_t rollout_seqs = 0;   // sequences generated at once (P * G)
+  int64_t seq_len = 0;        // prompt + max_new_tokens
+  bool bf16_compute = false;  // GPU: bf16 working copy + fp32 master weights
+  bool gradient_checkpointing = false;
+  bool reference_model = false;  // kl_coef > 0
+  double device_bytes = 0;       // what the device has
+  double usable_fraction = 0.9;  // headroom for allocator fragmentation and workspace
+};
+
+struct MemoryPlan {
+  double weights = 0, master = 0, grads = 0, optimizer = 0, activations = 0, logits = 0, kv_cache = 0,
+         reference = 0, total = 0, device = 0;
+  bool fits = true;
+  std::string recommendation;  // empty when it fits
+  Json to_json() const;
+};
+
+// Bytes per term (mixed precision as in Rajbhandari et al. 2020, ZeRO, sec. 3): bf16 weights 2P + fp32 master
+// 4P, fp32 grads 4P, Adam moments 8P. Activations per token per layer ~ (34 h) bytes in bf16 (Korthikanti et
+// al. 2022, eq. 1 without the attention-score term: SDPA does not store it), 2 h with checkpointing (only the
+// layer input is kept). Logits: fp32 logits + log-softmax of one micro-batch, 8 V bytes per token.
+// KV cache: 2 (k and v) * layers * kv_dim * 2 bytes per token of every rollout sequence.
+MemoryPlan plan_memory(const MemoryInputs& in);
+
+// Physical memory of this machine in bytes (sysconf), the CPU "device".
+double host_memory_bytes();
+
+}  // namespace zerorl::trainer

@@ -1,0 +1,91 @@
+// verifiers/registry.cpp: the verifier registry and data_source routing. Not here: the checkers.
+#include "verifiers/registry.h"
+
+#include <cctype>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "verifiers/countdown.h"
+#include "verifiers/format_reward.h"
+#include "verifiers/math_verifier.h"
+
+namespace zerorl::verifiers {
+namespace {
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+}  // namespace
+
+Registry Registry::with_builtins() {
+  Registry r;
+  r.add("math", [](const Json& o) {
+    return std::make_unique<MathVerifier>(o.empty() ? MathVerifierOptions{}
+                                                    : MathVerifierOptions::from_json(o));
+  });
+  r.add("countdown", [](const Json& o) {
+    ZRL_CHECK(o.empty(), "countdown verifier takes no options, got {}", o.dump());
+    return std::make_unique<CountdownVerifier>();
+  });
+  r.add("format", [](const Json& o) {
+    return std::make_unique<FormatVerifier>(o.empty() ? FormatOptions{} : FormatOptions::from_json(o));
+  });
+  for (const char* ds :
+       {"gsm8k", "openai/gsm8k", "math500", "math-500", "huggingfaceh4/math-500", "aime24", "aime25", "amc23",
+        "aime", "amc", "lighteval/math", "hendrycks_math", "competition_math",
+        "digitallearninggmbh/math-lighteval", "numina_math", "deepscaler"})
+    r.alias(ds, "math");
+  for (const char* ds : {"jiayi-pan/countdown-tasks-3to4", "countdown_cd3", "countdown-tasks"})
+    r.alias(ds, "countdown");
+  for (const char* ds : {"humaneval", "openai_humaneval", "mbpp", "apps", "livecodebench"})
+    r.alias(ds, "code");
+  return r;
+}
+
+void Registry::add(const std::string& name, VerifierFactory factory) {
+  ZRL_CHECK(!name.empty(), "verifier name must not be empty");
+  ZRL_CHECK(factories_.count(name) == 0, "verifier '{}' is already registered", name);
+  factories_[name] = std::move(factory);
+}
+
+void Registry::alias(const std::string& data_source, const std::string& name) {
+  aliases_[lower(data_source)] = name;
+}
+
+bool Registry::has(const std::string& name) const { return factories_.count(name) != 0; }
+
+std::vector<std::string> Registry::names() const {
+  std::vector<std::string> out;
+  for (const auto& kv : factories_) out.push_back(kv.first);
+  return out;
+}
+
+std::unique_ptr<Verifier> Registry::create(const std::string& name, const Json& options) const {
+  auto it = factories_.find(name);
+  if (it == factories_.end()) {
+    std::string hint = closest_match(name, names());
+    ZRL_FAIL("unknown verifier '{}' (known: {}){}", name, join(names(), ", "),
+             hint.empty() ? "" : "; did you mean '" + hint + "'?");
+  }
+  return it->second(options);
+}
+
+std::string Registry::name_for_data_source(const std::string& data_source) const {
+  if (has(data_source)) return data_source;
+  std::string ds = lower(data_source);
+  if (has(ds)) return ds;
+  auto it = aliases_.find(ds);
+  if (it != aliases_.end()) return it->second;
+  // Families by substring, most specific first.
+  static const std::pair<const char*, const char*> families[] = {
+      {"countdown", "countdown"}, {"humaneval", "code"}, {"mbpp", "code"}, {"code", "code"},
+      {"gsm8k", "math"},          {"math", "math"},      {"aime", "math"}, {"amc", "math"},
+      {"olympiad", "math"},       {"format", "format"}};
+  for (const auto& [needle, name] : families)
+    if (ds.find(needle) != std::string::npos) return name;
+  ZRL_FAIL(
+      "no verifier for data_source '{}' (registered: {}; add an alias or set data_source to one of them)",
+      data_source, join(names(), ", "));
+}
+
+}  // namespace zerorl::verifiers
