@@ -121,6 +121,7 @@ PretrainResult pretrain(const PretrainSection& p, const std::string& output_dir,
   Stopwatch total;
   double window_loss = 0, window_tokens = 0, window_s = 0;
   int64_t window_n = 0;
+  bool logged = false;
   for (int64_t step = 0; step < p.steps; ++step) {
     Stopwatch sw;
     std::vector<int64_t> flat;
@@ -153,7 +154,8 @@ PretrainResult pretrain(const PretrainSection& p, const std::string& output_dir,
     ++window_n;
     if ((step + 1) % p.log_every == 0 || step + 1 == p.steps) {
       const double mean = window_loss / static_cast<double>(window_n);
-      if (r.steps == 0) r.first_loss = mean;
+      if (!logged) r.first_loss = mean;
+      logged = true;
       r.final_loss = mean;
       metrics.write(Json{{"step", step + 1},
                          {"loss", mean},
