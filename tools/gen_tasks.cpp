@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   std::string out;
   uint64_t seed = 0;
   int64_t n_train = 2000, n_eval = 200, n_corpus = 20000, docs_per_problem = 1;
-  double mistake_rate = 0.15;
+  double mistake_rate = 0.15, preamble_rate = 0.0;
   app.add_option("--task", spec.task, "countdown | arithmetic")->required();
   app.add_option("--out", out, "output folder")->required();
   app.add_option("--seed", seed, "seed of every draw");
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   app.add_option("--corpus", n_corpus, "distinct problems in the pretraining corpus");
   app.add_option("--docs-per-problem", docs_per_problem, "worked documents per corpus problem");
   app.add_option("--mistake-rate", mistake_rate, "share of corpus documents with an error");
+  app.add_option("--preamble-rate", preamble_rate, "share of corpus documents behind a generic preamble");
   app.add_option("--digits", spec.arithmetic_digits, "arithmetic: digits per operand");
   app.add_option("--ops", spec.arithmetic_ops, "arithmetic: operators, e.g. +-*");
   app.add_option("--numbers", spec.countdown_numbers, "countdown: numbers per instance");
@@ -46,7 +47,10 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < s.corpus.size(); ++i) {
       for (int64_t d = 0; d < docs_per_problem; ++d) {
         const uint64_t doc_seed = zerorl::mix_seed({seed, i, static_cast<uint64_t>(d), 0xc0});
-        corpus.write(zerorl::Json{{"text", tasks::worked_document(s.corpus[i], doc_seed, mistake_rate)}});
+        std::string text = tasks::worked_document(s.corpus[i], doc_seed, mistake_rate);
+        if (static_cast<double>(doc_seed % 1000) < 1000.0 * preamble_rate)
+          text = tasks::with_preamble(text, doc_seed);
+        corpus.write(zerorl::Json{{"text", text}});
       }
     }
     std::cout << zerorl::Json{{"train", s.train.size()},

@@ -259,6 +259,27 @@ std::string worked_document(const Problem& p, uint64_t seed, double mistake_rate
   }
 }
 
+std::string with_preamble(const std::string& doc, uint64_t seed) {
+  static const std::vector<std::string> kSentences = {
+      "Below is a short exchange between two people.",
+      "Each question is answered step by step.",
+      "The helper reads the question carefully before writing anything.",
+      "Answers should be exact and checked twice.",
+      "Work is written out so that a reader can follow it.",
+      "This is a practice session with simple problems.",
+      "Mistakes happen, so every step is worth checking.",
+      "The final result is stated clearly at the end.",
+      "Some problems are easy and some take a few more steps.",
+      "A good answer shows its reasoning and then its result.",
+      "Write the working first, then the answer.",
+      "Numbers are written with digits only."};
+  std::mt19937_64 rng(mix_seed({seed, 0x9e}));
+  const int n = 3 + static_cast<int>(rng() % 6);
+  std::string out;
+  for (int i = 0; i < n; ++i) out += kSentences[rng() % kSentences.size()] + " ";
+  return out + doc;
+}
+
 Splits make_splits(const TaskSpec& spec, uint64_t seed, int64_t n_train, int64_t n_eval, int64_t n_corpus) {
   Splits s;
   std::set<std::string> seen;

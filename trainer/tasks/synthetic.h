@@ -45,6 +45,11 @@ Json problem_row(const Problem& p);
 // wrong final answer. Returns the text.
 std::string worked_document(const Problem& p, uint64_t seed, double mistake_rate);
 
+// `doc` behind a paragraph of 3-8 generic sentences about conversations, questions and careful answers
+// (drawn by `seed`; never the R1-Zero template's sentences), so a small base model learns to answer after a
+// long unseen preamble such as the RL prompt template's.
+std::string with_preamble(const std::string& doc, uint64_t seed);
+
 struct Splits {
   std::vector<Problem> train, eval, corpus;  // pairwise disjoint by Problem::key
 };

@@ -118,7 +118,8 @@ TEST(Corpus, NeverUsesTheRlPromptTemplate) {
     TaskSpec spec;
     spec.task = task;
     for (int64_t i = 0; i < 200; ++i) {
-      const std::string doc = worked_document(make_problem(spec, 4, i), static_cast<uint64_t>(i), 0.2);
+      const std::string doc = with_preamble(
+          worked_document(make_problem(spec, 4, i), static_cast<uint64_t>(i), 0.2), static_cast<uint64_t>(i));
       EXPECT_EQ(doc.find(preamble), std::string::npos) << doc;
       EXPECT_EQ(doc.find("The reasoning process and answer are enclosed"), std::string::npos) << doc;
     }
