@@ -16,9 +16,9 @@ done
 
 start=$(date +%s)
 # RL train/eval prompts and the pretraining corpus: 2-digit + and -, disjoint splits; 2 worked documents per
-# corpus problem in varied styles, 15% with a mistake.
+# corpus problem in varied styles, 15% with a mistake, half behind a generic preamble (the RL prompt is long).
 "$GEN" --task arithmetic --digits 2 --ops +- --seed 1 --train 2000 --eval 200 --corpus 8000 \
-  --docs-per-problem 2 --mistake-rate 0.15 --out data/zero_tiny
+  --docs-per-problem 2 --mistake-rate 0.15 --preamble-rate 0.5 --out data/zero_tiny
 "$ZERORL" pretrain --config configs/zero_tiny_base.yaml "$@"
 
 rm -rf assets/tiny_base
