@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/run_config.h"
 #include "trainer/eval.h"
+#include "trainer/pretrain.h"
 #include "trainer/step.h"
 
 namespace zerorl::apps {
@@ -90,7 +91,8 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       std::fputs(config::to_yaml(cfg).c_str(), stdout);
       return;
     }
-    exit_code = not_implemented("pretrain", 9);
+    log::init(0, cfg.run.log_level);
+    exit_code = trainer::run_pretrain(cfg.pretrain, cfg.run.output_dir, cfg.run.seed, cfg.run.device);
   });
 }
 

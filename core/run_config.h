@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/pretrain_config.h"
 #include "core/verifier_config.h"
 
 namespace zerorl {
@@ -182,7 +183,8 @@ ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
     "User verifiers: C++ plugins, worker processes, remote services (docs/verifiers.md).", check::any()) \
   F(EvalSection, eval, {}, "Evaluation: greedy accuracy, avg@k, maj@k, pass@k.", check::any())    \
   F(OptimSection, optim, {}, "Optimizer and learning-rate schedule.", check::any())               \
-  F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())
+  F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())  \
+  F(PretrainSection, pretrain, {}, "zerorl pretrain: corpus, model shape, schedule.", check::any())
 ZRL_CONFIG_STRUCT(Config, ZRL_CONFIG_FIELDS);
 
 // Loads FILE (empty = defaults only), applies --set overrides, validates. Throws naming file/key/value.

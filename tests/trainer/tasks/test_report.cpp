@@ -1,0 +1,53 @@
+// tests/trainer/tasks/test_report.cpp: summary.json shape and curves.png rendering (a real PNG from gnuplot).
+// Not here: the metrics' values.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "trainer/report.h"
+
+namespace zerorl::trainer {
+namespace {
+namespace fs = std::filesystem;
+
+TEST(Report, SummaryHasTheDemoKeys) {
+  const std::string dir = (fs::temp_directory_path() / "zerorl_test_report_summary").string();
+  fs::remove_all(dir);
+  const Json before{{"accuracy", 0.25}, {"format_rate", 0.5}, {"mean_response_tokens", 40.0}, {"k", 1}};
+  const Json after{{"accuracy", 0.75}, {"format_rate", 1.0}, {"response_len_mean", 30.0}};
+  write_summary(dir, before, after, 60, 123.5);
+  const Json s = Json::parse(std::ifstream(dir + "/summary.json"));
+  EXPECT_EQ(s["eval_before"], (Json{{"accuracy", 0.25}, {"format_rate", 0.5}, {"response_len_mean", 40.0}}));
+  EXPECT_EQ(s["eval_after"]["accuracy"], 0.75);
+  EXPECT_EQ(s["eval_after"]["response_len_mean"], 30.0);
+  EXPECT_EQ(s["steps"], 60);
+  EXPECT_EQ(s["seconds"], 123.5);
+  EXPECT_TRUE(eval_brief(Json::object())["accuracy"].is_null());
+  fs::remove_all(dir);
+}
+
+TEST(Report, CurvesPngIsWrittenAndMissingInputIsAValue) {
+  const std::string dir = (fs::temp_directory_path() / "zerorl_test_report_png").string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    JsonlWriter w(dir + "/metrics.jsonl", false);
+    for (int s = 1; s <= 10; ++s) {
+      w.write(
+          Json{{"step", s}, {"reward_mean", 0.1 * s}, {"accuracy", 0.05 * s}, {"response_len_mean", 50 - s}});
+    }
+  }
+  ASSERT_EQ(plot_curves(dir + "/metrics.jsonl", dir + "/curves.png"), "");
+  std::ifstream png(dir + "/curves.png", std::ios::binary);
+  char magic[8] = {};
+  png.read(magic, 8);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+  EXPECT_GT(fs::file_size(dir + "/curves.png"), 5000u);
+  EXPECT_FALSE(fs::exists(dir + "/curves.png.dat"));
+  EXPECT_NE(plot_curves(dir + "/nope.jsonl", dir + "/x.png"), "");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace zerorl::trainer

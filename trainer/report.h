@@ -1,0 +1,28 @@
+// trainer/report.h: the end-of-run report of a demo run: <output_dir>/summary.json (eval before/after, steps,
+// seconds) and <output_dir>/curves.png (reward, accuracy, response length, KL against step, via gnuplot).
+// Not here: computing any metric (step.cpp, eval.cpp write them); this only reads and renders. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/json_io.h"
+
+namespace zerorl::trainer {
+
+// An eval summary (trainer::evaluate's JSON, or any object with these keys) reduced to
+// {"accuracy", "format_rate", "response_len_mean"}; `response_len_mean` falls back to
+// "mean_response_tokens". Missing keys become null.
+Json eval_brief(const Json& eval_summary);
+
+// Writes <output_dir>/summary.json = {"eval_before": brief, "eval_after": brief, "steps", "seconds"}
+// (atomically) and returns it.
+Json write_summary(const std::string& output_dir, const Json& eval_before, const Json& eval_after,
+                   int64_t steps, double seconds);
+
+// Reads <metrics_path> (JSONL, one object per step with "step") and renders a 2x2 PNG of reward_mean,
+// accuracy, response_len_mean and kl against step (missing keys plot as gaps) to `png_path` with gnuplot.
+// Returns "" on success, else why not (no gnuplot, no rows): a missing picture never fails a run.
+std::string plot_curves(const std::string& metrics_path, const std::string& png_path);
+
+}  // namespace zerorl::trainer
