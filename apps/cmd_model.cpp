@@ -87,7 +87,8 @@ std::optional<tokenizer::Tokenizer> load_tokenizer(const ModelArgs& a) {
   if (!a.tokenizer.empty() || std::filesystem::exists(dir + "/tokenizer.json")) {
     return tokenizer::Tokenizer::from_dir(dir);
   }
-  ZRL_CHECK(a.prompt.empty(), "--prompt needs a tokenizer: '{}' has no tokenizer.json; pass --tokenizer DIR", dir);
+  ZRL_CHECK(a.prompt.empty(), "--prompt needs a tokenizer: '{}' has no tokenizer.json; pass --tokenizer DIR",
+            dir);
   return std::nullopt;
 }
 

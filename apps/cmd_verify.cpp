@@ -4,8 +4,8 @@
 #include <string>
 
 #include "apps/commands.h"
-#include "verifiers/external/from_config.h"
 #include "core/error.h"
+#include "verifiers/external/from_config.h"
 #include "verifiers/jsonl_verify.h"
 
 namespace zerorl::apps {

@@ -129,8 +129,11 @@ Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins
     registry_.alias(source, name);
   }
   const auto& sb = cfg.sandbox;
-  code_options_ = {{"timeout_s", sb.timeout_s}, {"memory_mb", sb.memory_mb}, {"slots", sb.workers},
-                   {"insecure_allow", sb.insecure_allow}, {"reward", sb.reward}};
+  code_options_ = {{"timeout_s", sb.timeout_s},
+                   {"memory_mb", sb.memory_mb},
+                   {"slots", sb.workers},
+                   {"insecure_allow", sb.insecure_allow},
+                   {"reward", sb.reward}};
   toy_ = cfg.data.train_path.empty();
   const auto& r = cfg.rewards;
   options_.accuracy_weight = r.accuracy_weight;
@@ -156,7 +159,8 @@ std::shared_ptr<const verifiers::Verifier> Scorer::verifier_for_source(const std
   const std::string name = registry_.name_for_data_source(source);
   auto it = by_name_.find(name);
   if (it == by_name_.end()) {
-    it = by_name_.emplace(name, registry_.create(name, name == "code" ? code_options_ : Json::object())).first;
+    it =
+        by_name_.emplace(name, registry_.create(name, name == "code" ? code_options_ : Json::object())).first;
   }
   return it->second;
 }

@@ -1,9 +1,9 @@
 // bench/train_step/main.cpp: tokens/s and MFU of one policy-gradient update, the trainer's way: forward
 // to hidden states, fused lm_head -> log-probs, PPO-clip loss, token-mean aggregation, backward, AdamW.
 // Not here: rollout or verification (bench/rollout, bench/verifiers). Prints one JSON object.
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
 
@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   const auto ids = torch::randint(0, cfg.vocab_size - 1000, {batch, seqlen},
                                   torch::TensorOptions().dtype(torch::kInt64).device(device));
   const auto adv = torch::randn({batch}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-  const auto mask = torch::ones({batch, seqlen - 1}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  const auto mask =
+      torch::ones({batch, seqlen - 1}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
   const algo::LossCounts global = algo::count_loss_terms(mask);
 
   auto update = [&]() {
@@ -87,18 +88,19 @@ int main(int argc, char** argv) {
   sync(device);
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
   const double tokens = static_cast<double>(batch * seqlen);
-  Json out = {{"bench", "train_step"},
-              {"model", "qwen2.5-" + size + " shapes, random weights"},
-              {"device", device_name},
-              {"dtype", dtype == torch::kBFloat16 ? "bfloat16" : "float32"},
-              {"batch", batch},
-              {"seqlen", seqlen},
-              {"micro_batch", micro},
-              {"params", params},
-              {"sec_per_step", dt},
-              {"train_tok_per_s", tokens / dt},
-              {"mfu_6N", 6.0 * params * tokens / dt / 989e12},
-              {"note", "mfu_6N as in ../shared/bench/hf_baseline.py: 6*N*tokens/s over 989 TFLOP/s dense bf16"}};
+  Json out = {
+      {"bench", "train_step"},
+      {"model", "qwen2.5-" + size + " shapes, random weights"},
+      {"device", device_name},
+      {"dtype", dtype == torch::kBFloat16 ? "bfloat16" : "float32"},
+      {"batch", batch},
+      {"seqlen", seqlen},
+      {"micro_batch", micro},
+      {"params", params},
+      {"sec_per_step", dt},
+      {"train_tok_per_s", tokens / dt},
+      {"mfu_6N", 6.0 * params * tokens / dt / 989e12},
+      {"note", "mfu_6N as in ../shared/bench/hf_baseline.py: 6*N*tokens/s over 989 TFLOP/s dense bf16"}};
   std::cout << out.dump(1) << "\n";
   return 0;
 }

@@ -68,7 +68,8 @@ TEST_P(Cli, LogitsAndGreedyGenerateMatchTransformers) {
 // Sampling through the CLI: the same seed gives the same sequences; another seed (almost surely) does not.
 TEST_P(Cli, SamplingIsSeeded) {
   const std::string dir = testing::shared_dir() + "/fixtures/" + GetParam();
-  const std::string base = "generate --model " + dir + " --max-new-tokens 12 --temperature 1 --ids \"1,2,3;4,5\"";
+  const std::string base =
+      "generate --model " + dir + " --max-new-tokens 12 --temperature 1 --ids \"1,2,3;4,5\"";
   Result a = run_zerorl(base + " --seed 7", false), b = run_zerorl(base + " --seed 7", false);
   Result c = run_zerorl(base + " --seed 8", false);
   ASSERT_EQ(a.code, 0) << a.out;

@@ -23,7 +23,7 @@ TEST(Examples, ExampleConfigScoresTheExampleInput) {
   for (const auto& row : read_jsonl(src + "/examples/python/example_input.jsonl"))
     samples.push_back(user_sample_from_row(row, "example_input.jsonl"));
   const std::map<std::string, std::vector<bool>> want = {
-      {"exact", {true, true, false}},       // "Answer: 42", "Answer: paris." vs Paris, "5" vs 4
+      {"exact", {true, true, false}},        // "Answer: 42", "Answer: paris." vs Paris, "5" vs 4
       {"gsm8k_verl", {true, false, false}},  // last number: 42, none, 5
       {"numeric", {true, false, false}},
   };

@@ -2,8 +2,8 @@
 // modes, program extraction from a response, malformed samples. Not here: hostile programs, HumanEval.
 #include <gtest/gtest.h>
 
-#include "verifiers/sandbox/code_verifier.h"
 #include "verifiers/registry.h"
+#include "verifiers/sandbox/code_verifier.h"
 
 namespace zerorl::verifiers {
 namespace {
@@ -113,8 +113,9 @@ TEST(CodeScoring, RegistryBuildsCodeVerifierFromOptions) {
   EXPECT_THROW(r.create("code", Json{{"no_such_option", 1}}), std::exception);
   auto fraction = r.create("code", Json{{"reward", "fraction"}, {"timeout_s", 10}});
   Sample s;
-  s.extra = {{"program", "print(int(input()) * 2)"},
-             {"tests", Json::array({{{"stdin", "2\n"}, {"stdout", "4\n"}}, {{"stdin", "3\n"}, {"stdout", "7\n"}}})}};
+  s.extra = {
+      {"program", "print(int(input()) * 2)"},
+      {"tests", Json::array({{{"stdin", "2\n"}, {"stdout", "4\n"}}, {{"stdin", "3\n"}, {"stdout", "7\n"}}})}};
   const Verdict v = fraction->verify(s);
   EXPECT_DOUBLE_EQ(v.reward, 0.5) << v.reason;
   auto all = r.create("code", Json::object());
