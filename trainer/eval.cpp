@@ -41,15 +41,24 @@ bool majority_correct(const std::vector<std::string>& extracted, const std::vect
   return false;
 }
 
-Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
-              const std::vector<Row>& rows, const std::string& samples_path, uint64_t step) {
-  Stopwatch watch;
-  const int64_t k = cfg.eval.k;
+namespace {
+
+// Answers and their verdicts for k samples per row (greedy when temperature == 0).
+struct Scored {
+  std::vector<std::string> texts;
+  std::vector<Scorer::Item> items;
+  std::vector<verifiers::Verdict> verdicts;  // accuracy verdicts (extracted answers for maj@k)
+  std::vector<rewards::Reward> rewards;      // format score per answer
+  double tokens = 0;                         // response tokens over all answers
+};
+
+Scored generate_scored(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
+                       const std::vector<Row>& rows, int64_t k, double temperature, uint64_t step) {
   rollout::EngineOptions eo;
   if (!cfg.rollout.stop.empty()) eo.detokenizer = rollout::stream_detokenizer(tok);
   rollout::Engine engine(lm, eo);
   rollout::GenerateConfig gc;
-  gc.sampler.temperature = k == 1 ? 0.0 : cfg.eval.temperature;
+  gc.sampler.temperature = temperature;
   gc.sampler.top_p = cfg.rollout.top_p;
   ZRL_CHECK(tok.eos_id().has_value(), "eval: the tokenizer has no eos_token");
   gc.stop.eos_ids = {*tok.eos_id()};
@@ -68,57 +77,92 @@ Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer
     torch::NoGradGuard ng;
     res = engine.generate(prompts, gc);
   }
-  std::vector<Scorer::Item> items;
-  std::vector<std::string> texts;
-  texts.reserve(res.samples.size());
-  double tokens = 0;
+  Scored s;
+  s.texts.reserve(res.samples.size());
   for (const auto& t : res.samples) {
-    texts.push_back(tok.decode(std::vector<int32_t>(t.tokens.begin(), t.tokens.end()), true));
-    items.push_back({&rows[static_cast<size_t>(t.prompt_index)], texts.back(),
-                     static_cast<int64_t>(t.tokens.size()), t.finish != rollout::FinishReason::kLength});
-    tokens += static_cast<double>(t.tokens.size());
+    s.texts.push_back(tok.decode(std::vector<int32_t>(t.tokens.begin(), t.tokens.end()), true));
+    s.tokens += static_cast<double>(t.tokens.size());
+  }
+  for (size_t i = 0; i < res.samples.size(); ++i) {
+    const auto& t = res.samples[i];
+    s.items.push_back({&rows[static_cast<size_t>(t.prompt_index)], s.texts[i],
+                       static_cast<int64_t>(t.tokens.size()), t.finish != rollout::FinishReason::kLength});
   }
   Scorer scorer(cfg);
-  const auto verdicts = scorer.verify(items);
-  std::unique_ptr<JsonlWriter> out;
-  if (!samples_path.empty()) {
-    std::filesystem::create_directories(std::filesystem::path(samples_path).parent_path());
-    out = std::make_unique<JsonlWriter>(samples_path, false);
+  s.verdicts = scorer.verify(s.items);
+  s.rewards = scorer.score(s.items);
+  return s;
+}
+
+void write_samples(JsonlWriter& out, const std::vector<Row>& rows, const Scored& s, int64_t k, bool greedy) {
+  for (size_t i = 0; i < s.items.size(); ++i) {
+    const Row& r = rows[i / static_cast<size_t>(k)];
+    out.write({{"index", r.index},
+               {"sample", greedy ? -1 : static_cast<int64_t>(i % static_cast<size_t>(k))},
+               {"greedy", greedy},
+               {"prompt", r.prompt},
+               {"gold", r.answer},
+               {"response", s.texts[i]},
+               {"extracted", s.verdicts[i].extracted},
+               {"correct", s.verdicts[i].correct},
+               {"format", s.rewards[i].format},
+               {"status", s.verdicts[i].status},
+               {"finished", s.items[i].finished}});
   }
-  double correct_sum = 0, maj_sum = 0, pass_sum = 0;
+}
+
+double correct_rate(const Scored& s) {
+  double c = 0;
+  for (const auto& v : s.verdicts) c += v.correct ? 1 : 0;
+  return c / std::max<double>(1.0, static_cast<double>(s.verdicts.size()));
+}
+
+}  // namespace
+
+Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
+              const std::vector<Row>& rows, const std::string& samples_path, uint64_t step) {
+  Stopwatch watch;
+  const int64_t k = cfg.eval.k;
+  const Scored s = generate_scored(cfg, lm, tok, rows, k, k == 1 ? 0.0 : cfg.eval.temperature, step);
+  double maj_sum = 0, pass_sum = 0, format_sum = 0;
   for (size_t p = 0; p < rows.size(); ++p) {
     std::vector<std::string> ex;
     std::vector<bool> ok;
     for (int64_t j = 0; j < k; ++j) {
       const size_t i = p * static_cast<size_t>(k) + static_cast<size_t>(j);
-      ex.push_back(verdicts[i].extracted);
-      ok.push_back(verdicts[i].correct);
-      correct_sum += verdicts[i].correct ? 1 : 0;
-      if (out) {
-        out->write({{"index", rows[p].index},
-                    {"sample", j},
-                    {"prompt", rows[p].prompt},
-                    {"gold", rows[p].answer},
-                    {"response", texts[i]},
-                    {"extracted", verdicts[i].extracted},
-                    {"correct", verdicts[i].correct},
-                    {"status", verdicts[i].status},
-                    {"finished", items[i].finished}});
-      }
+      ex.push_back(s.verdicts[i].extracted);
+      ok.push_back(s.verdicts[i].correct);
+      format_sum += s.rewards[i].format;
     }
     const auto c = static_cast<int64_t>(std::count(ok.begin(), ok.end(), true));
     maj_sum += majority_correct(ex, ok) ? 1 : 0;
     pass_sum += pass_at_k(k, c, k);
   }
   const double q = std::max<double>(1.0, static_cast<double>(rows.size()));
+  const double answers = std::max<double>(1.0, static_cast<double>(s.items.size()));
   Json summary{{"step", step},
                {"questions", rows.size()},
                {"k", k},
-               {"mean_response_tokens", tokens / std::max<double>(1.0, static_cast<double>(items.size()))}};
-  summary[k == 1 ? "accuracy" : "avg@" + std::to_string(k)] = correct_sum / (q * static_cast<double>(k));
+               {"temperature", k == 1 ? 0.0 : cfg.eval.temperature},
+               {"accuracy", correct_rate(s)},  // greedy (k = 1) or pass@1 averaged over k samples
+               {"format_rate", format_sum / answers},
+               {"response_len_mean", s.tokens / answers}};
+  std::unique_ptr<JsonlWriter> out;
+  if (!samples_path.empty()) {
+    std::filesystem::create_directories(std::filesystem::path(samples_path).parent_path());
+    out = std::make_unique<JsonlWriter>(samples_path, false);
+    write_samples(*out, rows, s, k, k == 1);
+  }
   if (k > 1) {
-    summary["maj@" + std::to_string(k)] = maj_sum / q;
-    summary["pass@" + std::to_string(k)] = pass_sum / q;
+    const std::string ks = std::to_string(k);
+    summary["avg@" + ks] = summary["accuracy"];
+    summary["maj@" + ks] = maj_sum / q;
+    summary["pass@" + ks] = pass_sum / q;
+    const Scored g = generate_scored(cfg, lm, tok, rows, 1, 0.0, step);  // greedy beside the samples
+    summary["greedy_accuracy"] = correct_rate(g);
+    if (out) write_samples(*out, rows, g, 1, true);
+  } else {
+    summary["greedy_accuracy"] = summary["accuracy"];
   }
   summary["seconds"] = watch.seconds();
   return summary;

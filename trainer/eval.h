@@ -23,8 +23,10 @@ double pass_at_k(int64_t n, int64_t c, int64_t k);
 // is correct when any sample that extracted the same string was judged correct.
 bool majority_correct(const std::vector<std::string>& extracted, const std::vector<bool>& correct);
 
-// Runs eval.k samples (greedy when k = 1) for each row; writes per-sample lines to `samples_path` when
-// non-empty; returns {questions, k, accuracy | avg@k, maj@k, pass@k, mean_response_tokens, seconds}.
+// Runs eval.k samples at eval.temperature (greedy when k = 1) for each row, plus one greedy answer per row
+// when k > 1; writes per-sample lines to `samples_path` when non-empty ("greedy": true marks the greedy
+// ones); returns {step, questions, k, temperature, accuracy (pass@1: greedy when k = 1, else the mean over
+// the k samples), greedy_accuracy, format_rate, response_len_mean (tokens), avg@k, maj@k, pass@k, seconds}.
 Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
               const std::vector<Row>& rows, const std::string& samples_path, uint64_t step);
 

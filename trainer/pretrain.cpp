@@ -60,12 +60,8 @@ double lr_at(const PretrainSection& p, int64_t step) {  // step is 0-based
 }
 
 void save_to(model::CausalLM& lm, const tokenizer::Tokenizer& tok, const std::string& dir) {
-  const std::string tok_dir = dir + ".tok";
-  tok.save(tok_dir);
-  model::SaveOptions o;
-  o.tokenizer_dir = tok_dir;
-  model::save_model(lm, dir, o);
-  fs::remove_all(tok_dir);
+  model::save_model(lm, dir, model::SaveOptions{});
+  tok.save(dir);  // tokenizer.json + tokenizer_config.json beside the weights
 }
 
 std::vector<std::vector<int64_t>> load_windows(const PretrainSection& p, const tokenizer::Tokenizer& tok) {

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/json_io.h"
 
@@ -21,8 +23,19 @@ Json write_summary(const std::string& output_dir, const Json& eval_before, const
                    int64_t steps, double seconds);
 
 // Reads <metrics_path> (JSONL, one object per step with "step") and renders a 2x2 PNG of reward_mean,
-// accuracy, response_len_mean and kl against step (missing keys plot as gaps) to `png_path` with gnuplot.
+// accuracy, response_len_mean and kl against step (missing keys plot as gaps) to `png_path` with gnuplot;
+// `eval_accuracy` (step, held-out pass@1) points are drawn on the accuracy panel beside the train rollouts'.
 // Returns "" on success, else why not (no gnuplot, no rows): a missing picture never fails a run.
-std::string plot_curves(const std::string& metrics_path, const std::string& png_path);
+std::string plot_curves(const std::string& metrics_path, const std::string& png_path,
+                        const std::vector<std::pair<int64_t, double>>& eval_accuracy = {});
+
+// The before/after table of a summary.json object, one metric per line (for the console).
+std::string summary_table(const Json& summary);
+
+// End of a run with evaluations: summary.json from <output_dir>/eval/step_0.json (before) and
+// eval/step_<last_step>.json (after), `seconds` = the steps' time/total in metrics.jsonl plus every eval's
+// seconds (so a resumed run counts all its parts), and curves.png with the held-out accuracy points.
+// Returns the summary plus "curves": the picture's path or why it was not drawn.
+Json write_run_report(const std::string& output_dir, int64_t last_step);
 
 }  // namespace zerorl::trainer

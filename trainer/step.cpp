@@ -19,6 +19,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/eval.h"
 #include "trainer/memory_plan.h"
+#include "trainer/report.h"
 
 namespace fs = std::filesystem;
 
@@ -439,19 +440,30 @@ void Trainer::run() {
       eval_rows.resize(static_cast<size_t>(cfg_.eval.max_questions));
     }
   }
+  auto eval_now = [&] {  // eval/step_<N>.json, once per step (a resumed run keeps what it has)
+    const std::string base = cfg_.run.output_dir + "/eval/step_" + std::to_string(step_);
+    if (eval_rows.empty() || fs::exists(base + ".json")) return;
+    const Json summary =
+        evaluate(cfg_, lm_, *tok_, eval_rows, base + "_samples.jsonl", static_cast<uint64_t>(step_));
+    write_file_atomic(base + ".json", summary.dump(2) + "\n");
+    ZRL_INFO("eval step {}: {}", step_, summary.dump());
+  };
+  if (step_ == 0) eval_now();  // the base model, before any update
   while (step_ < cfg_.trainer.steps) {
     step();
     const int64_t every = cfg_.trainer.save_every;
     if ((every > 0 && step_ % every == 0) || step_ == cfg_.trainer.steps) save_checkpoint();
-    if (!eval_rows.empty() && step_ % cfg_.trainer.eval_every == 0) {
-      const std::string base = cfg_.run.output_dir + "/eval/step_" + std::to_string(step_);
-      const Json summary =
-          evaluate(cfg_, lm_, *tok_, eval_rows, base + "_samples.jsonl", static_cast<uint64_t>(step_));
-      write_file_atomic(base + ".json", summary.dump(2) + "\n");
-      ZRL_INFO("eval step {}: {}", step_, summary.dump());
-    }
+    if (!eval_rows.empty() && (step_ % cfg_.trainer.eval_every == 0 || step_ == cfg_.trainer.steps))
+      eval_now();
   }
   sink_->finish();
+  if (!eval_rows.empty() && ctx_.rank == 0) {
+    const Json summary = write_run_report(cfg_.run.output_dir, step_);
+    std::printf("\nheld-out eval (%s), before and after %lld RL steps:\n%s", cfg_.data.eval_path.c_str(),
+                static_cast<long long>(step_), summary_table(summary).c_str());
+    std::printf("summary: %s/summary.json\ncurves:  %s\n", cfg_.run.output_dir.c_str(),
+                summary["curves"].get<std::string>().c_str());
+  }
 }
 
 int run_train(const Config& cfg, const std::string& resume) {

@@ -160,8 +160,16 @@ TEST(Runs, RewardRisesOnTheTinyConfig) {
   const double avg = summary["avg@4"], maj = summary["maj@4"], pass = summary["pass@4"];
   EXPECT_GE(pass, avg);
   EXPECT_GE(pass, maj);
-  EXPECT_LE(summary["mean_response_tokens"].get<double>(), 3.0);
-  EXPECT_EQ(read_jsonl(out + "/eval4_samples.jsonl").size(), 64u);
+  EXPECT_LE(summary["response_len_mean"].get<double>(), 3.0);
+  EXPECT_DOUBLE_EQ(summary["accuracy"].get<double>(), avg);  // pass@1 = the mean over the 4 samples
+  const auto lines = read_jsonl(out + "/eval4_samples.jsonl");
+  ASSERT_EQ(lines.size(), 64u + 16u);  // 4 samples and one greedy answer per question
+  double greedy_correct = 0;
+  for (const auto& l : lines) greedy_correct += l["greedy"].get<bool>() && l["correct"].get<bool>() ? 1 : 0;
+  EXPECT_DOUBLE_EQ(summary["greedy_accuracy"].get<double>(), greedy_correct / 16.0);
+  const double fmt = summary["format_rate"];
+  EXPECT_GE(fmt, 0.0);
+  EXPECT_LE(fmt, 1.0);
 }
 
 }  // namespace

@@ -18,7 +18,10 @@ TEST(Report, SummaryHasTheDemoKeys) {
   const Json after{{"accuracy", 0.75}, {"format_rate", 1.0}, {"response_len_mean", 30.0}};
   write_summary(dir, before, after, 60, 123.5);
   const Json s = Json::parse(std::ifstream(dir + "/summary.json"));
-  EXPECT_EQ(s["eval_before"], (Json{{"accuracy", 0.25}, {"format_rate", 0.5}, {"response_len_mean", 40.0}}));
+  EXPECT_EQ(s["eval_before"], (Json{{"accuracy", 0.25},
+                                    {"greedy_accuracy", nullptr},
+                                    {"format_rate", 0.5},
+                                    {"response_len_mean", 40.0}}));
   EXPECT_EQ(s["eval_after"]["accuracy"], 0.75);
   EXPECT_EQ(s["eval_after"]["response_len_mean"], 30.0);
   EXPECT_EQ(s["steps"], 60);
@@ -46,6 +49,42 @@ TEST(Report, CurvesPngIsWrittenAndMissingInputIsAValue) {
   EXPECT_GT(fs::file_size(dir + "/curves.png"), 5000u);
   EXPECT_FALSE(fs::exists(dir + "/curves.png.dat"));
   EXPECT_NE(plot_curves(dir + "/nope.jsonl", dir + "/x.png"), "");
+  fs::remove_all(dir);
+}
+
+TEST(Report, RunReportReadsEvalsAndSumsTheRunsSeconds) {
+  const std::string dir = (fs::temp_directory_path() / "zerorl_test_run_report").string();
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/eval");
+  auto eval_json = [&](int step, double acc, double greedy, double seconds) {
+    std::ofstream(dir + "/eval/step_" + std::to_string(step) + ".json") << Json{
+        {"step", step},
+        {"accuracy", acc},
+        {"greedy_accuracy", greedy},
+        {"format_rate", 0.5},
+        {"response_len_mean", 40.0 - step},
+        {"seconds", seconds}}.dump();
+  };
+  eval_json(0, 0.30, 0.40, 10.0);
+  eval_json(4, 0.45, 0.50, 11.0);
+  eval_json(8, 0.60, 0.70, 12.0);
+  std::ofstream(dir + "/eval/step_8_samples.jsonl") << "{}\n";  // not a summary: ignored
+  {
+    JsonlWriter w(dir + "/metrics.jsonl", false);
+    for (int s = 1; s <= 8; ++s) w.write(Json{{"step", s}, {"accuracy", 0.1 * s}, {"time/total", 2.5}});
+  }
+  const Json summary = write_run_report(dir, 8);
+  EXPECT_EQ(summary["eval_before"]["accuracy"], 0.30);
+  EXPECT_EQ(summary["eval_after"]["accuracy"], 0.60);
+  EXPECT_EQ(summary["eval_after"]["greedy_accuracy"], 0.70);
+  EXPECT_EQ(summary["steps"], 8);
+  EXPECT_DOUBLE_EQ(summary["seconds"].get<double>(), 8 * 2.5 + 10.0 + 11.0 + 12.0);
+  EXPECT_EQ(summary["curves"], dir + "/curves.png");
+  EXPECT_TRUE(fs::exists(dir + "/curves.png"));
+  EXPECT_EQ(Json::parse(std::ifstream(dir + "/summary.json"))["eval_after"], summary["eval_after"]);
+  const std::string table = summary_table(summary);
+  EXPECT_NE(table.find("pass@1 (sampled)           0.300     0.600"), std::string::npos) << table;
+  EXPECT_NE(table.find("response length (tokens)    40.0      32.0"), std::string::npos) << table;
   fs::remove_all(dir);
 }
 
