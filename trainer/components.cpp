@@ -165,11 +165,19 @@ std::shared_ptr<const verifiers::Verifier> Scorer::verifier_for_source(const std
   return it->second;
 }
 
+// The verifier's view of an answer: the row's extra keys (Countdown numbers/target, verl extra_info) plus
+// "finished" (false when the answer was cut at max_new_tokens).
+verifiers::Sample Scorer::sample_of(const Item& it) {
+  verifiers::Sample s{it.row->prompt, it.response, it.row->answer, it.row->extra};
+  s.extra["finished"] = it.finished;
+  return s;
+}
+
 std::vector<verifiers::Verdict> Scorer::verify(const std::vector<Item>& items) {
   std::vector<std::shared_ptr<const verifiers::Verifier>> acc_v;
   std::vector<verifiers::Sample> samples;
   for (const auto& it : items) {
-    samples.push_back({it.row->prompt, it.response, it.row->answer, Json{{"finished", it.finished}}});
+    samples.push_back(sample_of(it));
     acc_v.push_back(verifier_for_source(it.row->data_source));
   }
   return pool_->run(acc_v, samples);
@@ -179,8 +187,7 @@ std::vector<rewards::Reward> Scorer::score(const std::vector<Item>& items) {
   std::vector<std::shared_ptr<const verifiers::Verifier>> acc_v, fmt_v;
   std::vector<verifiers::Sample> samples;
   for (const auto& it : items) {
-    verifiers::Sample s{it.row->prompt, it.response, it.row->answer, Json{{"finished", it.finished}}};
-    samples.push_back(s);
+    samples.push_back(sample_of(it));
     acc_v.push_back(verifier_for_source(it.row->data_source));
     if (format_) fmt_v.push_back(format_);
   }

@@ -56,6 +56,7 @@ class Scorer {
   std::vector<verifiers::Verdict> verify(const std::vector<Item>& items);
 
  private:
+  static verifiers::Sample sample_of(const Item& it);
   std::shared_ptr<const verifiers::Verifier> verifier_for_source(const std::string& source);
   verifiers::Registry registry_;
   Json code_options_;  // the "code" verifier's options, from the sandbox section

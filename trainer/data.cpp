@@ -39,6 +39,9 @@ std::vector<Row> load_rows(const std::string& path, const FieldMapping& map) {
     r.answer = field_text(lines[i], map.answer_key, where, true, "");
     r.data_source = field_text(lines[i], map.data_source_key, where, false, map.default_data_source);
     r.index = static_cast<int64_t>(i);
+    for (const auto& [key, value] : lines[i].items()) {
+      if (key != map.prompt_key && key != map.answer_key && key != map.data_source_key) r.extra[key] = value;
+    }
     rows.push_back(std::move(r));
   }
   return rows;

@@ -12,10 +12,11 @@
 namespace zerorl::trainer {
 
 struct Row {
-  std::string prompt;       // the question, before any template
-  std::string answer;       // gold answer as text
-  std::string data_source;  // selects the verifier
-  int64_t index = 0;        // position in the file (stable id for samples and eval)
+  std::string prompt;           // the question, before any template
+  std::string answer;           // gold answer as text
+  std::string data_source;      // selects the verifier
+  int64_t index = 0;            // position in the file (stable id for samples and eval)
+  Json extra = Json::object();  // the line's other keys (Countdown numbers/target, verl extra_info, ...)
 };
 
 struct FieldMapping {

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
+#include "trainer/components.h"
 #include "trainer/data.h"
 
 namespace zerorl::trainer {
@@ -32,6 +33,27 @@ TEST(Data, FieldMappingReadsChosenKeys) {
   EXPECT_EQ(rows[0].data_source, "gsm8k");
   EXPECT_EQ(rows[1].data_source, "math");  // default for rows without one
   EXPECT_EQ(rows[1].index, 1);
+}
+
+TEST(Data, ExtraKeysReachTheVerifier) {
+  // A Countdown row: its numbers and target are not in the prompt/answer fields; the countdown verifier
+  // needs them from Sample::extra, so a right expression only scores when they travel with the row.
+  const std::string path = write_tmp("zrl_cd.jsonl", R"({"prompt": "Reach 99 with 6, 7, 15", "answer": "99",)"
+                                                     R"( "data_source": "countdown", "numbers": [6, 7, 15],)"
+                                                     R"( "target": 99})"
+                                                     "\n");
+  const auto rows = load_rows(path, FieldMapping{});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].extra, (Json{{"numbers", {6, 7, 15}}, {"target", 99}}));
+  Config cfg;
+  cfg.data.train_path = path;
+  Scorer scorer(cfg);
+  const auto v =
+      scorer.verify({{&rows[0], "<think>7 * 15 = 105</think> <answer>(7 * 15) - 6</answer>", 9, true},
+                     {&rows[0], "<think>6 * 15 = 90</think> <answer>6 * 15 + 9</answer>", 9, true}});
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_TRUE(v[0].correct) << v[0].status << ": " << v[0].reason;
+  EXPECT_FALSE(v[1].correct);  // 9 is not one of the numbers
 }
 
 TEST(Data, MissingKeyNamesFileLineAndKey) {
