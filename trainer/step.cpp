@@ -339,6 +339,12 @@ Json Trainer::step() {
   row["tokens_per_s/update"] = per_s(upd["update_tokens"].get<double>(), times["update"]);
   row["tokens_per_s/total"] = per_s(static_cast<double>(g.generated_tokens), times["total"]);
   sink_->log_step(row);
+  if (g.verifier_fail_sum > 0) {
+    ZRL_WARN(
+        "step {}: {} of {} verdicts failed (timeout/error) and scored 0: the verifier failed, not the "
+        "answer (see its messages above; metrics: verifier_fail_frac)",
+        step_, g.verifier_fail_sum, g.count);
+  }
   const int64_t k = cfg_.trainer.sample_every;
   if (k > 0 && step_ % k == 0) {
     Json samples = Json::array();
