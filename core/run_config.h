@@ -54,11 +54,15 @@ ZRL_CONFIG_STRUCT(TokenizerSection, ZRL_TOKENIZER_FIELDS);
   F(int64_t, toy_size, 256, "Rows of the built-in toy task.", check::at_least(1))                  \
   F(int64_t, toy_max_operand, 4, "Toy addition operands are 0..this.", check::at_least(1))         \
   F(std::string, eval_path, "", "Held-out prompts, JSONL (empty = no eval).", check::any())      \
-  F(std::string, prompt_key, "prompt", "JSONL key holding the question.", check::any())          \
-  F(std::string, answer_key, "answer", "JSONL key holding the gold answer.", check::any())       \
+  F(std::string, prompt_key, "prompt",                                                          \
+    "JSONL key holding the question; a dotted path reaches nested fields (a.b).", check::any())    \
+  F(std::string, answer_key, "answer",                                                          \
+    "JSONL key holding the gold answer (verl datasets: reward_model.ground_truth).", check::any()) \
   F(std::string, data_source_key, "data_source", "JSONL key selecting the verifier per row.",   \
     check::any())                                                                                  \
   F(std::string, default_data_source, "math", "Verifier for rows without a data source.", check::any()) \
+  F(std::string, extra_key, "extra",                                                               \
+    "JSONL key holding a JSON object of per-row verifier fields (verl datasets: extra_info).", check::any()) \
   F(bool, shuffle, true, "Reshuffle every epoch from (run.seed, epoch).", check::any())
 ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
 

@@ -58,6 +58,7 @@ Reward compute_reward(const RewardOptions& options, const verifiers::Verdict& ac
                       const verifiers::Verdict* format, int64_t response_tokens) {
   Reward r;
   r.correct = accuracy.correct;
+  r.status = accuracy.status;
   r.accuracy =
       options.wrong_reward + (options.correct_reward - options.wrong_reward) * verdict_score(accuracy);
   r.format = format != nullptr ? verdict_score(*format) : 0.0;

@@ -60,6 +60,7 @@ struct Reward {
   double overlong = 0;   // R_length * penalty_factor, in [-penalty_factor, 0]
   double length = 0;     // -length_weight * L / max_response_tokens
   bool correct = false;  // the accuracy verdict's `correct` (for the accuracy metric)
+  std::string status;    // the accuracy verdict's `status` ("timeout"/"error": the verifier failed)
 };
 
 // One sample's reward. `format` may be null (no format verifier configured: contributes 0).

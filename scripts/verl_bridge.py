@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # scripts/verl_bridge.py: runs a verl reward file unchanged as a zerorl external verifier worker
 # (JSON lines on stdin/stdout, docs/verifiers.md). Not here: the pool that runs it (zerorl), TRL functions
-# (scripts/trl_bridge.py). Standard library only.
+# (scripts/trl_bridge.py). Standard library only; the protocol loop is scripts/bridge_protocol.py.
 #
 #   verifiers:
 #     external:
@@ -15,25 +15,10 @@
 # function does not accept are left out. A float result is the reward; a dict gives "score" as the
 # reward, "acc" (if present) as correctness and the rest as info. An exception is an "error" verdict.
 import argparse
-import importlib.util
 import inspect
 import json
-import os
-import sys
-import traceback
 
-
-def load_function(path, name):
-    spec = importlib.util.spec_from_file_location("zerorl_user_reward", path)
-    if spec is None or spec.loader is None:
-        sys.exit(f"verl_bridge: cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
-    spec.loader.exec_module(module)
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        sys.exit(f"verl_bridge: {path} has no function '{name}' (use --function NAME)")
-    return fn
+from bridge_protocol import claim_stdout, load_function, serve
 
 
 def accepted(fn, kwargs):
@@ -45,18 +30,18 @@ def accepted(fn, kwargs):
     return {k: v for k, v in kwargs.items() if k in names}
 
 
-def to_reply(req_id, result):
+def to_reply(result):
     if isinstance(result, dict):
         if "score" not in result:
             raise ValueError(f"compute_score returned a dict without 'score': {sorted(result)}")
-        reply = {"id": req_id, "reward": float(result["score"])}
+        reply = {"reward": float(result["score"])}
         if "acc" in result:
             reply["correct"] = bool(result["acc"])
         reply["info"] = {k: v for k, v in result.items() if k not in ("score", "acc")}
         return reply
     if isinstance(result, bool):
-        return {"id": req_id, "reward": 1.0 if result else 0.0, "correct": result}
-    return {"id": req_id, "reward": float(result)}
+        return {"reward": 1.0 if result else 0.0, "correct": result}
+    return {"reward": float(result)}
 
 
 def main():
@@ -66,16 +51,11 @@ def main():
     ap.add_argument("--data-source", default="", help="data_source when a request's extra has none")
     ap.add_argument("--kwargs", default="{}", help="JSON object of extra keyword arguments (verl reward_kwargs)")
     args = ap.parse_args()
-    # The protocol owns the real stdout; anything the user's code prints goes to stderr.
-    proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    fn = load_function(args.file, args.function)
+    proto = claim_stdout()
+    fn = load_function(args.file, args.function, "verl_bridge", " (use --function NAME)")
     reward_kwargs = json.loads(args.kwargs)
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        req = json.loads(line)
+
+    def handle(req):
         extra = req.get("extra") or {}
         kwargs = {
             "data_source": extra.get("data_source", args.data_source),
@@ -84,13 +64,9 @@ def main():
             "extra_info": extra.get("extra_info", extra),
             **reward_kwargs,
         }
-        try:
-            reply = to_reply(req["id"], fn(**accepted(fn, kwargs)))
-        except Exception as e:  # a bad sample is a verdict, never a dead worker
-            reply = {"id": req["id"], "reward": 0.0, "correct": False, "status": "error",
-                     "reason": f"{type(e).__name__}: {e}", "info": {"traceback": traceback.format_exc(limit=3)}}
-        proto.write(json.dumps(reply, default=str) + "\n")
-        proto.flush()
+        return to_reply(fn(**accepted(fn, kwargs)))
+
+    serve(proto, handle)
 
 
 if __name__ == "__main__":

@@ -75,9 +75,11 @@ std::vector<Row> build_rows(const Config& cfg) {
     return toy_addition_rows(cfg.data.toy_size, cfg.data.toy_max_operand,
                              static_cast<uint64_t>(cfg.run.seed));
   }
-  const auto& d = cfg.data;
-  return load_rows(d.train_path,
-                   FieldMapping{d.prompt_key, d.answer_key, d.data_source_key, d.default_data_source});
+  return load_rows(cfg.data.train_path, field_mapping(cfg.data));
+}
+
+FieldMapping field_mapping(const DataSection& d) {
+  return FieldMapping{d.prompt_key, d.answer_key, d.data_source_key, d.default_data_source, d.extra_key};
 }
 
 std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row) {
@@ -165,12 +167,11 @@ std::shared_ptr<const verifiers::Verifier> Scorer::verifier_for_source(const std
   return it->second;
 }
 
-// The verifier's view of an answer: the row's extra keys (Countdown numbers/target, verl extra_info) plus
-// "finished" (false when the answer was cut at max_new_tokens).
-verifiers::Sample Scorer::sample_of(const Item& it) {
-  verifiers::Sample s{it.row->prompt, it.response, it.row->answer, it.row->extra};
-  s.extra["finished"] = it.finished;
-  return s;
+verifiers::Sample Scorer::sample_of(const Item& item) {
+  Json extra = item.row->extra.is_object() ? item.row->extra : Json::object();
+  extra["finished"] = item.finished;
+  extra["data_source"] = item.row->data_source;
+  return {item.row->prompt, item.response, item.row->answer, std::move(extra)};
 }
 
 std::vector<verifiers::Verdict> Scorer::verify(const std::vector<Item>& items) {

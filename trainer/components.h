@@ -35,6 +35,8 @@ void copy_parameters(model::CausalLM& dst, model::CausalLM& src);
 
 // data.train_path (JSONL with the field mapping), else the toy task.
 std::vector<Row> build_rows(const Config& cfg);
+// The data.*_key settings (train and eval files share them).
+FieldMapping field_mapping(const DataSection& data);
 
 // Template applied to the row's question, then encoded (no special tokens added).
 std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row);
@@ -54,9 +56,12 @@ class Scorer {
   std::vector<rewards::Reward> score(const std::vector<Item>& items);
   // Only the accuracy verdicts (eval: correctness and extracted answers for maj@k).
   std::vector<verifiers::Verdict> verify(const std::vector<Item>& items);
+  // What a verifier sees: the row's prompt, answer and `extra` object, with two fields set by the trainer
+  // (overwriting same-named row fields): "finished" (false when cut at max_new_tokens) and "data_source"
+  // (the row's; verl's compute_score argument, read by scripts/verl_bridge.py).
+  static verifiers::Sample sample_of(const Item& item);
 
  private:
-  static verifiers::Sample sample_of(const Item& it);
   std::shared_ptr<const verifiers::Verifier> verifier_for_source(const std::string& source);
   verifiers::Registry registry_;
   Json code_options_;  // the "code" verifier's options, from the sandbox section

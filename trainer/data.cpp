@@ -12,17 +12,43 @@
 namespace zerorl::trainer {
 
 namespace {
-std::string field_text(const Json& row, const std::string& key, const std::string& where, bool required,
-                       const std::string& fallback) {
-  if (!row.contains(key) || row[key].is_null()) {
-    ZRL_CHECK(!required, "{}: key '{}' missing (set data.{}_key to the right field)", where, key,
-              key == "answer" ? "answer" : "prompt");
+// The value at `key`: the key itself, else a dotted path into nested objects ("reward_model.ground_truth",
+// where verl datasets keep the answer); null when absent.
+const Json* find_field(const Json& row, const std::string& key) {
+  auto it = row.find(key);
+  if (it != row.end()) return &*it;
+  const Json* cur = &row;
+  for (size_t start = 0;;) {
+    const size_t dot = key.find('.', start);
+    if (!cur->is_object()) return nullptr;
+    auto f = cur->find(key.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (f == cur->end()) return nullptr;
+    cur = &*f;
+    if (dot == std::string::npos) return cur;
+    start = dot + 1;
+  }
+}
+
+// `setting` is the data.* key that names `key`, for the hint.
+std::string field_text(const Json& row, const std::string& key, const char* setting, const std::string& where,
+                       bool required, const std::string& fallback) {
+  const Json* v = find_field(row, key);
+  if (v == nullptr || v->is_null()) {
+    ZRL_CHECK(!required, "{}: key '{}' missing (set data.{} to the right field)", where, key, setting);
     return fallback;
   }
-  const Json& v = row[key];
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_number()) return v.dump();
-  ZRL_FAIL("{}: key '{}' must be a string or number, got {}", where, key, v.dump().substr(0, 80));
+  if (v->is_string()) return v->get<std::string>();
+  if (v->is_number()) return v->dump();
+  ZRL_FAIL("{}: key '{}' must be a string or number, got {}", where, key, v->dump().substr(0, 80));
+}
+
+Json field_object(const Json& row, const std::string& key, const std::string& where) {
+  const Json* v = find_field(row, key);
+  if (v == nullptr || v->is_null()) return Json::object();
+  ZRL_CHECK(v->is_object(),
+            "{}: key '{}' must be a JSON object (set data.extra_key to the right field), got {}", where, key,
+            v->dump().substr(0, 80));
+  return *v;
 }
 }  // namespace
 
@@ -35,13 +61,12 @@ std::vector<Row> load_rows(const std::string& path, const FieldMapping& map) {
     const std::string where = path + ":" + std::to_string(i + 1);
     ZRL_CHECK(lines[i].is_object(), "{}: expected a JSON object per line", where);
     Row r;
-    r.prompt = field_text(lines[i], map.prompt_key, where, true, "");
-    r.answer = field_text(lines[i], map.answer_key, where, true, "");
-    r.data_source = field_text(lines[i], map.data_source_key, where, false, map.default_data_source);
+    r.prompt = field_text(lines[i], map.prompt_key, "prompt_key", where, true, "");
+    r.answer = field_text(lines[i], map.answer_key, "answer_key", where, true, "");
+    r.data_source =
+        field_text(lines[i], map.data_source_key, "data_source_key", where, false, map.default_data_source);
     r.index = static_cast<int64_t>(i);
-    for (const auto& [key, value] : lines[i].items()) {
-      if (key != map.prompt_key && key != map.answer_key && key != map.data_source_key) r.extra[key] = value;
-    }
+    r.extra = field_object(lines[i], map.extra_key, where);
     rows.push_back(std::move(r));
   }
   return rows;
@@ -53,8 +78,8 @@ std::vector<Row> toy_addition_rows(int64_t count, int64_t max_operand, uint64_t 
   std::vector<Row> rows;
   for (int64_t i = 0; i < count; ++i) {
     const int64_t a = operand(rng), b = operand(rng);
-    rows.push_back(
-        {std::to_string(a) + "+" + std::to_string(b) + "=", std::to_string(a + b), "toy_addition", i});
+    rows.push_back({std::to_string(a) + "+" + std::to_string(b) + "=", std::to_string(a + b), "toy_addition",
+                    i, Json{{"index", i}, {"a", a}, {"b", b}}});
   }
   return rows;
 }

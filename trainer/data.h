@@ -16,18 +16,22 @@ struct Row {
   std::string answer;           // gold answer as text
   std::string data_source;      // selects the verifier
   int64_t index = 0;            // position in the file (stable id for samples and eval)
-  Json extra = Json::object();  // the line's other keys (Countdown numbers/target, verl extra_info, ...)
+  Json extra = Json::object();  // the row's verifier fields (countdown numbers, code tests, verl extra_info)
 };
 
 struct FieldMapping {
   std::string prompt_key = "prompt", answer_key = "answer", data_source_key = "data_source";
   std::string default_data_source = "math";
+  std::string extra_key = "extra";  // a JSON object per row (verl datasets: "extra_info"); may be absent
 };
 
-// Reads every line; a missing or non-string/number prompt or answer throws naming path:line and key.
+// Reads every line; a missing or non-string/number prompt or answer throws naming path:line and key, and
+// so does an `extra_key` value that is not a JSON object (null or absent = {}). A key that is not in the
+// row may be a dotted path into nested objects: "reward_model.ground_truth" (verl's layout).
 std::vector<Row> load_rows(const std::string& path, const FieldMapping& map);
 
-// Toy addition: "a+b=" with answer "a+b", operands 0..max_operand, rows drawn from `seed`.
+// Toy addition: "a+b=" with answer "a+b", operands 0..max_operand, rows drawn from `seed`; extra holds
+// {"index", "a", "b"} (what a verl preprocessing script keeps in extra_info).
 std::vector<Row> toy_addition_rows(int64_t count, int64_t max_operand, uint64_t seed);
 
 // The toy task's tokenizer as Hugging Face files: a byte-level BPE over the task alphabet only (ids 0..9

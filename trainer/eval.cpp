@@ -184,9 +184,7 @@ int run_eval(const Config& cfg, const std::string& checkpoint) {
   if (c.data.eval_path.empty()) {
     rows = build_rows(c);
   } else {
-    const auto& d = c.data;
-    rows = load_rows(d.eval_path,
-                     FieldMapping{d.prompt_key, d.answer_key, d.data_source_key, d.default_data_source});
+    rows = load_rows(c.data.eval_path, field_mapping(c.data));
   }
   if (c.eval.max_questions > 0 && static_cast<int64_t>(rows.size()) > c.eval.max_questions)
     rows.resize(static_cast<size_t>(c.eval.max_questions));

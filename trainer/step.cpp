@@ -44,6 +44,8 @@ struct Trainer::Groups {
   std::vector<std::string> texts;
   // Over everything sampled this step (dropped groups included): the honest picture of the policy.
   double reward_sum = 0, acc_sum = 0, fmt_sum = 0, len_sum = 0, len_max = 0, trunc_sum = 0, count = 0;
+  double verifier_fail_sum =
+      0;  // accuracy verdicts with status timeout/error (a broken verifier, not a wrong answer)
   int64_t generated_tokens = 0, sampled_groups = 0;
 };
 
@@ -193,6 +195,7 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
         g.reward_sum += r.total, g.acc_sum += r.correct ? 1 : 0, g.fmt_sum += r.format;
         g.len_sum += len, g.len_max = std::max(g.len_max, len), g.count += 1;
         g.trunc_sum += items[i].finished ? 0 : 1;
+        g.verifier_fail_sum += r.status == "timeout" || r.status == "error" ? 1 : 0;
         g.generated_tokens += items[i].tokens;
         all_equal = all_equal && r.total == rewards[p * static_cast<size_t>(G)].total;
       }
@@ -321,6 +324,7 @@ Json Trainer::step() {
            {"response_len_mean", g.len_sum / c},
            {"response_len_max", g.len_max},
            {"truncated_frac", g.trunc_sum / c},
+           {"verifier_fail_frac", g.verifier_fail_sum / c},
            {"kl", upd["kl"]},
            {"entropy", upd["entropy"]},
            {"clip_frac", upd["clip_frac"]},
@@ -336,6 +340,12 @@ Json Trainer::step() {
   row["tokens_per_s/update"] = per_s(upd["update_tokens"].get<double>(), times["update"]);
   row["tokens_per_s/total"] = per_s(static_cast<double>(g.generated_tokens), times["total"]);
   sink_->log_step(row);
+  if (g.verifier_fail_sum > 0) {
+    ZRL_WARN(
+        "step {}: {} of {} verdicts failed (timeout/error) and scored 0: the verifier failed, not the "
+        "answer (see its messages above; metrics: verifier_fail_frac)",
+        step_, g.verifier_fail_sum, g.count);
+  }
   const int64_t k = cfg_.trainer.sample_every;
   if (k > 0 && step_ % k == 0) {
     Json samples = Json::array();
@@ -348,6 +358,7 @@ Json Trainer::step() {
                              {"reward", g.rewards[i].total},
                              {"correct", g.rewards[i].correct},
                              {"format", g.rewards[i].format},
+                             {"status", g.rewards[i].status},
                              {"truncated", static_cast<bool>(g.truncated[i])}});
     }
     sink_->log_samples(samples);
@@ -433,9 +444,7 @@ void Trainer::start(const std::string& resume) {
 void Trainer::run() {
   std::vector<Row> eval_rows;
   if (cfg_.trainer.eval_every > 0 && !cfg_.data.eval_path.empty()) {
-    const auto& d = cfg_.data;
-    eval_rows = load_rows(d.eval_path,
-                          FieldMapping{d.prompt_key, d.answer_key, d.data_source_key, d.default_data_source});
+    eval_rows = load_rows(cfg_.data.eval_path, field_mapping(cfg_.data));
     if (cfg_.eval.max_questions > 0 && static_cast<int64_t>(eval_rows.size()) > cfg_.eval.max_questions) {
       eval_rows.resize(static_cast<size_t>(cfg_.eval.max_questions));
     }

@@ -35,8 +35,9 @@ CodeVerifierOptions code_options_from_json(const Json& o) {
                 "code verifier option reward = '{}': use all_or_nothing or fraction", mode);
       opt.reward_mode = mode == "fraction" ? CodeRewardMode::kFraction : CodeRewardMode::kAllOrNothing;
     } else {
-      ZRL_FAIL("unknown code verifier option '{}' (known: insecure_allow, slots, timeout_s, memory_mb, reward)",
-               key);
+      ZRL_FAIL(
+          "unknown code verifier option '{}' (known: insecure_allow, slots, timeout_s, memory_mb, reward)",
+          key);
     }
   }
   return opt;
@@ -98,11 +99,13 @@ std::unique_ptr<Verifier> Registry::create(const std::string& name, const Json& 
 }
 
 std::string Registry::name_for_data_source(const std::string& data_source) const {
-  if (has(data_source)) return data_source;
+  // Aliases first: a user verifier claiming a data_source that is also a verifier's name ("math",
+  // "toy_addition") takes those rows.
   std::string ds = lower(data_source);
-  if (has(ds)) return ds;
   auto it = aliases_.find(ds);
   if (it != aliases_.end()) return it->second;
+  if (has(data_source)) return data_source;
+  if (has(ds)) return ds;
   // Families by substring, most specific first.
   static const std::pair<const char*, const char*> families[] = {
       {"countdown", "countdown"}, {"humaneval", "code"}, {"mbpp", "code"}, {"code", "code"},

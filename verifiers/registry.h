@@ -17,7 +17,8 @@ using VerifierFactory = std::function<std::unique_ptr<Verifier>(const Json& opti
 
 class Registry {
  public:
-  // A registry holding "math", "countdown", "format" and "code" and the data_source aliases of the datasets in
+  // A registry holding "math", "countdown", "format" and "code" and the data_source aliases of the datasets
+  // in
   // ../shared/data (gsm8k, math500, aime24, aime25, amc23, countdown, ...), and "code" (the sandbox).
   static Registry with_builtins();
 
@@ -29,7 +30,8 @@ class Registry {
   std::vector<std::string> names() const;
   // Throws naming the unknown verifier and the known ones (with a "did you mean").
   std::unique_ptr<Verifier> create(const std::string& name, const Json& options = Json::object()) const;
-  // The verifier for a dataset row's data_source: a registered name, an alias, else a family match
+  // The verifier for a dataset row's data_source: an alias (so an alias can take over a registered name's
+  // rows), a registered name, else a family match
   // ("openai/gsm8k" -> math, "Countdown-Tasks-3to4" -> countdown); throws when nothing matches.
   std::string name_for_data_source(const std::string& data_source) const;
 

@@ -8,7 +8,6 @@
 
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
-#include "trainer/components.h"
 #include "trainer/data.h"
 
 namespace zerorl::trainer {
@@ -35,27 +34,6 @@ TEST(Data, FieldMappingReadsChosenKeys) {
   EXPECT_EQ(rows[1].index, 1);
 }
 
-TEST(Data, ExtraKeysReachTheVerifier) {
-  // A Countdown row: its numbers and target are not in the prompt/answer fields; the countdown verifier
-  // needs them from Sample::extra, so a right expression only scores when they travel with the row.
-  const std::string path = write_tmp("zrl_cd.jsonl", R"({"prompt": "Reach 99 with 6, 7, 15", "answer": "99",)"
-                                                     R"( "data_source": "countdown", "numbers": [6, 7, 15],)"
-                                                     R"( "target": 99})"
-                                                     "\n");
-  const auto rows = load_rows(path, FieldMapping{});
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].extra, (Json{{"numbers", {6, 7, 15}}, {"target", 99}}));
-  Config cfg;
-  cfg.data.train_path = path;
-  Scorer scorer(cfg);
-  const auto v =
-      scorer.verify({{&rows[0], "<think>7 * 15 = 105</think> <answer>(7 * 15) - 6</answer>", 9, true},
-                     {&rows[0], "<think>6 * 15 = 90</think> <answer>6 * 15 + 9</answer>", 9, true}});
-  ASSERT_EQ(v.size(), 2u);
-  EXPECT_TRUE(v[0].correct) << v[0].status << ": " << v[0].reason;
-  EXPECT_FALSE(v[1].correct);  // 9 is not one of the numbers
-}
-
 TEST(Data, MissingKeyNamesFileLineAndKey) {
   const std::string path = write_tmp("zrl_bad.jsonl", R"({"q": "a", "a": "b"})"
                                                       "\n"
@@ -70,6 +48,61 @@ TEST(Data, MissingKeyNamesFileLineAndKey) {
   }
 }
 
+TEST(Data, ExtraObjectComesFromTheMappedKey) {
+  const std::string path =
+      write_tmp("zrl_extra.jsonl", R"({"q": "a", "a": "b", "extra_info": {"index": 7, "split": "train"}})"
+                                   "\n"
+                                   R"({"q": "c", "a": "d"})"
+                                   "\n"
+                                   R"({"q": "e", "a": "f", "extra_info": null, "extra": {"x": 1}})"
+                                   "\n");
+  auto rows = load_rows(path, FieldMapping{"q", "a", "src", "math", "extra_info"});
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].extra, (Json{{"index", 7}, {"split", "train"}}));
+  EXPECT_EQ(rows[1].extra, Json::object());
+  EXPECT_EQ(rows[2].extra, Json::object());  // only the mapped key counts
+  EXPECT_EQ(load_rows(path, FieldMapping{"q", "a", "src", "math"})[2].extra,
+            (Json{{"x", 1}}));  // default "extra"
+  const std::string bad = write_tmp("zrl_extra_bad.jsonl", R"({"q": "a", "a": "b", "extra": [1, 2]})"
+                                                           "\n");
+  try {
+    load_rows(bad, FieldMapping{"q", "a", "src", "math"});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("zrl_extra_bad.jsonl:1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'extra' must be a JSON object"), std::string::npos) << e.what();
+  }
+}
+
+// verl's parquet layout exported to JSONL: the answer nested under reward_model, per-row data in extra_info.
+TEST(Data, DottedKeysReachNestedFields) {
+  const std::string path = write_tmp(
+      "zrl_verl_rows.jsonl",
+      R"({"data_source": "openai/gsm8k", "question": "q1", "reward_model": {"style": "rule", )"
+      R"("ground_truth": "72"}, "extra_info": {"split": "train", "index": 0}, "a": {"b": "nested"}})"
+      "\n"
+      R"({"question": "q2", "reward_model": {"ground_truth": 5}, "a.b": "literal key wins", "a": {"b": "x"}})"
+      "\n");
+  auto rows = load_rows(
+      path, FieldMapping{"question", "reward_model.ground_truth", "data_source", "math", "extra_info"});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].answer, "72");
+  EXPECT_EQ(rows[0].data_source, "openai/gsm8k");
+  EXPECT_EQ(rows[0].extra, (Json{{"split", "train"}, {"index", 0}}));
+  EXPECT_EQ(rows[1].answer, "5");
+  const auto by_path = load_rows(path, FieldMapping{"question", "a.b", "src", "math"});
+  EXPECT_EQ(by_path[0].answer, "nested");
+  EXPECT_EQ(by_path[1].answer, "literal key wins");
+  try {
+    load_rows(path, FieldMapping{"question", "reward_model.answer", "src", "math"});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'reward_model.answer' missing (set data.answer_key"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Data, ToyTokenizerLoadsAsAHuggingFaceTokenizer) {
   auto t = tokenizer::Tokenizer::from_json(toy_tokenizer_json(), toy_tokenizer_config_json(), "toy");
   EXPECT_EQ(t.encode("12+3= 4", false), (std::vector<int32_t>{1, 2, 10, 3, 11, 12, 4}));
@@ -80,6 +113,9 @@ TEST(Data, ToyTokenizerLoadsAsAHuggingFaceTokenizer) {
     const auto plus = r.prompt.find('+');
     EXPECT_EQ(std::stoi(r.prompt.substr(0, plus)) + std::stoi(r.prompt.substr(plus + 1)),
               std::stoi(r.answer));
+    EXPECT_EQ(r.extra.at("a").get<int>(), std::stoi(r.prompt.substr(0, plus)));  // verl-style extra_info
+    EXPECT_EQ(r.extra.at("b").get<int>(), std::stoi(r.prompt.substr(plus + 1)));
+    EXPECT_EQ(r.extra.at("index").get<int64_t>(), r.index);
   }
 }
 

@@ -217,8 +217,7 @@ Json problem_row(const Problem& p) {
   Json row{{"prompt", p.question}, {"answer", p.answer}};
   if (p.task == "countdown") {
     row["data_source"] = "countdown";
-    row["numbers"] = p.numbers;
-    row["target"] = p.target;
+    row["extra"] = Json{{"numbers", p.numbers}, {"target", p.target}};  // the countdown verifier's inputs
   } else {
     row["data_source"] = "math";
   }

@@ -37,7 +37,8 @@ struct TaskSpec {
 // solvable (the solver's expression is stored in `solution`).
 Problem make_problem(const TaskSpec& spec, uint64_t seed, int64_t index);
 
-// RL row: {"prompt", "answer", "data_source"} plus, for Countdown, {"numbers", "target"}.
+// RL row: {"prompt", "answer", "data_source"} plus, for Countdown, "extra": {"numbers", "target"} (what
+// the trainer passes to the countdown verifier; data.extra_key).
 Json problem_row(const Problem& p);
 
 // A worked solution as a free-standing document ({"text"}): one of several styles chosen by `seed`,

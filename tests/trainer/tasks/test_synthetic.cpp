@@ -29,7 +29,8 @@ TEST(Countdown, EveryInstanceIsSolvableAndItsSolutionVerifies) {
       EXPECT_LE(p.target, spec.countdown_max_target);
       const Json row = problem_row(p);
       EXPECT_EQ(row["data_source"], "countdown");
-      EXPECT_EQ(row["target"].get<long>(), p.target);
+      EXPECT_EQ(row["extra"]["target"].get<long>(), p.target);
+      EXPECT_EQ(row["extra"]["numbers"].get<std::vector<long>>(), p.numbers);
     }
   }
 }

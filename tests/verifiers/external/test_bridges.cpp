@@ -95,6 +95,9 @@ TEST(Bridges, VerlComputeScoreFileRunsUnchanged) {
   }
   EXPECT_EQ(out.back().status, "error");
   EXPECT_NE(out.back().reason.find("RuntimeError: boom"), std::string::npos) << out.back().reason;
+  // The traceback's innermost frames: the user's file, where the fix is.
+  EXPECT_NE(out.back().info.value("traceback", "").find("my_reward.py"), std::string::npos)
+      << out.back().info;
   EXPECT_EQ(v.stats().malformed, 0);  // the user's prints never reached the protocol
   EXPECT_EQ(v.stats().restarts, 0);
 }

@@ -38,6 +38,20 @@ TEST(Registry, BuiltinsAndDataSources) {
   EXPECT_TRUE(v->verify(s).correct);
 }
 
+// A user verifier's data_sources alias wins over a registered name and a built-in alias (how a verl
+// reward file takes over the rows of the toy task, "toy_addition", or of "gsm8k").
+TEST(Registry, AliasOverridesRegisteredNameAndBuiltinAlias) {
+  Registry r = Registry::with_builtins();
+  r.add("mine", [](const Json&) -> std::unique_ptr<Verifier> { return nullptr; });
+  EXPECT_EQ(r.name_for_data_source("countdown"), "countdown");
+  r.alias("countdown", "mine");
+  r.alias("GSM8K", "mine");
+  EXPECT_EQ(r.name_for_data_source("countdown"), "mine");
+  EXPECT_EQ(r.name_for_data_source("gsm8k"), "mine");
+  EXPECT_EQ(r.name_for_data_source("openai/gsm8k"), "math");  // other aliases unchanged
+  EXPECT_EQ(r.name_for_data_source("math"), "math");
+}
+
 // Sleeps `ms` milliseconds when the response is "slow", throws when it is "throw".
 class TestVerifier : public Verifier {
  public:
