@@ -107,7 +107,7 @@ void Trainer::check_memory() {
     mi.device_bytes = mem ? device_budget_bytes(*mem, held) : 0.0;
   }
   const MemoryPlan plan = plan_memory(mi);
-  ZRL_INFO("memory plan: {}", plan.to_json().dump());
+  if (device_.is_cuda()) ZRL_INFO("memory plan: {}", plan.to_json().dump());
   ZRL_CHECK(plan.fits, "memory plan: {:.2f} GiB needed, {:.2f} GiB on the device: {}",
             plan.total / 1073741824.0, plan.device / 1073741824.0, plan.recommendation);
 }
