@@ -35,7 +35,8 @@ ZRL_CONFIG_STRUCT(RunSection, ZRL_RUN_FIELDS);
   F(int64_t, tiny_layers, 2, "path empty: decoder layers of the tiny random model.", check::at_least(1)) \
   F(int64_t, tiny_heads, 4, "path empty: attention heads of the tiny random model (2 KV heads).",    \
     check::at_least(2))                                                                            \
-  F(bool, gradient_checkpointing, false, "Recompute each layer's activations in backward (GPU memory).", \
+  F(bool, gradient_checkpointing, false,                                                          \
+    "Recompute each layer's activations in backward (memory); the memory plan turns it on when needed.", \
     check::any())
 ZRL_CONFIG_STRUCT(ModelSection, ZRL_MODEL_FIELDS);
 

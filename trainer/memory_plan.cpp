@@ -65,15 +65,32 @@ MemoryPlan plan_memory(const MemoryInputs& in) {
   return p;
 }
 
+MemoryPlan plan_memory_or_checkpoint(const MemoryInputs& in) {
+  MemoryPlan p = plan_memory(in);
+  if (p.fits || in.gradient_checkpointing) return p;
+  MemoryInputs with = in;
+  with.gradient_checkpointing = true;
+  MemoryPlan q = plan_memory(with);
+  if (!q.fits) return p;
+  q.checkpointing_turned_on = true;
+  return q;
+}
+
 Json MemoryPlan::to_json() const {
-  return Json{
-      {"weights_gib", weights / 1073741824.0},     {"master_gib", master / 1073741824.0},
-      {"grads_gib", grads / 1073741824.0},         {"compute_grads_gib", compute_grads / 1073741824.0},
-      {"optimizer_gib", optimizer / 1073741824.0}, {"activations_gib", activations / 1073741824.0},
-      {"logits_gib", logits / 1073741824.0},       {"kv_cache_gib", kv_cache / 1073741824.0},
-      {"reference_gib", reference / 1073741824.0}, {"total_gib", total / 1073741824.0},
-      {"device_gib", device / 1073741824.0},       {"fits", fits},
-      {"recommendation", recommendation}};
+  return Json{{"weights_gib", weights / 1073741824.0},
+              {"master_gib", master / 1073741824.0},
+              {"grads_gib", grads / 1073741824.0},
+              {"compute_grads_gib", compute_grads / 1073741824.0},
+              {"optimizer_gib", optimizer / 1073741824.0},
+              {"activations_gib", activations / 1073741824.0},
+              {"logits_gib", logits / 1073741824.0},
+              {"kv_cache_gib", kv_cache / 1073741824.0},
+              {"reference_gib", reference / 1073741824.0},
+              {"total_gib", total / 1073741824.0},
+              {"device_gib", device / 1073741824.0},
+              {"fits", fits},
+              {"checkpointing_turned_on", checkpointing_turned_on},
+              {"recommendation", recommendation}};
 }
 
 double host_memory_bytes() {

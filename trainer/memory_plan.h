@@ -28,7 +28,8 @@ struct MemoryPlan {
   double weights = 0, master = 0, grads = 0, compute_grads = 0, optimizer = 0, activations = 0, logits = 0,
          kv_cache = 0, reference = 0, total = 0, device = 0;
   bool fits = true;
-  std::string recommendation;  // empty when it fits
+  bool checkpointing_turned_on = false;  // plan_memory_or_checkpoint switched it on to fit
+  std::string recommendation;            // empty when it fits
   Json to_json() const;
 };
 
@@ -40,6 +41,10 @@ struct MemoryPlan {
 // micro-batch, 8 V bytes per token. KV cache: 2 (k and v) * layers * kv_dim * 2 bytes per token of every
 // rollout sequence.
 MemoryPlan plan_memory(const MemoryInputs& in);
+
+// plan_memory, except that a plan which does not fit with gradient checkpointing off but fits with it on is
+// returned with checkpointing on (checkpointing_turned_on): the trainer then enables it rather than failing.
+MemoryPlan plan_memory_or_checkpoint(const MemoryInputs& in);
 
 // Physical memory of this machine in bytes (sysconf), the CPU "device".
 double host_memory_bytes();

@@ -106,8 +106,15 @@ void Trainer::check_memory() {
     if (!mem) ZRL_WARN("memory plan: could not query CUDA memory (no CUDA runtime symbols); not checked");
     mi.device_bytes = mem ? device_budget_bytes(*mem, held) : 0.0;
   }
-  const MemoryPlan plan = plan_memory(mi);
+  const MemoryPlan plan = plan_memory_or_checkpoint(mi);
   if (device_.is_cuda()) ZRL_INFO("memory plan: {}", plan.to_json().dump());
+  if (plan.checkpointing_turned_on) {
+    ZRL_WARN(
+        "memory plan: turning on model.gradient_checkpointing (without it {} tokens per micro-batch "
+        "do not fit)",
+        mi.micro_batch_tokens);
+    lm_->set_gradient_checkpointing(true);
+  }
   ZRL_CHECK(plan.fits, "memory plan: {:.2f} GiB needed, {:.2f} GiB on the device: {}",
             plan.total / 1073741824.0, plan.device / 1073741824.0, plan.recommendation);
 }

@@ -74,6 +74,24 @@ TEST(MemoryPlan, DeviceBudgetExcludesOtherProcesses) {
   }
 }
 
+// 64k tokens per micro-batch do not fit in 141 GiB with full activations (~2.7 MB per token) but do with
+// per-layer checkpointing (~1.3 MB, mostly logits): the plan turns checkpointing on instead of failing.
+TEST(MemoryPlan, TurnsCheckpointingOnWhenThatMakesItFit) {
+  MemoryInputs m = qwen15b();
+  m.micro_batch_tokens = 65536;
+  EXPECT_FALSE(plan_memory(m).fits);
+  const MemoryPlan p = plan_memory_or_checkpoint(m);
+  EXPECT_TRUE(p.fits) << p.to_json().dump();
+  EXPECT_TRUE(p.checkpointing_turned_on);
+  m.micro_batch_tokens = 1 << 20;  // too much either way: the original failure and its recommendation
+  const MemoryPlan q = plan_memory_or_checkpoint(m);
+  EXPECT_FALSE(q.fits);
+  EXPECT_FALSE(q.checkpointing_turned_on);
+  EXPECT_NE(q.recommendation.find("model.gradient_checkpointing"), std::string::npos) << q.recommendation;
+  m.micro_batch_tokens = 16384;  // fits as configured: left alone
+  EXPECT_FALSE(plan_memory_or_checkpoint(m).checkpointing_turned_on);
+}
+
 TEST(DistContext, DiscoversLaunchersFromEnvironment) {
   std::map<std::string, std::string> env;
   auto get = [&](const char* k) -> const char* {
