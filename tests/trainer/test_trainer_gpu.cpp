@@ -62,10 +62,12 @@ void run_bf16_with_masters(bool cuda) {
   expect_equal_params(r.masters()->masters(), t.masters()->masters(), "resumed masters");
   expect_equal_params(r.model(), t.model(), "resumed bf16 weights");
   const Json a = t.step(), b = r.step();
-  EXPECT_EQ(a["reward_mean"], b["reward_mean"]) << "the same weights sample the same answers";
   if (!cuda) {  // CPU kernels are deterministic: the continued runs agree bit for bit
+    EXPECT_EQ(a["reward_mean"], b["reward_mean"]) << "the same weights sample the same answers";
     EXPECT_EQ(a["grad_norm"], b["grad_norm"]);
     expect_equal_params(r.masters()->masters(), t.masters()->masters(), "step 3 masters");
+  } else {  // a fresh engine decodes eagerly once before its CUDA graph: rare bf16 token flips allowed
+    EXPECT_NEAR(a["reward_mean"].get<double>(), b["reward_mean"].get<double>(), 0.1);
   }
   fs::remove_all(out), fs::remove_all(out + "_resumed");
 }
