@@ -72,7 +72,12 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
     // bf16 compute: AdamW owns fp32 masters (mixed_precision.h); the engine keeps sampling with lm_.
     if (lm_->dtype() == torch::kFloat16) ZRL_WARN("model.dtype = float16 runs without loss scaling");
     masters_ = std::make_unique<MasterWeights>(lm_, torch::kFloat32);
-    if (!cfg.model.path.empty()) {  // the checkpoint's own precision, not its bf16 rounding
+    const Json& raw = lm_->config().raw;
+    std::string stored;  // transformers < 5 write torch_dtype, 5 writes dtype
+    for (const char* k : {"torch_dtype", "dtype"}) {
+      if (raw.contains(k) && raw[k].is_string()) stored = raw[k].get<std::string>();
+    }
+    if (!cfg.model.path.empty() && stored == "float32") {  // an fp32 checkpoint (ours): not its bf16 rounding
       auto full = model::load_model(cfg.model.path, torch::kFloat32, device_);
       copy_parameters(masters_->masters(), full);
       masters_->push();
