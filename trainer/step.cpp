@@ -1,7 +1,7 @@
 // trainer/step.cpp: the GRPO step as named, timed phases, and the trainer's checkpoint state.
 // Phases: sample_prompts -> rollout (rollout::Engine) -> reward (verifier pool + rewards/) -> old_logprobs ->
-// advantages (algo/) -> update (micro-batches by token budget, algo/ losses, clip, AdamW) -> metrics ->
-// checkpoint when due. Not here: folder mechanics (checkpoint.cpp), sinks (metrics.cpp), components.
+// advantages -> update (these three in update.cpp) -> metrics -> checkpoint when due (the fp32 masters when
+// computing in bf16). Not here: folder mechanics (checkpoint.cpp), sinks (metrics.cpp), components.
 #include "trainer/step.h"
 
 #include <cmath>
