@@ -10,10 +10,12 @@
 #include <random>
 
 #include "core/json_io.h"
+#include "core/log.h"
 #include "core/timer.h"
 #include "model/config.h"
 #include "model/decoder.h"
 #include "rollout/engine.h"
+#include "trainer/memory_plan.h"
 #include "trainer/mixed_precision.h"
 #include "trainer/update.h"
 #include "zerorl/build_info.h"
@@ -129,6 +131,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", o.device, "cuda | cpu");
   app.add_option("--seed", o.seed, "weights, prompts and sampling seed");
   CLI11_PARSE(app, argc, argv);
+  zr::log::init(0, "info");  // logs on stderr: stdout is the JSON alone
   if (o.tiny) o.prompts = 4, o.group = 4, o.prompt_len = 16, o.new_tokens = 8, o.micro_batch_tokens = 64;
 
   const torch::Device device(o.device);
@@ -174,6 +177,10 @@ int main(int argc, char** argv) {
                {"steps", steps},
                {"seconds", steps.back()},
                {"goal_step_seconds", 6.0}};
+  if (const auto mem = zr::trainer::cuda_device_memory()) {  // includes the caching allocator's reserve
+    out["device_used_gib_after"] = (mem->total - mem->free) / 1073741824.0;
+    out["device_total_gib"] = mem->total / 1073741824.0;
+  }
   const zr::Json base = baseline();
   if (!o.tiny && !base.is_null()) {
     out["hf_trl_style"] = base;
