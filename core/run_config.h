@@ -27,14 +27,16 @@ ZRL_CONFIG_STRUCT(RunSection, ZRL_RUN_FIELDS);
 #define ZRL_MODEL_FIELDS(F)                                                                       \
   F(std::string, path, "", "Hugging Face checkpoint folder (config.json + safetensors).",         \
     check::any())                                                                                  \
-  F(std::string, dtype, "auto", "Compute dtype: auto (bf16 on CUDA, f32 on CPU), float32, bfloat16, float16.", \
+  F(std::string, dtype, "auto",                                                                   \
+    "Compute dtype: auto (bf16 on CUDA, f32 on CPU), float32, bfloat16, float16; below float32 AdamW updates fp32 master weights.", \
     check::one_of({"auto", "float32", "bfloat16", "float16"}))                                   \
   F(int64_t, tiny_hidden_size, 64, "path empty: hidden size of the tiny random Qwen2-shaped model.",   \
     check::at_least(8))                                                                            \
   F(int64_t, tiny_layers, 2, "path empty: decoder layers of the tiny random model.", check::at_least(1)) \
   F(int64_t, tiny_heads, 4, "path empty: attention heads of the tiny random model (2 KV heads).",    \
     check::at_least(2))                                                                            \
-  F(bool, gradient_checkpointing, false, "Recompute each layer's activations in backward (GPU memory).", \
+  F(bool, gradient_checkpointing, false,                                                          \
+    "Recompute each layer's activations in backward (memory); the memory plan turns it on when needed.", \
     check::any())
 ZRL_CONFIG_STRUCT(ModelSection, ZRL_MODEL_FIELDS);
 
@@ -114,7 +116,10 @@ ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
   F(int64_t, overlong_buffer, 0, "DAPO soft penalty ramps over the last N tokens before the limit.", \
     check::at_least(0))                                                                            \
   F(double, overlong_penalty, 1.0, "DAPO soft penalty at the limit (subtracted from the reward).",   \
-    check::non_negative())
+    check::non_negative())                                                                         \
+  F(std::string, old_logprobs, "recompute",                                                        \
+    "Importance-ratio denominator: recompute (a no-grad forward) or rollout (the engine's log-probs, no forward).", \
+    check::one_of({"recompute", "rollout"}))
 ZRL_CONFIG_STRUCT(AlgoSection, ZRL_ALGO_FIELDS);
 
 #define ZRL_REWARDS_FIELDS(F)                                                                     \

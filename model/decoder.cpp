@@ -9,6 +9,7 @@
 
 #include "compat/torch_compat.h"
 #include "core/error.h"
+#include "model/recompute.h"
 
 namespace zerorl::model {
 
@@ -207,8 +208,12 @@ torch::Tensor CausalLMImpl::run_layers(const torch::Tensor& input_ids, const tor
   in.cos = emb.cos().to(dtype_);
   in.sin = emb.sin().to(dtype_);
   auto x = model->embed_tokens(input_ids);
+  const bool recompute = checkpointing_ && cache == nullptr && torch::GradMode::is_enabled();
   for (size_t l = 0; l < model->layers->size(); ++l) {
-    x = model->layers[l]->as<DecoderLayer>()->forward(x, in, cache, static_cast<int64_t>(l));
+    auto* layer = model->layers[l]->as<DecoderLayer>();
+    // x.requires_grad(): parameter grads flow only through the checkpointed function's input (recompute.h).
+    x = recompute && x.requires_grad() ? checkpointed_layer(*layer, x, in)
+                                       : layer->forward(x, in, cache, static_cast<int64_t>(l));
   }
   return model->norm(x);
 }

@@ -138,6 +138,12 @@ class CausalLMImpl : public torch::nn::Module {
   // A cache sized for this model (its dtype and device).
   KvCache make_cache(int64_t num_slots, int64_t capacity) const;
 
+  // Gradient checkpointing per decoder layer (model/recompute.h): when on, forward() under grad mode keeps
+  // only each layer's input and recomputes the layer during backward. forward_cached and no-grad forwards
+  // are unaffected.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  bool gradient_checkpointing() const { return checkpointing_; }
+
   const ModelConfig& config() const { return config_; }
   torch::Dtype dtype() const { return dtype_; }
   torch::Device device() const { return device_; }
@@ -155,6 +161,7 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Dtype dtype_;
   torch::Device device_;
   torch::Tensor inv_freq_;  // [head_dim/2] float32, with rope scaling applied
+  bool checkpointing_ = false;
 };
 TORCH_MODULE(CausalLM);
 

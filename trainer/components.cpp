@@ -26,8 +26,9 @@ tokenizer::Tokenizer build_tokenizer(const Config& cfg) {
 }
 
 torch::Dtype model_dtype(const Config& cfg, torch::Device device) {
-  if (cfg.model.dtype == "auto") return torch::kFloat32;
-  ZRL_CHECK(device.is_cuda() || cfg.model.dtype == "float32", "model.dtype = {} needs run.device = cuda",
+  if (cfg.model.dtype == "auto") return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+  // CPU: float32, or bfloat16 on request (slow; it makes the fp32-master path testable without a GPU).
+  ZRL_CHECK(device.is_cuda() || cfg.model.dtype != "float16", "model.dtype = {} needs run.device = cuda",
             cfg.model.dtype);
   return model::parse_dtype(cfg.model.dtype);
 }
@@ -52,7 +53,7 @@ model::CausalLM build_model(const Config& cfg, const tokenizer::Tokenizer& tok, 
   c.raw = model::config_to_json(c, "float32");
   if (tok.eos_id()) c.raw["eos_token_id"] = *tok.eos_id();
   c = model::parse_config(c.raw, "<tiny model>");
-  model::CausalLM lm(c, torch::kFloat32, device);
+  model::CausalLM lm(c, model_dtype(cfg, device), device);  // init_random_ is dtype-independent
   model::init_random_(lm, mix_seed({static_cast<uint64_t>(cfg.run.seed), 0x696e6974ULL}));
   return lm;
 }

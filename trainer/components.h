@@ -20,8 +20,8 @@ namespace zerorl::trainer {
 // tokenizer.path, else model.path, else the toy tokenizer (data.train_path must then be empty).
 tokenizer::Tokenizer build_tokenizer(const Config& cfg);
 
-// f32 on CPU; on CUDA model.dtype (auto = float32 params: the fp32-master / bf16-compute split is future
-// work).
+// model.dtype; auto = bfloat16 on CUDA, float32 on CPU (float16 needs CUDA). Below float32 the trainer keeps
+// fp32 master weights (trainer/mixed_precision.h).
 torch::Dtype model_dtype(const Config& cfg, torch::Device device);
 
 // model.path loaded, else a tiny random Qwen2 (model.tiny_*) over the tokenizer's vocabulary, weights from

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/json_io.h"
@@ -24,21 +25,40 @@ struct MemoryInputs {
 };
 
 struct MemoryPlan {
-  double weights = 0, master = 0, grads = 0, optimizer = 0, activations = 0, logits = 0, kv_cache = 0,
-         reference = 0, total = 0, device = 0;
+  double weights = 0, master = 0, grads = 0, compute_grads = 0, optimizer = 0, activations = 0, logits = 0,
+         kv_cache = 0, reference = 0, total = 0, device = 0;
   bool fits = true;
-  std::string recommendation;  // empty when it fits
+  bool checkpointing_turned_on = false;  // plan_memory_or_checkpoint switched it on to fit
+  std::string recommendation;            // empty when it fits
   Json to_json() const;
 };
 
 // Bytes per term (mixed precision as in Rajbhandari et al. 2020, ZeRO, sec. 3): bf16 weights 2P + fp32 master
-// 4P, fp32 grads 4P, Adam moments 8P. Activations per token per layer ~ (34 h) bytes in bf16 (Korthikanti et
-// al. 2022, eq. 1 without the attention-score term: SDPA does not store it), 2 h with checkpointing (only the
-// layer input is kept). Logits: fp32 logits + log-softmax of one micro-batch, 8 V bytes per token.
-// KV cache: 2 (k and v) * layers * kv_dim * 2 bytes per token of every rollout sequence.
+// 4P, fp32 grads 4P, Adam moments 8P, plus 2P for the bf16 grads of one micro-batch before they are
+// accumulated into the fp32 master grads (trainer/mixed_precision.h). Activations per token per layer ~ (34
+// h) bytes in bf16 (Korthikanti et al. 2022, eq. 1 without the attention-score term: SDPA does not store it),
+// 2 h with checkpointing (only the layer input is kept). Logits: fp32 logits + log-softmax of one
+// micro-batch, 8 V bytes per token. KV cache: 2 (k and v) * layers * kv_dim * 2 bytes per token of every
+// rollout sequence.
 MemoryPlan plan_memory(const MemoryInputs& in);
+
+// plan_memory, except that a plan which does not fit with gradient checkpointing off but fits with it on is
+// returned with checkpointing on (checkpointing_turned_on): the trainer then enables it rather than failing.
+MemoryPlan plan_memory_or_checkpoint(const MemoryInputs& in);
 
 // Physical memory of this machine in bytes (sysconf), the CPU "device".
 double host_memory_bytes();
+
+// Total and free bytes of the current CUDA device, queried through the CUDA runtime or driver library that
+// LibTorch already loaded (dlsym of cudaMemGetInfo, else cuMemGetInfo_v2): no CUDA headers or link
+// dependency, so this file stays torch-free. nullopt when no CUDA library is loaded or the call fails.
+struct DeviceMemory {
+  double total = 0, free = 0;
+};
+std::optional<DeviceMemory> cuda_device_memory();
+
+// What the plan may use on a device: the free bytes plus what this process already holds there (the
+// weights loaded before the check, `held`), at most `total`. Other processes' memory is thereby excluded.
+double device_budget_bytes(const DeviceMemory& m, double held);
 
 }  // namespace zerorl::trainer

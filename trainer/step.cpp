@@ -1,16 +1,13 @@
 // trainer/step.cpp: the GRPO step as named, timed phases, and the trainer's checkpoint state.
 // Phases: sample_prompts -> rollout (rollout::Engine) -> reward (verifier pool + rewards/) -> old_logprobs ->
-// advantages (algo/) -> update (micro-batches by token budget, algo/ losses, clip, AdamW) -> metrics ->
-// checkpoint when due. Not here: folder mechanics (checkpoint.cpp), sinks (metrics.cpp), components.
+// advantages -> update (these three in update.cpp) -> metrics -> checkpoint when due (the fp32 masters when
+// computing in bf16). Not here: folder mechanics (checkpoint.cpp), sinks (metrics.cpp), components.
 #include "trainer/step.h"
 
 #include <cmath>
 #include <filesystem>
 #include <limits>
 
-#include "algo/advantages.h"
-#include "algo/logits.h"
-#include "algo/losses.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/seed.h"
@@ -25,16 +22,6 @@ namespace fs = std::filesystem;
 
 namespace zerorl::trainer {
 
-double lr_at(const OptimSection& o, int64_t s, int64_t total) {
-  if (o.warmup_steps > 0 && s < o.warmup_steps) {
-    return o.lr * static_cast<double>(s + 1) / static_cast<double>(o.warmup_steps);
-  }
-  if (o.schedule == "constant" || total <= o.warmup_steps) return o.lr;
-  const double progress =
-      static_cast<double>(s - o.warmup_steps) / static_cast<double>(total - o.warmup_steps);
-  return o.lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
-}
-
 // The groups that go into one update: P' prompts x G answers, flattened prompt-major.
 struct Trainer::Groups {
   std::vector<Row> rows;
@@ -42,6 +29,7 @@ struct Trainer::Groups {
   std::vector<bool> truncated;
   std::vector<rewards::Reward> rewards;
   std::vector<std::string> texts;
+  std::vector<std::vector<float>> logprobs_policy, logprobs_sampling;  // the engine's, per response token
   // Over everything sampled this step (dropped groups included): the honest picture of the policy.
   double reward_sum = 0, acc_sum = 0, fmt_sum = 0, len_sum = 0, len_max = 0, trunc_sum = 0, count = 0;
   double verifier_fail_sum =
@@ -56,47 +44,6 @@ torch::Device pick_device(const std::string& want) {
     return torch::Device(torch::kCUDA, 0);
   }
   return torch::Device(torch::kCPU);
-}
-
-// Training layout: prompts left-padded to Tp, responses right-padded to Tr (the model accepts both).
-struct Layout {
-  torch::Tensor ids, attention_mask, response_mask;
-  int64_t prompt_len = 0;
-};
-Layout make_layout(const std::vector<std::vector<int64_t>>& prompts,
-                   const std::vector<std::vector<int64_t>>& responses, int64_t pad) {
-  const auto n = static_cast<int64_t>(prompts.size());
-  int64_t tp = 1, tr = 1;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    tp = std::max<int64_t>(tp, static_cast<int64_t>(prompts[i].size()));
-    tr = std::max<int64_t>(tr, static_cast<int64_t>(responses[i].size()));
-  }
-  auto ids = torch::full({n, tp + tr}, pad, torch::kInt64);
-  auto mask = torch::zeros({n, tp + tr}, torch::kInt64);
-  auto ia = ids.accessor<int64_t, 2>();
-  auto ma = mask.accessor<int64_t, 2>();
-  for (int64_t i = 0; i < n; ++i) {
-    const auto& p = prompts[static_cast<size_t>(i)];
-    const auto& r = responses[static_cast<size_t>(i)];
-    const int64_t off = tp - static_cast<int64_t>(p.size());
-    for (size_t j = 0; j < p.size(); ++j)
-      ia[i][off + static_cast<int64_t>(j)] = p[j], ma[i][off + static_cast<int64_t>(j)] = 1;
-    for (size_t j = 0; j < r.size(); ++j)
-      ia[i][tp + static_cast<int64_t>(j)] = r[j], ma[i][tp + static_cast<int64_t>(j)] = 1;
-  }
-  return {ids, mask, mask.narrow(1, tp, tr).to(torch::kFloat32), tp};
-}
-
-// Logits [B, Tr, V] at the positions that predict the response tokens.
-torch::Tensor response_logits(model::CausalLM& lm, const torch::Tensor& ids, const torch::Tensor& attn,
-                              int64_t tp) {
-  return lm->forward(ids, attn).narrow(1, tp - 1, ids.size(1) - tp);
-}
-
-// Runs fn(begin, count) over [begin, end) in chunks of `chunk` rows.
-template <class F>
-void for_chunks(int64_t begin, int64_t end, int64_t chunk, F&& fn) {
-  for (int64_t b = begin; b < end; b += chunk) fn(b, std::min(chunk, end - b));
 }
 
 double per_s(double amount, double seconds) { return seconds > 0 ? amount / seconds : 0.0; }
@@ -115,6 +62,8 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
             "never finish");
   eos_ = *tok_->eos_id();
   lm_ = build_model(cfg, *tok_, device_);
+  lm_->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
+  validate_old_logprobs(cfg);
   if (cfg.algo.kl_coef > 0) ref_ = clone_model(lm_);
   rollout::EngineOptions eo;
   if (!cfg.rollout.stop.empty()) eo.detokenizer = rollout::stream_detokenizer(*tok_);
@@ -122,7 +71,22 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   scorer_ = std::make_unique<Scorer>(cfg);
   torch::optim::AdamWOptions o(cfg.optim.lr);
   o.betas({cfg.optim.beta1, cfg.optim.beta2}).eps(cfg.optim.eps).weight_decay(cfg.optim.weight_decay);
-  opt_ = std::make_unique<torch::optim::AdamW>(lm_->parameters(), o);
+  if (lm_->dtype() != torch::kFloat32) {
+    // bf16 compute: AdamW owns fp32 masters (mixed_precision.h); the engine keeps sampling with lm_.
+    if (lm_->dtype() == torch::kFloat16) ZRL_WARN("model.dtype = float16 runs without loss scaling");
+    masters_ = std::make_unique<MasterWeights>(lm_, torch::kFloat32);
+    const Json& raw = lm_->config().raw;
+    std::string stored;  // transformers < 5 write torch_dtype, 5 writes dtype
+    for (const char* k : {"torch_dtype", "dtype"}) {
+      if (raw.contains(k) && raw[k].is_string()) stored = raw[k].get<std::string>();
+    }
+    if (!cfg.model.path.empty() && stored == "float32") {  // an fp32 checkpoint (ours): not its bf16 rounding
+      auto full = model::load_model(cfg.model.path, torch::kFloat32, device_);
+      copy_parameters(masters_->masters(), full);
+      masters_->push();
+    }
+  }
+  opt_ = std::make_unique<torch::optim::AdamW>(masters_ ? masters_->parameters() : lm_->parameters(), o);
   if (cfg.trainer.memory_check) check_memory();
 }
 
@@ -140,8 +104,25 @@ void Trainer::check_memory() {
   mi.bf16_compute = lm_->dtype() != torch::kFloat32;
   mi.gradient_checkpointing = cfg_.model.gradient_checkpointing;
   mi.reference_model = !ref_.is_empty();
-  mi.device_bytes = device_.is_cuda() ? 0.0 : host_memory_bytes();  // CUDA: no device query in this build
-  const MemoryPlan plan = plan_memory(mi);
+  mi.device_bytes = host_memory_bytes();
+  if (device_.is_cuda()) {
+    double held = 0;  // what this process already put on the device: weights, masters, reference
+    for (auto& p : lm_->parameters()) held += static_cast<double>(p.nbytes());
+    if (masters_) held += 2.0 * held;  // fp32 = 2 x bf16
+    if (!ref_.is_empty()) held += static_cast<double>(mi.params) * (mi.bf16_compute ? 2.0 : 4.0);
+    const auto mem = cuda_device_memory();
+    if (!mem) ZRL_WARN("memory plan: could not query CUDA memory (no CUDA runtime symbols); not checked");
+    mi.device_bytes = mem ? device_budget_bytes(*mem, held) : 0.0;
+  }
+  const MemoryPlan plan = plan_memory_or_checkpoint(mi);
+  if (device_.is_cuda()) ZRL_INFO("memory plan: {}", plan.to_json().dump());
+  if (plan.checkpointing_turned_on) {
+    ZRL_WARN(
+        "memory plan: turning on model.gradient_checkpointing (without it {} tokens per micro-batch "
+        "do not fit)",
+        mi.micro_batch_tokens);
+    lm_->set_gradient_checkpointing(true);
+  }
   ZRL_CHECK(plan.fits, "memory plan: {:.2f} GiB needed, {:.2f} GiB on the device: {}",
             plan.total / 1073741824.0, plan.device / 1073741824.0, plan.recommendation);
 }
@@ -209,6 +190,8 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
         g.truncated.push_back(!items[i].finished);
         g.rewards.push_back(rewards[i]);
         g.texts.push_back(texts[i]);
+        g.logprobs_policy.push_back(res.samples[i].logprobs_policy);
+        g.logprobs_sampling.push_back(res.samples[i].logprobs);
       }
     }
   }
@@ -216,93 +199,13 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
 }
 
 Json Trainer::update(const Groups& g, PhaseTimes& times) {
-  const auto& a = cfg_.algo;
-  const int64_t G = cfg_.rollout.group_size, n = static_cast<int64_t>(g.responses.size());
-  Json out{{"kl", 0.0},        {"entropy", 0.0}, {"clip_frac", 0.0},
-           {"grad_norm", 0.0}, {"pg_loss", 0.0}, {"update_tokens", 0}};
-  if (n == 0) return out;  // dynamic sampling kept nothing: no update this step
-  Layout lay = make_layout(g.prompt_ids, g.responses, eos_);
-  const int64_t T = lay.ids.size(1), tp = lay.prompt_len;
-  auto ids = lay.ids.to(device_), attn = lay.attention_mask.to(device_),
-       rmask = lay.response_mask.to(device_);
-  if (a.overlong == "mask") {
-    for (int64_t i = 0; i < n; ++i) {
-      if (g.truncated[static_cast<size_t>(i)]) rmask[i].zero_();
-    }
-  }
-  auto targets = ids.narrow(1, tp, T - tp);
-  const int64_t micro_rows = std::max<int64_t>(1, a.micro_batch_tokens / T);
-  const double temp = cfg_.rollout.temperature > 0 ? cfg_.rollout.temperature : 1.0;
-  torch::Tensor logp_old = torch::zeros_like(rmask), logp_ref;
-  {
-    ScopedTimer t(times, "old_logprobs");
-    torch::NoGradGuard ng;
-    if (!ref_.is_empty()) logp_ref = torch::zeros_like(rmask);
-    for_chunks(0, n, micro_rows, [&](int64_t b, int64_t c) {
-      auto i = ids.narrow(0, b, c), m = attn.narrow(0, b, c), y = targets.narrow(0, b, c);
-      logp_old.narrow(0, b, c).copy_(algo::token_logprobs(response_logits(lm_, i, m, tp), y, temp));
-      if (!ref_.is_empty())
-        logp_ref.narrow(0, b, c).copy_(algo::token_logprobs(response_logits(ref_, i, m, tp), y, temp));
-    });
-  }
-  const auto kl_kind = algo::parse_kl_estimator(a.kl_estimator);
-  torch::Tensor adv;
-  {
-    ScopedTimer t(times, "advantages");
-    std::vector<double> r;
-    for (const auto& x : g.rewards) r.push_back(x.total);
-    auto rewards = torch::tensor(r, torch::kFloat32).to(device_);
-    if (!ref_.is_empty() && a.kl_in == "reward") {
-      rewards = algo::kl_penalized_rewards(rewards, algo::kl_penalty(logp_old, logp_ref, kl_kind), rmask,
-                                           a.kl_coef);
-    }
-    algo::AdvantageOptions ao;
-    ao.estimator = algo::parse_advantage_estimator(a.advantage);
-    adv = algo::group_advantages(rewards.view({n / G, G}), ao).reshape({n});
-    if (a.whiten_batch && n > 1) adv = algo::whiten(adv);
-  }
-  ScopedTimer t(times, "update");
-  algo::ClipOptions clip{a.clip_low, a.clip_high, a.dual_clip_c};
-  algo::LossCoefficients coefs{a.kl_in == "loss" ? a.kl_coef : 0.0, a.entropy_coef};
-  algo::AggregationOptions agg{algo::parse_loss_aggregation(a.loss_agg),
-                               static_cast<double>(cfg_.rollout.max_new_tokens)};
-  torch::Tensor stats = torch::zeros({algo::kLossStatCount}, torch::dtype(torch::kFloat64).device(device_));
-  double grad_norm = 0;
-  const int64_t per_mb = (n + a.minibatches - 1) / a.minibatches;
-  const int64_t total_opt = cfg_.trainer.steps * a.minibatches * a.epochs;
-  for (int64_t epoch = 0; epoch < a.epochs; ++epoch) {
-    for_chunks(0, n, per_mb, [&](int64_t mb, int64_t mb_rows) {
-      opt_->zero_grad();
-      const algo::LossCounts counts = algo::count_loss_terms(rmask.narrow(0, mb, mb_rows));
-      for_chunks(mb, mb + mb_rows, micro_rows, [&](int64_t b, int64_t c) {
-        auto m = rmask.narrow(0, b, c);
-        auto logits = response_logits(lm_, ids.narrow(0, b, c), attn.narrow(0, b, c), tp);
-        auto logp = algo::token_logprobs(logits, targets.narrow(0, b, c), temp);
-        torch::Tensor ent = a.entropy_coef > 0 ? algo::entropy_from_logits(logits, temp)
-                                               : algo::entropy_from_logits(logits.detach(), temp);
-        auto pg = algo::policy_loss(logp, logp_old.narrow(0, b, c), adv.narrow(0, b, c), clip);
-        torch::Tensor kl;
-        if (!ref_.is_empty()) kl = algo::kl_penalty(logp, logp_ref.narrow(0, b, c), kl_kind);
-        auto tok = algo::token_loss(pg.loss, coefs.kl > 0 ? kl : torch::Tensor(),
-                                    a.entropy_coef > 0 ? ent : torch::Tensor(), coefs);
-        algo::aggregate_loss(tok, m, agg, counts).backward();
-        stats += algo::loss_stat_sums(pg, kl.defined() ? kl.detach() : kl, ent.detach(), m);
-      });
-      const double clip_to =
-          cfg_.optim.grad_clip > 0 ? cfg_.optim.grad_clip : std::numeric_limits<double>::infinity();
-      grad_norm = torch::nn::utils::clip_grad_norm_(lm_->parameters(), clip_to);
-      const double lr = lr_at(cfg_.optim, opt_steps_, total_opt);
-      for (auto& group : opt_->param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-      opt_->step();
-      ++opt_steps_;
-    });
-  }
-  const algo::LossStats st = algo::read_loss_stats(stats);
-  out["kl"] = st.kl, out["entropy"] = st.entropy, out["clip_frac"] = st.clip_frac,
-  out["pg_loss"] = st.pg_loss;
-  out["grad_norm"] = grad_norm;
-  out["update_tokens"] = static_cast<int64_t>(n * T * a.epochs);
+  UpdateBatch b;
+  b.prompt_ids = g.prompt_ids, b.responses = g.responses, b.truncated = g.truncated;
+  for (const auto& x : g.rewards) b.rewards.push_back(x.total);
+  b.logprobs_policy = g.logprobs_policy, b.logprobs_sampling = g.logprobs_sampling;
+  PolicyState p{lm_, ref_, opt_.get(), masters_.get(), opt_steps_};
+  Json out = policy_update(cfg_, p, b, eos_, times);
+  opt_steps_ = p.opt_steps;
   return out;
 }
 
@@ -372,7 +275,8 @@ void Trainer::save_checkpoint() {
   const std::string tmp = begin_checkpoint(out, step_);
   model::SaveOptions so;
   if (!cfg_.model.path.empty()) so.generation_config_from = cfg_.model.path;
-  model::save_model(lm_, tmp, so);  // Hugging Face layout at the checkpoint's root
+  // Hugging Face layout at the checkpoint's root: the fp32 masters when there are any (exact resume).
+  model::save_model(masters_ ? masters_->masters() : lm_, tmp, so);
   tok_->save(tmp);
   const std::string st = tmp + "/trainer_state";
   fs::create_directories(st);
@@ -398,7 +302,11 @@ void Trainer::save_checkpoint() {
 void Trainer::load_checkpoint(const std::string& dir) {
   const std::string problem = verify_checkpoint(dir);
   ZRL_CHECK(problem.empty(), "checkpoint '{}' is corrupted or incomplete: {}", dir, problem);
-  {
+  if (masters_) {
+    auto loaded = model::load_model(dir, masters_->dtype(), lm_->device());
+    copy_parameters(masters_->masters(), loaded);
+    masters_->push();  // in place: the engine shares lm_
+  } else {
     auto loaded = model::load_model(dir, lm_->dtype(), lm_->device());
     copy_parameters(lm_, loaded);  // in place: the engine shares lm_
   }

@@ -16,12 +16,10 @@
 #include "trainer/components.h"
 #include "trainer/data.h"
 #include "trainer/metrics.h"
+#include "trainer/mixed_precision.h"
+#include "trainer/update.h"
 
 namespace zerorl::trainer {
-
-// Learning rate of optimizer step `opt_step` (0-based) out of `total`: linear warmup over warmup_steps
-// ((s+1)/warmup), then constant or cosine decay to 0 at `total`.
-double lr_at(const OptimSection& o, int64_t opt_step, int64_t total);
 
 class Trainer {
  public:
@@ -35,6 +33,7 @@ class Trainer {
   void save_checkpoint();
   int64_t current_step() const { return step_; }
   model::CausalLM& model() { return lm_; }
+  MasterWeights* masters() { return masters_.get(); }  // null unless the compute dtype is below float32
 
  private:
   struct Groups;
@@ -52,6 +51,7 @@ class Trainer {
   model::CausalLM lm_{nullptr}, ref_{nullptr};
   std::unique_ptr<rollout::Engine> engine_;
   std::unique_ptr<Scorer> scorer_;
+  std::unique_ptr<MasterWeights> masters_;  // bf16 compute only: the fp32 weights AdamW updates
   std::unique_ptr<torch::optim::AdamW> opt_;
   int64_t eos_ = 0;
   std::unique_ptr<MetricsSink> sink_;

@@ -1,0 +1,191 @@
+// bench/grpo_step/main.cpp: one full GRPO step on random-weight Qwen2.5-0.5B shapes (P prompts x G samples x
+// exactly N new tokens, random prompt ids), the trainer's own pieces: rollout::Engine on the bf16 model,
+// trainer::policy_update (old log-probs, advantages, micro-batched PPO-clip update) with fp32 master weights.
+// Prints per-phase seconds as JSON beside ../shared/bench/baselines.json's grpo_step_pytorch_trl_style.
+// Not here: tokenizer, dataset, real verifiers (weights are random, so the reward is a trivial rule).
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <random>
+
+#include "core/json_io.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "model/config.h"
+#include "model/decoder.h"
+#include "rollout/engine.h"
+#include "trainer/memory_plan.h"
+#include "trainer/mixed_precision.h"
+#include "trainer/update.h"
+#include "zerorl/build_info.h"
+
+namespace zr = zerorl;
+
+namespace {
+
+struct Options {
+  bool tiny = false;
+  int64_t prompts = 64, group = 8, prompt_len = 256, new_tokens = 512, micro_batch_tokens = 16384, steps = 2;
+  std::string device = torch::cuda::is_available() ? "cuda" : "cpu", old_logprobs = "recompute";
+  bool gradient_checkpointing = false;
+  uint64_t seed = 1;
+};
+
+zr::model::ModelConfig model_config(bool tiny) {
+  auto c = zr::model::qwen25_05b_config();
+  if (tiny) {  // CPU smoke test
+    c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 176, c.num_hidden_layers = 2;
+    c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 16;
+  }
+  return c;
+}
+
+void sync(const torch::Device& d) {
+  if (d.is_cuda()) torch::cuda::synchronize();
+}
+
+// Trivial verifier (random weights give no meaningful text): an answer scores 1 when most of its tokens have
+// an even id. It costs what reading every token costs and gives mixed rewards within groups.
+double trivial_reward(const std::vector<int64_t>& tokens) {
+  size_t even = 0;
+  for (int64_t t : tokens) even += (t % 2 == 0) ? 1 : 0;
+  return 2 * even > tokens.size() ? 1.0 : 0.0;
+}
+
+zr::Config run_config(const Options& o) {
+  zr::Config cfg;
+  cfg.rollout.prompts_per_step = o.prompts, cfg.rollout.group_size = o.group;
+  cfg.rollout.temperature = 1.0, cfg.rollout.max_new_tokens = o.new_tokens;
+  cfg.algo.micro_batch_tokens = o.micro_batch_tokens, cfg.algo.old_logprobs = o.old_logprobs;
+  cfg.optim.lr = 1e-6, cfg.trainer.steps = 1000;
+  return cfg;
+}
+
+// One step: rollout -> reward -> policy_update (old_logprobs, advantages, update). Seconds per phase.
+zr::Json grpo_step(const zr::Config& cfg, const Options& o, zr::rollout::Engine& engine,
+                   zr::trainer::PolicyState& policy, const std::vector<std::vector<int64_t>>& prompts,
+                   uint64_t step) {
+  const torch::Device device = policy.lm->device();
+  zr::PhaseTimes times;
+  zr::Stopwatch wall;
+  zr::rollout::GenerateConfig gc;  // temperature 1, no filters: the baseline's sampling
+  gc.group_size = o.group, gc.seed = o.seed, gc.step = step;
+  gc.stop.ignore_eos = true, gc.stop.max_new_tokens = o.new_tokens;  // exactly new_tokens per answer
+  zr::rollout::RolloutResult res;
+  {
+    zr::ScopedTimer t(times, "rollout");
+    torch::NoGradGuard ng;
+    res = engine.generate(prompts, gc);
+    sync(device);
+  }
+  zr::trainer::UpdateBatch b;
+  {
+    zr::ScopedTimer t(times, "reward");
+    for (const auto& s : res.samples) {
+      b.prompt_ids.push_back(prompts[static_cast<size_t>(s.prompt_index)]);
+      b.responses.push_back(s.tokens);
+      b.truncated.push_back(false);  // the length is the benchmark's, not a truncation to penalize
+      b.rewards.push_back(trivial_reward(s.tokens));
+      b.logprobs_policy.push_back(s.logprobs_policy);
+      b.logprobs_sampling.push_back(s.logprobs);
+    }
+  }
+  const zr::Json upd = zr::trainer::policy_update(cfg, policy, b, 0, times);
+  sync(device);
+  times["total"] = wall.seconds();
+  zr::Json j;
+  for (const auto& [phase, s] : times) j[phase] = s;
+  j["new_tokens"] = res.new_tokens;
+  j["gen_tok_per_s"] = static_cast<double>(res.new_tokens) / times["rollout"];
+  j["update_tok_per_s"] = upd["update_tokens"].get<double>() / times["update"];
+  j["grad_norm"] = upd["grad_norm"];
+  j["cuda_graph_active"] = engine.cuda_graph_active();
+  return j;
+}
+
+zr::Json baseline() {
+  try {
+    return zr::read_json(std::string(ZERORL_SOURCE_DIR) + "/../shared/bench/baselines.json")
+        .at("grpo_step_pytorch_trl_style");
+  } catch (const std::exception&) {
+    return zr::Json();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "one GRPO step (rollout, reward, old log-probs, update) on random Qwen2.5-0.5B-shaped weights"};
+  Options o;
+  app.add_flag("--tiny", o.tiny, "tiny model and batch (CPU smoke test)");
+  app.add_option("--prompts", o.prompts, "P prompts");
+  app.add_option("--group", o.group, "G samples per prompt");
+  app.add_option("--prompt-len", o.prompt_len, "prompt tokens (random ids)");
+  app.add_option("--new", o.new_tokens, "new tokens per answer (EOS ignored: exactly this many)");
+  app.add_option("--micro-batch-tokens", o.micro_batch_tokens, "algo.micro_batch_tokens");
+  app.add_option("--old-logprobs", o.old_logprobs, "recompute | rollout (algo.old_logprobs)");
+  app.add_option("--gradient-checkpointing", o.gradient_checkpointing, "model.gradient_checkpointing");
+  app.add_option("--steps", o.steps, "full steps; the first is cold (allocator, kernels, graph capture)");
+  app.add_option("--device", o.device, "cuda | cpu");
+  app.add_option("--seed", o.seed, "weights, prompts and sampling seed");
+  CLI11_PARSE(app, argc, argv);
+  zr::log::init(0, "info");  // logs on stderr: stdout is the JSON alone
+  if (o.tiny) o.prompts = 4, o.group = 4, o.prompt_len = 16, o.new_tokens = 8, o.micro_batch_tokens = 64;
+
+  const torch::Device device(o.device);
+  const auto dtype = device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+  const auto mc = model_config(o.tiny);
+  zr::model::CausalLM lm(mc, dtype, device);
+  zr::model::init_random_(lm, o.seed);
+  lm->set_gradient_checkpointing(o.gradient_checkpointing);
+  std::unique_ptr<zr::trainer::MasterWeights> masters;
+  if (dtype != torch::kFloat32) masters = std::make_unique<zr::trainer::MasterWeights>(lm, torch::kFloat32);
+  torch::optim::AdamW opt(masters ? masters->parameters() : lm->parameters(),
+                          torch::optim::AdamWOptions(1e-6));
+  zr::trainer::PolicyState policy{lm, zr::model::CausalLM(nullptr), &opt, masters.get(), 0};
+  zr::rollout::Engine engine(lm);
+  const zr::Config cfg = run_config(o);
+  zr::trainer::validate_old_logprobs(cfg);
+
+  std::mt19937_64 rng(o.seed);
+  std::uniform_int_distribution<int64_t> id(0, mc.vocab_size - 1);
+  std::vector<std::vector<int64_t>> prompts(static_cast<size_t>(o.prompts));
+  for (auto& p : prompts) {
+    p.resize(static_cast<size_t>(o.prompt_len));
+    for (auto& t : p) t = id(rng);
+  }
+  zr::Json steps = zr::Json::array();
+  for (int64_t s = 0; s < o.steps; ++s) steps.push_back(grpo_step(cfg, o, engine, policy, prompts, s + 1));
+  int64_t params = 0;
+  for (const auto& p : lm->parameters()) params += p.numel();
+  zr::Json out{{"bench", "grpo_step"},
+               {"model", o.tiny ? "tiny random" : "qwen2.5-0.5b shapes, random weights"},
+               {"device", o.device},
+               {"dtype", dtype == torch::kBFloat16 ? "bfloat16 compute, fp32 master weights" : "float32"},
+               {"torch", TORCH_VERSION},
+               {"params", params},
+               {"prompts", o.prompts},
+               {"group", o.group},
+               {"prompt_len", o.prompt_len},
+               {"new_tokens", o.new_tokens},
+               {"micro_batch_tokens", o.micro_batch_tokens},
+               {"old_logprobs", o.old_logprobs},
+               {"gradient_checkpointing", o.gradient_checkpointing},
+               {"reward", "trivial rule (majority of even token ids): weights are random"},
+               {"steps", steps},
+               {"seconds", steps.back()},
+               {"goal_step_seconds", 6.0}};
+  if (const auto mem = zr::trainer::cuda_device_memory()) {  // includes the caching allocator's reserve
+    out["device_used_gib_after"] = (mem->total - mem->free) / 1073741824.0;
+    out["device_total_gib"] = mem->total / 1073741824.0;
+  }
+  const zr::Json base = baseline();
+  if (!o.tiny && !base.is_null()) {
+    out["hf_trl_style"] = base;
+    out["speedup_vs_hf"] = base.at("step_seconds").get<double>() / steps.back().at("total").get<double>();
+  }
+  std::cout << out.dump(1) << std::endl;
+  return 0;
+}

@@ -1,0 +1,138 @@
+// tests/trainer/test_mixed_precision.cpp: MasterWeights against a plain wide optimizer (float64 masters over
+// a float32 compute model, so it runs on CPU), and algo.old_logprobs = rollout against recompute. Not here:
+// the bf16-on-CUDA trainer run (test_trainer_gpu.cpp).
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "model/config.h"
+#include "rollout/engine.h"
+#include "trainer/mixed_precision.h"
+#include "trainer/update.h"
+
+namespace zerorl::trainer {
+namespace {
+
+constexpr double kOldLogprobTol = 1e-5;  // cached decode vs full forward, fp32 CPU
+
+model::CausalLM tiny_model(uint64_t seed, double std = 0.02) {
+  model::ModelConfig c = model::qwen25_05b_config();
+  c.vocab_size = 64, c.hidden_size = 32, c.intermediate_size = 64, c.num_hidden_layers = 2;
+  c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 8;
+  model::CausalLM lm(c, torch::kFloat32);
+  model::init_random_(lm, seed, std);
+  return lm;
+}
+
+TEST(MasterWeights, AccumulateStepPushEqualsAWideOptimizer) {
+  auto lm = tiny_model(3);
+  const auto compute = lm->parameters();
+  std::vector<void*> ptrs;
+  for (const auto& p : compute) ptrs.push_back(p.data_ptr());
+  MasterWeights mw(lm, torch::kFloat64);
+  auto masters = mw.parameters();
+  ASSERT_EQ(masters.size(), compute.size());
+  std::vector<torch::Tensor> wide;  // the reference: float64 parameters with an ordinary AdamW
+  for (size_t i = 0; i < masters.size(); ++i) {
+    EXPECT_EQ(masters[i].scalar_type(), torch::kFloat64);
+    EXPECT_TRUE(torch::equal(masters[i], compute[i].to(torch::kFloat64)));
+    wide.push_back(compute[i].detach().to(torch::kFloat64).requires_grad_(true));
+  }
+  const auto o = torch::optim::AdamWOptions(1e-2).weight_decay(0.1);
+  torch::optim::AdamW opt(masters, o), ref(wide, o);
+  for (int step = 0; step < 3; ++step) {
+    opt.zero_grad(), ref.zero_grad();
+    std::vector<torch::Tensor> expect(compute.size());
+    for (int micro = 0; micro < 3; ++micro) {  // gradient accumulation over micro-batches
+      auto ids = torch::randint(0, 64, {2, 5}, torch::kInt64);
+      lm->forward(ids).pow(2).mean().backward();
+      for (size_t i = 0; i < compute.size(); ++i) {
+        auto g = compute[i].grad().to(torch::kFloat64);
+        expect[i] = expect[i].defined() ? expect[i] + g : g;
+      }
+      mw.accumulate_grads();
+      for (const auto& p : compute) EXPECT_FALSE(p.grad().defined());
+    }
+    for (size_t i = 0; i < compute.size(); ++i) {
+      ASSERT_TRUE(torch::equal(masters[i].grad(), expect[i])) << "param " << i << " step " << step;
+      wide[i].mutable_grad() = expect[i];
+    }
+    opt.step(), ref.step();
+    mw.push();
+    double below_compute_precision = 0;
+    for (size_t i = 0; i < compute.size(); ++i) {
+      ASSERT_TRUE(torch::equal(masters[i], wide[i])) << "param " << i << " step " << step;
+      ASSERT_TRUE(torch::equal(compute[i], masters[i].to(torch::kFloat32))) << "param " << i;
+      EXPECT_EQ(compute[i].data_ptr(), ptrs[i]) << "push must write in place";
+      below_compute_precision += (masters[i] - compute[i].to(torch::kFloat64)).abs().sum().item<double>();
+    }
+    EXPECT_GT(below_compute_precision, 0.0) << "the masters keep what the compute dtype rounds away";
+  }
+}
+
+// One rollout of a tiny model, then the update with recomputed vs rollout old log-probs: the same losses.
+Json update_with(const Config& cfg, const model::CausalLM& init, const UpdateBatch& b) {
+  model::CausalLM lm(init->config(), torch::kFloat32);
+  {
+    torch::NoGradGuard ng;
+    auto src = init->parameters(), dst = lm->parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  }
+  torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(1e-3));
+  PolicyState p{lm, model::CausalLM(nullptr), &opt, nullptr, 0};
+  PhaseTimes times;
+  return policy_update(cfg, p, b, 0, times);
+}
+
+TEST(Update, RolloutOldLogprobsGiveTheLossesOfRecompute) {
+  for (const double temperature : {1.0, 0.7}) {
+    Config cfg;
+    cfg.rollout.group_size = 4, cfg.rollout.temperature = temperature, cfg.rollout.max_new_tokens = 6;
+    cfg.algo.micro_batch_tokens = 40;  // several micro-batches
+    cfg.trainer.steps = 1;
+    auto lm = tiny_model(5, 0.3);  // peaked enough that ratios would show a wrong denominator
+    rollout::Engine engine(lm);
+    rollout::GenerateConfig gc;
+    gc.sampler.temperature = temperature;
+    gc.stop.eos_ids = {1};
+    gc.stop.max_new_tokens = 6;
+    gc.group_size = 4;
+    gc.seed = 9;
+    const std::vector<std::vector<int64_t>> prompts = {{3, 4, 5}, {7, 8}, {9, 10, 11, 12, 13}};
+    rollout::RolloutResult res;
+    {
+      torch::NoGradGuard ng;
+      res = engine.generate(prompts, gc);
+    }
+    UpdateBatch b;
+    for (size_t i = 0; i < res.samples.size(); ++i) {
+      const auto& s = res.samples[i];
+      b.prompt_ids.push_back(prompts[static_cast<size_t>(s.prompt_index)]);
+      b.responses.push_back(s.tokens);
+      b.truncated.push_back(s.finish == rollout::FinishReason::kLength);
+      b.rewards.push_back(static_cast<double>((i * 7) % 3));  // varied within groups
+      b.logprobs_policy.push_back(s.logprobs_policy);
+      b.logprobs_sampling.push_back(s.logprobs);
+    }
+    cfg.algo.old_logprobs = "recompute";
+    const Json a = update_with(cfg, lm, b);
+    cfg.algo.old_logprobs = "rollout";
+    validate_old_logprobs(cfg);
+    const Json r = update_with(cfg, lm, b);
+    for (const char* k : {"pg_loss", "clip_frac", "entropy", "grad_norm"}) {
+      EXPECT_NEAR(a[k].get<double>(), r[k].get<double>(), kOldLogprobTol) << k << " T=" << temperature;
+    }
+    EXPECT_GT(a["grad_norm"].get<double>(), 0.0);
+    // A wrong denominator shows: with the other temperature's log-probs the ratios leave the clip range.
+    if (temperature != 1.0) {
+      UpdateBatch wrong = b;
+      wrong.logprobs_sampling = b.logprobs_policy;
+      EXPECT_GT(update_with(cfg, lm, wrong)["clip_frac"].get<double>(), 0.05);
+    }
+  }
+  Config bad;
+  bad.algo.old_logprobs = "rollout", bad.rollout.temperature = 0.7, bad.rollout.top_p = 0.9;
+  EXPECT_THROW(validate_old_logprobs(bad), Error);
+}
+
+}  // namespace
+}  // namespace zerorl::trainer

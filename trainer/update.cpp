@@ -1,0 +1,237 @@
+// trainer/update.cpp: old_logprobs -> advantages -> update (see update.h). Moved out of step.cpp unchanged
+// in arithmetic, so fp32 CPU runs stay bit-identical; mixed precision and rollout log-probs are additions.
+// Not here: the rest of the step (step.cpp), the loss formulas (algo/).
+#include "trainer/update.h"
+
+#include <cmath>
+#include <limits>
+
+#include "algo/advantages.h"
+#include "algo/logits.h"
+#include "algo/losses.h"
+#include "core/error.h"
+
+namespace zerorl::trainer {
+
+double lr_at(const OptimSection& o, int64_t s, int64_t total) {
+  if (o.warmup_steps > 0 && s < o.warmup_steps) {
+    return o.lr * static_cast<double>(s + 1) / static_cast<double>(o.warmup_steps);
+  }
+  if (o.schedule == "constant" || total <= o.warmup_steps) return o.lr;
+  const double progress =
+      static_cast<double>(s - o.warmup_steps) / static_cast<double>(total - o.warmup_steps);
+  return o.lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
+}
+
+std::vector<torch::Tensor> PolicyState::trainable() const {
+  return masters != nullptr ? masters->parameters() : lm->parameters();
+}
+
+void validate_old_logprobs(const Config& cfg) {
+  const auto& r = cfg.rollout;
+  const bool filtered = r.top_k > 0 || r.top_p < 1.0 || r.min_p > 0.0;
+  const bool t1 = r.temperature == 1.0 || r.temperature <= 0.0;
+  ZRL_CHECK(cfg.algo.old_logprobs != "rollout" || t1 || !filtered,
+            "algo.old_logprobs = rollout with rollout.temperature = {} and top_k/top_p/min_p filters: the "
+            "engine returns no log-prob of the unfiltered tempered policy; use algo.old_logprobs = recompute",
+            r.temperature);
+}
+
+namespace {
+
+// Training layout: prompts left-padded to Tp, responses right-padded to Tr (the model accepts both).
+struct Layout {
+  torch::Tensor ids, attention_mask, response_mask;
+  int64_t prompt_len = 0;
+};
+Layout make_layout(const std::vector<std::vector<int64_t>>& prompts,
+                   const std::vector<std::vector<int64_t>>& responses, int64_t pad) {
+  const auto n = static_cast<int64_t>(prompts.size());
+  int64_t tp = 1, tr = 1;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    tp = std::max<int64_t>(tp, static_cast<int64_t>(prompts[i].size()));
+    tr = std::max<int64_t>(tr, static_cast<int64_t>(responses[i].size()));
+  }
+  auto ids = torch::full({n, tp + tr}, pad, torch::kInt64);
+  auto mask = torch::zeros({n, tp + tr}, torch::kInt64);
+  auto ia = ids.accessor<int64_t, 2>();
+  auto ma = mask.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& p = prompts[static_cast<size_t>(i)];
+    const auto& r = responses[static_cast<size_t>(i)];
+    const int64_t off = tp - static_cast<int64_t>(p.size());
+    for (size_t j = 0; j < p.size(); ++j)
+      ia[i][off + static_cast<int64_t>(j)] = p[j], ma[i][off + static_cast<int64_t>(j)] = 1;
+    for (size_t j = 0; j < r.size(); ++j)
+      ia[i][tp + static_cast<int64_t>(j)] = r[j], ma[i][tp + static_cast<int64_t>(j)] = 1;
+  }
+  return {ids, mask, mask.narrow(1, tp, tr).to(torch::kFloat32), tp};
+}
+
+// Logits [B, Tr, V] at the positions that predict the response tokens. Below float32 (bf16 on GPU) the LM head
+// runs on those positions only: over the prompt it is wasted work (for Qwen2.5-0.5B the head is ~27% of a
+// token's forward FLOPs). float32 keeps the full-sequence head, whose last bits earlier CPU runs recorded.
+torch::Tensor response_logits(model::CausalLM& lm, const torch::Tensor& ids, const torch::Tensor& attn,
+                              int64_t tp) {
+  if (lm->dtype() == torch::kFloat32) return lm->forward(ids, attn).narrow(1, tp - 1, ids.size(1) - tp);
+  return lm->logits(lm->hidden_states(ids, attn).narrow(1, tp - 1, ids.size(1) - tp));
+}
+
+// Runs fn(begin, count) over [begin, end) in chunks of `chunk` rows.
+template <class F>
+void for_chunks(int64_t begin, int64_t end, int64_t chunk, F&& fn) {
+  for (int64_t b = begin; b < end; b += chunk) fn(b, std::min(chunk, end - b));
+}
+
+// [n, Tr] float32 from per-token rows (zero beyond each row's length).
+torch::Tensor pad_rows(const std::vector<std::vector<float>>& rows, int64_t tr) {
+  auto out = torch::zeros({static_cast<int64_t>(rows.size()), tr}, torch::kFloat32);
+  auto a = out.accessor<float, 2>();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (size_t j = 0; j < rows[i].size() && static_cast<int64_t>(j) < tr; ++j) {
+      a[static_cast<int64_t>(i)][static_cast<int64_t>(j)] = rows[i][j];
+    }
+  }
+  return out;
+}
+
+// Everything the three phases share.
+struct Prepared {
+  torch::Tensor ids, attn, rmask, targets, logp_old, logp_ref, adv;
+  int64_t n = 0, T = 0, tp = 0, micro_rows = 1;
+  double temp = 1.0;
+};
+
+void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
+  torch::NoGradGuard ng;
+  const bool from_rollout = cfg.algo.old_logprobs == "rollout";
+  if (from_rollout) {
+    const bool t1 = cfg.rollout.temperature == 1.0 || cfg.rollout.temperature <= 0.0;
+    const auto& rows = t1 ? b.logprobs_policy : b.logprobs_sampling;
+    ZRL_CHECK(static_cast<int64_t>(rows.size()) == x.n,
+              "algo.old_logprobs = rollout: {} rows of rollout log-probs for {} answers", rows.size(), x.n);
+    x.logp_old = pad_rows(rows, x.T - x.tp).to(x.rmask.device()) * x.rmask;
+  } else {
+    x.logp_old = torch::zeros_like(x.rmask);
+  }
+  if (!p.ref.is_empty()) x.logp_ref = torch::zeros_like(x.rmask);
+  if (from_rollout && p.ref.is_empty()) return;
+  for_chunks(0, x.n, x.micro_rows, [&](int64_t s, int64_t c) {
+    auto i = x.ids.narrow(0, s, c), m = x.attn.narrow(0, s, c), y = x.targets.narrow(0, s, c);
+    if (!from_rollout) {
+      x.logp_old.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(p.lm, i, m, x.tp), y, x.temp));
+    }
+    if (!p.ref.is_empty())
+      x.logp_ref.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(p.ref, i, m, x.tp), y, x.temp));
+  });
+}
+
+void advantages(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
+  const auto& a = cfg.algo;
+  const int64_t G = cfg.rollout.group_size;
+  auto rewards = torch::tensor(b.rewards, torch::kFloat32).to(x.rmask.device());
+  if (!p.ref.is_empty() && a.kl_in == "reward") {
+    const auto kl_kind = algo::parse_kl_estimator(a.kl_estimator);
+    rewards = algo::kl_penalized_rewards(rewards, algo::kl_penalty(x.logp_old, x.logp_ref, kl_kind), x.rmask,
+                                         a.kl_coef);
+  }
+  algo::AdvantageOptions ao;
+  ao.estimator = algo::parse_advantage_estimator(a.advantage);
+  x.adv = algo::group_advantages(rewards.view({x.n / G, G}), ao).reshape({x.n});
+  if (a.whiten_batch && x.n > 1) x.adv = algo::whiten(x.adv);
+}
+
+// One micro-batch: forward, loss, backward (grads land in the compute model); returns its stat sums.
+torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, int64_t s, int64_t c,
+                         const algo::LossCounts& counts) {
+  const auto& a = cfg.algo;
+  algo::ClipOptions clip{a.clip_low, a.clip_high, a.dual_clip_c};
+  algo::LossCoefficients coefs{a.kl_in == "loss" ? a.kl_coef : 0.0, a.entropy_coef};
+  algo::AggregationOptions agg{algo::parse_loss_aggregation(a.loss_agg),
+                               static_cast<double>(cfg.rollout.max_new_tokens)};
+  auto m = x.rmask.narrow(0, s, c);
+  auto logits = response_logits(p.lm, x.ids.narrow(0, s, c), x.attn.narrow(0, s, c), x.tp);
+  auto logp = algo::token_logprobs(logits, x.targets.narrow(0, s, c), x.temp);
+  torch::Tensor ent = a.entropy_coef > 0 ? algo::entropy_from_logits(logits, x.temp)
+                                         : algo::entropy_from_logits(logits.detach(), x.temp);
+  auto pg = algo::policy_loss(logp, x.logp_old.narrow(0, s, c), x.adv.narrow(0, s, c), clip);
+  torch::Tensor kl;
+  if (!p.ref.is_empty())
+    kl = algo::kl_penalty(logp, x.logp_ref.narrow(0, s, c), algo::parse_kl_estimator(a.kl_estimator));
+  auto tok = algo::token_loss(pg.loss, coefs.kl > 0 ? kl : torch::Tensor(),
+                              a.entropy_coef > 0 ? ent : torch::Tensor(), coefs);
+  algo::aggregate_loss(tok, m, agg, counts).backward();
+  if (p.masters != nullptr) p.masters->accumulate_grads();
+  return algo::loss_stat_sums(pg, kl.defined() ? kl.detach() : kl, ent.detach(), m);
+}
+
+// Minibatch loop: zero grads, micro-batches, clip, LR, step, masters -> compute. Returns the last grad norm.
+double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Tensor& stats) {
+  const auto& a = cfg.algo;
+  double grad_norm = 0;
+  const int64_t per_mb = (x.n + a.minibatches - 1) / a.minibatches;
+  const int64_t total_opt = cfg.trainer.steps * a.minibatches * a.epochs;
+  const auto params = p.trainable();
+  for (int64_t epoch = 0; epoch < a.epochs; ++epoch) {
+    for_chunks(0, x.n, per_mb, [&](int64_t mb, int64_t mb_rows) {
+      p.opt->zero_grad();
+      const algo::LossCounts counts = algo::count_loss_terms(x.rmask.narrow(0, mb, mb_rows));
+      for_chunks(mb, mb + mb_rows, x.micro_rows,
+                 [&](int64_t s, int64_t c) { stats += micro_step(cfg, p, x, s, c, counts); });
+      const double clip_to =
+          cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
+      grad_norm = torch::nn::utils::clip_grad_norm_(params, clip_to);
+      const double lr = lr_at(cfg.optim, p.opt_steps, total_opt);
+      for (auto& group : p.opt->param_groups())
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      p.opt->step();
+      if (p.masters != nullptr) p.masters->push();
+      ++p.opt_steps;
+    });
+  }
+  return grad_norm;
+}
+
+}  // namespace
+
+Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int64_t pad, PhaseTimes& times) {
+  const auto& a = cfg.algo;
+  Json out{{"kl", 0.0},        {"entropy", 0.0}, {"clip_frac", 0.0},
+           {"grad_norm", 0.0}, {"pg_loss", 0.0}, {"update_tokens", 0}};
+  Prepared x;
+  x.n = static_cast<int64_t>(b.responses.size());
+  if (x.n == 0) return out;  // dynamic sampling kept nothing: no update this step
+  const torch::Device device = p.lm->device();
+  Layout lay = make_layout(b.prompt_ids, b.responses, pad);
+  x.T = lay.ids.size(1), x.tp = lay.prompt_len;
+  x.ids = lay.ids.to(device), x.attn = lay.attention_mask.to(device), x.rmask = lay.response_mask.to(device);
+  if (a.overlong == "mask") {
+    for (int64_t i = 0; i < x.n; ++i) {
+      if (b.truncated[static_cast<size_t>(i)]) x.rmask[i].zero_();
+    }
+  }
+  x.targets = x.ids.narrow(1, x.tp, x.T - x.tp);
+  x.micro_rows = std::max<int64_t>(1, a.micro_batch_tokens / x.T);
+  x.temp = cfg.rollout.temperature > 0 ? cfg.rollout.temperature : 1.0;
+  {
+    ScopedTimer t(times, "old_logprobs");
+    old_logprobs(cfg, p, b, x);
+    if (device.is_cuda()) torch::cuda::synchronize();  // honest phase times (kernels run asynchronously)
+  }
+  {
+    ScopedTimer t(times, "advantages");
+    advantages(cfg, p, b, x);
+    if (device.is_cuda()) torch::cuda::synchronize();
+  }
+  ScopedTimer t(times, "update");
+  torch::Tensor stats = torch::zeros({algo::kLossStatCount}, torch::dtype(torch::kFloat64).device(device));
+  const double grad_norm = optimize(cfg, p, x, stats);
+  const algo::LossStats st = algo::read_loss_stats(stats);
+  out["kl"] = st.kl, out["entropy"] = st.entropy, out["clip_frac"] = st.clip_frac,
+  out["pg_loss"] = st.pg_loss;
+  out["grad_norm"] = grad_norm;
+  out["update_tokens"] = static_cast<int64_t>(x.n * x.T * a.epochs);
+  return out;
+}
+
+}  // namespace zerorl::trainer

@@ -1,0 +1,53 @@
+// trainer/update.h: the learning half of a GRPO step as three timed phases: old_logprobs (a no-grad forward,
+// or the rollout engine's own log-probs), advantages (algo/), update (micro-batches by token budget, algo/
+// losses, backward, fp32 master-grad accumulation, clip, AdamW, masters -> compute weights). Used by
+// Trainer::step and bench/grpo_step. Not here: sampling prompts, rollout, rewards (step.cpp).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/json_io.h"
+#include "core/run_config.h"
+#include "core/timer.h"
+#include "model/decoder.h"
+#include "trainer/mixed_precision.h"
+
+namespace zerorl::trainer {
+
+// P' prompts x G answers, prompt-major (rows g*G .. g*G+G-1 are one group).
+struct UpdateBatch {
+  std::vector<std::vector<int64_t>> prompt_ids, responses;  // responses include the finishing EOS
+  std::vector<bool> truncated;                              // cut at max_new_tokens
+  std::vector<double> rewards;                              // total reward per answer
+  // Per response token, from the rollout engine (Trajectory::logprobs_policy at T = 1, ::logprobs at the
+  // sampling temperature): read only when algo.old_logprobs = rollout.
+  std::vector<std::vector<float>> logprobs_policy, logprobs_sampling;
+};
+
+// What the update reads and changes. `lm` computes (bf16 on GPU); `opt` optimizes `masters->parameters()`
+// when masters is set, else lm's parameters. `ref` may be empty (kl_coef = 0).
+struct PolicyState {
+  model::CausalLM lm{nullptr}, ref{nullptr};
+  torch::optim::Optimizer* opt = nullptr;
+  MasterWeights* masters = nullptr;
+  int64_t opt_steps = 0;  // optimizer steps so far (the LR schedule's clock)
+  std::vector<torch::Tensor> trainable() const;
+};
+
+// Learning rate of optimizer step `opt_step` (0-based) out of `total`: linear warmup over warmup_steps
+// ((s+1)/warmup), then constant or cosine decay to 0 at `total`.
+double lr_at(const OptimSection& o, int64_t opt_step, int64_t total);
+
+// algo.old_logprobs = rollout reads, per token, the engine's log-probs of the distribution the trainer
+// scores (T = rollout.temperature, no filters). Throws naming the keys when no engine value matches:
+// temperature != 1 together with top_k / top_p / min_p.
+void validate_old_logprobs(const Config& cfg);
+
+// Runs the three phases over `b` (times: "old_logprobs", "advantages", "update"). `pad` fills the layout.
+// Returns {kl, entropy, clip_frac, grad_norm, pg_loss, update_tokens}.
+Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int64_t pad, PhaseTimes& times);
+
+}  // namespace zerorl::trainer
