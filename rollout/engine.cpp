@@ -76,7 +76,7 @@ void Engine::ensure_cache(int64_t wanted_slots, int64_t max_len) {
   step_.reset();
   cache_.reset();  // free the old cache before allocating the new one
   cache_.emplace(lm_->make_cache(plan.slots, max_len));
-  step_ = std::make_unique<DecodeStep>(lm_, &*cache_, options_.cuda_graphs);
+  step_ = std::make_unique<DecodeStep>(lm_, &*cache_, options_.cuda_graphs, options_.cuda_graph_bucket);
   ZRL_INFO("rollout: KV cache {} (budget {:.2f} GiB, {} sequences wanted)", plan.summary(),
            static_cast<double>(budget) / (1 << 30), wanted_slots);
 }

@@ -214,6 +214,25 @@ namespace {
 
 // `zerorl generate`'s engine entry: greedy rows equal transformers' greedy_ids; texts are the tokenizer's
 // decode of each row; seeded sampling is reproducible; streamed text equals decode of the new tokens.
+// decode_bucket against a naive reference: the smallest multiple of the bucket (or the capacity) that
+// covers `needed`, found by walking up from the bucket.
+TEST(DecodeBucket, SmallestCoveringMultipleCappedAtCapacity) {
+  for (int64_t bucket : {1, 7, 64, 128, 1000}) {
+    for (int64_t capacity : {1, 63, 64, 65, 768, 777}) {
+      for (int64_t needed = 1; needed <= capacity; ++needed) {
+        int64_t want = bucket;
+        while (want < needed) want += bucket;
+        want = std::min(want, capacity);
+        ASSERT_EQ(decode_bucket(needed, bucket, capacity), want)
+            << "needed " << needed << " bucket " << bucket << " capacity " << capacity;
+      }
+    }
+  }
+  EXPECT_THROW(decode_bucket(0, 64, 768), Error);
+  EXPECT_THROW(decode_bucket(769, 64, 768), Error);
+  EXPECT_THROW(decode_bucket(10, 0, 768), Error);
+}
+
 TEST(GenerateJson, GreedyTextsAndSeededSampling) {
   auto lm = model::load_model(fixture("tiny-qwen2"));
   const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
