@@ -82,7 +82,38 @@ torch::Tensor attend(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, c
   return torch::matmul(probs, v).view({B, Hq, T, D});
 }
 
+// x [N, in] @ w [out, in]^T -> [N, out] float32 through mm.dtype (CUDA, torch >= 2.8). Saves x and w only.
+class LinearFloat32Out : public torch::autograd::Function<LinearFloat32Out> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& w) {
+    ctx->save_for_backward({x, w});
+    return compat::mm_float32_out(x, w.t());
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &w = saved[1];
+    auto g = grads[0].to(x.scalar_type());
+    return {g.mm(w), g.t().mm(x)};
+  }
+};
+
 }  // namespace
+
+torch::Tensor linear_float32(const torch::Tensor& x, const torch::Tensor& w) {
+  ZRL_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1) && x.scalar_type() == w.scalar_type(),
+            "linear_float32: x {} ({}) and w {} ({}) disagree", c10::str(x.sizes()),
+            c10::toString(x.scalar_type()), c10::str(w.sizes()), c10::toString(w.scalar_type()));
+  if (x.scalar_type() == torch::kFloat32) return torch::nn::functional::linear(x, w);
+  const bool half = x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf;
+  if (compat::kHasMmOutDtype && half && x.is_cuda()) {
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.back() = w.size(0);
+    return LinearFloat32Out::apply(x.reshape({-1, x.size(-1)}), w).view(shape);
+  }
+  return torch::nn::functional::linear(x.to(torch::kFloat32), w.to(torch::kFloat32));
+}
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, const torch::TensorOptions& options)
     : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
@@ -192,7 +223,7 @@ torch::Tensor CausalLMImpl::lm_head_weight() const {
 }
 
 torch::Tensor CausalLMImpl::logits(const torch::Tensor& hidden) {
-  return torch::nn::functional::linear(hidden, lm_head_weight());
+  return linear_float32(hidden, lm_head_weight());
 }
 
 KvCache CausalLMImpl::make_cache(int64_t num_slots, int64_t capacity) const {

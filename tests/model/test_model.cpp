@@ -10,6 +10,7 @@
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
+#include "tests/model/linear_float32_check.h"
 #include "tests/test_paths.h"
 
 namespace zerorl::model {
@@ -179,6 +180,10 @@ TEST(Training, ForwardIsDifferentiableInEveryParameter) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key();
     EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
   }
+}
+
+TEST(LinearFloat32, Bf16InputsGiveUnroundedFloat32LogitsAndGradients) {
+  checks::check_linear_float32(torch::kCPU);
 }
 
 TEST(Rope, Llama3InvFreqMatchesNaiveFormula) {

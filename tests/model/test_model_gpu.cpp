@@ -6,6 +6,7 @@
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
+#include "tests/model/linear_float32_check.h"
 #include "tests/test_paths.h"
 
 namespace zerorl::model {
@@ -54,6 +55,11 @@ TEST_P(Gpu, CudaMatchesCpuAndCacheMatchesFull) {
   auto bf16 =
       load_model(fixture_dir(GetParam()), torch::kBFloat16, torch::kCUDA)->forward(ids).to(torch::kFloat32);
   EXPECT_LT(((bf16 - logits).norm() / logits.norm()).item<double>(), 2e-2);
+}
+
+TEST(LinearFloat32Gpu, Bf16InputsGiveUnroundedFloat32LogitsAndGradients) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  checks::check_linear_float32(torch::kCUDA);  // mm with out_dtype on torch >= 2.8
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Gpu, ::testing::Values("tiny-qwen2", "tiny-llama", "tiny-qwen3"));
