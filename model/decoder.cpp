@@ -33,7 +33,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const torch::TensorOptions& o
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   auto h = x.to(torch::kFloat32);
   h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * h.to(x.scalar_type());
+  return weight * h.to(weight.scalar_type());
 }
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::TensorOptions& options) {
@@ -238,6 +238,7 @@ torch::Tensor CausalLMImpl::run_layers(const torch::Tensor& input_ids, const tor
   in.cos = emb.cos().to(dtype_);
   in.sin = emb.sin().to(dtype_);
   auto x = model->embed_tokens(input_ids);
+  if (float32_residual_) x = x.to(torch::kFloat32);
   for (size_t l = 0; l < model->layers->size(); ++l) {
     x = model->layers[l]->as<DecoderLayer>()->forward(x, in, cache, static_cast<int64_t>(l));
   }

@@ -44,7 +44,8 @@ struct KvCache {
   int64_t capacity_;
 };
 
-// y = x / sqrt(mean(x^2) + eps) * weight, computed in float32 and cast back (transformers' RMSNorm).
+// y = x / sqrt(mean(x^2) + eps) * weight, computed in float32 and cast to the weight's dtype before the
+// product (transformers' RMSNorm casts to x's dtype: the same unless x is a float32 residual stream).
 struct RMSNormImpl : torch::nn::Module {
   RMSNormImpl(int64_t dim, double eps, const torch::TensorOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
@@ -128,6 +129,12 @@ class CausalLMImpl : public torch::nn::Module {
   // the one LM head of the trainer's forward and of rollout's prefill and decode step.
   torch::Tensor logits(const torch::Tensor& hidden);
 
+  // Residual stream (embeddings and every layer's sums) in float32 for a bf16/fp16 model: the sublayers
+  // still run in the model dtype (RMSNorm casts to its weight's dtype), only the sums are not rounded.
+  // Off by default (transformers keeps the stream in the model dtype). rollout's decode step follows it.
+  void set_float32_residual(bool on) { float32_residual_ = on; }
+  bool float32_residual() const { return float32_residual_; }
+
   // Generation step over the KV cache. Row b of input_ids [B,T] continues slot slots[b] (distinct slots);
   // its token t gets position cache.lengths[slot] + t. num_new[b] in [1, T] = real tokens of row b (the
   // rest is right padding; empty = all T). Padding K/V are written but never attended, and overwritten
@@ -157,6 +164,7 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Dtype dtype_;
   torch::Device device_;
   torch::Tensor inv_freq_;  // [head_dim/2] float32, with rope scaling applied
+  bool float32_residual_ = false;
 };
 TORCH_MODULE(CausalLM);
 

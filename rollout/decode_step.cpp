@@ -135,6 +135,7 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
                  .add_(positions.view({rows, 1}))
                  .view({-1});
   auto x = lm_->model->embed_tokens(ids.view({rows, 1}));
+  if (lm_->float32_residual()) x = x.to(torch::kFloat32);  // as CausalLM::run_layers
   for (size_t l = 0; l < lm_->model->layers->size(); ++l) {
     auto* layer = lm_->model->layers[l]->as<model::DecoderLayerImpl>();
     x = x + attention(static_cast<int64_t>(l), layer->input_layernorm(x), in, rows, L);

@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   bool cuda_graphs = true, compare_eager = true;
   int64_t graph_bucket = 64;
+  bool float32_residual = false;
   app.add_option("--model-size", size, "0.5b | 1.5b | tiny (CPU smoke test)");
   app.add_option("--batch", batch, "sequences (default: 256 for 0.5b, 128 for 1.5b, 8 for tiny)");
   app.add_option("--prompt", prompt_len, "prompt tokens (random ids)");
@@ -153,6 +154,7 @@ int main(int argc, char** argv) {
   app.add_option("--cuda-graphs", cuda_graphs, "replay the decode step as a CUDA graph (CUDA builds)");
   app.add_option("--graph-bucket", graph_bucket,
                  "attention-length granularity of the per-length CUDA graphs");
+  app.add_option("--fp32-residual", float32_residual, "keep the residual stream in float32 (bf16 model)");
   app.add_option("--compare-eager", compare_eager, "with graphs: also time the eager step, compare tokens");
   CLI11_PARSE(app, argc, argv);
   if (batch == 0) batch = size == "1.5b" ? 128 : size == "tiny" ? 8 : 256;
@@ -162,6 +164,7 @@ int main(int argc, char** argv) {
   const auto dtype = dtype_name == "f32" ? torch::kFloat32 : torch::kBFloat16;
   zr::model::CausalLM lm(config, dtype, device);
   zr::model::init_random_(lm, seed);
+  lm->set_float32_residual(float32_residual);
   lm->eval();
 
   std::mt19937_64 rng(seed);
@@ -185,6 +188,8 @@ int main(int argc, char** argv) {
   out["model"] = "qwen2.5-" + size + " shapes, random weights";
   out["device"] = device_name;
   out["dtype"] = dtype_name;
+  out["float32_residual"] = float32_residual;
+  out["float32_logits"] = true;  // CausalLM::logits (model::linear_float32), engine and teacher forcing
   out["torch"] = TORCH_VERSION;
   out["cuda_graphs_compiled"] = zr::rollout::cuda_graphs_compiled();
   out["batch"] = batch, out["group"] = group, out["prompt"] = prompt_len, out["new"] = new_tokens;
