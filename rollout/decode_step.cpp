@@ -33,17 +33,12 @@ struct DecodeStep::Graph {
 
 // Per-step tensors shared by all layers.
 struct DecodeStep::StepInputs {
-  torch::Tensor cos, sin;  // [R, 1, 1, D] model dtype
+  torch::Tensor cos, sin_signed;  // [R, 1, 1, D] model dtype; sin_signed = [-sin, +sin] halves
   torch::Tensor mask;   // [R, 1, 1, L]: bool (true = attend) or, for SDPA, additive (0 / -inf) in the dtype
   torch::Tensor write;  // [R * Hkv] int64: row of this step's K/V in a cache layer viewed [-1, D]
 };
 
 namespace {
-
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
 
 std::vector<const void*> weight_pointers(model::CausalLM& lm) {
   std::vector<const void*> out;
@@ -76,7 +71,9 @@ DecodeStep::DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_grap
   auto freqs = pos.unsqueeze(-1) * inv_freq;  // [capacity, D/2]
   auto emb = torch::cat({freqs, freqs}, -1);
   rope_cos_ = emb.cos().to(lm_->dtype());
-  rope_sin_ = emb.sin().to(lm_->dtype());
+  auto sin = emb.sin().to(lm_->dtype());
+  const int64_t half = sin.size(1) / 2;
+  rope_sin_signed_ = torch::cat({-sin.narrow(1, 0, half), sin.narrow(1, half, half)}, 1);
 }
 
 DecodeStep::~DecodeStep() = default;
@@ -92,8 +89,10 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, const
     q = attn->q_norm(q);
     k = attn->k_norm(k);
   }
-  q = q * in.cos + rotate_half(q) * in.sin;  // cos/sin [R, 1, 1, D]
-  k = k * in.cos + rotate_half(k) * in.sin;
+  // rotate_half(x) * sin == roll(x, D/2) * [-s, s] where sin = [s, s] (negation is exact): the same values
+  // as the model's RoPE with one kernel fewer.
+  q = q * in.cos + q.roll(D / 2, -1) * in.sin_signed;  // cos/sin_signed [R, 1, 1, D]
+  k = k * in.cos + k.roll(D / 2, -1) * in.sin_signed;
   auto& kc = cache_->k[static_cast<size_t>(layer)];  // [slots, Hkv, capacity, D], contiguous
   auto& vc = cache_->v[static_cast<size_t>(layer)];
   kc.view({-1, D}).index_copy_(0, in.write, k.reshape({rows * Hkv, D}));
@@ -118,7 +117,7 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
   const auto& c = lm_->config();
   StepInputs in;
   in.cos = rope_cos_.index_select(0, positions).view({rows, 1, 1, -1});
-  in.sin = rope_sin_.index_select(0, positions).view({rows, 1, 1, -1});
+  in.sin_signed = rope_sin_signed_.index_select(0, positions).view({rows, 1, 1, -1});
   // Key j is visible to the query at position p when j <= p (j == p is the token written this step).
   auto keep = torch::arange(L, positions.options()).view({1, 1, 1, L}).le(positions.view({rows, 1, 1, 1}));
   if (compat::kHasSdpa && positions.is_cuda()) {
@@ -191,8 +190,12 @@ std::unique_ptr<DecodeStep::Graph> DecodeStep::capture(int64_t L, const SamplerP
 DecodeStep::Graph& DecodeStep::graph_for(int64_t L, const SamplerParams& params) {
   if (!graphs_.empty()) {
     const auto& any = *graphs_.begin()->second;
-    if (!same_params(any.params, params) || any.weights != weight_pointers(lm_)) graphs_.clear();
+    // Walking the parameters costs host time every step; once per generate() call is enough.
+    if (!same_params(any.params, params) || (check_weights_ && any.weights != weight_pointers(lm_))) {
+      graphs_.clear();
+    }
   }
+  check_weights_ = false;
   auto it = graphs_.find(L);
   if (it == graphs_.end()) it = graphs_.emplace(L, capture(L, params)).first;
   return *it->second;

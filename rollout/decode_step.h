@@ -42,6 +42,9 @@ class DecodeStep {
   // tensor (n >= rows): sampled token, its sampling logprob, its T = 1 policy logprob per slot.
   torch::Tensor run(const std::vector<int64_t>& ids, const std::vector<double>& uniforms, int64_t rows,
                     const SamplerParams& params);
+  // Called at the start of each Engine::generate(): the next step compares the parameters' storage with
+  // the graphs' (parameters replaced by new tensors force a recapture; in-place updates need none).
+  void begin_call() { check_weights_ = true; }
   bool graph_active() const { return !graphs_.empty(); }
   // CUDA graphs captured so far (one per length bucket reached; all dropped on a recapture).
   int64_t graphs_captured() const { return static_cast<int64_t>(graphs_.size()); }
@@ -62,7 +65,9 @@ class DecodeStep {
   model::KvCache* cache_;
   bool want_graphs_;
   int64_t bucket_;
-  torch::Tensor rope_cos_, rope_sin_;   // [capacity, D] in the model dtype: RoPE of every cache position
+  bool check_weights_ = true;
+  // [capacity, D] in the model dtype: RoPE cos and [-sin, +sin] (halves) of every cache position
+  torch::Tensor rope_cos_, rope_sin_signed_;
   torch::Tensor ids_, pos_, uniforms_;  // static device inputs [slots] (graph mode), shared by all graphs
   std::map<int64_t, std::unique_ptr<Graph>> graphs_;  // by attention length L
 };

@@ -307,6 +307,7 @@ RolloutResult Engine::generate(const std::vector<std::vector<int64_t>>& prompts,
   }
   if (total == 0) return std::move(run.out);
   ensure_cache(total, std::min(limit, longest + config.stop.max_new_tokens));
+  step_->begin_call();
   for (int64_t s = cache_->num_slots() - 1; s >= 0; --s) run.free_slots.push_back(s);
   run.last_token.assign(static_cast<size_t>(cache_->num_slots()), 0);
   while (run.next_item < total || !run.live.empty()) {
