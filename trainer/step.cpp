@@ -84,10 +84,11 @@ Layout make_layout(const std::vector<std::vector<int64_t>>& prompts,
   return {ids, mask, mask.narrow(1, tp, tr).to(torch::kFloat32), tp};
 }
 
-// Logits [B, Tr, V] at the positions that predict the response tokens.
+// Logits [B, Tr, V] float32 at the positions that predict the response tokens. The LM head runs on those
+// positions only (float32 logits of the prompt positions would be computed and dropped).
 torch::Tensor response_logits(model::CausalLM& lm, const torch::Tensor& ids, const torch::Tensor& attn,
                               int64_t tp) {
-  return lm->forward(ids, attn).narrow(1, tp - 1, ids.size(1) - tp);
+  return lm->logits(lm->hidden_states(ids, attn).narrow(1, tp - 1, ids.size(1) - tp));
 }
 
 // Runs fn(begin, count) over [begin, end) in chunks of `chunk` rows.
