@@ -4,11 +4,13 @@
 #include "model/decoder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 
 #include "compat/torch_compat.h"
 #include "core/error.h"
+#include "core/log.h"
 
 namespace zerorl::model {
 
@@ -110,7 +112,13 @@ torch::Tensor linear_float32(const torch::Tensor& x, const torch::Tensor& w) {
   if (compat::kHasMmOutDtype && half && x.is_cuda()) {
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = w.size(0);
-    return LinearFloat32Out::apply(x.reshape({-1, x.size(-1)}), w).view(shape);
+    try {
+      return LinearFloat32Out::apply(x.reshape({-1, x.size(-1)}), w).view(shape);
+    } catch (const c10::Error& e) {  // argument checks fail before any kernel runs: upcast instead
+      static std::atomic<bool> warned{false};
+      if (!warned.exchange(true))
+        ZRL_WARN("linear_float32: mm with out_dtype failed, upcasting: {}", e.what());
+    }
   }
   return torch::nn::functional::linear(x.to(torch::kFloat32), w.to(torch::kFloat32));
 }
