@@ -34,6 +34,21 @@ inline torch::Tensor sdpa(const torch::Tensor& q, const torch::Tensor& k, const 
 #endif
 }
 
+// torch >= 2.8 on CUDA: mm with an output dtype (mm.dtype in native_functions.yaml): bf16/fp16 inputs,
+// float32 accumulation and a float32 result, without rounding the product to the input dtype.
+constexpr bool kHasMmOutDtype = TORCH_VERSION_MAJOR > 2 ||
+                                (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8);
+
+// a [M,K] @ b [K,N] -> [M,N] float32 for bf16/fp16 CUDA a, b. Only callable when kHasMmOutDtype.
+inline torch::Tensor mm_float32_out(const torch::Tensor& a, const torch::Tensor& b) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
+  return at::mm(a, b, at::kFloat);
+#else
+  (void)a, (void)b;
+  TORCH_CHECK(false, "mm with out_dtype needs torch >= 2.8");
+#endif
+}
+
 // A CPU generator seeded with `seed` (same stream on every torch version).
 inline at::Generator cpu_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
 

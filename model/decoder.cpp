@@ -4,12 +4,14 @@
 #include "model/decoder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 
 #include "compat/torch_compat.h"
 #include "core/error.h"
 #include "model/recompute.h"
+#include "core/log.h"
 
 namespace zerorl::model {
 
@@ -34,7 +36,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const torch::TensorOptions& o
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   auto h = x.to(torch::kFloat32);
   h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * h.to(x.scalar_type());
+  return weight * h.to(weight.scalar_type());
 }
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::TensorOptions& options) {
@@ -83,7 +85,44 @@ torch::Tensor attend(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, c
   return torch::matmul(probs, v).view({B, Hq, T, D});
 }
 
+// x [N, in] @ w [out, in]^T -> [N, out] float32 through mm.dtype (CUDA, torch >= 2.8). Saves x and w only.
+class LinearFloat32Out : public torch::autograd::Function<LinearFloat32Out> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& w) {
+    ctx->save_for_backward({x, w});
+    return compat::mm_float32_out(x, w.t());
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &w = saved[1];
+    auto g = grads[0].to(x.scalar_type());
+    return {g.mm(w), g.t().mm(x)};
+  }
+};
+
 }  // namespace
+
+torch::Tensor linear_float32(const torch::Tensor& x, const torch::Tensor& w) {
+  ZRL_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1) && x.scalar_type() == w.scalar_type(),
+            "linear_float32: x {} ({}) and w {} ({}) disagree", c10::str(x.sizes()),
+            c10::toString(x.scalar_type()), c10::str(w.sizes()), c10::toString(w.scalar_type()));
+  if (x.scalar_type() == torch::kFloat32) return torch::nn::functional::linear(x, w);
+  const bool half = x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf;
+  if (compat::kHasMmOutDtype && half && x.is_cuda()) {
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.back() = w.size(0);
+    try {
+      return LinearFloat32Out::apply(x.reshape({-1, x.size(-1)}), w).view(shape);
+    } catch (const c10::Error& e) {  // argument checks fail before any kernel runs: upcast instead
+      static std::atomic<bool> warned{false};
+      if (!warned.exchange(true))
+        ZRL_WARN("linear_float32: mm with out_dtype failed, upcasting: {}", e.what());
+    }
+  }
+  return torch::nn::functional::linear(x.to(torch::kFloat32), w.to(torch::kFloat32));
+}
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, const torch::TensorOptions& options)
     : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
@@ -193,7 +232,7 @@ torch::Tensor CausalLMImpl::lm_head_weight() const {
 }
 
 torch::Tensor CausalLMImpl::logits(const torch::Tensor& hidden) {
-  return torch::nn::functional::linear(hidden, lm_head_weight());
+  return linear_float32(hidden, lm_head_weight());
 }
 
 KvCache CausalLMImpl::make_cache(int64_t num_slots, int64_t capacity) const {
@@ -208,6 +247,7 @@ torch::Tensor CausalLMImpl::run_layers(const torch::Tensor& input_ids, const tor
   in.cos = emb.cos().to(dtype_);
   in.sin = emb.sin().to(dtype_);
   auto x = model->embed_tokens(input_ids);
+  if (float32_residual_) x = x.to(torch::kFloat32);
   const bool recompute = checkpointing_ && cache == nullptr && torch::GradMode::is_enabled();
   for (size_t l = 0; l < model->layers->size(); ++l) {
     auto* layer = model->layers[l]->as<DecoderLayer>();

@@ -44,7 +44,8 @@ struct KvCache {
   int64_t capacity_;
 };
 
-// y = x / sqrt(mean(x^2) + eps) * weight, computed in float32 and cast back (transformers' RMSNorm).
+// y = x / sqrt(mean(x^2) + eps) * weight, computed in float32 and cast to the weight's dtype before the
+// product (transformers' RMSNorm casts to x's dtype: the same unless x is a float32 residual stream).
 struct RMSNormImpl : torch::nn::Module {
   RMSNormImpl(int64_t dim, double eps, const torch::TensorOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
@@ -120,11 +121,19 @@ class CausalLMImpl : public torch::nn::Module {
                torch::Device device = torch::kCPU);
 
   // input_ids [B,T] int64; attention_mask [B,T] (1 = token, 0 = padding) or undefined = all ones.
+  // Returns float32 logits [B,T,V] whatever the model dtype (see logits()).
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {});
   // Same as forward but returns the final-norm hidden states [B,T,hidden] (for chunked logprobs).
   torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {});
-  // hidden [..., hidden] -> logits [..., V] with the (possibly tied) LM head.
+  // hidden [..., hidden] -> logits [..., V] float32 with the (possibly tied) LM head (linear_float32):
+  // the one LM head of the trainer's forward and of rollout's prefill and decode step.
   torch::Tensor logits(const torch::Tensor& hidden);
+
+  // Residual stream (embeddings and every layer's sums) in float32 for a bf16/fp16 model: the sublayers
+  // still run in the model dtype (RMSNorm casts to its weight's dtype), only the sums are not rounded.
+  // Off by default (transformers keeps the stream in the model dtype). rollout's decode step follows it.
+  void set_float32_residual(bool on) { float32_residual_ = on; }
+  bool float32_residual() const { return float32_residual_; }
 
   // Generation step over the KV cache. Row b of input_ids [B,T] continues slot slots[b] (distinct slots);
   // its token t gets position cache.lengths[slot] + t. num_new[b] in [1, T] = real tokens of row b (the
@@ -162,8 +171,18 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Device device_;
   torch::Tensor inv_freq_;  // [head_dim/2] float32, with rope scaling applied
   bool checkpointing_ = false;
+  bool float32_residual_ = false;
 };
 TORCH_MODULE(CausalLM);
+
+// y = x W^T in float32: x [..., in], w [out, in] of one dtype -> [..., out] float32. For bf16/fp16 the
+// products are exact in float32 and accumulated in float32 (like cuBLAS's bf16 GEMM) but the result is not
+// rounded back to bf16: bf16 logits (ulp 2^-8 relative, ~0.016 at |z| ~ 3) would let tiny hidden-state
+// differences between two forwards flip roundings and move log-probs by ~1e-2. CUDA with torch >= 2.8:
+// one bf16 GEMM with a float32 output (its backward: bf16 GEMMs of the gradient cast to x's dtype, as
+// for linear(x, w).to(float32)); elsewhere: linear of the float32 upcasts (same values, more memory).
+// Differentiable w.r.t. x and w.
+torch::Tensor linear_float32(const torch::Tensor& x, const torch::Tensor& w);
 
 // RoPE inverse frequencies [head_dim/2] float32 (transformers' default / linear / llama3 rope init).
 torch::Tensor rope_inv_freq(const ModelConfig& c);

@@ -31,12 +31,14 @@ struct DecodeStep::Graph {
   std::vector<const void*> weights;  // parameter storage captured; replaced tensors force a recapture
 };
 
-namespace {
+// Per-step tensors shared by all layers.
+struct DecodeStep::StepInputs {
+  torch::Tensor cos, sin_signed;  // [R, 1, 1, D] model dtype; sin_signed = [-sin, +sin] halves
+  torch::Tensor mask;   // [R, 1, 1, L]: bool (true = attend) or, for SDPA, additive (0 / -inf) in the dtype
+  torch::Tensor write;  // [R * Hkv] int64: row of this step's K/V in a cache layer viewed [-1, D]
+};
 
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
+namespace {
 
 std::vector<const void*> weight_pointers(model::CausalLM& lm) {
   std::vector<const void*> out;
@@ -50,45 +52,61 @@ bool same_params(const SamplerParams& a, const SamplerParams& b) {
 
 }  // namespace
 
-DecodeStep::DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_graphs)
+int64_t decode_bucket(int64_t needed, int64_t bucket, int64_t capacity) {
+  ZRL_CHECK(bucket >= 1 && needed >= 1 && needed <= capacity,
+            "decode_bucket: needed {} must be in [1, capacity {}], bucket {} >= 1", needed, capacity, bucket);
+  return std::min(capacity, (needed + bucket - 1) / bucket * bucket);
+}
+
+DecodeStep::DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_graphs, int64_t graph_bucket)
     : lm_(std::move(lm)),
       cache_(cache),
-      want_graphs_(cuda_graphs && ZERORL_CUDA_GRAPHS && lm_->device().is_cuda()) {
-  inv_freq_ = model::rope_inv_freq(lm_->config()).to(lm_->device(), torch::kFloat32);
+      want_graphs_(cuda_graphs && ZERORL_CUDA_GRAPHS && lm_->device().is_cuda()),
+      bucket_(graph_bucket) {
+  ZRL_CHECK(graph_bucket >= 1, "DecodeStep: graph_bucket must be >= 1, got {}", graph_bucket);
+  // RoPE in float32 at every cache position, cast to the model dtype (as CausalLM::run_layers does, so
+  // the values are identical), looked up per step instead of recomputed.
+  auto inv_freq = model::rope_inv_freq(lm_->config()).to(lm_->device(), torch::kFloat32);
+  auto pos = torch::arange(cache_->capacity(), inv_freq.options());
+  auto freqs = pos.unsqueeze(-1) * inv_freq;  // [capacity, D/2]
+  auto emb = torch::cat({freqs, freqs}, -1);
+  rope_cos_ = emb.cos().to(lm_->dtype());
+  auto sin = emb.sin().to(lm_->dtype());
+  const int64_t half = sin.size(1) / 2;
+  rope_sin_signed_ = torch::cat({-sin.narrow(1, 0, half), sin.narrow(1, half, half)}, 1);
 }
 
 DecodeStep::~DecodeStep() = default;
 
-torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
-                                    const torch::Tensor& sin, const torch::Tensor& mask,
-                                    const torch::Tensor& positions, int64_t rows, int64_t L) {
+torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, const StepInputs& in, int64_t rows,
+                                    int64_t L) {
   auto* attn = lm_->model->layers[static_cast<size_t>(layer)]->as<model::DecoderLayerImpl>()->self_attn.get();
   const int64_t Hq = attn->heads, Hkv = attn->kv_heads, D = attn->head_dim, g = Hq / Hkv;
   auto q = attn->q_proj(h).view({rows, 1, Hq, D});  // [R, T=1, H, D]
   auto k = attn->k_proj(h).view({rows, 1, Hkv, D});
-  auto v = attn->v_proj(h).view({rows, Hkv, D});
+  auto v = attn->v_proj(h).view({rows * Hkv, D});
   if (attn->q_norm) {
     q = attn->q_norm(q);
     k = attn->k_norm(k);
   }
-  q = q * cos + rotate_half(q) * sin;  // cos/sin [R, 1, 1, D]
-  k = k * cos + rotate_half(k) * sin;
-  auto& kc = cache_->k[static_cast<size_t>(layer)];  // [slots, Hkv, capacity, D]
+  // rotate_half(x) * sin == roll(x, D/2) * [-s, s] where sin = [s, s] (negation is exact): the same values
+  // as the model's RoPE with one kernel fewer.
+  q = q * in.cos + q.roll(D / 2, -1) * in.sin_signed;  // cos/sin_signed [R, 1, 1, D]
+  k = k * in.cos + k.roll(D / 2, -1) * in.sin_signed;
+  auto& kc = cache_->k[static_cast<size_t>(layer)];  // [slots, Hkv, capacity, D], contiguous
   auto& vc = cache_->v[static_cast<size_t>(layer)];
-  auto slot_index = torch::arange(rows, positions.options());
-  using torch::indexing::Slice;
-  kc.index_put_({slot_index, Slice(), positions}, k.view({rows, Hkv, D}));
-  vc.index_put_({slot_index, Slice(), positions}, v);
+  kc.view({-1, D}).index_copy_(0, in.write, k.reshape({rows * Hkv, D}));
+  vc.view({-1, D}).index_copy_(0, in.write, v);
   auto keys = kc.narrow(0, 0, rows).narrow(2, 0, L);  // [R, Hkv, L, D], no copy
   auto values = vc.narrow(0, 0, rows).narrow(2, 0, L);
   // Query heads h = kv * g + j (transformers' repeat_kv order) folded into the query length.
   auto qf = q.view({rows, Hkv, g, D});
   torch::Tensor out;
   if (compat::kHasSdpa && qf.is_cuda()) {
-    out = compat::sdpa(qf, keys, values, mask);
+    out = compat::sdpa(qf, keys, values, in.mask);
   } else {
     auto scores = torch::matmul(qf, keys.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(D)));
-    scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+    scores = scores.masked_fill(in.mask.logical_not(), -std::numeric_limits<float>::infinity());
     out = torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(qf.scalar_type()), values);
   }
   return attn->o_proj(out.reshape({rows, 1, Hq * D}));
@@ -96,17 +114,30 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, const
 
 torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor& positions, int64_t rows,
                                   int64_t L) {
-  const auto dtype = lm_->dtype();
-  // RoPE in float32 at each row's position, cast to the model dtype (as CausalLM::run_layers does).
-  auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_;  // [R, D/2]
-  auto emb = torch::cat({freqs, freqs}, -1).view({rows, 1, 1, -1});
-  auto cos = emb.cos().to(dtype), sin = emb.sin().to(dtype);
+  const auto& c = lm_->config();
+  StepInputs in;
+  in.cos = rope_cos_.index_select(0, positions).view({rows, 1, 1, -1});
+  in.sin_signed = rope_sin_signed_.index_select(0, positions).view({rows, 1, 1, -1});
   // Key j is visible to the query at position p when j <= p (j == p is the token written this step).
-  auto mask = torch::arange(L, positions.options()).view({1, 1, 1, L}).le(positions.view({rows, 1, 1, 1}));
+  auto keep = torch::arange(L, positions.options()).view({1, 1, 1, L}).le(positions.view({rows, 1, 1, 1}));
+  if (compat::kHasSdpa && positions.is_cuda()) {
+    // SDPA turns a bool mask into this additive one in every call; built once per step instead.
+    in.mask = torch::zeros({rows, 1, 1, L}, rope_cos_.options())
+                  .masked_fill_(keep.logical_not(), -std::numeric_limits<float>::infinity());
+  } else {
+    in.mask = keep;
+  }
+  // Cache layer [slots, Hkv, capacity, D] viewed [-1, D]: row (s * Hkv + h) * capacity + position.
+  const int64_t Hkv = c.num_key_value_heads;
+  in.write = (torch::arange(rows * Hkv, positions.options()) * cache_->capacity())
+                 .view({rows, Hkv})
+                 .add_(positions.view({rows, 1}))
+                 .view({-1});
   auto x = lm_->model->embed_tokens(ids.view({rows, 1}));
+  if (lm_->float32_residual()) x = x.to(torch::kFloat32);  // as CausalLM::run_layers
   for (size_t l = 0; l < lm_->model->layers->size(); ++l) {
     auto* layer = lm_->model->layers[l]->as<model::DecoderLayerImpl>();
-    x = x + attention(static_cast<int64_t>(l), layer->input_layernorm(x), cos, sin, mask, positions, rows, L);
+    x = x + attention(static_cast<int64_t>(l), layer->input_layernorm(x), in, rows, L);
     x = x + layer->mlp(layer->post_attention_layernorm(x));
   }
   return lm_->logits(lm_->model->norm(x)).view({rows, -1});
@@ -121,12 +152,21 @@ torch::Tensor DecodeStep::body(const torch::Tensor& ids, const torch::Tensor& po
       {r.tokens.to(torch::kDouble), r.logprobs.to(torch::kDouble), r.logprobs_policy.to(torch::kDouble)});
 }
 
-void DecodeStep::capture(const SamplerParams& params) {
+// Captures the step over all slots attending over [0, L). Memory: every graph is captured into the
+// private memory pool of the first one, so their intermediates (the [slots, V] logits and sampling
+// temporaries dominate) share the same blocks: the pool holds about one step's workspace plus each
+// graph's small `out`. Sharing is safe here because replays are serialized on one stream, no graph reads
+// another's intermediates, and each `out` stays allocated (never handed to a later capture) and is read
+// right after its own replay.
+std::unique_ptr<DecodeStep::Graph> DecodeStep::capture(int64_t L, const SamplerParams& params) {
+  auto g = std::make_unique<Graph>();
+  g->params = params;
+  g->weights = weight_pointers(lm_);
 #if ZERORL_CUDA_GRAPHS
-  const int64_t slots = cache_->num_slots(), L = cache_->capacity();
-  graph_ = std::make_unique<Graph>();
-  graph_->params = params;
-  graph_->weights = weight_pointers(lm_);
+  const int64_t slots = cache_->num_slots();
+  decltype(g->graph.pool()) pool{0, 0};
+  if (!graphs_.empty()) pool = graphs_.begin()->second->graph.pool();
+  torch::cuda::synchronize();  // the static inputs were written on the current stream
   auto stream = c10::cuda::getStreamFromPool();
   {
     c10::cuda::CUDAStreamGuard guard(stream);
@@ -134,15 +174,31 @@ void DecodeStep::capture(const SamplerParams& params) {
     // will (same inputs), so the K/V it writes are the step's own.
     for (int i = 0; i < 2; ++i) body(ids_, pos_, uniforms_, slots, L, params);
     stream.synchronize();
-    graph_->graph.capture_begin();
-    graph_->out = body(ids_, pos_, uniforms_, slots, L, params);
-    graph_->graph.capture_end();
+    g->graph.capture_begin(pool);
+    g->out = body(ids_, pos_, uniforms_, slots, L, params);
+    g->graph.capture_end();
   }
   torch::cuda::synchronize();
-  ZRL_INFO("rollout: captured the decode step as a CUDA graph ({} slots x {} positions)", slots, L);
+  ZRL_INFO("rollout: captured the decode step as a CUDA graph ({} slots x {} positions, {} graphs)", slots, L,
+           graphs_.size() + 1);
 #else
-  (void)params;
+  (void)L;
 #endif
+  return g;
+}
+
+DecodeStep::Graph& DecodeStep::graph_for(int64_t L, const SamplerParams& params) {
+  if (!graphs_.empty()) {
+    const auto& any = *graphs_.begin()->second;
+    // Walking the parameters costs host time every step; once per generate() call is enough.
+    if (!same_params(any.params, params) || (check_weights_ && any.weights != weight_pointers(lm_))) {
+      graphs_.clear();
+    }
+  }
+  check_weights_ = false;
+  auto it = graphs_.find(L);
+  if (it == graphs_.end()) it = graphs_.emplace(L, capture(L, params)).first;
+  return *it->second;
 }
 
 torch::Tensor DecodeStep::run(const std::vector<int64_t>& ids, const std::vector<double>& uniforms,
@@ -155,17 +211,19 @@ torch::Tensor DecodeStep::run(const std::vector<int64_t>& ids, const std::vector
   const int64_t n = want_graphs_ ? cache_->num_slots() : rows;
   auto host = torch::empty({3, n}, torch::kDouble);  // ids, positions, uniforms in one transfer
   auto a = host.accessor<double, 2>();
+  int64_t needed = 1;  // attention length: every row's position + 1
   for (int64_t s = 0; s < n; ++s) {
     const bool given = s < rows;
+    const int64_t len = cache_->lengths[static_cast<size_t>(s)];
+    ZRL_CHECK(len < cache_->capacity(), "DecodeStep::run: slot {} is full ({} tokens)", s, len);
     a[0][s] = given ? static_cast<double>(ids[static_cast<size_t>(s)]) : 0.0;
-    a[1][s] = static_cast<double>(cache_->lengths[static_cast<size_t>(s)]);
+    a[1][s] = static_cast<double>(len);
     a[2][s] = given ? uniforms[static_cast<size_t>(s)] : 0.5;
+    needed = std::max(needed, len + 1);
   }
   if (!want_graphs_) {
-    int64_t L = 0;
-    for (int64_t s = 0; s < rows; ++s) L = std::max(L, cache_->lengths[static_cast<size_t>(s)] + 1);
     auto dev = host.to(device);
-    auto out = body(dev[0].to(torch::kLong), dev[1].to(torch::kLong), dev[2], rows, L, params);
+    auto out = body(dev[0].to(torch::kLong), dev[1].to(torch::kLong), dev[2], rows, needed, params);
     return out.cpu();
   }
   if (!ids_.defined()) {
@@ -177,20 +235,19 @@ torch::Tensor DecodeStep::run(const std::vector<int64_t>& ids, const std::vector
   ids_.copy_(dev[0]);
   pos_.copy_(dev[1]);
   uniforms_.copy_(dev[2]);
-  if (!graph_ || !same_params(graph_->params, params) || graph_->weights != weight_pointers(lm_)) {
-    try {
-      capture(params);
-    } catch (const std::exception& e) {
-      ZRL_WARN("rollout: CUDA graph capture failed, decoding eagerly: {}", e.what());
-      graph_.reset();
-      want_graphs_ = false;
-      return run(ids, uniforms, rows, params);
-    }
+  Graph* graph = nullptr;
+  try {
+    graph = &graph_for(decode_bucket(needed, bucket_, cache_->capacity()), params);
+  } catch (const std::exception& e) {
+    ZRL_WARN("rollout: CUDA graph capture failed, decoding eagerly: {}", e.what());
+    graphs_.clear();
+    want_graphs_ = false;
+    return run(ids, uniforms, rows, params);
   }
 #if ZERORL_CUDA_GRAPHS
-  graph_->graph.replay();
+  graph->graph.replay();
 #endif
-  return graph_->out.cpu();
+  return graph->out.cpu();
 }
 
 }  // namespace zerorl::rollout

@@ -12,6 +12,7 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -23,10 +24,16 @@ namespace zerorl::rollout {
 // True when this build can capture CUDA graphs (LibTorch with CUDA and its headers).
 bool cuda_graphs_compiled();
 
+// Attention length of the CUDA graph that serves a step whose longest live row needs `needed` cache
+// positions (its length + the token written this step): `needed` rounded up to a multiple of `bucket`,
+// capped at `capacity`. Requires 1 <= needed <= capacity and bucket >= 1.
+int64_t decode_bucket(int64_t needed, int64_t bucket, int64_t capacity);
+
 class DecodeStep {
  public:
   // `cache` must outlive the step. cuda_graphs: capture on CUDA (ignored elsewhere or when not compiled).
-  DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_graphs);
+  // graph_bucket: granularity (positions) of the per-length graphs, see decode_bucket.
+  DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_graphs, int64_t graph_bucket = 64);
   ~DecodeStep();
 
   // One token for each slot s in [0, rows): feeds ids[s] at position cache->lengths[s] (its K/V written
@@ -35,25 +42,34 @@ class DecodeStep {
   // tensor (n >= rows): sampled token, its sampling logprob, its T = 1 policy logprob per slot.
   torch::Tensor run(const std::vector<int64_t>& ids, const std::vector<double>& uniforms, int64_t rows,
                     const SamplerParams& params);
-  bool graph_active() const { return graph_ != nullptr; }
+  // Called at the start of each Engine::generate(): the next step compares the parameters' storage with
+  // the graphs' (parameters replaced by new tensors force a recapture; in-place updates need none).
+  void begin_call() { check_weights_ = true; }
+  bool graph_active() const { return !graphs_.empty(); }
+  // CUDA graphs captured so far (one per length bucket reached; all dropped on a recapture).
+  int64_t graphs_captured() const { return static_cast<int64_t>(graphs_.size()); }
 
  private:
   struct Graph;
+  struct StepInputs;
   // logits [R, V] for slots [0, R) attending over cache positions [0, L).
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& positions, int64_t rows, int64_t L);
-  torch::Tensor attention(int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
-                          const torch::Tensor& sin, const torch::Tensor& mask, const torch::Tensor& positions,
-                          int64_t rows, int64_t L);
+  torch::Tensor attention(int64_t layer, const torch::Tensor& h, const StepInputs& in, int64_t rows,
+                          int64_t L);
   torch::Tensor body(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& uniforms,
                      int64_t rows, int64_t L, const SamplerParams& params);
-  void capture(const SamplerParams& params);
+  Graph& graph_for(int64_t L, const SamplerParams& params);
+  std::unique_ptr<Graph> capture(int64_t L, const SamplerParams& params);
 
   model::CausalLM lm_;
   model::KvCache* cache_;
   bool want_graphs_;
-  torch::Tensor inv_freq_;              // [D/2] float32 on the model's device
-  torch::Tensor ids_, pos_, uniforms_;  // static device inputs [slots] (graph mode)
-  std::unique_ptr<Graph> graph_;
+  int64_t bucket_;
+  bool check_weights_ = true;
+  // [capacity, D] in the model dtype: RoPE cos and [-sin, +sin] (halves) of every cache position
+  torch::Tensor rope_cos_, rope_sin_signed_;
+  torch::Tensor ids_, pos_, uniforms_;  // static device inputs [slots] (graph mode), shared by all graphs
+  std::map<int64_t, std::unique_ptr<Graph>> graphs_;  // by attention length L
 };
 
 }  // namespace zerorl::rollout

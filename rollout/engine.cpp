@@ -76,7 +76,7 @@ void Engine::ensure_cache(int64_t wanted_slots, int64_t max_len) {
   step_.reset();
   cache_.reset();  // free the old cache before allocating the new one
   cache_.emplace(lm_->make_cache(plan.slots, max_len));
-  step_ = std::make_unique<DecodeStep>(lm_, &*cache_, options_.cuda_graphs);
+  step_ = std::make_unique<DecodeStep>(lm_, &*cache_, options_.cuda_graphs, options_.cuda_graph_bucket);
   ZRL_INFO("rollout: KV cache {} (budget {:.2f} GiB, {} sequences wanted)", plan.summary(),
            static_cast<double>(budget) / (1 << 30), wanted_slots);
 }
@@ -307,6 +307,7 @@ RolloutResult Engine::generate(const std::vector<std::vector<int64_t>>& prompts,
   }
   if (total == 0) return std::move(run.out);
   ensure_cache(total, std::min(limit, longest + config.stop.max_new_tokens));
+  step_->begin_call();
   for (int64_t s = cache_->num_slots() - 1; s >= 0; --s) run.free_slots.push_back(s);
   run.last_token.assign(static_cast<size_t>(cache_->num_slots()), 0);
   while (run.next_item < total || !run.live.empty()) {

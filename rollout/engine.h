@@ -28,10 +28,14 @@ struct EngineOptions {
   int64_t max_context = 0;             // prompt + generated tokens per sequence; 0 = max_position_embeddings
   TextStreamFactory detokenizer;       // needed for stop strings and Trajectory::text; may be empty
   bool timing_sync = false;            // synchronize the device at phase borders so PhaseTimes are exact
-  // CUDA only: capture the decode step (forward + sampling over all slots) once per cache and sampler
-  // settings as a CUDA graph. Weights updated in place are seen by the replay; parameters replaced by
-  // new tensors (new storage) are detected and trigger a recapture.
+  // CUDA only: capture the decode step (forward + sampling over all slots) as CUDA graphs, per cache,
+  // sampler settings and length bucket (below). Weights updated in place are seen by the replay; parameters
+  // replaced by new tensors (new storage) are detected and trigger a recapture.
   bool cuda_graphs = true;
+  // One graph per attention length bucket: a step whose longest live row needs n cache positions replays
+  // the graph over n rounded up to a multiple of this (capped at the cache capacity), captured lazily the
+  // first time a bucket is reached; all graphs share one memory pool (rollout/decode_step.cpp).
+  int64_t cuda_graph_bucket = 64;
   // Called at the start of every generate(): where a remote trainer's weights are pulled in. Colocated
   // trainers update the shared CausalLM in place and need no hook (the engine holds no weight copy).
   std::function<void(model::CausalLM&)> weight_sync;
@@ -81,6 +85,7 @@ class Engine {
   int64_t context_limit() const;
   // Whether decode steps replay a captured CUDA graph (after the first decode step of a call).
   bool cuda_graph_active() const { return step_ && step_->graph_active(); }
+  int64_t cuda_graphs_captured() const { return step_ ? step_->graphs_captured() : 0; }
 
  private:
   struct Run;

@@ -80,12 +80,12 @@ SampleResult sample(const torch::Tensor& logits, const SamplerParams& params, co
   auto logp = plain ? policy : sampling_logprobs(logits, params);
   auto cdf = logp.exp().cumsum(1);
   auto total = cdf.narrow(1, cdf.size(1) - 1, 1);
-  auto target = uniforms.to(cdf.device(), torch::kFloat).unsqueeze(1) * total;
-  // First index whose cdf exceeds the target; float rounding of u * total can reach total, so cap at
-  // the last token with nonzero probability (the first index where cdf == total).
-  auto last_valid = (cdf < total).sum(1, /*keepdim=*/true);
-  out.tokens =
-      torch::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).min(last_valid).squeeze(1);
+  // First index whose cdf exceeds the target. Float rounding of u * total can reach total: the target is
+  // capped just below it, so the search then ends at the last token with nonzero probability (the first
+  // index where cdf == total), never past the vocabulary.
+  auto below_total = torch::nextafter(total, torch::zeros_like(total));
+  auto target = torch::minimum(uniforms.to(cdf.device(), torch::kFloat).unsqueeze(1) * total, below_total);
+  out.tokens = torch::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).squeeze(1);
   auto index = out.tokens.unsqueeze(1);
   out.logprobs = logp.gather(1, index).squeeze(1);
   out.logprobs_policy = plain ? out.logprobs : policy.gather(1, index).squeeze(1);

@@ -77,6 +77,8 @@ Timed timed_run(zr::model::CausalLM lm, const std::vector<std::vector<int64_t>>&
   t.json["gen_tok_per_s"] = static_cast<double>(t.result.new_tokens) / seconds;
   t.json["decode_steps"] = t.result.decode_steps;
   t.json["cuda_graph_active"] = engine.cuda_graph_active();
+  t.json["cuda_graphs_captured"] = engine.cuda_graphs_captured();  // one per length bucket reached
+  t.json["cuda_graph_bucket"] = options.cuda_graph_bucket;
   t.json["phases"] = phases_json(t.result.times, t.result.decode_steps);
   return t;
 }
@@ -138,6 +140,8 @@ int main(int argc, char** argv) {
   int64_t batch = 0, prompt_len = 256, new_tokens = 512, group = 1, profile_tokens = 64;
   uint64_t seed = 1;
   bool cuda_graphs = true, compare_eager = true;
+  int64_t graph_bucket = 64;
+  bool float32_residual = false;
   app.add_option("--model-size", size, "0.5b | 1.5b | tiny (CPU smoke test)");
   app.add_option("--batch", batch, "sequences (default: 256 for 0.5b, 128 for 1.5b, 8 for tiny)");
   app.add_option("--prompt", prompt_len, "prompt tokens (random ids)");
@@ -148,6 +152,9 @@ int main(int argc, char** argv) {
   app.add_option("--profile-new", profile_tokens, "new tokens of the synchronized breakdown run (0 = skip)");
   app.add_option("--seed", seed, "weights, prompts and sampling seed");
   app.add_option("--cuda-graphs", cuda_graphs, "replay the decode step as a CUDA graph (CUDA builds)");
+  app.add_option("--graph-bucket", graph_bucket,
+                 "attention-length granularity of the per-length CUDA graphs");
+  app.add_option("--fp32-residual", float32_residual, "keep the residual stream in float32 (bf16 model)");
   app.add_option("--compare-eager", compare_eager, "with graphs: also time the eager step, compare tokens");
   CLI11_PARSE(app, argc, argv);
   if (batch == 0) batch = size == "1.5b" ? 128 : size == "tiny" ? 8 : 256;
@@ -157,6 +164,7 @@ int main(int argc, char** argv) {
   const auto dtype = dtype_name == "f32" ? torch::kFloat32 : torch::kBFloat16;
   zr::model::CausalLM lm(config, dtype, device);
   zr::model::init_random_(lm, seed);
+  lm->set_float32_residual(float32_residual);
   lm->eval();
 
   std::mt19937_64 rng(seed);
@@ -173,12 +181,15 @@ int main(int argc, char** argv) {
 
   zr::rollout::EngineOptions options;
   options.cuda_graphs = cuda_graphs;
+  options.cuda_graph_bucket = graph_bucket;
   zr::Json out;
   auto timed = timed_run(lm, prompts, gen, options, new_tokens, device);
   out["bench"] = "rollout";
   out["model"] = "qwen2.5-" + size + " shapes, random weights";
   out["device"] = device_name;
   out["dtype"] = dtype_name;
+  out["float32_residual"] = float32_residual;
+  out["float32_logits"] = true;  // CausalLM::logits (model::linear_float32), engine and teacher forcing
   out["torch"] = TORCH_VERSION;
   out["cuda_graphs_compiled"] = zr::rollout::cuda_graphs_compiled();
   out["batch"] = batch, out["group"] = group, out["prompt"] = prompt_len, out["new"] = new_tokens;
@@ -204,7 +215,8 @@ int main(int argc, char** argv) {
     out["breakdown_synchronized"] = phases_json(p.times, p.decode_steps);
     out["breakdown_synchronized"]["new"] = profile_tokens;
     out["breakdown_synchronized"]["note"] =
-        "decode = one step of forward + sampling over all live slots (one CUDA graph when active); sample = "
+        "decode = one step of forward + sampling over all live slots (one CUDA graph per attention-length "
+        "bucket when active); sample = "
         "sampling of the first token after prefill; host = stop checks and bookkeeping";
   }
   std::cout << out.dump(1) << std::endl;

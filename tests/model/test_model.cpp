@@ -11,6 +11,7 @@
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
+#include "tests/model/linear_float32_check.h"
 #include "tests/test_paths.h"
 
 namespace zerorl::model {
@@ -214,6 +215,10 @@ TEST_P(Variants, GradientCheckpointingGivesTheSameGradients) {
     lm->set_gradient_checkpointing(false);
     EXPECT_EQ(max_abs(with, lm->forward(ids, mask)), 0.0);
   }
+}
+
+TEST(LinearFloat32, Bf16InputsGiveUnroundedFloat32LogitsAndGradients) {
+  checks::check_linear_float32(torch::kCPU);
 }
 
 TEST(Rope, Llama3InvFreqMatchesNaiveFormula) {

@@ -9,6 +9,7 @@
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
+#include "tests/model/linear_float32_check.h"
 #include "tests/test_paths.h"
 
 namespace zerorl::model {
@@ -88,6 +89,11 @@ TEST_P(Gpu, GradientCheckpointingMatchesPlainBackward) {
     EXPECT_GT(norm2, 0.0);
     EXPECT_LT(std::sqrt(diff2 / norm2), 2e-2) << c10::toString(dtype);
   }
+}
+
+TEST(LinearFloat32Gpu, Bf16InputsGiveUnroundedFloat32LogitsAndGradients) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  checks::check_linear_float32(torch::kCUDA);  // mm with out_dtype on torch >= 2.8
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Gpu, ::testing::Values("tiny-qwen2", "tiny-llama", "tiny-qwen3"));
