@@ -25,7 +25,7 @@ struct RunArgs {
 };
 
 // The embedded default run when --config is absent (configs/ is compiled in: apps/embedded_configs.h).
-constexpr const char* kDefaultConfig = "tiny_test.yaml";
+constexpr const char* kDefaultConfig = "zero_tiny.yaml";
 
 // --config FILE, else a configs/ file name compiled into the binary, else the embedded default;
 // then --set overrides and checks. Errors name the file, key and value.
@@ -46,7 +46,7 @@ Config resolve_config(const RunArgs& args) {
 void add_config_options(CLI::App* cmd, RunArgs& args) {
   cmd->add_option("--config", args.config_path,
                   "Run config (YAML; a configs/ file name also works from anywhere); default: the embedded "
-                  "configs/tiny_test.yaml. See configs/README.md");
+                  "configs/zero_tiny.yaml (run from the checkout: its paths are relative). See configs/README.md");
   cmd->add_option("--set", args.overrides, "Override a key: --set optim.lr=1e-6 (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--print-config", args.print_config, "Print the fully resolved config and exit");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json_io.h"
 #include "core/log.h"
 #include "trainer/tb_writer.h"
@@ -70,7 +71,7 @@ std::string begin_checkpoint(const std::string& output_dir, int64_t step) {
   const std::string root = checkpoints_dir(output_dir);
   fs::create_directories(root);
   for (const auto& e : fs::directory_iterator(root)) {  // leftovers of a crash mid-save
-    if (e.path().filename().string().rfind(kTmpPrefix, 0) == 0) fs::remove_all(e.path());
+    if (e.path().filename().string().rfind(kTmpPrefix, 0) == 0) zerorl::remove_tree(e.path());
   }
   const std::string tmp = root + "/" + kTmpPrefix + std::to_string(step);
   fs::create_directories(tmp);
@@ -91,10 +92,10 @@ std::string commit_checkpoint(const std::string& tmp_dir, const std::string& out
   const std::string final_dir = checkpoints_dir(output_dir) + "/step_" + std::to_string(step);
   if (fs::exists(final_dir)) {  // re-saving a step (a resumed run): move the old one aside first
     const std::string old = checkpoints_dir(output_dir) + "/" + kTmpPrefix + std::to_string(step) + "_old";
-    fs::remove_all(old);
+    zerorl::remove_tree(old);
     fs::rename(final_dir, old);
     fs::rename(tmp_dir, final_dir);
-    fs::remove_all(old);
+    zerorl::remove_tree(old);
   } else {
     fs::rename(tmp_dir, final_dir);
   }
@@ -152,7 +153,7 @@ std::optional<CheckpointInfo> latest_valid_checkpoint(const std::string& output_
 void prune_checkpoints(const std::string& output_dir, int64_t keep_last) {
   auto all = list_checkpoints(output_dir);
   const int64_t extra = static_cast<int64_t>(all.size()) - keep_last;
-  for (int64_t i = 0; i < extra; ++i) fs::remove_all(all[static_cast<size_t>(i)].path);
+  for (int64_t i = 0; i < extra; ++i) zerorl::remove_tree(all[static_cast<size_t>(i)].path);
 }
 
 }  // namespace zerorl::trainer

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json_io.h"
 #include "core/log.h"
 #include "core/seed.h"
@@ -173,7 +174,7 @@ PretrainResult pretrain(const PretrainSection& p, const std::string& output_dir,
   r.seconds = total.seconds();
   r.tokens_per_s = static_cast<double>(r.steps * p.batch_size * p.seq_len) / std::max(1e-9, r.seconds);
   r.model_dir = output_dir + "/model";
-  fs::remove_all(r.model_dir);
+  zerorl::remove_tree(r.model_dir);
   save_to(lm, tok, r.model_dir);
   return r;
 }

@@ -69,15 +69,15 @@ std::string plot_curves(const std::string& metrics_path, const std::string& png_
   if (rows == 0) return metrics_path + " has no rows with \"step\"";
   {
     std::ofstream gp(script_path);
-    gp << "set terminal pngcairo size 1200,800 font ',10'\nset output '" << png_path << "'\n"
+    gp << "set terminal pngcairo size 1200,800 font ',10' noenhanced\nset output '" << png_path << "'\n"
        << "set multiplot layout 2,2 title 'zerorl: " << metrics_path << "'\nset grid\nset xlabel 'step'\n";
     const char* titles[] = {"reward (mean)", "accuracy", "response length (tokens)", "KL to reference"};
     for (int i = 0; i < 4; ++i) {
       gp << "set title '" << titles[i] << "'\n";
       if (present[i] && i == 1 && !eval_accuracy.empty()) {  // accuracy: train rollouts and held-out evals
-        gp << "set autoscale y\nset key bottom right\nplot '" << data_path << "' using 1:2"
+        gp << "set autoscale y\nset key bottom right\nplot '" << data_path << "' using 1:3"
            << " with linespoints pt 7 ps 0.4 title 'train rollouts', '" << eval_path
-           << "' using 1:2 with linespoints pt 5 ps 1.2 lw 2 title 'held-out pass@1'\n";
+           << "' using 1:2 with linespoints pt 5 ps 1.2 lw 2 title 'held-out eval'\n";
       } else if (present[i]) {
         gp << "set autoscale y\nplot '" << data_path << "' using 1:" << i + 2
            << " with linespoints pt 7 ps 0.4 notitle\n";
@@ -88,7 +88,7 @@ std::string plot_curves(const std::string& metrics_path, const std::string& png_
     }
     gp << "unset multiplot\n";
   }
-  const std::string cmd = "gnuplot '" + script_path + "' 2>&1";
+  const std::string cmd = "gnuplot '" + script_path + "' >/dev/null 2>&1";  // rc says if it failed
   const int rc = std::system(cmd.c_str());
   std::filesystem::remove(data_path);
   std::filesystem::remove(eval_path);

@@ -50,7 +50,10 @@ Verdict MathVerifier::verify(const Sample& sample) const {
   Verdict v;
   try {
     std::string answer;
-    if (sample.extra.is_object() && sample.extra.contains("pred") && sample.extra["pred"].is_string()) {
+    // A pre-extracted answer ("pred", from `zerorl verify` input) is scored only when there is no response:
+    // a dataset row's extra must never stand in for what the model wrote.
+    if (sample.response.empty() && sample.extra.is_object() && sample.extra.contains("pred") &&
+        sample.extra["pred"].is_string()) {
       answer = math::unwrap_pred(sample.extra["pred"].get<std::string>());
     } else {
       math::Extraction e = math::extract_answer(sample.response, options_.extract);

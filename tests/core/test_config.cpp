@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/files.h"
 #include "core/json_io.h"
 #include "core/run_config.h"
 #include "tests/test_paths.h"
@@ -36,7 +37,8 @@ TEST(Config, DefaultsValidate) {
 }
 
 TEST(Config, LoadsValuesFromYaml) {
-  Config cfg = from_text("optim:\n  lr: 3e-6\nrollout: {group_size: 16, stop: ['</answer>']}\nrun: {seed: 7}\n");
+  Config cfg =
+      from_text("optim:\n  lr: 3e-6\nrollout: {group_size: 16, stop: ['</answer>']}\nrun: {seed: 7}\n");
   EXPECT_DOUBLE_EQ(cfg.optim.lr, 3e-6);
   EXPECT_EQ(cfg.rollout.group_size, 16);
   ASSERT_EQ(cfg.rollout.stop.size(), 1u);
@@ -124,7 +126,8 @@ TEST(Config, MissingFileIsNamed) {
 TEST(Config, BaseFileLoadsFirstAndIsOverridden) {
   const auto dir = std::filesystem::temp_directory_path() / "zerorl_cfg_base_test";
   std::filesystem::create_directories(dir);
-  write_file_atomic((dir / "base.yaml").string(), "optim: {lr: 2e-6, warmup_steps: 5}\nrollout: {group_size: 4}\n");
+  write_file_atomic((dir / "base.yaml").string(),
+                    "optim: {lr: 2e-6, warmup_steps: 5}\nrollout: {group_size: 4}\n");
   write_file_atomic((dir / "variant.yaml").string(), "base: base.yaml\noptim: {lr: 3e-6}\n");
   Config cfg = load_config((dir / "variant.yaml").string(), {});
   EXPECT_DOUBLE_EQ(cfg.optim.lr, 3e-6);
@@ -134,12 +137,13 @@ TEST(Config, BaseFileLoadsFirstAndIsOverridden) {
   write_file_atomic((dir / "base.yaml").string(), "optim: {lr: 2e-6}\nrolout: {}\n");
   const std::string msg = error_of([&] { load_config((dir / "variant.yaml").string(), {}); });
   EXPECT_NE(msg.find("base.yaml:2"), std::string::npos) << msg;
-  std::filesystem::remove_all(dir);
+  zerorl::remove_tree(dir);
 }
 
 TEST(Config, RoundTripSavedConfigReloadsEqual) {
-  Config cfg = from_text("optim: {lr: 2.5e-6, schedule: cosine}\nrollout: {temperature: 0.7, stop: ['x', '']}\n"
-                         "run: {output_dir: 'a dir/with: colon', seed: 123}\n");
+  Config cfg = from_text(
+      "optim: {lr: 2.5e-6, schedule: cosine}\nrollout: {temperature: 0.7, stop: ['x', '']}\n"
+      "run: {output_dir: 'a dir/with: colon', seed: 123}\n");
   cfg.optim.weight_decay = 0.1;  // a value with no short binary form
   const std::string saved = config::to_yaml(cfg);
   Config back;
@@ -157,8 +161,7 @@ TEST(Config, RoundTripSavedConfigReloadsEqual) {
 
 TEST(ConfigDocs, ReadmeIsGeneratedFromDeclarations) {
   Config cfg;
-  const std::string expected =
-      config::markdown_reference(config::document(cfg), "zerorl config reference");
+  const std::string expected = config::markdown_reference(config::document(cfg), "zerorl config reference");
   const std::string path = testing::source_dir() + "/configs/README.md";
   const char* update = std::getenv("ZERORL_UPDATE_DOCS");
   if (update != nullptr && std::string(update) == "1") write_file_atomic(path, expected);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
@@ -244,7 +245,7 @@ TEST(Rope, Llama3InvFreqMatchesNaiveFormula) {
 TEST(Checkpoint, RoundTripIsBitIdenticalSingleShardedAndBf16) {
   torch::NoGradGuard no_grad;
   const fs::path tmp = fs::temp_directory_path() / ("zrl_ckpt_" + std::to_string(::getpid()));
-  fs::remove_all(tmp);
+  zerorl::remove_tree(tmp);
   fs::create_directories(tmp / "tok");
   write_file_atomic((tmp / "tok" / "tokenizer.json").string(), "{}");
   for (const char* name : {"tiny-qwen2", "tiny-llama", "tiny-qwen3"}) {
@@ -266,10 +267,10 @@ TEST(Checkpoint, RoundTripIsBitIdenticalSingleShardedAndBf16) {
       auto pa = a->named_parameters(), pb = b->named_parameters();
       ASSERT_EQ(pa.size(), pb.size());
       for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << name << " " << p.key();
-      fs::remove_all(out);
+      zerorl::remove_tree(out);
     }
   }
-  fs::remove_all(tmp);
+  zerorl::remove_tree(tmp);
 }
 
 TEST(Checkpoint, HalfPrecisionFilesLoadIntoFloat32Exactly) {
@@ -286,7 +287,7 @@ TEST(Checkpoint, HalfPrecisionFilesLoadIntoFloat32Exactly) {
       EXPECT_EQ(p.value().scalar_type(), torch::kFloat32);
       EXPECT_TRUE(torch::equal(p.value(), ph[p.key()].to(torch::kFloat32))) << p.key();
     }
-    fs::remove_all(tmp);
+    zerorl::remove_tree(tmp);
   }
 }
 

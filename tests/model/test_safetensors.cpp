@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json_io.h"
 #include "model/safetensors.h"
 #include "tests/test_paths.h"
@@ -92,7 +93,7 @@ TEST(Safetensors, ValidImageParses) {
 TEST(Safetensors, WriteReadRoundTripSingleAndSharded) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("zrl_st_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
   std::vector<float> a(60), b(7);
   std::vector<uint16_t> h(5);
   for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i) * 0.5f;
@@ -118,13 +119,13 @@ TEST(Safetensors, WriteReadRoundTripSingleAndSharded) {
     in.read(reinterpret_cast<char*>(&n), 8);
     EXPECT_EQ(n % 8, 0u);
   }
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
 }
 
 TEST(Safetensors, ShardIndexErrorsNameTheProblem) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("zrl_idx_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
   std::vector<float> a(4, 1.0f);
   std::vector<TensorBytes> ts = {{"p", DType::kF32, {4}, a.data(), 16},
                                  {"q", DType::kF32, {4}, a.data(), 16}};
@@ -142,7 +143,7 @@ TEST(Safetensors, ShardIndexErrorsNameTheProblem) {
   } catch (const zerorl::Error& e) {
     EXPECT_NE(std::string(e.what()).find("'p'"), std::string::npos) << e.what();
   }
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
 }
 
 struct BadCase {

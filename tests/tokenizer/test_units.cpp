@@ -11,6 +11,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json_io.h"
 #include "tests/test_paths.h"
 #include "tokenizer/bpe.h"
@@ -202,7 +203,7 @@ Tokenizer byte_level_with(const Json& added, const Json& post = nullptr, const J
   auto dir = std::filesystem::temp_directory_path() / ("zrl_tok_" + std::to_string(::getpid()));
   base.save(dir.string());
   Json spec = read_json((dir / "tokenizer.json").string());
-  std::filesystem::remove_all(dir);
+  zerorl::remove_tree(dir);
   spec["added_tokens"] = added;
   spec["post_processor"] = post;
   spec["normalizer"] = normalizer;
@@ -268,7 +269,7 @@ TEST(ByteLevel, EncodeDecodeSaveLoad) {
   auto dir = std::filesystem::temp_directory_path() / ("zrl_tok_save_" + std::to_string(::getpid()));
   tok.save(dir.string());
   Tokenizer back = Tokenizer::from_dir(dir.string());
-  std::filesystem::remove_all(dir);
+  zerorl::remove_tree(dir);
   EXPECT_EQ(back.encode(text), expected);
   EXPECT_EQ(back.eos_id(), 256);
 }

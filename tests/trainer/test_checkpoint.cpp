@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/files.h"
 #include "core/json_io.h"
 #include "trainer/checkpoint.h"
 
@@ -15,7 +16,7 @@ namespace {
 
 std::string fresh_dir(const std::string& name) {
   const std::string d = (fs::temp_directory_path() / name).string();
-  fs::remove_all(d);
+  zerorl::remove_tree(d);
   return d;
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/files.h"
 #include "core/json_io.h"
 #include "tests/test_paths.h"
 #include "trainer/metrics.h"
@@ -53,7 +54,7 @@ int wait_exit(pid_t pid) {
 
 std::string fresh(const std::string& name) {
   const std::string d = (fs::temp_directory_path() / name).string();
-  fs::remove_all(d);
+  zerorl::remove_tree(d);
   fs::remove(d + ".log");
   return d;
 }

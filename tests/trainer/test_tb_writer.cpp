@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/files.h"
 #include "core/json_io.h"
 #include "trainer/tb_writer.h"
 
@@ -61,7 +62,7 @@ TEST(Crc32c, KnownVectorAndNaiveTwin) {
 
 TEST(TbWriter, RecordsDecodeToTheWrittenScalars) {
   const std::string dir = (std::filesystem::temp_directory_path() / "zrl_tb_test").string();
-  std::filesystem::remove_all(dir);
+  zerorl::remove_tree(dir);
   std::string path;
   {
     TbWriter w(dir);

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "core/files.h"
 #include "model/checkpoint.h"
 #include "tests/test_paths.h"
 #include "trainer/step.h"
@@ -35,7 +36,7 @@ void expect_equal_params(model::CausalLM& a, model::CausalLM& b, const char* wha
 void run_bf16_with_masters(bool cuda) {
   const std::string out =
       (fs::temp_directory_path() / (cuda ? "zerorl_bf16_cuda" : "zerorl_bf16_cpu")).string();
-  fs::remove_all(out), fs::remove_all(out + "_resumed");
+  zerorl::remove_tree(out), zerorl::remove_tree(out + "_resumed");
   const Config cfg = tiny_config(out, cuda);
   Trainer t(cfg, dist::Context{});
   t.start("");
@@ -69,7 +70,7 @@ void run_bf16_with_masters(bool cuda) {
   } else {  // a fresh engine decodes eagerly once before its CUDA graph: rare bf16 token flips allowed
     EXPECT_NEAR(a["reward_mean"].get<double>(), b["reward_mean"].get<double>(), 0.1);
   }
-  fs::remove_all(out), fs::remove_all(out + "_resumed");
+  zerorl::remove_tree(out), zerorl::remove_tree(out + "_resumed");
 }
 
 TEST(TrainerBf16, CpuBf16ComputeFp32MastersAndExactResume) { run_bf16_with_masters(false); }

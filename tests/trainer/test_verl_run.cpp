@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "core/files.h"
 #include "core/json_io.h"
 #include "tests/test_paths.h"
 
@@ -54,7 +55,7 @@ int train(const std::string& out, const std::vector<std::string>& sets) {
 
 std::string fresh(const std::string& name) {
   const std::string d = (fs::temp_directory_path() / name).string();
-  fs::remove_all(d);
+  zerorl::remove_tree(d);
   return d;
 }
 

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/files.h"
 #include "verifiers/sandbox/cgroup.h"
 #include "verifiers/sandbox/sandbox.h"
 #include "verifiers/sandbox/spawn.h"
@@ -147,8 +148,10 @@ struct DirectDir {
     return true;
   }
   ~DirectDir() {
-    std::error_code ec;
-    if (!path.empty()) std::filesystem::remove_all(path, ec);
+    try {
+      if (!path.empty()) zerorl::remove_tree(path);
+    } catch (...) {  // a destructor: best effort
+    }
   }
 };
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/files.h"
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "tokenizer/tokenizer.h"
@@ -33,7 +34,7 @@ TEST(Pretrain, PackMatchesNaiveConcatenation) {
 
 TEST(Pretrain, LossFallsOnATinyCorpusAndTheModelLoads) {
   const std::string dir = (fs::temp_directory_path() / "zerorl_test_pretrain").string();
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
   fs::create_directories(dir);
   {
     JsonlWriter w(dir + "/corpus.jsonl", false);
@@ -67,7 +68,7 @@ TEST(Pretrain, LossFallsOnATinyCorpusAndTheModelLoads) {
   EXPECT_EQ(lm->config().hidden_size, 32);
   EXPECT_EQ(tokenizer::Tokenizer::from_dir(r.model_dir).vocab_size(),
             tokenizer::Tokenizer::byte_level().vocab_size());
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
 }
 
 TEST(Pretrain, EmptyCorpusPathIsAnErrorNamingTheKey) {

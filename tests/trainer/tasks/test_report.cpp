@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/files.h"
 #include "trainer/report.h"
 
 namespace zerorl::trainer {
@@ -13,7 +14,7 @@ namespace fs = std::filesystem;
 
 TEST(Report, SummaryHasTheDemoKeys) {
   const std::string dir = (fs::temp_directory_path() / "zerorl_test_report_summary").string();
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
   const Json before{{"accuracy", 0.25}, {"format_rate", 0.5}, {"mean_response_tokens", 40.0}, {"k", 1}};
   const Json after{{"accuracy", 0.75}, {"format_rate", 1.0}, {"response_len_mean", 30.0}};
   write_summary(dir, before, after, 60, 123.5);
@@ -27,12 +28,12 @@ TEST(Report, SummaryHasTheDemoKeys) {
   EXPECT_EQ(s["steps"], 60);
   EXPECT_EQ(s["seconds"], 123.5);
   EXPECT_TRUE(eval_brief(Json::object())["accuracy"].is_null());
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
 }
 
 TEST(Report, CurvesPngIsWrittenAndMissingInputIsAValue) {
   const std::string dir = (fs::temp_directory_path() / "zerorl_test_report_png").string();
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
   fs::create_directories(dir);
   {
     JsonlWriter w(dir + "/metrics.jsonl", false);
@@ -49,12 +50,12 @@ TEST(Report, CurvesPngIsWrittenAndMissingInputIsAValue) {
   EXPECT_GT(fs::file_size(dir + "/curves.png"), 5000u);
   EXPECT_FALSE(fs::exists(dir + "/curves.png.dat"));
   EXPECT_NE(plot_curves(dir + "/nope.jsonl", dir + "/x.png"), "");
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
 }
 
 TEST(Report, RunReportReadsEvalsAndSumsTheRunsSeconds) {
   const std::string dir = (fs::temp_directory_path() / "zerorl_test_run_report").string();
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
   fs::create_directories(dir + "/eval");
   auto eval_json = [&](int step, double acc, double greedy, double seconds) {
     std::ofstream(dir + "/eval/step_" + std::to_string(step) + ".json") << Json{
@@ -85,7 +86,7 @@ TEST(Report, RunReportReadsEvalsAndSumsTheRunsSeconds) {
   const std::string table = summary_table(summary);
   EXPECT_NE(table.find("pass@1 (sampled)           0.300     0.600"), std::string::npos) << table;
   EXPECT_NE(table.find("response length (tokens)    40.0      32.0"), std::string::npos) << table;
-  fs::remove_all(dir);
+  zerorl::remove_tree(dir);
 }
 
 }  // namespace

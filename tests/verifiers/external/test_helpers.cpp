@@ -11,6 +11,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/files.h"
+
 namespace zerorl::testing {
 
 TempDir::TempDir() {
@@ -21,8 +23,10 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  try {
+    zerorl::remove_tree(path_);
+  } catch (...) {  // a destructor: best effort
+  }
 }
 
 std::string TempDir::write(const std::string& name, const std::string& text) const {

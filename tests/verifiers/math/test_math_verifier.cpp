@@ -139,7 +139,9 @@ TEST(MathVerifier, VerdictFields) {
   s.response = "no answer here 72";
   EXPECT_EQ(v.verify(s).status, "no_answer");
   s.extra["pred"] = "$\\boxed{72}$";
-  EXPECT_TRUE(v.verify(s).correct);
+  EXPECT_EQ(v.verify(s).status, "no_answer");  // a response is present: it is what gets scored
+  s.response.clear();
+  EXPECT_TRUE(v.verify(s).correct);  // no response: the pre-extracted answer (zerorl verify input)
 }
 
 double millis_since(std::chrono::steady_clock::time_point t) {
