@@ -44,9 +44,10 @@ Config resolve_config(const RunArgs& args) {
 }
 
 void add_config_options(CLI::App* cmd, RunArgs& args) {
-  cmd->add_option("--config", args.config_path,
-                  "Run config (YAML; a configs/ file name also works from anywhere); default: the embedded "
-                  "configs/zero_tiny.yaml (run from the checkout: its paths are relative). See configs/README.md");
+  cmd->add_option(
+      "--config", args.config_path,
+      "Run config (YAML; a configs/ file name also works from anywhere); default: the embedded "
+      "configs/zero_tiny.yaml (run from the checkout: its paths are relative). See configs/README.md");
   cmd->add_option("--set", args.overrides, "Override a key: --set optim.lr=1e-6 (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--print-config", args.print_config, "Print the fully resolved config and exit");

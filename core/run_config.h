@@ -15,184 +15,185 @@ using config::DoubleMap;
 using config::StringList;
 namespace check = config::check;
 
-#define ZRL_RUN_FIELDS(F)                                                                          \
-  F(std::string, output_dir, "runs/default", "Run directory: metrics, checkpoints, samples.",   \
-    check::any())                                                                                  \
-  F(int64_t, seed, 0, "Seed of every random stream (sampling, data order, init).", check::at_least(0)) \
-  F(std::string, device, "auto", "auto, cpu or cuda.", check::one_of({"auto", "cpu", "cuda"}))    \
-  F(std::string, log_level, "info", "Console log level: debug, info, warn, error.",              \
+#define ZRL_RUN_FIELDS(F)                                                                                   \
+  F(std::string, output_dir, "runs/default", "Run directory: metrics, checkpoints, samples.", check::any()) \
+  F(int64_t, seed, 0, "Seed of every random stream (sampling, data order, init).", check::at_least(0))      \
+  F(std::string, device, "auto", "auto, cpu or cuda.", check::one_of({"auto", "cpu", "cuda"}))              \
+  F(std::string, log_level, "info", "Console log level: debug, info, warn, error.",                         \
     check::one_of({"trace", "debug", "info", "warn", "error", "off"}))
 ZRL_CONFIG_STRUCT(RunSection, ZRL_RUN_FIELDS);
 
-#define ZRL_MODEL_FIELDS(F)                                                                       \
-  F(std::string, path, "", "Hugging Face checkpoint folder (config.json + safetensors).",         \
-    check::any())                                                                                  \
-  F(std::string, dtype, "auto",                                                                   \
-    "Compute dtype: auto (bf16 on CUDA, f32 on CPU), float32, bfloat16, float16; below float32 AdamW updates fp32 master weights.", \
-    check::one_of({"auto", "float32", "bfloat16", "float16"}))                                   \
-  F(int64_t, tiny_hidden_size, 64, "path empty: hidden size of the tiny random Qwen2-shaped model.",   \
-    check::at_least(8))                                                                            \
+#define ZRL_MODEL_FIELDS(F)                                                                              \
+  F(std::string, path, "", "Hugging Face checkpoint folder (config.json + safetensors).", check::any())  \
+  F(std::string, dtype, "auto",                                                                          \
+    "Compute dtype: auto (bf16 on CUDA, f32 on CPU), float32, bfloat16, float16; below float32 AdamW "   \
+    "updates fp32 master weights.",                                                                      \
+    check::one_of({"auto", "float32", "bfloat16", "float16"}))                                           \
+  F(int64_t, tiny_hidden_size, 64, "path empty: hidden size of the tiny random Qwen2-shaped model.",     \
+    check::at_least(8))                                                                                  \
   F(int64_t, tiny_layers, 2, "path empty: decoder layers of the tiny random model.", check::at_least(1)) \
-  F(int64_t, tiny_heads, 4, "path empty: attention heads of the tiny random model (2 KV heads).",    \
-    check::at_least(2))                                                                            \
-  F(bool, gradient_checkpointing, false,                                                          \
+  F(int64_t, tiny_heads, 4, "path empty: attention heads of the tiny random model (2 KV heads).",        \
+    check::at_least(2))                                                                                  \
+  F(bool, gradient_checkpointing, false,                                                                 \
     "Recompute each layer's activations in backward (memory); the memory plan turns it on when needed.", \
     check::any())
 ZRL_CONFIG_STRUCT(ModelSection, ZRL_MODEL_FIELDS);
 
 #define ZRL_TOKENIZER_FIELDS(F)                                                                   \
   F(std::string, path, "", "Folder with tokenizer.json; empty = the model folder.", check::any()) \
-  F(std::string, prompt_template, "r1_zero", "Prompt template: r1_zero, chatml, plain.",           \
-    check::one_of({"r1_zero", "chatml", "plain"}))                                                 \
-  F(int64_t, max_prompt_tokens, 1024, "Longer prompts are dropped from the dataset at load.",       \
+  F(std::string, prompt_template, "r1_zero", "Prompt template: r1_zero, chatml, plain.",          \
+    check::one_of({"r1_zero", "chatml", "plain"}))                                                \
+  F(int64_t, max_prompt_tokens, 1024, "Longer prompts are dropped from the dataset at load.",     \
     check::at_least(1))
 ZRL_CONFIG_STRUCT(TokenizerSection, ZRL_TOKENIZER_FIELDS);
 
-#define ZRL_DATA_FIELDS(F)                                                                        \
-  F(std::string, train_path, "", "Training prompts, JSONL (empty = the built-in toy task below).",   \
-    check::any())                                                                                  \
-  F(std::string, toy_task, "addition", "Built-in task when train_path is empty: addition (a+b=).",  \
-    check::one_of({"addition"}))                                                                   \
-  F(int64_t, toy_size, 256, "Rows of the built-in toy task.", check::at_least(1))                  \
-  F(int64_t, toy_max_operand, 4, "Toy addition operands are 0..this.", check::at_least(1))         \
-  F(std::string, eval_path, "", "Held-out prompts, JSONL (empty = no eval).", check::any())      \
-  F(std::string, prompt_key, "prompt",                                                          \
-    "JSONL key holding the question; a dotted path reaches nested fields (a.b).", check::any())    \
-  F(std::string, answer_key, "answer",                                                          \
-    "JSONL key holding the gold answer (verl datasets: reward_model.ground_truth).", check::any()) \
-  F(std::string, data_source_key, "data_source", "JSONL key selecting the verifier per row.",   \
-    check::any())                                                                                  \
-  F(std::string, default_data_source, "math", "Verifier for rows without a data source.", check::any()) \
-  F(std::string, extra_key, "extra",                                                               \
+#define ZRL_DATA_FIELDS(F)                                                                                   \
+  F(std::string, train_path, "", "Training prompts, JSONL (empty = the built-in toy task below).",           \
+    check::any())                                                                                            \
+  F(std::string, toy_task, "addition", "Built-in task when train_path is empty: addition (a+b=).",           \
+    check::one_of({"addition"}))                                                                             \
+  F(int64_t, toy_size, 256, "Rows of the built-in toy task.", check::at_least(1))                            \
+  F(int64_t, toy_max_operand, 4, "Toy addition operands are 0..this.", check::at_least(1))                   \
+  F(std::string, eval_path, "", "Held-out prompts, JSONL (empty = no eval).", check::any())                  \
+  F(std::string, prompt_key, "prompt",                                                                       \
+    "JSONL key holding the question; a dotted path reaches nested fields (a.b).", check::any())              \
+  F(std::string, answer_key, "answer",                                                                       \
+    "JSONL key holding the gold answer (verl datasets: reward_model.ground_truth).", check::any())           \
+  F(std::string, data_source_key, "data_source", "JSONL key selecting the verifier per row.", check::any())  \
+  F(std::string, default_data_source, "math", "Verifier for rows without a data source.", check::any())      \
+  F(std::string, extra_key, "extra",                                                                         \
     "JSONL key holding a JSON object of per-row verifier fields (verl datasets: extra_info).", check::any()) \
   F(bool, shuffle, true, "Reshuffle every epoch from (run.seed, epoch).", check::any())
 ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
 
-#define ZRL_ROLLOUT_FIELDS(F)                                                                     \
-  F(int64_t, prompts_per_step, 32, "Prompts sampled per step (P).", check::at_least(1))          \
-  F(int64_t, group_size, 8, "Samples per prompt (G).", check::at_least(1))                       \
-  F(double, temperature, 1.0, "Sampling temperature (0 = greedy).", check::non_negative())      \
-  F(double, top_p, 1.0, "Nucleus sampling mass (1 = off).", check::range(0.0, 1.0))             \
-  F(int64_t, top_k, 0, "Keep the k most likely tokens (0 = off).", check::at_least(0))          \
-  F(double, min_p, 0.0, "Drop tokens below min_p * p_max (0 = off).", check::range(0.0, 1.0))   \
-  F(int64_t, max_new_tokens, 512, "Longest answer in tokens.", check::at_least(1))              \
-  F(StringList, stop, {}, "Stop strings (checked on decoded text).", check::any())                \
-  F(double, kv_cache_fraction, 0.3, "Share of device memory the rollout KV cache may use.",         \
-    check::range(0.0, 1.0))                                                                        \
+#define ZRL_ROLLOUT_FIELDS(F)                                                                            \
+  F(int64_t, prompts_per_step, 32, "Prompts sampled per step (P).", check::at_least(1))                  \
+  F(int64_t, group_size, 8, "Samples per prompt (G).", check::at_least(1))                               \
+  F(double, temperature, 1.0, "Sampling temperature (0 = greedy).", check::non_negative())               \
+  F(double, top_p, 1.0, "Nucleus sampling mass (1 = off).", check::range(0.0, 1.0))                      \
+  F(int64_t, top_k, 0, "Keep the k most likely tokens (0 = off).", check::at_least(0))                   \
+  F(double, min_p, 0.0, "Drop tokens below min_p * p_max (0 = off).", check::range(0.0, 1.0))            \
+  F(int64_t, max_new_tokens, 512, "Longest answer in tokens.", check::at_least(1))                       \
+  F(StringList, stop, {}, "Stop strings (checked on decoded text).", check::any())                       \
+  F(double, kv_cache_fraction, 0.3, "Share of device memory the rollout KV cache may use.",              \
+    check::range(0.0, 1.0))                                                                              \
   F(bool, dynamic_sampling, false, "DAPO: drop groups whose rewards are all equal, resample to refill.", \
-    check::any())                                                                                  \
-  F(int64_t, max_resample_rounds, 3, "DAPO dynamic sampling: extra rollout rounds per step at most.", \
+    check::any())                                                                                        \
+  F(int64_t, max_resample_rounds, 3, "DAPO dynamic sampling: extra rollout rounds per step at most.",    \
     check::at_least(0))
 ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
 
-#define ZRL_ALGO_FIELDS(F)                                                                        \
-  F(std::string, advantage, "grpo", "grpo: (r-mean)/(std+eps); dr_grpo: r-mean; rloo: leave-one-out.", \
-    check::one_of({"grpo", "dr_grpo", "rloo"}))                                                    \
-  F(bool, whiten_batch, false, "Whiten advantages over the whole batch after the group step.",     \
-    check::any())                                                                                  \
-  F(double, clip_low, 0.2, "PPO ratio clip below: 1 - clip_low.", check::non_negative())           \
-  F(double, clip_high, 0.2, "PPO ratio clip above: 1 + clip_high (DAPO clip-higher: 0.28).",       \
-    check::non_negative())                                                                         \
-  F(double, dual_clip_c, 0.0, "Dual-clip bound c > 1 for negative advantages (0 = off).",          \
-    check::non_negative())                                                                         \
-  F(double, kl_coef, 0.0, "KL-to-reference coefficient (0 = no reference model loaded).",         \
-    check::non_negative())                                                                         \
-  F(std::string, kl_estimator, "k3", "KL estimator: k1, k2, k3 (Schulman 2020).",                  \
-    check::one_of({"k1", "k2", "k3"}))                                                             \
-  F(std::string, kl_in, "loss", "Where KL goes: loss (DeepSeekMath/R1) or reward.",                \
-    check::one_of({"loss", "reward"}))                                                             \
-  F(int64_t, ref_reset_every, 0, "Copy the policy into the reference every N steps (0 = never).",  \
-    check::at_least(0))                                                                            \
-  F(double, entropy_coef, 0.0, "Entropy bonus coefficient.", check::non_negative())                \
-  F(std::string, loss_agg, "seq_mean_token_mean",                                                  \
-    "token_mean (DAPO), seq_mean_token_mean (GRPO), seq_mean_token_sum_norm (Dr. GRPO).",          \
-    check::one_of({"token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"}))              \
-  F(int64_t, minibatches, 1, "Optimizer steps per rollout batch (minibatch updates).", check::at_least(1)) \
-  F(int64_t, epochs, 1, "Passes over the rollout batch.", check::at_least(1))                      \
-  F(int64_t, micro_batch_tokens, 16384, "Token budget of one forward/backward micro-batch.",         \
-    check::at_least(1))                                                                            \
-  F(std::string, overlong, "none", "Truncated answers: none, mask (no loss), soft (DAPO penalty).", \
-    check::one_of({"none", "mask", "soft"}))                                                       \
-  F(int64_t, overlong_buffer, 0, "DAPO soft penalty ramps over the last N tokens before the limit.", \
-    check::at_least(0))                                                                            \
-  F(double, overlong_penalty, 1.0, "DAPO soft penalty at the limit (subtracted from the reward).",   \
-    check::non_negative())                                                                         \
-  F(std::string, old_logprobs, "recompute",                                                        \
-    "Importance-ratio denominator: recompute (a no-grad forward) or rollout (the engine's log-probs, no forward).", \
+#define ZRL_ALGO_FIELDS(F)                                                                                   \
+  F(std::string, advantage, "grpo", "grpo: (r-mean)/(std+eps); dr_grpo: r-mean; rloo: leave-one-out.",       \
+    check::one_of({"grpo", "dr_grpo", "rloo"}))                                                              \
+  F(bool, whiten_batch, false, "Whiten advantages over the whole batch after the group step.", check::any()) \
+  F(double, clip_low, 0.2, "PPO ratio clip below: 1 - clip_low.", check::non_negative())                     \
+  F(double, clip_high, 0.2, "PPO ratio clip above: 1 + clip_high (DAPO clip-higher: 0.28).",                 \
+    check::non_negative())                                                                                   \
+  F(double, dual_clip_c, 0.0, "Dual-clip bound c > 1 for negative advantages (0 = off).",                    \
+    check::non_negative())                                                                                   \
+  F(double, kl_coef, 0.0, "KL-to-reference coefficient (0 = no reference model loaded).",                    \
+    check::non_negative())                                                                                   \
+  F(std::string, kl_estimator, "k3", "KL estimator: k1, k2, k3 (Schulman 2020).",                            \
+    check::one_of({"k1", "k2", "k3"}))                                                                       \
+  F(std::string, kl_in, "loss", "Where KL goes: loss (DeepSeekMath/R1) or reward.",                          \
+    check::one_of({"loss", "reward"}))                                                                       \
+  F(int64_t, ref_reset_every, 0, "Copy the policy into the reference every N steps (0 = never).",            \
+    check::at_least(0))                                                                                      \
+  F(double, entropy_coef, 0.0, "Entropy bonus coefficient.", check::non_negative())                          \
+  F(std::string, loss_agg, "seq_mean_token_mean",                                                            \
+    "token_mean (DAPO), seq_mean_token_mean (GRPO), seq_mean_token_sum_norm (Dr. GRPO).",                    \
+    check::one_of({"token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"}))                         \
+  F(int64_t, minibatches, 1, "Optimizer steps per rollout batch (minibatch updates).", check::at_least(1))   \
+  F(int64_t, epochs, 1, "Passes over the rollout batch.", check::at_least(1))                                \
+  F(int64_t, micro_batch_tokens, 16384, "Token budget of one forward/backward micro-batch.",                 \
+    check::at_least(1))                                                                                      \
+  F(std::string, overlong, "none", "Truncated answers: none, mask (no loss), soft (DAPO penalty).",          \
+    check::one_of({"none", "mask", "soft"}))                                                                 \
+  F(int64_t, overlong_buffer, 0, "DAPO soft penalty ramps over the last N tokens before the limit.",         \
+    check::at_least(0))                                                                                      \
+  F(double, overlong_penalty, 1.0, "DAPO soft penalty at the limit (subtracted from the reward).",           \
+    check::non_negative())                                                                                   \
+  F(std::string, old_logprobs, "recompute",                                                                  \
+    "Importance-ratio denominator: recompute (a no-grad forward) or rollout (the engine's log-probs, no "    \
+    "forward).",                                                                                             \
     check::one_of({"recompute", "rollout"}))
 ZRL_CONFIG_STRUCT(AlgoSection, ZRL_ALGO_FIELDS);
 
-#define ZRL_REWARDS_FIELDS(F)                                                                     \
-  F(double, accuracy_weight, 1.0, "Weight of the verifier's correctness (0/1).", check::any())    \
-  F(double, format_weight, 0.0, "Weight of the format check (template tags present and ordered).", \
-    check::any())                                                                                  \
-  F(std::string, format_rule, "r1_zero",                                                           \
-    "Format check: r1_zero, trl_think, open_r1_format, open_r1_tag_count, open_r1_code, nemo_rl.",  \
-    check::one_of({"r1_zero", "trl_think", "open_r1_format", "open_r1_tag_count", "open_r1_code", "nemo_rl"})) \
-  F(double, length_weight, 0.0, "Weight of length shaping (-len/max_new_tokens).", check::any())  \
-  F(int64_t, verifier_threads, 4, "Verifier thread pool size.", check::at_least(1))               \
-  F(double, verifier_timeout_s, 5.0, "Hard deadline per verification (a timeout scores 0).",        \
+#define ZRL_REWARDS_FIELDS(F)                                                                        \
+  F(double, accuracy_weight, 1.0, "Weight of the verifier's correctness (0/1).", check::any())       \
+  F(double, format_weight, 0.0, "Weight of the format check (template tags present and ordered).",   \
+    check::any())                                                                                    \
+  F(std::string, format_rule, "r1_zero",                                                             \
+    "Format check: r1_zero, trl_think, open_r1_format, open_r1_tag_count, open_r1_code, nemo_rl.",   \
+    check::one_of(                                                                                   \
+        {"r1_zero", "trl_think", "open_r1_format", "open_r1_tag_count", "open_r1_code", "nemo_rl"})) \
+  F(double, length_weight, 0.0, "Weight of length shaping (-len/max_new_tokens).", check::any())     \
+  F(int64_t, verifier_threads, 4, "Verifier thread pool size.", check::at_least(1))                  \
+  F(double, verifier_timeout_s, 5.0, "Hard deadline per verification (a timeout scores 0).",         \
     check::positive())
 ZRL_CONFIG_STRUCT(RewardsSection, ZRL_REWARDS_FIELDS);
 
-#define ZRL_SANDBOX_FIELDS(F)                                                                     \
-  F(double, timeout_s, 2.0, "Wall-clock limit per program run.", check::positive())               \
-  F(int64_t, memory_mb, 512, "Address-space limit per program run.", check::at_least(16))          \
-  F(int64_t, workers, 4, "Concurrent sandboxed programs.", check::at_least(1))                     \
-  F(bool, insecure_allow, false,                                                                  \
+#define ZRL_SANDBOX_FIELDS(F)                                                                               \
+  F(double, timeout_s, 2.0, "Wall-clock limit per program run.", check::positive())                         \
+  F(int64_t, memory_mb, 512, "Address-space limit per program run.", check::at_least(16))                   \
+  F(int64_t, workers, 4, "Concurrent sandboxed programs.", check::at_least(1))                              \
+  F(bool, insecure_allow, false,                                                                            \
     "Run untrusted code even where namespaces/seccomp are unavailable (logged; never on shared machines).", \
-    check::any())                                                                                  \
-  F(std::string, reward, "all_or_nothing", "Code reward: all_or_nothing or fraction of tests passed.", \
+    check::any())                                                                                           \
+  F(std::string, reward, "all_or_nothing", "Code reward: all_or_nothing or fraction of tests passed.",      \
     check::one_of({"all_or_nothing", "fraction"}))
 ZRL_CONFIG_STRUCT(SandboxSection, ZRL_SANDBOX_FIELDS);
 
-#define ZRL_EVAL_FIELDS(F)                                                                        \
-  F(int64_t, k, 1, "Samples per question (avg@k, maj@k, pass@k); 1 = greedy accuracy only.",      \
-    check::at_least(1))                                                                            \
-  F(double, temperature, 0.6, "Sampling temperature when k > 1.", check::non_negative())          \
-  F(int64_t, max_new_tokens, 0, "Answer length limit (0 = rollout.max_new_tokens).", check::at_least(0)) \
-  F(int64_t, max_questions, 0, "Evaluate the first N questions (0 = all).", check::at_least(0))   \
-  F(std::string, output, "", "zerorl eval summary JSON (empty = <output_dir>/eval/eval.json; training writes eval/step_<N>.json).", check::any())
+#define ZRL_EVAL_FIELDS(F)                                                                                 \
+  F(int64_t, k, 1, "Samples per question (avg@k, maj@k, pass@k); 1 = greedy accuracy only.",               \
+    check::at_least(1))                                                                                    \
+  F(double, temperature, 0.6, "Sampling temperature when k > 1.", check::non_negative())                   \
+  F(int64_t, max_new_tokens, 0, "Answer length limit (0 = rollout.max_new_tokens).", check::at_least(0))   \
+  F(int64_t, max_questions, 0, "Evaluate the first N questions (0 = all).", check::at_least(0))            \
+  F(std::string, output, "",                                                                               \
+    "zerorl eval summary JSON (empty = <output_dir>/eval/eval.json; training writes eval/step_<N>.json).", \
+    check::any())
 ZRL_CONFIG_STRUCT(EvalSection, ZRL_EVAL_FIELDS);
 
-#define ZRL_OPTIM_FIELDS(F)                                                                       \
-  F(double, lr, 1e-6, "Peak learning rate (AdamW).", check::positive())                          \
-  F(double, weight_decay, 0.0, "AdamW decoupled weight decay.", check::non_negative())           \
-  F(double, beta1, 0.9, "AdamW beta1.", check::range(0.0, 1.0))                                  \
-  F(double, beta2, 0.999, "AdamW beta2.", check::range(0.0, 1.0))                                \
-  F(double, eps, 1e-8, "AdamW epsilon.", check::positive())                                      \
-  F(int64_t, warmup_steps, 0, "Linear warmup steps.", check::at_least(0))                        \
-  F(std::string, schedule, "constant", "After warmup: constant or cosine.",                      \
-    check::one_of({"constant", "cosine"}))                                                         \
+#define ZRL_OPTIM_FIELDS(F)                                                            \
+  F(double, lr, 1e-6, "Peak learning rate (AdamW).", check::positive())                \
+  F(double, weight_decay, 0.0, "AdamW decoupled weight decay.", check::non_negative()) \
+  F(double, beta1, 0.9, "AdamW beta1.", check::range(0.0, 1.0))                        \
+  F(double, beta2, 0.999, "AdamW beta2.", check::range(0.0, 1.0))                      \
+  F(double, eps, 1e-8, "AdamW epsilon.", check::positive())                            \
+  F(int64_t, warmup_steps, 0, "Linear warmup steps.", check::at_least(0))              \
+  F(std::string, schedule, "constant", "After warmup: constant or cosine.",            \
+    check::one_of({"constant", "cosine"}))                                             \
   F(double, grad_clip, 1.0, "Clip the global gradient norm to this (0 = off).", check::non_negative())
 ZRL_CONFIG_STRUCT(OptimSection, ZRL_OPTIM_FIELDS);
 
-#define ZRL_TRAINER_FIELDS(F)                                                                     \
-  F(int64_t, steps, 100, "RL steps to run.", check::at_least(0))                                 \
-  F(int64_t, save_every, 50, "Checkpoint every N steps (0 = only at the end).", check::at_least(0)) \
-  F(int64_t, keep_last, 3, "Keep the newest N checkpoints.", check::at_least(1))                  \
-  F(int64_t, eval_every, 0, "Evaluate data.eval_path every N steps into <output_dir>/eval/ (0 = off).", check::at_least(0)) \
+#define ZRL_TRAINER_FIELDS(F)                                                                               \
+  F(int64_t, steps, 100, "RL steps to run.", check::at_least(0))                                            \
+  F(int64_t, save_every, 50, "Checkpoint every N steps (0 = only at the end).", check::at_least(0))         \
+  F(int64_t, keep_last, 3, "Keep the newest N checkpoints.", check::at_least(1))                            \
+  F(int64_t, eval_every, 0, "Evaluate data.eval_path every N steps into <output_dir>/eval/ (0 = off).",     \
+    check::at_least(0))                                                                                     \
   F(int64_t, sample_every, 10, "Write prompts/responses/rewards to samples.jsonl every N steps (0 = off).", \
-    check::at_least(0))                                                                            \
-  F(bool, tensorboard, true, "Write TensorBoard event files under <output_dir>/tb/.", check::any()) \
-  F(bool, memory_check, true, "Estimate memory before step 1 and fail fast if it cannot fit.",      \
-    check::any())
+    check::at_least(0))                                                                                     \
+  F(bool, tensorboard, true, "Write TensorBoard event files under <output_dir>/tb/.", check::any())         \
+  F(bool, memory_check, true, "Estimate memory before step 1 and fail fast if it cannot fit.", check::any())
 ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
 
-#define ZRL_CONFIG_FIELDS(F)                                                                      \
-  F(RunSection, run, {}, "Where the run writes and how it is seeded.", check::any())              \
-  F(ModelSection, model, {}, "The policy model.", check::any())                                   \
-  F(TokenizerSection, tokenizer, {}, "Tokenizer and prompt template.", check::any())              \
-  F(DataSection, data, {}, "Datasets and their field mapping.", check::any())                     \
-  F(RolloutSection, rollout, {}, "Sampling of G answers per prompt.", check::any())               \
-  F(AlgoSection, algo, {}, "Advantages, policy loss, KL and loss aggregation.", check::any())     \
-  F(RewardsSection, rewards, {}, "Verdicts to a scalar reward.", check::any())                    \
-  F(SandboxSection, sandbox, {}, "Limits of the code-execution sandbox.", check::any())           \
-  F(VerifiersSection, verifiers, {},                                                              \
+#define ZRL_CONFIG_FIELDS(F)                                                                             \
+  F(RunSection, run, {}, "Where the run writes and how it is seeded.", check::any())                     \
+  F(ModelSection, model, {}, "The policy model.", check::any())                                          \
+  F(TokenizerSection, tokenizer, {}, "Tokenizer and prompt template.", check::any())                     \
+  F(DataSection, data, {}, "Datasets and their field mapping.", check::any())                            \
+  F(RolloutSection, rollout, {}, "Sampling of G answers per prompt.", check::any())                      \
+  F(AlgoSection, algo, {}, "Advantages, policy loss, KL and loss aggregation.", check::any())            \
+  F(RewardsSection, rewards, {}, "Verdicts to a scalar reward.", check::any())                           \
+  F(SandboxSection, sandbox, {}, "Limits of the code-execution sandbox.", check::any())                  \
+  F(VerifiersSection, verifiers, {},                                                                     \
     "User verifiers: C++ plugins, worker processes, remote services (docs/verifiers.md).", check::any()) \
-  F(EvalSection, eval, {}, "Evaluation: greedy accuracy, avg@k, maj@k, pass@k.", check::any())    \
-  F(OptimSection, optim, {}, "Optimizer and learning-rate schedule.", check::any())               \
-  F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())  \
+  F(EvalSection, eval, {}, "Evaluation: greedy accuracy, avg@k, maj@k, pass@k.", check::any())           \
+  F(OptimSection, optim, {}, "Optimizer and learning-rate schedule.", check::any())                      \
+  F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())       \
   F(PretrainSection, pretrain, {}, "zerorl pretrain: corpus, model shape, schedule.", check::any())
 ZRL_CONFIG_STRUCT(Config, ZRL_CONFIG_FIELDS);
 

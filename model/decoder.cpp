@@ -10,8 +10,8 @@
 
 #include "compat/torch_compat.h"
 #include "core/error.h"
-#include "model/recompute.h"
 #include "core/log.h"
+#include "model/recompute.h"
 
 namespace zerorl::model {
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "zerorl/build_info.h"
@@ -15,5 +17,12 @@ inline std::string shared_dir() {
 }
 inline std::string source_dir() { return ZERORL_SOURCE_DIR; }
 inline std::string binary_dir() { return ZERORL_BINARY_DIR; }
+
+// Writes `text` to <temp dir>/<name> and returns the path.
+inline std::string write_temp_file(const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::temp_directory_path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
 
 }  // namespace zerorl::testing

@@ -53,7 +53,8 @@ struct Scored {
 };
 
 Scored generate_scored(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
-                       const std::vector<Row>& rows, int64_t k, double temperature, uint64_t step) {
+                       Scorer& scorer, const std::vector<Row>& rows, int64_t k, double temperature,
+                       uint64_t step) {
   rollout::EngineOptions eo;
   if (!cfg.rollout.stop.empty()) eo.detokenizer = rollout::stream_detokenizer(tok);
   rollout::Engine engine(lm, eo);
@@ -88,7 +89,6 @@ Scored generate_scored(const Config& cfg, model::CausalLM& lm, const tokenizer::
     s.items.push_back({&rows[static_cast<size_t>(t.prompt_index)], s.texts[i],
                        static_cast<int64_t>(t.tokens.size()), t.finish != rollout::FinishReason::kLength});
   }
-  Scorer scorer(cfg);
   s.verdicts = scorer.verify(s.items);
   s.rewards = scorer.score(s.items);
   return s;
@@ -123,7 +123,8 @@ Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer
               const std::vector<Row>& rows, const std::string& samples_path, uint64_t step) {
   Stopwatch watch;
   const int64_t k = cfg.eval.k;
-  const Scored s = generate_scored(cfg, lm, tok, rows, k, k == 1 ? 0.0 : cfg.eval.temperature, step);
+  Scorer scorer(cfg);
+  const Scored s = generate_scored(cfg, lm, tok, scorer, rows, k, k == 1 ? 0.0 : cfg.eval.temperature, step);
   double maj_sum = 0, pass_sum = 0, format_sum = 0;
   for (size_t p = 0; p < rows.size(); ++p) {
     std::vector<std::string> ex;
@@ -158,7 +159,7 @@ Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer
     summary["avg@" + ks] = summary["accuracy"];
     summary["maj@" + ks] = maj_sum / q;
     summary["pass@" + ks] = pass_sum / q;
-    const Scored g = generate_scored(cfg, lm, tok, rows, 1, 0.0, step);  // greedy beside the samples
+    const Scored g = generate_scored(cfg, lm, tok, scorer, rows, 1, 0.0, step);  // greedy beside the samples
     summary["greedy_accuracy"] = correct_rate(g);
     if (out) write_samples(*out, rows, g, 1, true);
   } else {
@@ -166,6 +167,14 @@ Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer
   }
   summary["seconds"] = watch.seconds();
   return summary;
+}
+
+std::vector<Row> load_eval_rows(const Config& cfg) {
+  std::vector<Row> rows =
+      cfg.data.eval_path.empty() ? build_rows(cfg) : load_rows(cfg.data.eval_path, field_mapping(cfg.data));
+  if (cfg.eval.max_questions > 0 && static_cast<int64_t>(rows.size()) > cfg.eval.max_questions)
+    rows.resize(static_cast<size_t>(cfg.eval.max_questions));
+  return rows;
 }
 
 int run_eval(const Config& cfg, const std::string& checkpoint) {
@@ -180,14 +189,7 @@ int run_eval(const Config& cfg, const std::string& checkpoint) {
                                    ? torch::Device(torch::kCUDA, 0)
                                    : torch::Device(torch::kCPU);
   auto lm = build_model(c, tok, device);
-  std::vector<Row> rows;
-  if (c.data.eval_path.empty()) {
-    rows = build_rows(c);
-  } else {
-    rows = load_rows(c.data.eval_path, field_mapping(c.data));
-  }
-  if (c.eval.max_questions > 0 && static_cast<int64_t>(rows.size()) > c.eval.max_questions)
-    rows.resize(static_cast<size_t>(c.eval.max_questions));
+  const std::vector<Row> rows = load_eval_rows(c);
   const std::string summary_path =
       !c.eval.output.empty() ? c.eval.output : c.run.output_dir + "/eval/eval.json";
   const std::string samples_path = summary_path.substr(0, summary_path.rfind('.')) + "_samples.jsonl";

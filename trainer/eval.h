@@ -30,6 +30,9 @@ bool majority_correct(const std::vector<std::string>& extracted, const std::vect
 Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
               const std::vector<Row>& rows, const std::string& samples_path, uint64_t step);
 
+// The held-out rows: data.eval_path (the toy task's rows when empty), cut to eval.max_questions.
+std::vector<Row> load_eval_rows(const Config& cfg);
+
 // `zerorl eval`: loads the checkpoint (or model.path / the tiny model), evaluates data.eval_path (the toy
 // task when empty), writes the summary (eval.output or <output_dir>/eval/eval.json) and prints it.
 int run_eval(const Config& cfg, const std::string& checkpoint);

@@ -121,7 +121,7 @@ std::string summary_table(const Json& summary) {
   return t;
 }
 
-Json write_run_report(const std::string& output_dir, int64_t last_step) {
+Json write_run_report(const std::string& output_dir, int64_t last_step) {  // < 0: the newest eval
   namespace fs = std::filesystem;
   const std::string eval_dir = output_dir + "/eval";
   auto eval_at = [&](int64_t step) {
@@ -140,6 +140,10 @@ Json write_run_report(const std::string& output_dir, int64_t last_step) {
     }
   }
   std::sort(points.begin(), points.end());
+  if (last_step < 0) {
+    ZRL_CHECK(!points.empty(), "{}: no eval/step_<N>.json to report", output_dir);
+    last_step = points.back().first;
+  }
   const std::string metrics = output_dir + "/metrics.jsonl";
   if (fs::exists(metrics)) {
     for (const Json& row : read_jsonl(metrics)) seconds += row.value("time/total", 0.0);

@@ -35,6 +35,7 @@ std::string summary_table(const Json& summary);
 // End of a run with evaluations: summary.json from <output_dir>/eval/step_0.json (before) and
 // eval/step_<last_step>.json (after), `seconds` = the steps' time/total in metrics.jsonl plus every eval's
 // seconds (so a resumed run counts all its parts), and curves.png with the held-out accuracy points.
+// last_step < 0 means the newest step with an eval.
 // Returns the summary plus "curves": the picture's path or why it was not drawn.
 Json write_run_report(const std::string& output_dir, int64_t last_step);
 

@@ -350,13 +350,8 @@ void Trainer::start(const std::string& resume) {
 }
 
 void Trainer::run() {
-  std::vector<Row> eval_rows;
-  if (cfg_.trainer.eval_every > 0 && !cfg_.data.eval_path.empty()) {
-    eval_rows = load_rows(cfg_.data.eval_path, field_mapping(cfg_.data));
-    if (cfg_.eval.max_questions > 0 && static_cast<int64_t>(eval_rows.size()) > cfg_.eval.max_questions) {
-      eval_rows.resize(static_cast<size_t>(cfg_.eval.max_questions));
-    }
-  }
+  const std::vector<Row> eval_rows =
+      cfg_.trainer.eval_every > 0 && !cfg_.data.eval_path.empty() ? load_eval_rows(cfg_) : std::vector<Row>{};
   auto eval_now = [&] {  // eval/step_<N>.json, once per step (a resumed run keeps what it has)
     const std::string base = cfg_.run.output_dir + "/eval/step_" + std::to_string(step_);
     if (eval_rows.empty() || fs::exists(base + ".json")) return;

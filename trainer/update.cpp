@@ -68,9 +68,9 @@ Layout make_layout(const std::vector<std::vector<int64_t>>& prompts,
   return {ids, mask, mask.narrow(1, tp, tr).to(torch::kFloat32), tp};
 }
 
-// Logits [B, Tr, V] at the positions that predict the response tokens. Below float32 (bf16 on GPU) the LM head
-// runs on those positions only: over the prompt it is wasted work (for Qwen2.5-0.5B the head is ~27% of a
-// token's forward FLOPs). float32 keeps the full-sequence head, whose last bits earlier CPU runs recorded.
+// Logits [B, Tr, V] at the positions that predict the response tokens. Below float32 (bf16 on GPU) the LM
+// head runs on those positions only: over the prompt it is wasted work (for Qwen2.5-0.5B the head is ~27% of
+// a token's forward FLOPs). float32 keeps the full-sequence head, whose last bits earlier CPU runs recorded.
 torch::Tensor response_logits(model::CausalLM& lm, const torch::Tensor& ids, const torch::Tensor& attn,
                               int64_t tp) {
   if (lm->dtype() == torch::kFloat32) return lm->forward(ids, attn).narrow(1, tp - 1, ids.size(1) - tp);

@@ -7,23 +7,19 @@
 #include <set>
 
 #include "core/error.h"
+#include "tests/test_paths.h"
 #include "tokenizer/tokenizer.h"
 #include "trainer/data.h"
 
 namespace zerorl::trainer {
 namespace {
 
-std::string write_tmp(const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::temp_directory_path() / name).string();
-  std::ofstream(path) << text;
-  return path;
-}
-
 TEST(Data, FieldMappingReadsChosenKeys) {
-  const std::string path = write_tmp("zrl_rows.jsonl", R"({"q": "1+1?", "a": 2, "src": "gsm8k"})"
-                                                       "\n"
-                                                       R"({"q": "x", "a": "y"})"
-                                                       "\n");
+  const std::string path =
+      testing::write_temp_file("zrl_rows.jsonl", R"({"q": "1+1?", "a": 2, "src": "gsm8k"})"
+                                                 "\n"
+                                                 R"({"q": "x", "a": "y"})"
+                                                 "\n");
   FieldMapping m{"q", "a", "src", "math"};
   auto rows = load_rows(path, m);
   ASSERT_EQ(rows.size(), 2u);
@@ -35,10 +31,10 @@ TEST(Data, FieldMappingReadsChosenKeys) {
 }
 
 TEST(Data, MissingKeyNamesFileLineAndKey) {
-  const std::string path = write_tmp("zrl_bad.jsonl", R"({"q": "a", "a": "b"})"
-                                                      "\n"
-                                                      R"({"question": "c"})"
-                                                      "\n");
+  const std::string path = testing::write_temp_file("zrl_bad.jsonl", R"({"q": "a", "a": "b"})"
+                                                                     "\n"
+                                                                     R"({"question": "c"})"
+                                                                     "\n");
   try {
     load_rows(path, FieldMapping{"q", "a", "src", "math"});
     FAIL() << "no error";
@@ -49,13 +45,13 @@ TEST(Data, MissingKeyNamesFileLineAndKey) {
 }
 
 TEST(Data, ExtraObjectComesFromTheMappedKey) {
-  const std::string path =
-      write_tmp("zrl_extra.jsonl", R"({"q": "a", "a": "b", "extra_info": {"index": 7, "split": "train"}})"
-                                   "\n"
-                                   R"({"q": "c", "a": "d"})"
-                                   "\n"
-                                   R"({"q": "e", "a": "f", "extra_info": null, "extra": {"x": 1}})"
-                                   "\n");
+  const std::string path = testing::write_temp_file(
+      "zrl_extra.jsonl", R"({"q": "a", "a": "b", "extra_info": {"index": 7, "split": "train"}})"
+                         "\n"
+                         R"({"q": "c", "a": "d"})"
+                         "\n"
+                         R"({"q": "e", "a": "f", "extra_info": null, "extra": {"x": 1}})"
+                         "\n");
   auto rows = load_rows(path, FieldMapping{"q", "a", "src", "math", "extra_info"});
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].extra, (Json{{"index", 7}, {"split", "train"}}));
@@ -63,8 +59,9 @@ TEST(Data, ExtraObjectComesFromTheMappedKey) {
   EXPECT_EQ(rows[2].extra, Json::object());  // only the mapped key counts
   EXPECT_EQ(load_rows(path, FieldMapping{"q", "a", "src", "math"})[2].extra,
             (Json{{"x", 1}}));  // default "extra"
-  const std::string bad = write_tmp("zrl_extra_bad.jsonl", R"({"q": "a", "a": "b", "extra": [1, 2]})"
-                                                           "\n");
+  const std::string bad =
+      testing::write_temp_file("zrl_extra_bad.jsonl", R"({"q": "a", "a": "b", "extra": [1, 2]})"
+                                                      "\n");
   try {
     load_rows(bad, FieldMapping{"q", "a", "src", "math"});
     FAIL() << "no error";
@@ -76,7 +73,7 @@ TEST(Data, ExtraObjectComesFromTheMappedKey) {
 
 // verl's parquet layout exported to JSONL: the answer nested under reward_model, per-row data in extra_info.
 TEST(Data, DottedKeysReachNestedFields) {
-  const std::string path = write_tmp(
+  const std::string path = testing::write_temp_file(
       "zrl_verl_rows.jsonl",
       R"({"data_source": "openai/gsm8k", "question": "q1", "reward_model": {"style": "rule", )"
       R"("ground_truth": "72"}, "extra_info": {"split": "train", "index": 0}, "a": {"b": "nested"}})"

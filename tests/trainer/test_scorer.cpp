@@ -6,26 +6,21 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/test_paths.h"
 #include "trainer/components.h"
 
 namespace zerorl::trainer {
 namespace {
 
-std::string write_tmp(const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::temp_directory_path() / name).string();
-  std::ofstream(path) << text;
-  return path;
-}
-
 // Countdown rows as a verl-style dataset: the numbers and target live in "extra_info".
 TEST(Scorer, RowExtraReachesTheCountdownVerifier) {
-  const std::string path =
-      write_tmp("zrl_countdown_rows.jsonl",
-                R"({"prompt": "Use 30 100 93 to make 23", "answer": "23", )"
-                R"("data_source": "countdown", "extra_info": {"numbers": [30, 100, 93], "target": 23}})"
-                "\n"
-                R"({"prompt": "Use 3 4 to make 7", "answer": "7", "data_source": "countdown"})"
-                "\n");
+  const std::string path = testing::write_temp_file(
+      "zrl_countdown_rows.jsonl",
+      R"({"prompt": "Use 30 100 93 to make 23", "answer": "23", )"
+      R"("data_source": "countdown", "extra_info": {"numbers": [30, 100, 93], "target": 23}})"
+      "\n"
+      R"({"prompt": "Use 3 4 to make 7", "answer": "7", "data_source": "countdown"})"
+      "\n");
   Config cfg;
   cfg.data.train_path = path;
   cfg.data.extra_key = "extra_info";

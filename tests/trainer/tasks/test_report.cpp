@@ -83,6 +83,7 @@ TEST(Report, RunReportReadsEvalsAndSumsTheRunsSeconds) {
   EXPECT_EQ(summary["curves"], dir + "/curves.png");
   EXPECT_TRUE(fs::exists(dir + "/curves.png"));
   EXPECT_EQ(Json::parse(std::ifstream(dir + "/summary.json"))["eval_after"], summary["eval_after"]);
+  EXPECT_EQ(write_run_report(dir, -1)["eval_after"], summary["eval_after"]);  // -1: the newest eval (8)
   const std::string table = summary_table(summary);
   EXPECT_NE(table.find("pass@1 (sampled)           0.300     0.600"), std::string::npos) << table;
   EXPECT_NE(table.find("response length (tokens)    40.0      32.0"), std::string::npos) << table;
