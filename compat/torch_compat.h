@@ -49,6 +49,44 @@ inline torch::Tensor mm_float32_out(const torch::Tensor& a, const torch::Tensor&
 #endif
 }
 
+// torch >= 2.10: cuBLAS can be told not to split a GEMM's reduction dimension (split-K is picked by the
+// number of rows, so a row's sum order, and its bf16 bits, would depend on how many rows share the call).
+constexpr bool kHasSplitKControl = TORCH_VERSION_MAJOR > 2 ||
+                                   (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 10);
+
+// on: bf16/fp16 GEMMs through cuBLASLt without split-K and without reduced-precision sums, so each output
+// element is summed in one order whatever the batch; off: torch's defaults. Returns false where torch
+// cannot do it (then nothing changes).
+inline bool set_batch_invariant_gemm(bool on) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 10)
+  auto& ctx = at::globalContext();
+  ctx.setAllowBF16ReductionCuBLAS(!on, !on);
+  ctx.setAllowFP16ReductionCuBLAS(!on, !on);
+  ctx.setBlasPreferredBackend(on ? at::BlasBackend::Cublaslt : at::BlasBackend::Default);
+  return true;
+#else
+  (void)on;
+  return false;
+#endif
+}
+
+// Restricts scaled_dot_product_attention to one CUDA backend: "math", "efficient", "cudnn", "flash"; "auto"
+// restores torch's choice. Unknown names and torch < 2.5 throw.
+inline void select_sdpa_backend(const std::string& name) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+  TORCH_CHECK(name == "auto" || name == "math" || name == "efficient" || name == "cudnn" || name == "flash",
+              "sdpa backend must be auto, math, efficient, cudnn or flash, got ", name);
+  auto& ctx = at::globalContext();
+  const bool all = name == "auto";
+  ctx.setSDPUseMath(all || name == "math");
+  ctx.setSDPUseMemEfficient(all || name == "efficient");
+  ctx.setSDPUseCuDNN(all || name == "cudnn");
+  ctx.setSDPUseFlash(all || name == "flash");
+#else
+  TORCH_CHECK(name == "auto", "choosing the sdpa backend needs torch >= 2.5, got ", name);
+#endif
+}
+
 // A CPU generator seeded with `seed` (same stream on every torch version).
 inline at::Generator cpu_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
 

@@ -4,8 +4,10 @@
 #include "rollout/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
+#include "compat/torch_compat.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -52,8 +54,27 @@ KvShape kv_shape(const model::ModelConfig& c, torch::Dtype dtype) {
   return s;
 }
 
+void use_batch_invariant_gemm(bool on) {
+  static std::atomic<int> state{-1};  // -1 torch's default, 0 off, 1 on
+  if (state.exchange(on ? 1 : 0) == (on ? 1 : 0)) return;
+  if (!compat::set_batch_invariant_gemm(on)) {
+    if (on)
+      ZRL_WARN(
+          "rollout: torch {} cannot turn off cuBLAS split-K (needs >= 2.10): bf16 log-probs of the "
+          "engine and the trainer may differ in the last bits",
+          compat::torch_version());
+    return;
+  }
+  ZRL_INFO(
+      "rollout: batch-invariant GEMMs {} (cuBLASLt, no split-K): decode and full forwards give a token {}",
+      on ? "on" : "off", on ? "the same bits" : "bits that depend on the batch");
+}
+
 Engine::Engine(model::CausalLM lm, EngineOptions options) : lm_(std::move(lm)), options_(std::move(options)) {
   ZRL_CHECK(!lm_.is_empty(), "rollout::Engine needs a model");
+  if (lm_->device().is_cuda() && lm_->dtype() != torch::kFloat32) {
+    use_batch_invariant_gemm(options_.batch_invariant);
+  }
 }
 
 int64_t Engine::context_limit() const {

@@ -36,10 +36,19 @@ struct EngineOptions {
   // the graph over n rounded up to a multiple of this (capped at the cache capacity), captured lazily the
   // first time a bucket is reached; all graphs share one memory pool (rollout/decode_step.cpp).
   int64_t cuda_graph_bucket = 64;
+  // bf16/fp16 on CUDA: GEMMs without cuBLAS split-K (compat::set_batch_invariant_gemm, process-wide), so a
+  // token gets the same bits in a decode step as in the trainer's full forward: the engine's T = 1
+  // log-probs equal a teacher-forced forward's to float32 rounding (bf16 rounding otherwise: ~1e-2 on
+  // 0.5B shapes). Costs 4% at 256 rows per step, ~35% at 64-128 (bench/results/rollout_h200.json).
+  bool batch_invariant = true;
   // Called at the start of every generate(): where a remote trainer's weights are pulled in. Colocated
   // trainers update the shared CausalLM in place and need no hook (the engine holds no weight copy).
   std::function<void(model::CausalLM&)> weight_sync;
 };
+
+// Turns batch-invariant GEMMs (EngineOptions::batch_invariant) on or off for the whole process; logs a
+// change, warns when torch cannot (< 2.10). The Engine calls it for bf16/fp16 CUDA models.
+void use_batch_invariant_gemm(bool on);
 
 struct GenerateConfig {
   SamplerParams sampler;

@@ -56,6 +56,7 @@ Scored generate_scored(const Config& cfg, model::CausalLM& lm, const tokenizer::
                        Scorer& scorer, const std::vector<Row>& rows, int64_t k, double temperature,
                        uint64_t step) {
   rollout::EngineOptions eo;
+  eo.batch_invariant = cfg.rollout.batch_invariant;
   if (!cfg.rollout.stop.empty()) eo.detokenizer = rollout::stream_detokenizer(tok);
   rollout::Engine engine(lm, eo);
   rollout::GenerateConfig gc;

@@ -66,6 +66,7 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   validate_old_logprobs(cfg);
   if (cfg.algo.kl_coef > 0) ref_ = clone_model(lm_);
   rollout::EngineOptions eo;
+  eo.batch_invariant = cfg.rollout.batch_invariant;
   if (!cfg.rollout.stop.empty()) eo.detokenizer = rollout::stream_detokenizer(*tok_);
   engine_ = std::make_unique<rollout::Engine>(lm_, eo);
   scorer_ = std::make_unique<Scorer>(cfg);
@@ -237,6 +238,7 @@ Json Trainer::step() {
            {"groups_kept", static_cast<int64_t>(g.rows.size())},
            {"groups_sampled", g.sampled_groups},
            {"epoch", sampler_->epoch()}};
+  if (upd.contains("rollout_logprob_diff")) row["rollout_logprob_diff"] = upd["rollout_logprob_diff"];
   times["total"] = wall.seconds();
   for (const auto& [phase, s] : times) row["time/" + phase] = s;
   row["tokens_per_s/rollout"] = per_s(static_cast<double>(g.generated_tokens), times["rollout"]);

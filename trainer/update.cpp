@@ -1,5 +1,6 @@
-// trainer/update.cpp: old_logprobs -> advantages -> update (see update.h). Moved out of step.cpp unchanged
-// in arithmetic, so fp32 CPU runs stay bit-identical; mixed precision and rollout log-probs are additions.
+// trainer/update.cpp: old_logprobs -> advantages -> update (see update.h), on rows laid out as the rollout
+// engine's KV cache holds them (prompt then response from column 0), so recomputed log-probs can equal the
+// engine's to float32 rounding; fp32 master weights and rollout log-probs are options.
 // Not here: the rest of the step (step.cpp), the loss formulas (algo/).
 #include "trainer/update.h"
 
@@ -39,42 +40,49 @@ void validate_old_logprobs(const Config& cfg) {
 
 namespace {
 
-// Training layout: prompts left-padded to Tp, responses right-padded to Tr (the model accepts both).
+// Training layout: each row holds its prompt then its response from column 0, right-padded to T: the rollout
+// engine's KV-cache layout, so attention sums a token's keys in the same blocks as the decode step did and,
+// with batch-invariant GEMMs, bf16 log-probs equal the engine's to float32 rounding (~1e-7; left padding
+// shifts the blocks and brings back bf16-sized differences).
+// Response token j of row i sits at column P_i + j and is predicted from column P_i - 1 + j.
 struct Layout {
-  torch::Tensor ids, attention_mask, response_mask;
-  int64_t prompt_len = 0;
+  torch::Tensor ids, attention_mask;                 // [n, T]
+  torch::Tensor response_mask, targets, predict_at;  // [n, Tr]: valid tokens, their ids, predicting column
 };
 Layout make_layout(const std::vector<std::vector<int64_t>>& prompts,
                    const std::vector<std::vector<int64_t>>& responses, int64_t pad) {
   const auto n = static_cast<int64_t>(prompts.size());
-  int64_t tp = 1, tr = 1;
+  int64_t T = 1, tr = 1;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    tp = std::max<int64_t>(tp, static_cast<int64_t>(prompts[i].size()));
+    ZRL_CHECK(!prompts[i].empty(), "policy update: answer {} has an empty prompt", i);
+    T = std::max<int64_t>(T, static_cast<int64_t>(prompts[i].size() + responses[i].size()));
     tr = std::max<int64_t>(tr, static_cast<int64_t>(responses[i].size()));
   }
-  auto ids = torch::full({n, tp + tr}, pad, torch::kInt64);
-  auto mask = torch::zeros({n, tp + tr}, torch::kInt64);
-  auto ia = ids.accessor<int64_t, 2>();
-  auto ma = mask.accessor<int64_t, 2>();
+  Layout l{torch::full({n, T}, pad, torch::kInt64), torch::zeros({n, T}, torch::kInt64),
+           torch::zeros({n, tr}, torch::kFloat32), torch::full({n, tr}, pad, torch::kInt64),
+           torch::zeros({n, tr}, torch::kInt64)};
+  auto ia = l.ids.accessor<int64_t, 2>(), ma = l.attention_mask.accessor<int64_t, 2>();
+  auto ra = l.response_mask.accessor<float, 2>();
+  auto ta = l.targets.accessor<int64_t, 2>(), pa = l.predict_at.accessor<int64_t, 2>();
   for (int64_t i = 0; i < n; ++i) {
     const auto& p = prompts[static_cast<size_t>(i)];
     const auto& r = responses[static_cast<size_t>(i)];
-    const int64_t off = tp - static_cast<int64_t>(p.size());
-    for (size_t j = 0; j < p.size(); ++j)
-      ia[i][off + static_cast<int64_t>(j)] = p[j], ma[i][off + static_cast<int64_t>(j)] = 1;
-    for (size_t j = 0; j < r.size(); ++j)
-      ia[i][tp + static_cast<int64_t>(j)] = r[j], ma[i][tp + static_cast<int64_t>(j)] = 1;
+    const auto np = static_cast<int64_t>(p.size()), nr = static_cast<int64_t>(r.size());
+    for (int64_t j = 0; j < np + nr; ++j) ia[i][j] = j < np ? p[j] : r[j - np], ma[i][j] = 1;
+    for (int64_t j = 0; j < tr; ++j) {
+      pa[i][j] = std::min(np - 1 + j, T - 1);  // padding columns point inside the row; masked out
+      if (j < nr) ta[i][j] = r[j], ra[i][j] = 1.0f;
+    }
   }
-  return {ids, mask, mask.narrow(1, tp, tr).to(torch::kFloat32), tp};
+  return l;
 }
 
-// Logits [B, Tr, V] at the positions that predict the response tokens. Below float32 (bf16 on GPU) the LM
-// head runs on those positions only: over the prompt it is wasted work (for Qwen2.5-0.5B the head is ~27% of
-// a token's forward FLOPs). float32 keeps the full-sequence head, whose last bits earlier CPU runs recorded.
+// Logits [B, Tr, V] at the columns `predict_at` [B, Tr] that predict the response tokens; the LM head runs on
+// those rows only (over the prompt it would be wasted work: ~27% of a Qwen2.5-0.5B token's forward FLOPs).
 torch::Tensor response_logits(model::CausalLM& lm, const torch::Tensor& ids, const torch::Tensor& attn,
-                              int64_t tp) {
-  if (lm->dtype() == torch::kFloat32) return lm->forward(ids, attn).narrow(1, tp - 1, ids.size(1) - tp);
-  return lm->logits(lm->hidden_states(ids, attn).narrow(1, tp - 1, ids.size(1) - tp));
+                              const torch::Tensor& predict_at) {
+  auto h = lm->hidden_states(ids, attn);
+  return lm->logits(h.gather(1, predict_at.unsqueeze(-1).expand({-1, -1, h.size(-1)})));
 }
 
 // Runs fn(begin, count) over [begin, end) in chunks of `chunk` rows.
@@ -97,10 +105,22 @@ torch::Tensor pad_rows(const std::vector<std::vector<float>>& rows, int64_t tr) 
 
 // Everything the three phases share.
 struct Prepared {
-  torch::Tensor ids, attn, rmask, targets, logp_old, logp_ref, adv;
-  int64_t n = 0, T = 0, tp = 0, micro_rows = 1;
+  torch::Tensor ids, attn, rmask, targets, predict_at, logp_old, logp_ref, adv;
+  int64_t n = 0, T = 0, micro_rows = 1;
   double temp = 1.0;
+  double rollout_diff = -1;  // mean |engine T = 1 log-prob - recomputed old log-prob|; < 0 = not measured
 };
+
+// Mean |engine log-prob - recomputed old log-prob| over response tokens: how far the sampling policy is from
+// the trainer's (0 with batch-invariant GEMMs). Comparable only at temperature 1 (or greedy), where the
+// engine's logprobs_policy and the recompute are the same distribution; -1 otherwise.
+double rollout_logprob_diff(const Config& cfg, const UpdateBatch& b, const Prepared& x) {
+  const bool t1 = cfg.rollout.temperature == 1.0 || cfg.rollout.temperature <= 0.0;
+  if (!t1 || static_cast<int64_t>(b.logprobs_policy.size()) != x.n) return -1;
+  const auto engine = pad_rows(b.logprobs_policy, x.rmask.size(1)).to(x.rmask.device());
+  const double tokens = x.rmask.sum().item<double>();
+  return tokens > 0 ? ((engine - x.logp_old).abs() * x.rmask).sum().item<double>() / tokens : -1;
+}
 
 void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
   torch::NoGradGuard ng;
@@ -110,7 +130,7 @@ void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepa
     const auto& rows = t1 ? b.logprobs_policy : b.logprobs_sampling;
     ZRL_CHECK(static_cast<int64_t>(rows.size()) == x.n,
               "algo.old_logprobs = rollout: {} rows of rollout log-probs for {} answers", rows.size(), x.n);
-    x.logp_old = pad_rows(rows, x.T - x.tp).to(x.rmask.device()) * x.rmask;
+    x.logp_old = pad_rows(rows, x.rmask.size(1)).to(x.rmask.device()) * x.rmask;
   } else {
     x.logp_old = torch::zeros_like(x.rmask);
   }
@@ -118,12 +138,14 @@ void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepa
   if (from_rollout && p.ref.is_empty()) return;
   for_chunks(0, x.n, x.micro_rows, [&](int64_t s, int64_t c) {
     auto i = x.ids.narrow(0, s, c), m = x.attn.narrow(0, s, c), y = x.targets.narrow(0, s, c);
+    auto at = x.predict_at.narrow(0, s, c);
     if (!from_rollout) {
-      x.logp_old.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(p.lm, i, m, x.tp), y, x.temp));
+      x.logp_old.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(p.lm, i, m, at), y, x.temp));
     }
     if (!p.ref.is_empty())
-      x.logp_ref.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(p.ref, i, m, x.tp), y, x.temp));
+      x.logp_ref.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(p.ref, i, m, at), y, x.temp));
   });
+  if (!from_rollout) x.rollout_diff = rollout_logprob_diff(cfg, b, x);
 }
 
 void advantages(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
@@ -150,7 +172,8 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, i
   algo::AggregationOptions agg{algo::parse_loss_aggregation(a.loss_agg),
                                static_cast<double>(cfg.rollout.max_new_tokens)};
   auto m = x.rmask.narrow(0, s, c);
-  auto logits = response_logits(p.lm, x.ids.narrow(0, s, c), x.attn.narrow(0, s, c), x.tp);
+  auto logits =
+      response_logits(p.lm, x.ids.narrow(0, s, c), x.attn.narrow(0, s, c), x.predict_at.narrow(0, s, c));
   auto logp = algo::token_logprobs(logits, x.targets.narrow(0, s, c), x.temp);
   torch::Tensor ent = a.entropy_coef > 0 ? algo::entropy_from_logits(logits, x.temp)
                                          : algo::entropy_from_logits(logits.detach(), x.temp);
@@ -203,14 +226,14 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
   if (x.n == 0) return out;  // dynamic sampling kept nothing: no update this step
   const torch::Device device = p.lm->device();
   Layout lay = make_layout(b.prompt_ids, b.responses, pad);
-  x.T = lay.ids.size(1), x.tp = lay.prompt_len;
+  x.T = lay.ids.size(1);
   x.ids = lay.ids.to(device), x.attn = lay.attention_mask.to(device), x.rmask = lay.response_mask.to(device);
+  x.targets = lay.targets.to(device), x.predict_at = lay.predict_at.to(device);
   if (a.overlong == "mask") {
     for (int64_t i = 0; i < x.n; ++i) {
       if (b.truncated[static_cast<size_t>(i)]) x.rmask[i].zero_();
     }
   }
-  x.targets = x.ids.narrow(1, x.tp, x.T - x.tp);
   x.micro_rows = std::max<int64_t>(1, a.micro_batch_tokens / x.T);
   x.temp = cfg.rollout.temperature > 0 ? cfg.rollout.temperature : 1.0;
   {
@@ -231,6 +254,7 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
   out["pg_loss"] = st.pg_loss;
   out["grad_norm"] = grad_norm;
   out["update_tokens"] = static_cast<int64_t>(x.n * x.T * a.epochs);
+  if (x.rollout_diff >= 0) out["rollout_logprob_diff"] = x.rollout_diff;
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "rollout/engine.h"
@@ -59,13 +60,19 @@ TEST_P(Gpu, GreedyAndLogprobsOnCuda) {
   auto again = Engine(lm, options).generate(prompts, c);
   for (size_t i = 0; i < sampled.samples.size(); ++i)
     EXPECT_EQ(sampled.samples[i].tokens, again.samples[i].tokens);
-  // bf16: report the mean gap (issue target: under 1e-3); fail only when clearly broken.
+  // bf16: with batch-invariant GEMMs (EngineOptions default, torch >= 2.10) the decode step and the
+  // teacher-forced forward compute the same logits, so log-probs agree to float32 rounding of the log-softmax
+  // (measured 4e-8); without them the gap is bf16 rounding, ~1e-2 on 0.5B shapes.
   auto lm16 = model::load_model(fixture("tiny-qwen2"), torch::kBFloat16, torch::kCUDA);
   auto run16 = Engine(lm16, options).generate(prompts, c);
   const double gap16 = mean_logprob_gap(lm16, prompts, run16);
   std::cout << "bf16 mean |logprob engine - teacher forced| = " << gap16 << " (graphs " << GetParam()
             << ")\n";
-  EXPECT_LT(gap16, 5e-2);
+  if (compat::kHasSplitKControl) {
+    EXPECT_LT(gap16, 1e-6);
+  } else {
+    EXPECT_LT(gap16, 5e-2);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Graphs, Gpu, ::testing::Values(false, true));

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "model/config.h"
 #include "rollout/engine.h"
+#include "tests/trainer/rollout_batch.h"
 #include "trainer/mixed_precision.h"
 #include "trainer/update.h"
 
@@ -98,21 +99,7 @@ TEST(Update, RolloutOldLogprobsGiveTheLossesOfRecompute) {
     gc.group_size = 4;
     gc.seed = 9;
     const std::vector<std::vector<int64_t>> prompts = {{3, 4, 5}, {7, 8}, {9, 10, 11, 12, 13}};
-    rollout::RolloutResult res;
-    {
-      torch::NoGradGuard ng;
-      res = engine.generate(prompts, gc);
-    }
-    UpdateBatch b;
-    for (size_t i = 0; i < res.samples.size(); ++i) {
-      const auto& s = res.samples[i];
-      b.prompt_ids.push_back(prompts[static_cast<size_t>(s.prompt_index)]);
-      b.responses.push_back(s.tokens);
-      b.truncated.push_back(s.finish == rollout::FinishReason::kLength);
-      b.rewards.push_back(static_cast<double>((i * 7) % 3));  // varied within groups
-      b.logprobs_policy.push_back(s.logprobs_policy);
-      b.logprobs_sampling.push_back(s.logprobs);
-    }
+    const UpdateBatch b = testing::rollout_batch(engine, prompts, gc);
     cfg.algo.old_logprobs = "recompute";
     const Json a = update_with(cfg, lm, b);
     cfg.algo.old_logprobs = "rollout";
@@ -122,6 +109,16 @@ TEST(Update, RolloutOldLogprobsGiveTheLossesOfRecompute) {
       EXPECT_NEAR(a[k].get<double>(), r[k].get<double>(), kOldLogprobTol) << k << " T=" << temperature;
     }
     EXPECT_GT(a["grad_norm"].get<double>(), 0.0);
+    // The recompute reports its distance to the engine's T = 1 log-probs (prompts of 2, 3 and 5 tokens share
+    // micro-batches: the layout must find every response token); none at other temperatures.
+    ASSERT_EQ(a.contains("rollout_logprob_diff"), temperature == 1.0);
+    if (temperature == 1.0) {
+      EXPECT_LT(a["rollout_logprob_diff"].get<double>(), kOldLogprobTol);
+      UpdateBatch shifted = b;  // each answer's log-probs one token late: the metric must see it
+      for (auto& row : shifted.logprobs_policy) row.insert(row.begin(), 0.0f), row.pop_back();
+      cfg.algo.old_logprobs = "recompute";
+      EXPECT_GT(update_with(cfg, lm, shifted)["rollout_logprob_diff"].get<double>(), 0.1);
+    }
     // A wrong denominator shows: with the other temperature's log-probs the ratios leave the clip range.
     if (temperature != 1.0) {
       UpdateBatch wrong = b;

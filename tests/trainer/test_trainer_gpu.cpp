@@ -7,10 +7,14 @@
 
 #include <filesystem>
 
+#include "compat/torch_compat.h"
 #include "core/files.h"
 #include "model/checkpoint.h"
+#include "rollout/engine.h"
 #include "tests/test_paths.h"
+#include "tests/trainer/rollout_batch.h"
 #include "trainer/step.h"
+#include "trainer/update.h"
 
 namespace zerorl::trainer {
 namespace {
@@ -69,6 +73,11 @@ void run_bf16_with_masters(bool cuda) {
     expect_equal_params(r.masters()->masters(), t.masters()->masters(), "step 3 masters");
   } else {  // a fresh engine decodes eagerly once before its CUDA graph: rare bf16 token flips allowed
     EXPECT_NEAR(a["reward_mean"].get<double>(), b["reward_mean"].get<double>(), 0.1);
+    // rollout.batch_invariant (default): the recomputed old log-probs are the engine's up to float32
+    // rounding of the log-softmax (bf16 rounding would show as ~1e-3 and more).
+    if (compat::kHasSplitKControl) {
+      EXPECT_LT(a["rollout_logprob_diff"].get<double>(), 1e-6);
+    }
   }
   zerorl::remove_tree(out), zerorl::remove_tree(out + "_resumed");
 }
@@ -78,6 +87,39 @@ TEST(TrainerBf16, CpuBf16ComputeFp32MastersAndExactResume) { run_bf16_with_maste
 TEST(TrainerGpu, CudaBf16ComputeFp32MastersAndExactResume) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   run_bf16_with_masters(true);
+}
+
+// bf16 on CUDA with batch-invariant GEMMs: prompts of different lengths (so the update pads rows), several
+// micro-batches; the trainer's recomputed old log-probs must equal the engine's T = 1 log-probs up to
+// float32 rounding of the log-softmax (measured 1.6e-7): the same logits, not bf16-rounding neighbours.
+TEST(TrainerGpu, RecomputedOldLogprobsEqualTheEngines) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!compat::kHasSplitKControl) GTEST_SKIP() << "torch " << compat::torch_version() << " < 2.10";
+  model::ModelConfig c = model::qwen25_05b_config();
+  c.vocab_size = 512, c.hidden_size = 128, c.intermediate_size = 384, c.num_hidden_layers = 3;
+  c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 32;
+  model::CausalLM lm(c, torch::kBFloat16, torch::kCUDA);
+  model::init_random_(lm, 7, 0.1);
+  rollout::Engine engine(lm);  // EngineOptions::batch_invariant defaults to on
+  rollout::GenerateConfig gc;
+  gc.sampler.temperature = 1.0, gc.group_size = 4, gc.seed = 3;
+  gc.stop.max_new_tokens = 40, gc.stop.eos_ids = {1};
+  std::vector<std::vector<int64_t>> prompts;
+  for (int64_t len : {5, 17, 33, 70}) {
+    prompts.emplace_back();
+    for (int64_t t = 0; t < len; ++t) prompts.back().push_back((t * 37 + len) % 500 + 2);
+  }
+  const UpdateBatch b = testing::rollout_batch(engine, prompts, gc);
+  Config cfg;
+  cfg.rollout.group_size = 4, cfg.rollout.temperature = 1.0, cfg.rollout.max_new_tokens = 40;
+  cfg.algo.micro_batch_tokens = 400;  // ~3 rows per micro-batch
+  cfg.trainer.steps = 1;
+  torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(0.0));
+  PolicyState p{lm, model::CausalLM(nullptr), &opt, nullptr, 0};
+  PhaseTimes times;
+  const Json out = policy_update(cfg, p, b, 0, times);
+  ASSERT_TRUE(out.contains("rollout_logprob_diff"));
+  EXPECT_LT(out["rollout_logprob_diff"].get<double>(), 1e-6);
 }
 
 }  // namespace
