@@ -27,8 +27,9 @@ namespace {
 struct Options {
   bool tiny = false;
   int64_t prompts = 64, group = 8, prompt_len = 256, new_tokens = 512, micro_batch_tokens = 16384, steps = 2;
+  int64_t prompt_len_min = 0;  // > 0: prompt lengths drawn from [prompt_len_min, prompt_len]
   std::string device = torch::cuda::is_available() ? "cuda" : "cpu", old_logprobs = "recompute";
-  bool gradient_checkpointing = false;
+  bool gradient_checkpointing = false, batch_invariant = true;
   uint64_t seed = 1;
 };
 
@@ -100,6 +101,7 @@ zr::Json grpo_step(const zr::Config& cfg, const Options& o, zr::rollout::Engine&
   j["gen_tok_per_s"] = static_cast<double>(res.new_tokens) / times["rollout"];
   j["update_tok_per_s"] = upd["update_tokens"].get<double>() / times["update"];
   j["grad_norm"] = upd["grad_norm"];
+  if (upd.contains("rollout_logprob_diff")) j["rollout_logprob_diff"] = upd["rollout_logprob_diff"];
   j["cuda_graph_active"] = engine.cuda_graph_active();
   return j;
 }
@@ -127,11 +129,16 @@ int main(int argc, char** argv) {
   app.add_option("--micro-batch-tokens", o.micro_batch_tokens, "algo.micro_batch_tokens");
   app.add_option("--old-logprobs", o.old_logprobs, "recompute | rollout (algo.old_logprobs)");
   app.add_option("--gradient-checkpointing", o.gradient_checkpointing, "model.gradient_checkpointing");
+  app.add_option("--prompt-len-min", o.prompt_len_min,
+                 "> 0: prompt lengths uniform in [this, --prompt-len] (the trainer pads them)");
+  app.add_option("--batch-invariant", o.batch_invariant, "rollout.batch_invariant (GEMMs without split-K)");
   app.add_option("--steps", o.steps, "full steps; the first is cold (allocator, kernels, graph capture)");
   app.add_option("--device", o.device, "cuda | cpu");
   app.add_option("--seed", o.seed, "weights, prompts and sampling seed");
   CLI11_PARSE(app, argc, argv);
   zr::log::init(0, "info");  // logs on stderr: stdout is the JSON alone
+  if (o.prompt_len_min > o.prompt_len)
+    throw std::invalid_argument("--prompt-len-min must not exceed --prompt-len");
   if (o.tiny) o.prompts = 4, o.group = 4, o.prompt_len = 16, o.new_tokens = 8, o.micro_batch_tokens = 64;
 
   const torch::Device device(o.device);
@@ -145,15 +152,19 @@ int main(int argc, char** argv) {
   torch::optim::AdamW opt(masters ? masters->parameters() : lm->parameters(),
                           torch::optim::AdamWOptions(1e-6));
   zr::trainer::PolicyState policy{lm, zr::model::CausalLM(nullptr), &opt, masters.get(), 0};
-  zr::rollout::Engine engine(lm);
+  zr::rollout::EngineOptions eo;
+  eo.batch_invariant = o.batch_invariant;
+  zr::rollout::Engine engine(lm, eo);
   const zr::Config cfg = run_config(o);
   zr::trainer::validate_old_logprobs(cfg);
 
   std::mt19937_64 rng(o.seed);
   std::uniform_int_distribution<int64_t> id(0, mc.vocab_size - 1);
   std::vector<std::vector<int64_t>> prompts(static_cast<size_t>(o.prompts));
+  std::uniform_int_distribution<int64_t> len(o.prompt_len_min > 0 ? o.prompt_len_min : o.prompt_len,
+                                             o.prompt_len);
   for (auto& p : prompts) {
-    p.resize(static_cast<size_t>(o.prompt_len));
+    p.resize(static_cast<size_t>(len(rng)));
     for (auto& t : p) t = id(rng);
   }
   zr::Json steps = zr::Json::array();
@@ -173,6 +184,8 @@ int main(int argc, char** argv) {
                {"micro_batch_tokens", o.micro_batch_tokens},
                {"old_logprobs", o.old_logprobs},
                {"gradient_checkpointing", o.gradient_checkpointing},
+               {"prompt_len_min", o.prompt_len_min > 0 ? o.prompt_len_min : o.prompt_len},
+               {"batch_invariant", o.batch_invariant},
                {"reward", "trivial rule (majority of even token ids): weights are random"},
                {"steps", steps},
                {"seconds", steps.back()},

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <random>
 
+#include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "core/timer.h"
 #include "model/decoder.h"
@@ -83,12 +84,13 @@ Timed timed_run(zr::model::CausalLM lm, const std::vector<std::vector<int64_t>>&
   return t;
 }
 
-// Engine T = 1 logprobs vs a fresh teacher-forced forward of prompt + sample (the trainer's view).
-zr::Json consistency(zr::model::CausalLM lm, const std::vector<std::vector<int64_t>>& prompts,
-                     const zr::rollout::RolloutResult& run, size_t count) {
+// Teacher-forced T = 1 log-probs of each sample's tokens (prompt + sample in one forward, the trainer's
+// view).
+std::vector<torch::Tensor> teacher_forced(zr::model::CausalLM lm,
+                                          const std::vector<std::vector<int64_t>>& prompts,
+                                          const zr::rollout::RolloutResult& run, size_t count) {
   torch::NoGradGuard no_grad;
-  double sum = 0, worst = 0;
-  int64_t n = 0;
+  std::vector<torch::Tensor> out;
   for (size_t i = 0; i < std::min(count, run.samples.size()); ++i) {
     const auto& t = run.samples[i];
     auto full = prompts[static_cast<size_t>(t.prompt_index)];
@@ -97,15 +99,42 @@ zr::Json consistency(zr::model::CausalLM lm, const std::vector<std::vector<int64
     auto logits = lm->forward(torch::tensor(full, torch::kLong).unsqueeze(0))[0].to(torch::kFloat);
     auto rows = logits.narrow(0, plen - 1, static_cast<int64_t>(t.tokens.size()));
     auto idx = torch::tensor(t.tokens, torch::kLong).to(rows.device()).unsqueeze(1);
-    auto ref = rows.log_softmax(1).gather(1, idx).squeeze(1).cpu();
-    auto diff = (torch::tensor(t.logprobs_policy) - ref).abs();
-    sum += diff.sum().item<double>();
-    worst = std::max(worst, diff.max().item<double>());
-    n += diff.numel();
+    out.push_back(rows.log_softmax(1).gather(1, idx).squeeze(1).cpu().to(torch::kDouble));
   }
-  return {{"sequences", std::min(count, run.samples.size())},
-          {"mean_abs_diff", n > 0 ? sum / static_cast<double>(n) : 0.0},
-          {"max_abs_diff", worst}};
+  return out;
+}
+
+zr::Json abs_diff(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  double sum = 0, worst = 0;
+  int64_t n = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    auto d = (a[i] - b[i]).abs();
+    sum += d.sum().item<double>(), worst = std::max(worst, d.max().item<double>()), n += d.numel();
+  }
+  return {{"mean_abs_diff", n > 0 ? sum / static_cast<double>(n) : 0.0}, {"max_abs_diff", worst}};
+}
+
+// Engine T = 1 logprobs vs a fresh teacher-forced forward of prompt + sample (the trainer's view); with
+// `reference`, both against the same weights in float32 (how far each bf16 path is from the exact policy).
+zr::Json consistency(zr::model::CausalLM lm, const std::vector<std::vector<int64_t>>& prompts,
+                     const zr::rollout::RolloutResult& run, size_t count, bool reference) {
+  std::vector<torch::Tensor> engine;
+  for (size_t i = 0; i < std::min(count, run.samples.size()); ++i)
+    engine.push_back(torch::tensor(run.samples[i].logprobs_policy, torch::kDouble));
+  const auto tf = teacher_forced(lm, prompts, run, count);
+  zr::Json j = abs_diff(engine, tf);
+  j["sequences"] = tf.size();
+  if (reference && lm->dtype() != torch::kFloat32) {
+    torch::NoGradGuard no_grad;
+    zr::model::CausalLM f32(lm->config(), torch::kFloat32, lm->device());
+    auto src = lm->named_parameters();
+    for (auto& p : f32->named_parameters()) p.value().copy_(src[p.key()]);
+    f32->eval();
+    const auto exact = teacher_forced(f32, prompts, run, count);
+    j["engine_vs_float32_model"] = abs_diff(engine, exact);
+    j["teacher_forced_vs_float32_model"] = abs_diff(tf, exact);
+  }
+  return j;
 }
 
 double token_match(const zr::rollout::RolloutResult& a, const zr::rollout::RolloutResult& b) {
@@ -141,7 +170,9 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   bool cuda_graphs = true, compare_eager = true;
   int64_t graph_bucket = 64;
-  bool float32_residual = false;
+  bool float32_residual = false, reference = false, batch_invariant = true;
+  std::string sdpa_backend = "auto";
+  size_t consistency_sequences = 8;
   app.add_option("--model-size", size, "0.5b | 1.5b | tiny (CPU smoke test)");
   app.add_option("--batch", batch, "sequences (default: 256 for 0.5b, 128 for 1.5b, 8 for tiny)");
   app.add_option("--prompt", prompt_len, "prompt tokens (random ids)");
@@ -155,10 +186,16 @@ int main(int argc, char** argv) {
   app.add_option("--graph-bucket", graph_bucket,
                  "attention-length granularity of the per-length CUDA graphs");
   app.add_option("--fp32-residual", float32_residual, "keep the residual stream in float32 (bf16 model)");
+  app.add_option("--batch-invariant", batch_invariant,
+                 "EngineOptions::batch_invariant (GEMMs without split-K)");
+  app.add_option("--sdpa", sdpa_backend, "attention backend: auto | math | efficient | cudnn | flash");
+  app.add_option("--fp32-reference", reference, "also compare both log-prob paths with a float32 copy");
+  app.add_option("--consistency-sequences", consistency_sequences, "samples in the log-prob comparison");
   app.add_option("--compare-eager", compare_eager, "with graphs: also time the eager step, compare tokens");
   CLI11_PARSE(app, argc, argv);
   if (batch == 0) batch = size == "1.5b" ? 128 : size == "tiny" ? 8 : 256;
 
+  zr::compat::select_sdpa_backend(sdpa_backend);
   const auto config = config_for(size);
   const torch::Device device(device_name);
   const auto dtype = dtype_name == "f32" ? torch::kFloat32 : torch::kBFloat16;
@@ -182,6 +219,7 @@ int main(int argc, char** argv) {
   zr::rollout::EngineOptions options;
   options.cuda_graphs = cuda_graphs;
   options.cuda_graph_bucket = graph_bucket;
+  options.batch_invariant = batch_invariant;
   zr::Json out;
   auto timed = timed_run(lm, prompts, gen, options, new_tokens, device);
   out["bench"] = "rollout";
@@ -197,7 +235,8 @@ int main(int argc, char** argv) {
   const double base = baseline_for(size, batch);
   if (base > 0)
     out["hf_baseline_tok_per_s"] = base, out["ratio_vs_hf"] = out["gen_tok_per_s"].get<double>() / base;
-  out["logprob_consistency"] = consistency(lm, prompts, timed.result, 8);
+  out["sdpa"] = sdpa_backend, out["batch_invariant"] = batch_invariant;
+  out["logprob_consistency"] = consistency(lm, prompts, timed.result, consistency_sequences, reference);
   if (timed.json["cuda_graph_active"].get<bool>() && compare_eager) {
     options.cuda_graphs = false;
     auto eager = timed_run(lm, prompts, gen, options, new_tokens, device);

@@ -9,6 +9,7 @@
 
 #include "algo/logits.h"
 #include "algo/losses.h"
+#include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "model/config.h"
 #include "model/decoder.h"
@@ -43,13 +44,17 @@ int main(int argc, char** argv) {
   CLI::App app{"zerorl policy-update benchmark (random weights, Qwen2.5 shapes)"};
   std::string size = "1.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu";
   int64_t batch = 16, seqlen = 1024, micro = 4, steps = 5;
+  bool batch_invariant = true;
   app.add_option("--model-size", size, "0.5b | 1.5b | tiny");
   app.add_option("--batch", batch, "sequences per update");
   app.add_option("--seqlen", seqlen, "tokens per sequence");
   app.add_option("--micro-batch", micro, "sequences per forward/backward (gradient accumulation)");
   app.add_option("--steps", steps, "timed updates after one warm-up");
   app.add_option("--device", device_name, "cuda | cpu");
+  app.add_option("--batch-invariant", batch_invariant,
+                 "GEMMs without split-K (rollout.batch_invariant's setting)");
   CLI11_PARSE(app, argc, argv);
+  batch_invariant = batch_invariant && zerorl::compat::set_batch_invariant_gemm(true);
 
   const torch::Device device(device_name);
   const torch::Dtype dtype = device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
@@ -96,6 +101,7 @@ int main(int argc, char** argv) {
       {"batch", batch},
       {"seqlen", seqlen},
       {"micro_batch", micro},
+      {"batch_invariant", batch_invariant},
       {"params", params},
       {"sec_per_step", dt},
       {"train_tok_per_s", tokens / dt},
