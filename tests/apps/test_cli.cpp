@@ -1,34 +1,17 @@
 // Tests of the zerorl binary's command-line contract (DESIGN.md): subcommands, version, config errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 
 #include "core/json_io.h"
-#include "tests/test_paths.h"
+#include "tests/run_process.h"
 
 namespace zerorl {
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-// Runs build/zerorl with args (shell-quoted by the caller), capturing stdout+stderr.
-Result run_zerorl(const std::string& args) {
-  const std::string cmd = testing::binary_dir() + "/zerorl " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  EXPECT_NE(pipe, nullptr);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using testing::run_zerorl;
+using Result = testing::CliResult;
 
 std::string temp_file(const std::string& name, const std::string& content) {
   const auto path = (std::filesystem::temp_directory_path() / name).string();
@@ -39,7 +22,8 @@ std::string temp_file(const std::string& name, const std::string& content) {
 TEST(Cli, HelpListsEverySubcommand) {
   Result r = run_zerorl("--help");
   EXPECT_EQ(r.code, 0) << r.out;
-  for (const char* sub : {"train", "eval", "pretrain", "generate", "logits", "tokenize", "verify", "version"}) {
+  for (const char* sub :
+       {"train", "eval", "pretrain", "generate", "logits", "tokenize", "verify", "version"}) {
     EXPECT_NE(r.out.find(sub), std::string::npos) << sub << " missing from:\n" << r.out;
   }
 }

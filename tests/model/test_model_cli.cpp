@@ -2,35 +2,18 @@
 // references in ../shared/fixtures (DESIGN.md's JSON contract), and their error messages. Not here: the
 // model's own tests.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 
 #include "core/json_io.h"
-#include "tests/test_paths.h"
+#include "tests/run_process.h"
 
 namespace zerorl {
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result run_zerorl(const std::string& args, bool with_stderr) {
-  const std::string cmd =
-      testing::binary_dir() + "/zerorl " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  EXPECT_NE(pipe, nullptr);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using testing::run_zerorl;
+using Result = testing::CliResult;
 
 std::string ids_arg(const Json& rows) {
   std::string s;

@@ -3,15 +3,13 @@
 // pass@1 it reports before and after must rise by at least 20 points (issue 9's bar), with summary.json and
 // the before/after table written. Not here: the algorithm's pieces (tests/algo) or resume (test_runs.cpp).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 
 #include "core/files.h"
 #include "core/json_io.h"
-#include "tests/test_paths.h"
+#include "tests/run_process.h"
 
 namespace zerorl::trainer {
 namespace {
@@ -21,19 +19,12 @@ TEST(Demo, EmbeddedDefaultLiftsHeldOutAccuracyByTwentyPoints) {
   const std::string out = (fs::temp_directory_path() / "zerorl_test_demo").string();
   zerorl::remove_tree(out);
   const std::string log = out + ".log";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // From the checkout, like scripts/run.sh: the embedded config's paths (assets/...) are relative.
-    if (chdir(testing::source_dir().c_str()) != 0) _exit(126);
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f != nullptr) dup2(fileno(f), 1), dup2(fileno(f), 2);
-    const std::string zerorl = testing::binary_dir() + "/zerorl", set = "run.output_dir=" + out;
-    execl(zerorl.c_str(), zerorl.c_str(), "train", "--set", set.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(log);
+  // From the checkout, like scripts/run.sh: the embedded config's paths (assets/...) are relative.
+  const pid_t pid =
+      testing::spawn_logged({testing::binary_dir() + "/zerorl", "train", "--set", "run.output_dir=" + out},
+                            log, testing::source_dir(),
+                            /*append=*/false);
+  ASSERT_EQ(testing::wait_exit(pid), 0) << read_file(log);
   const Json s = read_json(out + "/summary.json");
   const double before = s["eval_before"]["accuracy"], after = s["eval_after"]["accuracy"];
   EXPECT_GE(after - before, 0.20) << s.dump(2);

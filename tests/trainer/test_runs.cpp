@@ -2,8 +2,6 @@
 // SIGKILL, corrupted-checkpoint reporting, and the learning curve. Not here: unit pieces (test_*.cpp).
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -11,7 +9,7 @@
 
 #include "core/files.h"
 #include "core/json_io.h"
-#include "tests/test_paths.h"
+#include "tests/run_process.h"
 #include "trainer/metrics.h"
 
 namespace fs = std::filesystem;
@@ -28,29 +26,14 @@ pid_t spawn(const std::string& command, const std::string& out, std::vector<std:
                                    "--set",
                                    "run.output_dir=" + out};
   args.insert(args.end(), extra.begin(), extra.end());
-  const std::string log = out + ".log";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "a");
-    if (f != nullptr) dup2(fileno(f), 1), dup2(fileno(f), 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  return testing::spawn_logged(args, out + ".log");
 }
 
 pid_t spawn_train(const std::string& out, std::vector<std::string> extra) {
   return spawn("train", out, extra);
 }
 
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using testing::wait_exit;
 
 std::string fresh(const std::string& name) {
   const std::string d = (fs::temp_directory_path() / name).string();

@@ -3,8 +3,6 @@
 // row extras (extra_info) and data_source reach it, and a raising or missing function gives "error"
 // verdicts in a run that finishes. Not here: the bridge's own cases (tests/verifiers/external).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,7 +11,7 @@
 
 #include "core/files.h"
 #include "core/json_io.h"
-#include "tests/test_paths.h"
+#include "tests/run_process.h"
 
 namespace fs = std::filesystem;
 
@@ -36,21 +34,8 @@ int train(const std::string& out, const std::vector<std::string>& sets) {
     args.insert(args.end(), {"--set", s});
   }
   for (const auto& s : sets) args.insert(args.end(), {"--set", s});
-  const std::string log = out + ".log";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f != nullptr) dup2(fileno(f), 1), dup2(fileno(f), 2);
-    if (chdir(testing::source_dir().c_str()) != 0) _exit(126);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return testing::wait_exit(
+      testing::spawn_logged(args, out + ".log", testing::source_dir(), /*append=*/false));
 }
 
 std::string fresh(const std::string& name) {
