@@ -71,7 +71,7 @@ inline bool set_batch_invariant_gemm(bool on) {
 }
 
 // Restricts scaled_dot_product_attention to one CUDA backend: "math", "efficient", "cudnn", "flash"; "auto"
-// restores torch's choice. Unknown names and torch < 2.5 throw.
+// enables them all again (torch's default) and lets torch choose. Unknown names and torch < 2.5 throw.
 inline void select_sdpa_backend(const std::string& name) {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
   TORCH_CHECK(name == "auto" || name == "math" || name == "efficient" || name == "cudnn" || name == "flash",
