@@ -3,6 +3,7 @@
 #include "tests/verifiers/external/test_helpers.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -37,9 +38,16 @@ std::string TempDir::write(const std::string& name, const std::string& text) con
 
 namespace {
 // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+// Plain open/read: a process reaped between open and read makes read() fail with ESRCH, which std::ifstream
+// turns into an exception (basic_filebuf::underflow); here it just means the process is gone.
 bool read_stat(const std::string& pid, char& state, pid_t& ppid) {
-  std::ifstream in("/proc/" + pid + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const int fd = ::open(("/proc/" + pid + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  const ssize_t n = ::read(fd, buf, sizeof(buf));
+  ::close(fd);
+  if (n <= 0) return false;
+  const std::string text(buf, static_cast<size_t>(n));
   const size_t close = text.rfind(')');
   if (close == std::string::npos) return false;
   std::istringstream rest(text.substr(close + 1));
