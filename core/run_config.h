@@ -66,24 +66,24 @@ ZRL_CONFIG_STRUCT(TokenizerSection, ZRL_TOKENIZER_FIELDS);
   F(bool, shuffle, true, "Reshuffle every epoch from (run.seed, epoch).", check::any())
 ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
 
-#define ZRL_ROLLOUT_FIELDS(F)                                                                            \
-  F(int64_t, prompts_per_step, 32, "Prompts sampled per step (P).", check::at_least(1))                  \
-  F(int64_t, group_size, 8, "Samples per prompt (G).", check::at_least(1))                               \
-  F(double, temperature, 1.0, "Sampling temperature (0 = greedy).", check::non_negative())               \
-  F(double, top_p, 1.0, "Nucleus sampling mass (1 = off).", check::range(0.0, 1.0))                      \
-  F(int64_t, top_k, 0, "Keep the k most likely tokens (0 = off).", check::at_least(0))                   \
-  F(double, min_p, 0.0, "Drop tokens below min_p * p_max (0 = off).", check::range(0.0, 1.0))            \
-  F(int64_t, max_new_tokens, 512, "Longest answer in tokens.", check::at_least(1))                       \
-  F(StringList, stop, {}, "Stop strings (checked on decoded text).", check::any())                       \
-  F(double, kv_cache_fraction, 0.3, "Share of device memory the rollout KV cache may use.",              \
-    check::range(0.0, 1.0))                                                                              \
-  F(bool, batch_invariant, true,                                                                        \
+#define ZRL_ROLLOUT_FIELDS(F)                                                                             \
+  F(int64_t, prompts_per_step, 32, "Prompts sampled per step (P).", check::at_least(1))                   \
+  F(int64_t, group_size, 8, "Samples per prompt (G).", check::at_least(1))                                \
+  F(double, temperature, 1.0, "Sampling temperature (0 = greedy).", check::non_negative())                \
+  F(double, top_p, 1.0, "Nucleus sampling mass (1 = off).", check::range(0.0, 1.0))                       \
+  F(int64_t, top_k, 0, "Keep the k most likely tokens (0 = off).", check::at_least(0))                    \
+  F(double, min_p, 0.0, "Drop tokens below min_p * p_max (0 = off).", check::range(0.0, 1.0))             \
+  F(int64_t, max_new_tokens, 512, "Longest answer in tokens.", check::at_least(1))                        \
+  F(StringList, stop, {}, "Stop strings (checked on decoded text).", check::any())                        \
+  F(double, kv_cache_fraction, 0.3, "Share of device memory the rollout KV cache may use.",               \
+    check::range(0.0, 1.0))                                                                               \
+  F(bool, batch_invariant, true,                                                                          \
     "bf16 on CUDA: GEMMs without split-K, so the engine's log-probs equal the trainer's forward to fp32 " \
-    "rounding (rollout costs 4% at 256 sequences per step, ~35% at 64-128).",                            \
-    check::any())                                                                                        \
-  F(bool, dynamic_sampling, false, "DAPO: drop groups whose rewards are all equal, resample to refill.", \
-    check::any())                                                                                        \
-  F(int64_t, max_resample_rounds, 3, "DAPO dynamic sampling: extra rollout rounds per step at most.",    \
+    "rounding (rollout costs 4% at 256 sequences per step, ~35% at 64-128).",                             \
+    check::any())                                                                                         \
+  F(bool, dynamic_sampling, false, "DAPO: drop groups whose rewards are all equal, resample to refill.",  \
+    check::any())                                                                                         \
+  F(int64_t, max_resample_rounds, 3, "DAPO dynamic sampling: extra rollout rounds per step at most.",     \
     check::at_least(0))
 ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
 
