@@ -149,6 +149,14 @@ void encode_text(const TokenizerImpl& t, std::string_view text, std::vector<int3
   }
 }
 
+// DIR/NAME if it exists, else DIR/NAME.gz if that exists, else "" (read_file inflates a .gz path).
+std::string plain_or_gzip(const std::string& dir, const std::string& name) {
+  namespace fs = std::filesystem;
+  for (const fs::path& p : {fs::path(dir) / name, fs::path(dir) / (name + ".gz")})
+    if (fs::exists(p)) return p.string();
+  return "";
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::from_json(const std::string& tokenizer_json, const std::string& config_json,
@@ -162,11 +170,9 @@ Tokenizer Tokenizer::from_file(const std::string& tokenizer_json_path, const std
 }
 
 Tokenizer Tokenizer::from_dir(const std::string& dir) {
-  namespace fs = std::filesystem;
-  fs::path json = fs::path(dir) / "tokenizer.json";
-  ZRL_CHECK(fs::exists(json), "tokenizer: no tokenizer.json in '{}'", dir);
-  fs::path config = fs::path(dir) / "tokenizer_config.json";
-  return from_file(json.string(), fs::exists(config) ? config.string() : "");
+  const std::string json = plain_or_gzip(dir, "tokenizer.json");
+  ZRL_CHECK(!json.empty(), "tokenizer: no tokenizer.json (nor tokenizer.json.gz) in '{}'", dir);
+  return from_file(json, plain_or_gzip(dir, "tokenizer_config.json"));
 }
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_special_tokens) const {

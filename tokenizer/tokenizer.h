@@ -17,9 +17,11 @@ struct TokenizerImpl;
 // threads at once (each thread keeps its own pre-token cache).
 class Tokenizer {
  public:
-  // Reads DIR/tokenizer.json and, when present, DIR/tokenizer_config.json.
+  // Reads DIR/tokenizer.json and, when present, DIR/tokenizer_config.json. Either may instead be stored
+  // gzip-compressed as NAME.gz (used only when the plain file is absent).
   static Tokenizer from_dir(const std::string& dir);
-  // Reads one tokenizer.json; `config_path` (optional) names a tokenizer_config.json.
+  // Reads one tokenizer.json; `config_path` (optional) names a tokenizer_config.json. A path ending in
+  // .gz is read gzip-compressed.
   static Tokenizer from_file(const std::string& tokenizer_json_path, const std::string& config_path = "");
   // From the JSON texts themselves (config may be empty). `origin` names the source in error messages.
   static Tokenizer from_json(const std::string& tokenizer_json, const std::string& config_json = "",
