@@ -1,5 +1,6 @@
-// tests/test_paths.h: where tests find ../shared (fixtures, data) and the build tree.
-// ZERORL_SHARED_DIR in the environment overrides the default <source>/../shared.
+// tests/test_paths.h: where tests find their inputs (tests/fixtures/, data/) and the build tree, all inside
+// the repository. Not here: anything outside it (tests/test_repo_paths.cpp fails when a file names such a
+// path).
 #pragma once
 
 #include <cstdlib>
@@ -11,10 +12,10 @@
 
 namespace zerorl::testing {
 
-inline std::string shared_dir() {
-  const char* env = std::getenv("ZERORL_SHARED_DIR");
-  return env != nullptr ? env : std::string(ZERORL_SOURCE_DIR) + "/../shared";
-}
+// tests/fixtures/: reference checkpoints (models/tiny-*), see tests/fixtures/README.md.
+inline std::string fixture_dir() { return std::string(ZERORL_SOURCE_DIR) + "/tests/fixtures"; }
+// data/: vendored data sets, verifier cases and tokenizers (gzip), see data/README.md.
+inline std::string data_dir() { return std::string(ZERORL_SOURCE_DIR) + "/data"; }
 inline std::string source_dir() { return ZERORL_SOURCE_DIR; }
 inline std::string binary_dir() { return ZERORL_BINARY_DIR; }
 

@@ -10,7 +10,7 @@ namespace zerorl::model {
 namespace {
 
 Json fixture(const std::string& name) {
-  return read_json(testing::shared_dir() + "/fixtures/" + name + "/config.json");
+  return read_json(testing::fixture_dir() + "/models/" + name + "/config.json");
 }
 
 std::string error_of(const Json& j) {

@@ -1,4 +1,4 @@
-// tests/model/test_model.cpp: decoder parity with transformers (../shared/fixtures), cached decode == full
+// tests/model/test_model.cpp: decoder parity with transformers (tests/fixtures/models), cached decode == full
 // forward, padded batches == rows alone, llama3 RoPE vs a naive formula, checkpoint round trips, dtype casts.
 // Not here: safetensors parsing and config errors (test_safetensors.cpp, test_config.cpp).
 #include <gtest/gtest.h>
@@ -23,7 +23,7 @@ constexpr double kParityLogitTol = 1e-4;  // issue 3: last-position logits, f32 
 constexpr double kParitySumTol = 1e-3;    // per-position logit sums
 constexpr double kCacheTol = 1e-5;        // cached == full, padded == alone
 
-std::string fixture_dir(const std::string& name) { return testing::shared_dir() + "/fixtures/" + name; }
+std::string fixture_dir(const std::string& name) { return testing::fixture_dir() + "/models/" + name; }
 
 torch::Tensor to_tensor2d(const Json& rows, torch::Dtype dtype) {
   std::vector<torch::Tensor> out;

@@ -1,6 +1,6 @@
 // tests/model/test_model_cli.cpp: `zerorl logits` and `zerorl generate --ids` against the transformers
-// references in ../shared/fixtures (DESIGN.md's JSON contract), and their error messages. Not here: the
-// model's own tests.
+// references in tests/fixtures/models (docs/design.md's JSON contract), and their error messages. Not here:
+// the model's own tests.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,7 +35,7 @@ double max_abs(const Json& a, const Json& b) {
 class Cli : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Cli, LogitsAndGreedyGenerateMatchTransformers) {
-  const std::string dir = testing::shared_dir() + "/fixtures/" + GetParam();
+  const std::string dir = testing::fixture_dir() + "/models/" + GetParam();
   const Json ref = read_json(dir + "/reference.json");
   Result lg = run_zerorl("logits --model " + dir + " --ids " + ids_arg(ref["input_ids"]), false);
   ASSERT_EQ(lg.code, 0) << lg.out;
@@ -50,7 +50,7 @@ TEST_P(Cli, LogitsAndGreedyGenerateMatchTransformers) {
 
 // Sampling through the CLI: the same seed gives the same sequences; another seed (almost surely) does not.
 TEST_P(Cli, SamplingIsSeeded) {
-  const std::string dir = testing::shared_dir() + "/fixtures/" + GetParam();
+  const std::string dir = testing::fixture_dir() + "/models/" + GetParam();
   const std::string base =
       "generate --model " + dir + " --max-new-tokens 12 --temperature 1 --ids \"1,2,3;4,5\"";
   Result a = run_zerorl(base + " --seed 7", false), b = run_zerorl(base + " --seed 7", false);
@@ -64,7 +64,7 @@ TEST_P(Cli, SamplingIsSeeded) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, Cli, ::testing::Values("tiny-qwen2", "tiny-llama", "tiny-qwen3"));
 
 TEST(CliErrors, NameTheBadValue) {
-  const std::string dir = testing::shared_dir() + "/fixtures/tiny-qwen2";
+  const std::string dir = testing::fixture_dir() + "/models/tiny-qwen2";
   for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
            {"logits --model " + dir + " --ids \"1,x\"", "'x'"},
            {"logits --model " + dir + " --ids \"1,9999\"", "9999"},

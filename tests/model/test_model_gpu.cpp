@@ -15,7 +15,7 @@
 namespace zerorl::model {
 namespace {
 
-std::string fixture_dir(const std::string& name) { return testing::shared_dir() + "/fixtures/" + name; }
+std::string fixture_dir(const std::string& name) { return testing::fixture_dir() + "/models/" + name; }
 
 double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kCPU, torch::kFloat64) - b.to(torch::kCPU, torch::kFloat64)).abs().max().item<double>();

@@ -70,7 +70,7 @@ void expect_safe(const Bytes& bytes, const std::string& what) {
 
 TEST(Safetensors, ParsesFixturesWithHfNames) {
   for (const char* name : {"tiny-qwen2", "tiny-llama", "tiny-qwen3"}) {
-    SafetensorsCheckpoint ckpt(testing::shared_dir() + "/fixtures/" + name);
+    SafetensorsCheckpoint ckpt(testing::fixture_dir() + "/models/" + name);
     EXPECT_TRUE(ckpt.contains("model.embed_tokens.weight")) << name;
     EXPECT_TRUE(ckpt.contains("model.layers.1.self_attn.q_proj.weight")) << name;
     const auto& v = ckpt.get("model.embed_tokens.weight");

@@ -13,7 +13,7 @@
 namespace zerorl::rollout {
 namespace {
 
-std::string fixture(const std::string& name) { return testing::shared_dir() + "/fixtures/" + name; }
+std::string fixture(const std::string& name) { return testing::fixture_dir() + "/models/" + name; }
 
 double mean_logprob_gap(model::CausalLM& lm, const std::vector<std::vector<int64_t>>& prompts,
                         const RolloutResult& run) {

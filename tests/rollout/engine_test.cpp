@@ -18,7 +18,7 @@
 namespace zerorl::rollout {
 namespace {
 
-std::string fixture(const std::string& name) { return testing::shared_dir() + "/fixtures/" + name; }
+std::string fixture(const std::string& name) { return testing::fixture_dir() + "/models/" + name; }
 
 std::vector<std::vector<int64_t>> prompts_of(const Json& ref) {
   return ref.at("input_ids").get<std::vector<std::vector<int64_t>>>();
@@ -277,7 +277,7 @@ TEST(GenerateJson, GreedyTextsAndSeededSampling) {
   auto lm = model::load_model(fixture("tiny-qwen2"));
   const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
   const auto tok =
-      tokenizer::Tokenizer::from_file(testing::shared_dir() + "/tokenizers/qwen3/tokenizer.json");
+      tokenizer::Tokenizer::from_file(testing::data_dir() + "/tokenizers/qwen3/tokenizer.json.gz");
   GenerateRequest req;
   req.prompts = prompts_of(ref);
   req.max_new_tokens = 20;

@@ -58,11 +58,9 @@ void fuzz(const Tokenizer& tok, bool nfc, uint32_t seed, int rounds) {
 
 TEST(Fuzz, ByteLevel) { fuzz(Tokenizer::byte_level(), false, 1, 3000); }
 
-TEST(Fuzz, Qwen3) { fuzz(Tokenizer::from_dir(testing::shared_dir() + "/tokenizers/qwen3"), true, 2, 1500); }
+TEST(Fuzz, Qwen3) { fuzz(Tokenizer::from_dir(testing::data_dir() + "/tokenizers/qwen3"), true, 2, 1500); }
 
-TEST(Fuzz, Llama3) {
-  fuzz(Tokenizer::from_dir(testing::shared_dir() + "/tokenizers/llama3"), false, 3, 1500);
-}
+TEST(Fuzz, Llama3) { fuzz(Tokenizer::from_dir(testing::data_dir() + "/tokenizers/llama3"), false, 3, 1500); }
 
 }  // namespace
 }  // namespace zerorl::tokenizer

@@ -1,5 +1,5 @@
 // tests/tokenizer/test_parity.cpp: exact ids and decoded text against Hugging Face tokenizers 0.23 for every
-// line of ../shared/tokenizers/corpus_public.jsonl, for qwen3, llama3 and deepseek_v3.
+// line of data/tokenizers/corpus_public.jsonl.gz, for qwen3, llama3 and deepseek_v3.
 // Not here: unit behaviour of the parts (test_tokenizer_units.cpp), fuzzing (test_fuzz.cpp).
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@ namespace {
 class Parity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Parity, EveryCorpusLineMatchesHuggingFace) {
-  const std::string root = testing::shared_dir() + "/tokenizers/";
+  const std::string root = testing::data_dir() + "/tokenizers/";
   Tokenizer tok = Tokenizer::from_dir(root + GetParam());
   auto rows = read_jsonl(root + "reference/" + GetParam() + "_public_ids.jsonl.gz");
   ASSERT_GT(rows.size(), 1000u);

@@ -63,7 +63,7 @@ TEST(PreTokenizer, ByteLevelRegexAndPrefixSpace) {
 
 // The hand-written matcher of the Qwen / Llama 3 pattern against PCRE2 running the pattern itself.
 TEST(PreTokenizer, FastSplitterEqualsPcre2) {
-  const std::string root = testing::shared_dir() + "/tokenizers/";
+  const std::string root = testing::data_dir() + "/tokenizers/";
   std::mt19937 rng(5);
   const std::vector<std::string> atoms = {"'s",
                                           "'S",
@@ -100,7 +100,7 @@ TEST(PreTokenizer, FastSplitterEqualsPcre2) {
                                           "\xE1\xA0\x8E",
                                           "\x0B"};
   for (const char* name : {"qwen3", "llama3"}) {
-    Json spec = read_json(root + name + "/tokenizer.json")["pre_tokenizer"]["pretokenizers"][0];
+    Json spec = read_json(root + name + "/tokenizer.json.gz")["pre_tokenizer"]["pretokenizers"][0];
     std::string pattern = spec["pattern"]["Regex"];
     auto fast = FastSplitter::for_pattern(pattern);
     ASSERT_NE(fast, nullptr) << name;
@@ -292,9 +292,8 @@ class Hf : public ::testing::TestWithParam<std::string> {
     static std::map<std::string, Tokenizer> loaded;
     auto it = loaded.find(GetParam());
     if (it == loaded.end())
-      it =
-          loaded.emplace(GetParam(), Tokenizer::from_dir(testing::shared_dir() + "/tokenizers/" + GetParam()))
-              .first;
+      it = loaded.emplace(GetParam(), Tokenizer::from_dir(testing::data_dir() + "/tokenizers/" + GetParam()))
+               .first;
     return it->second;
   }
 };
@@ -358,7 +357,7 @@ TEST_P(Hf, StreamDecoderConcatenationEqualsDecode) {
 TEST_P(Hf, BatchEncodeEqualsSequential) {
   const Tokenizer& tok = load();
   std::vector<std::string> texts;
-  for (const auto& row : read_jsonl(testing::shared_dir() + "/tokenizers/corpus_public.jsonl"))
+  for (const auto& row : read_jsonl(testing::data_dir() + "/tokenizers/corpus_public.jsonl.gz"))
     texts.push_back(row.at("text").get<std::string>());
   texts.resize(300);
   auto batch = tok.encode_batch(texts, 4);

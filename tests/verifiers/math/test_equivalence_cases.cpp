@@ -1,5 +1,5 @@
 // tests/verifiers/math/test_equivalence_cases.cpp: agreement with the verdicts of public graders' test
-// suites (../shared/data/math_equivalence_cases.jsonl), printed per source. Not here: unit tables.
+// suites (data/verifier_cases/math_equivalence_cases.jsonl.gz), printed per source. Not here: unit tables.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -62,7 +62,7 @@ bool grade(const Json& row, std::string* detail) {
 }
 
 TEST(MathEquivalenceCases, AgreementPerSource) {
-  auto rows = read_jsonl(testing::shared_dir() + "/data/math_equivalence_cases.jsonl");
+  auto rows = read_jsonl(testing::data_dir() + "/verifier_cases/math_equivalence_cases.jsonl.gz");
   ASSERT_EQ(rows.size(), 399u);
   struct Tally {
     int n = 0, agree = 0, false_pos = 0, false_neg = 0;

@@ -1,6 +1,6 @@
 // tests/verifiers/math/test_format_countdown.cpp: format rewards against the rules of TRL/open-r1/NeMo-RL
-// (../shared/data/format_reward_cases.jsonl) and the strict R1-Zero rule; Countdown checking and solving
-// on ../shared/data/countdown. Not here: math answers.
+// (data/verifier_cases/format_reward_cases.jsonl.gz) and the strict R1-Zero rule; Countdown checking and
+// solving on data/countdown_cd3. Not here: math answers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -43,7 +43,7 @@ FormatOptions options_for(const std::string& fn) {
 }
 
 TEST(FormatReward, MatchesReferenceCases) {
-  auto rows = read_jsonl(testing::shared_dir() + "/data/format_reward_cases.jsonl");
+  auto rows = read_jsonl(testing::data_dir() + "/verifier_cases/format_reward_cases.jsonl.gz");
   ASSERT_EQ(rows.size(), 48u);
   for (const Json& row : rows) {
     std::string completion = row.at("completion");
@@ -80,7 +80,7 @@ TEST(FormatReward, StrictR1Zero) {
 // share no code, so each accepted solution checks both.
 std::vector<CountdownTask> countdown_rows() {
   std::vector<CountdownTask> out;
-  for (const Json& row : read_jsonl(testing::shared_dir() + "/data/countdown/countdown_cd3_test.jsonl")) {
+  for (const Json& row : read_jsonl(testing::data_dir() + "/countdown_cd3/countdown_cd3_test.jsonl.gz")) {
     CountdownTask t;
     for (const auto& n : split(row.at("input").get<std::string>(), ',')) t.numbers.push_back(std::stol(n));
     t.target = std::stol(row.at("output").get<std::string>());

@@ -204,7 +204,7 @@ std::string variant(const std::string& a) {
 
 void check_dataset(const std::string& file, const char* field, bool gsm8k) {
   MathVerifier v;
-  auto rows = read_jsonl(testing::shared_dir() + "/data/" + file);
+  auto rows = read_jsonl(testing::data_dir() + "/" + file);
   ASSERT_FALSE(rows.empty());
   int failures = 0;
   for (const Json& row : rows) {
@@ -236,8 +236,8 @@ void check_dataset(const std::string& file, const char* field, bool gsm8k) {
 // The full MATH test set's answers (MARIO_EVAL annotation, 5000 rows): each equals itself and a
 // re-typeset variant. Rows whose answer is a JSON list (not a string) are not answers of one problem.
 TEST(MathRealData, MathTestSetAnnotated) {
-  Json all = Json::parse(
-      read_file(testing::shared_dir() + "/data/math_test_annotated/math_testset_annotation.json"));
+  Json all =
+      Json::parse(read_file(testing::data_dir() + "/math_test_annotated/math_testset_annotation.json.gz"));
   ASSERT_EQ(all.size(), 5000u);
   int failures = 0, checked = 0;
   for (const Json& row : all) {
@@ -253,12 +253,12 @@ TEST(MathRealData, MathTestSetAnnotated) {
   EXPECT_EQ(failures, 0);
 }
 
-TEST(MathRealData, Gsm8kTest) { check_dataset("gsm8k/test.jsonl", "answer", true); }
-TEST(MathRealData, Gsm8kTrain) { check_dataset("gsm8k/train.jsonl", "answer", true); }
-TEST(MathRealData, Math500) { check_dataset("math500/test.jsonl", "answer", false); }
-TEST(MathRealData, Aime24) { check_dataset("aime24/test.jsonl", "answer", false); }
-TEST(MathRealData, Aime25) { check_dataset("aime25/test.jsonl", "answer", false); }
-TEST(MathRealData, Amc23) { check_dataset("amc23/test.jsonl", "answer", false); }
+TEST(MathRealData, Gsm8kTest) { check_dataset("gsm8k/test.jsonl.gz", "answer", true); }
+TEST(MathRealData, Gsm8kTrain) { check_dataset("gsm8k/train.jsonl.gz", "answer", true); }
+TEST(MathRealData, Math500) { check_dataset("math500/test.jsonl.gz", "answer", false); }
+TEST(MathRealData, Aime24) { check_dataset("aime24/test.jsonl.gz", "answer", false); }
+TEST(MathRealData, Aime25) { check_dataset("aime25/test.jsonl.gz", "answer", false); }
+TEST(MathRealData, Amc23) { check_dataset("amc23/test.jsonl.gz", "answer", false); }
 
 }  // namespace
 }  // namespace zerorl::verifiers

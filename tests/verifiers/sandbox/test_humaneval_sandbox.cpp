@@ -9,9 +9,7 @@
 namespace zerorl::verifiers {
 namespace {
 
-std::vector<Json> humaneval() {
-  return read_jsonl(testing::shared_dir() + "/data/humaneval/HumanEval.jsonl.gz");
-}
+std::vector<Json> humaneval() { return read_jsonl(testing::data_dir() + "/humaneval/HumanEval.jsonl.gz"); }
 
 Sample make_sample(const Json& task, const std::string& program) {
   Sample s;
