@@ -1,7 +1,7 @@
 // bench/grpo_step/main.cpp: one full GRPO step on random-weight Qwen2.5-0.5B shapes (P prompts x G samples x
 // exactly N new tokens, random prompt ids), the trainer's own pieces: rollout::Engine on the bf16 model,
 // trainer::policy_update (old log-probs, advantages, micro-batched PPO-clip update) with fp32 master weights.
-// Prints per-phase seconds as JSON beside ../shared/bench/baselines.json's grpo_step_pytorch_trl_style.
+// Prints per-phase seconds as JSON beside bench/baselines/measured_h200.json's grpo_step_pytorch_trl_style.
 // Not here: tokenizer, dataset, real verifiers (weights are random, so the reward is a trivial rule).
 #include <torch/torch.h>
 
@@ -108,7 +108,7 @@ zr::Json grpo_step(const zr::Config& cfg, const Options& o, zr::rollout::Engine&
 
 zr::Json baseline() {
   try {
-    return zr::read_json(std::string(ZERORL_SOURCE_DIR) + "/../shared/bench/baselines.json")
+    return zr::read_json(std::string(ZERORL_SOURCE_DIR) + "/bench/baselines/measured_h200.json")
         .at("grpo_step_pytorch_trl_style");
   } catch (const std::exception&) {
     return zr::Json();

@@ -1,6 +1,6 @@
 // bench/rollout/rollout_bench.cpp: rollout::Engine throughput on random-weight Qwen2.5 shapes (the
-// reference case of ../shared/bench/baselines.json), printed as JSON with a per-phase breakdown.
-// Not here: the transformers baseline (../shared/bench/hf_baseline.py, run beside this by the lead).
+// reference case of bench/baselines/measured_h200.json), printed as JSON with a per-phase breakdown.
+// Not here: the transformers baseline (bench/baselines/hf_baseline.py gen, run beside this).
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -34,10 +34,11 @@ zr::model::ModelConfig config_for(const std::string& size) {
   throw std::invalid_argument("--model-size must be 0.5b, 1.5b or tiny, got " + size);
 }
 
-// transformers generate() tokens/s measured for (model, batch) in baselines.json; 0 when not listed.
+// transformers generate() tokens/s recorded for (model, batch) in bench/baselines/measured_h200.json; 0 when
+// not listed.
 double baseline_for(const std::string& size, int64_t batch) {
   try {
-    const auto j = zr::read_json(std::string(ZERORL_SOURCE_DIR) + "/../shared/bench/baselines.json");
+    const auto j = zr::read_json(std::string(ZERORL_SOURCE_DIR) + "/bench/baselines/measured_h200.json");
     for (const auto& run : j.at("generate_hf_transformers").at("runs")) {
       if (run.at("model") == "qwen2.5-" + size && run.at("batch") == batch) return run.at("gen_tok_per_s");
     }

@@ -27,16 +27,17 @@ double thread_cpu_seconds() {
 
 }  // namespace
 
-// Usage: bench_tokenizer [SHARED_DIR] [REPEAT] [NAME]  (SHARED_DIR defaults to ../shared of the source tree;
-// NAME picks one of qwen3, llama3, deepseek_v3)
+// Usage: bench_tokenizer [DATA_DIR] [REPEAT] [NAME]  (DATA_DIR defaults to the source tree's data/, which
+// holds tokenizers/corpus_public.jsonl.gz and tokenizers/<name>/tokenizer.json.gz; NAME picks one of qwen3,
+// llama3, deepseek_v3). load_s includes inflating the gzip.
 int main(int argc, char** argv) {
   using zerorl::Json;
   using zerorl::tokenizer::Tokenizer;
-  std::string shared = argc > 1 ? argv[1] : std::string(ZERORL_BENCH_SHARED_DIR);
+  std::string data = argc > 1 ? argv[1] : std::string(ZERORL_BENCH_DATA_DIR);
   int repeat = argc > 2 ? std::stoi(argv[2]) : 5;
   std::vector<std::string> corpus;
   size_t bytes = 0;
-  for (const auto& row : zerorl::read_jsonl(shared + "/tokenizers/corpus_public.jsonl")) {
+  for (const auto& row : zerorl::read_jsonl(data + "/tokenizers/corpus_public.jsonl.gz")) {
     corpus.push_back(row.at("text").get<std::string>());
     bytes += corpus.back().size();
   }
@@ -52,14 +53,14 @@ int main(int argc, char** argv) {
   if (argc > 3) names = {argv[3]};
   for (const std::string& name : names) {
     auto t0 = std::chrono::steady_clock::now();
-    Tokenizer tok = Tokenizer::from_dir(shared + "/tokenizers/" + name);
+    Tokenizer tok = Tokenizer::from_dir(data + "/tokenizers/" + name);
     double load_s = seconds_since(t0);
     size_t n_ids = 0;
     t0 = std::chrono::steady_clock::now();
     double cpu0 = thread_cpu_seconds();
     for (const auto& text : texts) n_ids += tok.encode(text).size();
     double single_s = seconds_since(t0), single_cpu_s = thread_cpu_seconds() - cpu0;
-    Tokenizer fresh = Tokenizer::from_dir(shared + "/tokenizers/" + name);  // cold caches for the batch run
+    Tokenizer fresh = Tokenizer::from_dir(data + "/tokenizers/" + name);  // cold caches for the batch run
     t0 = std::chrono::steady_clock::now();
     auto batch = fresh.encode_batch(texts, cpus);
     double batch_s = seconds_since(t0);

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   CLI::App app{"zerorl policy-update benchmark (random weights, Qwen2.5 shapes)"};
   std::string size = "1.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu";
   int64_t batch = 16, seqlen = 1024, micro = 4, steps = 5;
-  bool batch_invariant = true;
+  bool batch_invariant = true, checkpointing = false;
   app.add_option("--model-size", size, "0.5b | 1.5b | tiny");
   app.add_option("--batch", batch, "sequences per update");
   app.add_option("--seqlen", seqlen, "tokens per sequence");
@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name, "cuda | cpu");
   app.add_option("--batch-invariant", batch_invariant,
                  "GEMMs without split-K (rollout.batch_invariant's setting)");
+  app.add_option("--gradient-checkpointing", checkpointing,
+                 "recompute each layer in backward (model.gradient_checkpointing); compare with the "
+                 "baseline's run of the same setting");
   CLI11_PARSE(app, argc, argv);
   batch_invariant = batch_invariant && zerorl::compat::set_batch_invariant_gemm(true);
 
@@ -62,6 +65,7 @@ int main(int argc, char** argv) {
   torch::manual_seed(0);
   model::CausalLM lm(cfg, dtype, device);
   model::init_random_(lm, 0);
+  lm->set_gradient_checkpointing(checkpointing);
   int64_t params = 0;
   for (const auto& p : lm->parameters()) params += p.numel();
   torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(1e-6));
@@ -102,11 +106,12 @@ int main(int argc, char** argv) {
       {"seqlen", seqlen},
       {"micro_batch", micro},
       {"batch_invariant", batch_invariant},
+      {"gradient_checkpointing", checkpointing},
       {"params", params},
       {"sec_per_step", dt},
       {"train_tok_per_s", tokens / dt},
       {"mfu_6N", 6.0 * params * tokens / dt / 989e12},
-      {"note", "mfu_6N as in ../shared/bench/hf_baseline.py: 6*N*tokens/s over 989 TFLOP/s dense bf16"}};
+      {"note", "mfu_6N as in bench/baselines/hf_baseline.py: 6*N*tokens/s over 989 TFLOP/s dense bf16"}};
   std::cout << out.dump(1) << "\n";
   return 0;
 }

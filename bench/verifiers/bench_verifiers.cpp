@@ -1,7 +1,7 @@
 // bench/verifiers/bench_verifiers.cpp: throughput of the math verifier on
-// ../shared/data/math_equivalence_cases.jsonl (extraction + equivalence per pair), single-threaded
+// data/verifier_cases/math_equivalence_cases.jsonl.gz (extraction + equivalence per pair), single-threaded
 // (pairs/s per core) and through the pool on all cores; also Countdown checks. Prints one JSON object.
-// Not here: correctness (tests/verifiers/math/). Usage: bench_verifiers [SHARED_DIR] [SECONDS]
+// Not here: correctness (tests/verifiers/math/). Usage: bench_verifiers [DATA_DIR] [SECONDS]
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -18,10 +18,10 @@ using namespace zerorl::verifiers;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
-  std::string shared = argc > 1 && argv[1][0] != 0 ? argv[1] : std::string(ZERORL_SOURCE_DIR) + "/../shared";
+  std::string data = argc > 1 && argv[1][0] != 0 ? argv[1] : std::string(ZERORL_SOURCE_DIR) + "/data";
   double seconds = argc > 2 ? std::stod(argv[2]) : 2.0;
   std::vector<Sample> samples;
-  for (const Json& row : read_jsonl(shared + "/data/math_equivalence_cases.jsonl")) {
+  for (const Json& row : read_jsonl(data + "/verifier_cases/math_equivalence_cases.jsonl.gz")) {
     Sample s;
     s.gold = row.at("gold").get<std::string>();
     s.response = row.at("pred").get<std::string>();
