@@ -1,4 +1,4 @@
-// apps/cmd_model.cpp: `zerorl generate` and `zerorl logits` (DESIGN.md's JSON outputs).
+// apps/cmd_model.cpp: `zerorl generate` and `zerorl logits` (docs/design.md's JSON outputs).
 // Not here: the model (model/), sampling (rollout/), the tokenizer (tokenizer/).
 #include <filesystem>
 #include <iostream>

@@ -18,7 +18,8 @@ void register_verify_command(CLI::App& app, int& exit_code) {
       app.add_subcommand("verify", "Verify JSONL answers; prints one verdict JSON line per input line");
   cmd->add_option("--verifier", verifier, "math, countdown, format, code, or a name from --config")
       ->required();
-  cmd->add_option("--input", input, "JSONL input (fields depend on the verifier; see DESIGN.md)")->required();
+  cmd->add_option("--input", input, "JSONL input (fields depend on the verifier; see docs/design.md)")
+      ->required();
   cmd->add_option("--config", config_path, "Run config declaring custom verifiers");
   cmd->add_option("--threads", threads, "Verifier threads (0: one per core, at most 16)");
   cmd->add_option("--deadline", deadline_s, "Per-item deadline in seconds (a late item reports a timeout)");

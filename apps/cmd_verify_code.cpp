@@ -1,5 +1,5 @@
-// apps/cmd_verify_code.cpp: the `code` branch of `zerorl verify` (sandboxed program runs): DESIGN.md's code
-// lines in, one {"passed","total","status","reward"} line out per input, in order. Not here: the sandbox
+// apps/cmd_verify_code.cpp: the `code` branch of `zerorl verify` (sandboxed program runs): docs/design.md's
+// code lines in, one {"passed","total","status","reward"} line out per input, in order. Not here: the sandbox
 // (verifiers/sandbox/).
 #include <iostream>
 #include <thread>

@@ -1,21 +1,21 @@
-// apps/commands.h: one registration function per subcommand group of the zerorl CLI (DESIGN.md's contract).
-// Not here: any subsystem logic; each command parses, builds components from the layers, and runs.
+// apps/commands.h: one registration function per subcommand group of the zerorl CLI (docs/design.md's
+// contract). Not here: any subsystem logic; each command parses, builds components from the layers, and runs.
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 
 namespace zerorl::apps {
 
 // Each registers its subcommands on `app`. A subcommand's callback sets `exit_code`.
-void register_train_commands(CLI::App& app, int& exit_code);     // train, eval, pretrain
-void register_model_commands(CLI::App& app, int& exit_code);     // generate, logits
-void register_tokenize_command(CLI::App& app, int& exit_code);   // tokenize
-void register_verify_command(CLI::App& app, int& exit_code);     // verify
-void register_version_command(CLI::App& app, int& exit_code);    // version
+void register_train_commands(CLI::App& app, int& exit_code);    // train, eval, pretrain
+void register_model_commands(CLI::App& app, int& exit_code);    // generate, logits
+void register_tokenize_command(CLI::App& app, int& exit_code);  // tokenize
+void register_verify_command(CLI::App& app, int& exit_code);    // verify
+void register_version_command(CLI::App& app, int& exit_code);   // version
 
-// `zerorl verify --verifier code`: reads DESIGN.md's code lines, prints one verdict line each (cmd_verify_code.cpp).
+// `zerorl verify --verifier code`: reads docs/design.md's code lines, prints one verdict line each
+// (cmd_verify_code.cpp).
 int verify_code_jsonl(const std::string& input_path);
 
 // Prints "not implemented yet: see issue N" to stderr and returns 2 (the only allowed placeholder).

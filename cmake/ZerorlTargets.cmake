@@ -18,7 +18,7 @@ function(zerorl_common_options target)
   endif()
 endfunction()
 
-# Allowed layer dependencies (DESIGN.md). A layer that names anything else fails at configure time.
+# Allowed layer dependencies (docs/design.md). A layer that names anything else fails at configure time.
 set(ZERORL_ALLOWED_core "")
 set(ZERORL_ALLOWED_tokenizer core)
 set(ZERORL_ALLOWED_verifiers core)
@@ -35,7 +35,7 @@ function(zerorl_add_library layer)
   cmake_parse_arguments(ARG "TORCH" "" "SOURCES;DEPS;LIBS" ${ARGN})
   foreach(dep ${ARG_DEPS})
     if(NOT dep IN_LIST ZERORL_ALLOWED_${layer})
-      message(FATAL_ERROR "layer '${layer}' may not depend on '${dep}' (DESIGN.md allows: ${ZERORL_ALLOWED_${layer}})")
+      message(FATAL_ERROR "layer '${layer}' may not depend on '${dep}' (docs/design.md allows: ${ZERORL_ALLOWED_${layer}})")
     endif()
   endforeach()
   set(target zerorl_${layer})

@@ -1,5 +1,6 @@
 // verifiers/format_reward.h: format rewards for tagged completions: the strict R1-Zero template and the
-// rules of TRL, open-r1 and NeMo-RL (../shared/data/format_reward_cases.jsonl). Not here: answer checks.
+// rules of TRL, open-r1 and NeMo-RL (data/verifier_cases/format_reward_cases.jsonl.gz). Not here: answer
+// checks.
 #pragma once
 
 #include <string>

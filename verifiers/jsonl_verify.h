@@ -1,5 +1,5 @@
 // verifiers/jsonl_verify.h: the engine of `zerorl verify` for the math, countdown and format verifiers:
-// DESIGN.md's input rows -> Samples, verdicts -> output rows, run on the deadline pool.
+// docs/design.md's input rows -> Samples, verdicts -> output rows, run on the deadline pool.
 // Not here: the CLI parsing (apps/cmd_verify.cpp) or the code sandbox (`--verifier code`).
 #pragma once
 

@@ -17,9 +17,8 @@ using VerifierFactory = std::function<std::unique_ptr<Verifier>(const Json& opti
 
 class Registry {
  public:
-  // A registry holding "math", "countdown", "format" and "code" and the data_source aliases of the datasets
-  // in
-  // ../shared/data (gsm8k, math500, aime24, aime25, amc23, countdown, ...), and "code" (the sandbox).
+  // A registry holding "math", "countdown", "format" and "code" (the sandbox), and the data_source aliases of
+  // the common datasets (gsm8k, math500, aime24, aime25, amc23, countdown, ...; see data/README.md).
   static Registry with_builtins();
 
   // Throws when `name` is already registered.

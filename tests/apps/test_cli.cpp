@@ -1,4 +1,4 @@
-// Tests of the zerorl binary's command-line contract (DESIGN.md): subcommands, version, config errors.
+// Tests of the zerorl binary's command-line contract (docs/design.md): subcommands, version, config errors.
 #include <gtest/gtest.h>
 
 #include <cstdio>

@@ -1,4 +1,4 @@
-// tests/verifiers/math/test_jsonl_verify.cpp: the engine behind `zerorl verify` (DESIGN.md's input and
+// tests/verifiers/math/test_jsonl_verify.cpp: the engine behind `zerorl verify` (docs/design.md's input and
 // output lines for math, countdown, format). Not here: the CLI wrapper (apps/), the code verifier.
 #include <gtest/gtest.h>
 
