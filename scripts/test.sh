@@ -11,6 +11,13 @@ labels="unit|slow"
 command -v mpirun >/dev/null 2>&1 && labels="$labels|dist"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && labels="$labels|gpu"
 
+# The suite must not need anything outside the repository. test_repo_paths (label unit) fails when a file
+# names such a path; and the retired variable that once located a sibling reference folder points at an
+# empty one here, so a lookup left behind (or merged back) finds nothing.
+ZERORL_SHARED_DIR="$(mktemp -d)"
+export ZERORL_SHARED_DIR
+trap 'rm -rf "$ZERORL_SHARED_DIR"' EXIT
+
 # mpirun refuses to start as root unless told; tests run as whoever runs this script.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
