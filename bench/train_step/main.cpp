@@ -69,7 +69,9 @@ int main(int argc, char** argv) {
   int64_t params = 0;
   for (const auto& p : lm->parameters()) params += p.numel();
   torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(1e-6));
-  const auto ids = torch::randint(0, cfg.vocab_size - 1000, {batch, seqlen},
+  // Random ids below the special tokens at the top of Qwen's vocabulary; the tiny vocabulary has none.
+  const int64_t id_limit = cfg.vocab_size > 2000 ? cfg.vocab_size - 1000 : cfg.vocab_size;
+  const auto ids = torch::randint(0, id_limit, {batch, seqlen},
                                   torch::TensorOptions().dtype(torch::kInt64).device(device));
   const auto adv = torch::randn({batch}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
   const auto mask =
