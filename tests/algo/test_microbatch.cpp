@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "algo/logits.h"
@@ -12,7 +14,14 @@
 namespace zerorl::algo {
 namespace {
 
-constexpr double kGradTol = 1e-6;  // fp32: the bound for "identical" gradients across splits
+// fp32 gradients across splits (README: "identical, tested to 1e-6"): each split sums the minibatch's 96
+// token rows in other groupings (and BLAS kernels block them per CPU type), so the results differ by float32
+// rounding, whose random-walk size over 96 terms is float eps * sqrt(96) = 1.2e-6 of the terms' scale. The
+// bound is therefore relative to the largest |gradient| (and |loss|), floored at 1. Measured: 3.6e-7
+// (Zen 5, OpenBLAS Haswell and SkylakeX kernels); dividing by per-micro-batch counts is off by > 1e-4.
+constexpr double kGradTol = 1e-6;
+
+double scale_of(const torch::Tensor& t) { return std::max(1.0, t.abs().max().item<double>()); }
 
 // A minibatch of B response sequences of varying length (one empty) on a tiny linear "model":
 // logits = hidden @ weight, the weight being the parameter whose gradient is compared.
@@ -98,8 +107,10 @@ void expect_split_invariance(torch::Device device) {
       for (const auto& split : splits) {
         auto [grad, loss] = minibatch_grad(mb, weight, split, agg);
         const double diff = (grad - reference).abs().max().item<double>();
-        EXPECT_LE(diff, kGradTol) << to_string(mode) << " seed " << seed << " split of " << split.size();
-        EXPECT_NEAR(loss, reference_loss, kGradTol) << to_string(mode);
+        EXPECT_LE(diff, kGradTol * scale_of(reference))
+            << to_string(mode) << " seed " << seed << " split of " << split.size();
+        EXPECT_NEAR(loss, reference_loss, kGradTol * std::max(1.0, std::abs(reference_loss)))
+            << to_string(mode);
       }
     }
   }

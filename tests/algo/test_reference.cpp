@@ -26,6 +26,10 @@ std::vector<double> to_vec(const torch::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
+// A float32 result against a hand-worked or double-precision value: `tol` relative to max(1, |want|), since
+// float32 rounding (and the order in which a kernel sums: SIMD width differs by CPU) scales with the value.
+double rel(double want, double tol) { return tol * std::max(1.0, std::abs(want)); }
+
 void expect_close(const std::vector<double>& got, const std::vector<double>& want, double tol,
                   const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
@@ -107,10 +111,10 @@ TEST(Advantages, HandDerivedGroup) {
   // r = {1, 0, 0, 1}: mean 0.5, unbiased std sqrt(1/3); RLOO: 1 - 1/3 = 2/3, 0 - 2/3 = -2/3.
   auto r = torch::tensor({1.0f, 0.0f, 0.0f, 1.0f}).view({1, 4});
   auto grpo = to_vec(group_advantages(r, {AdvantageEstimator::kGrpo, 0.0}));
-  EXPECT_NEAR(grpo[0], 0.5 / std::sqrt(1.0 / 3.0), 1e-6);
+  EXPECT_NEAR(grpo[0], 0.5 / std::sqrt(1.0 / 3.0), rel(0.5 / std::sqrt(1.0 / 3.0), 1e-6));
   auto rloo = to_vec(group_advantages(r, {AdvantageEstimator::kRloo, 0.0}));
-  EXPECT_NEAR(rloo[0], 2.0 / 3.0, 1e-6);
-  EXPECT_NEAR(rloo[1], -2.0 / 3.0, 1e-6);
+  EXPECT_NEAR(rloo[0], 2.0 / 3.0, rel(2.0 / 3.0, 1e-6));
+  EXPECT_NEAR(rloo[1], -2.0 / 3.0, rel(-2.0 / 3.0, 1e-6));
   auto same = to_vec(group_advantages(torch::ones({2, 3}), {AdvantageEstimator::kGrpo, 1e-6}));
   for (double a : same) EXPECT_EQ(a, 0.0);
   EXPECT_THROW(parse_advantage_estimator("ppo"), Error);
@@ -140,7 +144,7 @@ TEST(Advantages, WhitenAndKlInRewardMatchNaive) {
     for (int i = 0; i < 4; ++i) {
       double s = 0;
       for (int t = 0; t < 6; ++t) s += m[i * 6 + t] * k[i * 6 + t];
-      EXPECT_NEAR(got[i], r[i] - 0.05 * s, 1e-6);
+      EXPECT_NEAR(got[i], r[i] - 0.05 * s, rel(r[i] - 0.05 * s, 1e-6));
     }
   }
 }
@@ -216,15 +220,17 @@ TEST(PolicyLoss, ClipBoundaries) {
     auto logp = torch::full({1, 1}, std::log(c.ratio)).requires_grad_(true);
     auto terms = policy_loss(logp, logp_old, torch::full({1}, c.adv), cfg);
     terms.loss.sum().backward();
-    EXPECT_NEAR(terms.loss.item<double>(), c.loss, 1e-5) << "ratio " << c.ratio << " A " << c.adv;
-    EXPECT_NEAR(logp.grad().item<double>(), c.grad, 1e-5) << "ratio " << c.ratio << " A " << c.adv;
+    EXPECT_NEAR(terms.loss.item<double>(), c.loss, rel(c.loss, 1e-5))
+        << "ratio " << c.ratio << " A " << c.adv;
+    EXPECT_NEAR(logp.grad().item<double>(), c.grad, rel(c.grad, 1e-5))
+        << "ratio " << c.ratio << " A " << c.adv;
     EXPECT_EQ(terms.clipped.item<bool>(), c.clipped) << "ratio " << c.ratio << " A " << c.adv;
     EXPECT_EQ(terms.dual_clipped.item<bool>(), c.dual) << "ratio " << c.ratio << " A " << c.adv;
   }
   // Without dual-clip the negative-advantage loss is unbounded in the ratio.
   auto terms = policy_loss(torch::full({1, 1}, std::log(5.0)), torch::zeros({1, 1}), torch::full({1}, -1.0),
                            {0.2, 0.28, 0.0});
-  EXPECT_NEAR(terms.loss.item<double>(), 5.0, 1e-5);
+  EXPECT_NEAR(terms.loss.item<double>(), 5.0, rel(5.0, 1e-5));
   EXPECT_THROW(policy_loss(torch::zeros({1, 1}), torch::zeros({1, 1}), torch::ones({1}), {0.2, 0.2, 0.5}),
                Error);
   EXPECT_THROW(policy_loss(torch::zeros({2, 3}), torch::zeros({2, 3}), torch::ones({3}), {}), Error);
@@ -321,12 +327,12 @@ TEST(Logits, LogprobsAndEntropyMatchNaiveLoop) {
 TEST(Logits, EntropyIgnoresMaskedTokens) {
   const double inf = std::numeric_limits<double>::infinity();
   auto logits = torch::tensor({0.0, -inf, 0.0, -inf}, torch::kFloat32).view({1, 4});
-  EXPECT_NEAR(entropy_from_logits(logits).item<double>(), std::log(2.0), 1e-6);
+  EXPECT_NEAR(entropy_from_logits(logits).item<double>(), std::log(2.0), rel(std::log(2.0), 1e-6));
   auto hidden = torch::eye(4).narrow(0, 0, 1);  // logits = weight row 0 ... via the fused path
   auto weight = logits.t().contiguous();        // [V=4, H=1]: logits = hidden[:, :1] @ weight^T
   auto fused = linear_token_logprobs(hidden.narrow(1, 0, 1), weight, torch::zeros({1}, torch::kInt64));
-  EXPECT_NEAR(fused.entropy.item<double>(), std::log(2.0), 1e-6);
-  EXPECT_NEAR(fused.logp.item<double>(), -std::log(2.0), 1e-6);
+  EXPECT_NEAR(fused.entropy.item<double>(), std::log(2.0), rel(std::log(2.0), 1e-6));
+  EXPECT_NEAR(fused.logp.item<double>(), -std::log(2.0), rel(-std::log(2.0), 1e-6));
 }
 
 // Entropy's gradient (for the entropy bonus) against autograd through the textbook -sum p log p in double.
@@ -421,10 +427,11 @@ TEST(Aggregation, FullBatchMatchesNaiveFormulas) {
     auto agg = [&](LossAggregation mode) {
       return aggregate_loss(loss, mask, {mode, 16.0}, counts).item<double>();
     };
-    EXPECT_NEAR(agg(LossAggregation::kTokenMean), tok_sum / tok_n, 1e-5);
-    EXPECT_NEAR(agg(LossAggregation::kSeqMeanTokenMean), seq_mean / seqs, 1e-5);
-    EXPECT_NEAR(agg(LossAggregation::kSeqMeanTokenSumNorm), seq_sum / seqs, 1e-5);
-    EXPECT_NEAR(agg(LossAggregation::kSeqMeanTokenSum), 16.0 * seq_sum / seqs, 1e-5);
+    EXPECT_NEAR(agg(LossAggregation::kTokenMean), tok_sum / tok_n, rel(tok_sum / tok_n, 1e-5));
+    EXPECT_NEAR(agg(LossAggregation::kSeqMeanTokenMean), seq_mean / seqs, rel(seq_mean / seqs, 1e-5));
+    EXPECT_NEAR(agg(LossAggregation::kSeqMeanTokenSumNorm), seq_sum / seqs, rel(seq_sum / seqs, 1e-5));
+    EXPECT_NEAR(agg(LossAggregation::kSeqMeanTokenSum), 16.0 * seq_sum / seqs,
+                rel(16.0 * seq_sum / seqs, 1e-5));
   }
   auto zero = aggregate_loss(torch::ones({2, 3}), torch::zeros({2, 3}), {}, LossCounts{});
   EXPECT_EQ(zero.item<double>(), 0.0);
@@ -440,8 +447,8 @@ TEST(Aggregation, TokenLossComposesTerms) {
   auto pg = torch::tensor({1.0f, 2.0f}).view({1, 2}), kl = torch::tensor({0.5f, 0.25f}).view({1, 2});
   auto ent = torch::tensor({3.0f, 1.0f}).view({1, 2});
   auto got = to_vec(token_loss(pg, kl, ent, {0.1, 0.01}));
-  EXPECT_NEAR(got[0], 1.0 + 0.05 - 0.03, 1e-6);
-  EXPECT_NEAR(got[1], 2.0 + 0.025 - 0.01, 1e-6);
+  EXPECT_NEAR(got[0], 1.0 + 0.05 - 0.03, rel(1.0 + 0.05 - 0.03, 1e-6));
+  EXPECT_NEAR(got[1], 2.0 + 0.025 - 0.01, rel(2.0 + 0.025 - 0.01, 1e-6));
   expect_close(to_vec(token_loss(pg, torch::Tensor(), torch::Tensor(), {})), {1.0, 2.0}, 1e-7, "pg only");
   EXPECT_THROW(token_loss(pg, torch::Tensor(), ent, {0.1, 0.0}), Error);
   EXPECT_NEAR(masked_sum(pg, torch::tensor({true, false}).view({1, 2})), 1.0, 1e-12);
@@ -469,11 +476,11 @@ TEST(Aggregation, LossStatsAreTokenMeans) {
     n += 1, sl += l[i], sc += c[i], sd += d[i], sk += k[i], sh += h[i];
   }
   EXPECT_EQ(stats.tokens, n);
-  EXPECT_NEAR(stats.pg_loss, sl / n, 1e-6);
+  EXPECT_NEAR(stats.pg_loss, sl / n, rel(sl / n, 1e-6));
   EXPECT_NEAR(stats.clip_frac, sc / n, 1e-12);
   EXPECT_NEAR(stats.dual_clip_frac, sd / n, 1e-12);
-  EXPECT_NEAR(stats.kl, sk / n, 1e-6);
-  EXPECT_NEAR(stats.entropy, sh / n, 1e-6);
+  EXPECT_NEAR(stats.kl, sk / n, rel(sk / n, 1e-6));
+  EXPECT_NEAR(stats.entropy, sh / n, rel(sh / n, 1e-6));
   EXPECT_GT(stats.clip_frac, 0.0);  // the draw exercises clipping
   auto no_kl = read_loss_stats(loss_stat_sums(pg, torch::Tensor(), torch::Tensor(), mask));
   EXPECT_EQ(no_kl.kl, 0.0);

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "model/decoder.h"
 
 namespace zerorl::model::checks {
@@ -25,7 +27,10 @@ inline void check_linear_float32(const torch::Device& device) {
                               .abs()
                               .max()
                               .item<double>();
-  EXPECT_LT(err, 1e-5);
+  // bf16 x bf16 products are exact in float32; what is left is the float32 sum of 64 of them, whose rounding
+  // (in whatever order the device's GEMM kernel sums) scales with the outputs: relative to max |output|.
+  const double scale = std::max(1.0, ref.abs().max().item<double>());
+  EXPECT_LT(err, 1e-5 * scale);
   EXPECT_GT(err_bf16, 1e-3);  // the check can tell a bf16-rounded output apart
   auto g = torch::randn({2, 5, 300}, torch::TensorOptions().device(device));
   (y * g).sum().backward();

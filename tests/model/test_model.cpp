@@ -13,15 +13,18 @@
 #include "model/checkpoint.h"
 #include "model/decoder.h"
 #include "tests/model/linear_float32_check.h"
+#include "tests/model/parity_tolerance.h"
 #include "tests/test_paths.h"
 
 namespace zerorl::model {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr double kParityLogitTol = 1e-4;  // issue 3: last-position logits, f32 CPU
-constexpr double kParitySumTol = 1e-3;    // per-position logit sums
-constexpr double kCacheTol = 1e-5;        // cached == full, padded == alone
+// Cached decode == full forward, padded batch == rows alone, fp32 CPU: the paths run GEMMs of different
+// shapes, for which BLAS picks different kernels and blockings (OpenBLAS: per CPU type), so they agree to
+// float32 rounding relative to the logits' scale. Measured: up to 6.7e-7 relative (Zen 5, Haswell and
+// SkylakeX kernels); a wrong mask or position is off by O(0.1).
+constexpr double kCacheRelTol = 1e-5;
 
 std::string fixture_dir(const std::string& name) { return testing::fixture_dir() + "/models/" + name; }
 
@@ -36,6 +39,11 @@ double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }
 
+// max |a - b| relative to the scale of the reference b: max(1, max |b|).
+double max_rel(const torch::Tensor& a, const torch::Tensor& b) {
+  return max_abs(a, b) / std::max(1.0, b.to(torch::kFloat64).abs().max().item<double>());
+}
+
 class Parity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Parity, MatchesTransformersReference) {
@@ -45,9 +53,12 @@ TEST_P(Parity, MatchesTransformersReference) {
   auto ids = to_tensor2d(ref["input_ids"], torch::kInt64);
   auto logits = lm->forward(ids);
   const int64_t T = ids.size(1);
-  EXPECT_LE(max_abs(logits.select(1, T - 1), to_tensor2d(ref["logits_last"], torch::kFloat64)),
-            kParityLogitTol);
-  EXPECT_LE(max_abs(logits.sum(-1), to_tensor2d(ref["logits_sum"], torch::kFloat64)), kParitySumTol);
+  const auto want_last = to_tensor2d(ref["logits_last"], torch::kFloat64);
+  const double scale = want_last.abs().max().item<double>();
+  const double err_last = max_abs(logits.select(1, T - 1), want_last);
+  const double err_sum = max_abs(logits.sum(-1), to_tensor2d(ref["logits_sum"], torch::kFloat64));
+  EXPECT_LE(err_last, testing::parity_logit_tol(scale)) << "max |logit| " << scale;
+  EXPECT_LE(err_sum, testing::parity_sum_tol(scale, logits.size(-1))) << "max |logit| " << scale;
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& r : ref["input_ids"]) prompts.push_back(r.get<std::vector<int64_t>>());
   const auto greedy = greedy_generate(lm, prompts, 20);
@@ -108,10 +119,10 @@ TEST_P(Variants, CachedDecodeEqualsFullForward) {
   auto full = lm->forward(ids);
   auto cache = lm->make_cache(2, 15);
   auto pre = lm->forward_cached(ids.narrow(1, 0, 5), {0, 1}, cache, {}, /*all_logits=*/true);
-  EXPECT_LE(max_abs(pre, full.narrow(1, 0, 5)), kCacheTol) << v.name;
+  EXPECT_LE(max_rel(pre, full.narrow(1, 0, 5)), kCacheRelTol) << v.name;
   for (int64_t t = 5; t < 15; ++t) {
     auto step = lm->forward_cached(ids.narrow(1, t, 1), {0, 1}, cache);
-    EXPECT_LE(max_abs(step, full.select(1, t)), kCacheTol) << v.name << " position " << t;
+    EXPECT_LE(max_rel(step, full.select(1, t)), kCacheRelTol) << v.name << " position " << t;
   }
   EXPECT_EQ(cache.lengths, (std::vector<int64_t>{15, 15}));
 }
@@ -140,7 +151,7 @@ TEST_P(Variants, PaddedBatchEqualsRowsAlone) {
     ASSERT_FALSE(out.isnan().any().item<bool>()) << v.name;
     for (int64_t b = 0; b < B; ++b) {
       const int64_t n = lens[static_cast<size_t>(b)], off = left ? T - n : 0;
-      EXPECT_LE(max_abs(out[b].narrow(0, off, n), alone[static_cast<size_t>(b)]), kCacheTol)
+      EXPECT_LE(max_rel(out[b].narrow(0, off, n), alone[static_cast<size_t>(b)]), kCacheRelTol)
           << v.name << (left ? " left" : " right") << " row " << b;
     }
   }
@@ -152,7 +163,7 @@ TEST_P(Variants, PaddedBatchEqualsRowsAlone) {
   const std::vector<int64_t> slots = {3, 0, 2};
   auto last = lm->forward_cached(ids, slots, cache, lens);
   for (int64_t b = 0; b < B; ++b) {
-    EXPECT_LE(max_abs(last[b], alone[static_cast<size_t>(b)][lens[static_cast<size_t>(b)] - 1]), kCacheTol)
+    EXPECT_LE(max_rel(last[b], alone[static_cast<size_t>(b)][lens[static_cast<size_t>(b)] - 1]), kCacheRelTol)
         << v.name;
   }
   for (int step = 0; step < 3; ++step) {
@@ -162,7 +173,7 @@ TEST_P(Variants, PaddedBatchEqualsRowsAlone) {
       rows[static_cast<size_t>(b)] = torch::cat({rows[static_cast<size_t>(b)], next[b]});
       const auto& r = rows[static_cast<size_t>(b)];
       auto want = lm->forward(r.view({1, -1})).select(1, r.size(0) - 1).squeeze(0);
-      EXPECT_LE(max_abs(got[b], want), kCacheTol) << v.name << " decode step " << step << " row " << b;
+      EXPECT_LE(max_rel(got[b], want), kCacheRelTol) << v.name << " decode step " << step << " row " << b;
     }
   }
 }
@@ -185,8 +196,12 @@ TEST(Training, ForwardIsDifferentiableInEveryParameter) {
 }
 
 // Gradient checkpointing (model/recompute.h) recomputes each layer in backward: the gradients of every
-// parameter must equal the plain backward's (fp32, kRecomputeTol), on a left-padded batch, for each variant.
-constexpr double kRecomputeTol = 1e-6;
+// parameter must equal the plain backward's (fp32, kRecomputeRelTol), on a left-padded batch, for each
+// variant. The recomputation runs the same ops on the same shapes as the plain forward, so on CPU the
+// gradients come out equal (measured: bitwise, both OpenBLAS kernel families); the bound is relative to each
+// gradient's largest entry (they reach |g| ~ 200 here), in case a kernel's threading splits a reduction
+// differently.
+constexpr double kRecomputeRelTol = 1e-6;
 
 TEST_P(Variants, GradientCheckpointingGivesTheSameGradients) {
   const Variant& v = variants()[GetParam()];
@@ -206,7 +221,7 @@ TEST_P(Variants, GradientCheckpointingGivesTheSameGradients) {
   const auto plain = grads(false), recomputed = grads(true);
   for (const auto& [name, g] : plain) {
     ASSERT_TRUE(recomputed.at(name).defined()) << v.name << " " << name;
-    EXPECT_LE(max_abs(g, recomputed.at(name)), kRecomputeTol) << v.name << " " << name;
+    EXPECT_LE(max_rel(recomputed.at(name), g), kRecomputeRelTol) << v.name << " " << name;
   }
   EXPECT_GT(plain.at("model.layers.0.mlp.up_proj.weight").abs().sum().item<double>(), 0.0);
   {

@@ -1,11 +1,7 @@
 // tests/trainer/test_memory_plan.cpp: the memory estimate against hand arithmetic, and the recommendation
-// picks the term that does not fit. Also dist::discover from a fake environment.
+// picks the term that does not fit. Not here: dist::discover (tests/dist/).
 #include <gtest/gtest.h>
 
-#include <map>
-
-#include "core/error.h"
-#include "dist/context.h"
 #include "trainer/memory_plan.h"
 
 namespace zerorl::trainer {
@@ -90,28 +86,6 @@ TEST(MemoryPlan, TurnsCheckpointingOnWhenThatMakesItFit) {
   EXPECT_NE(q.recommendation.find("model.gradient_checkpointing"), std::string::npos) << q.recommendation;
   m.micro_batch_tokens = 16384;  // fits as configured: left alone
   EXPECT_FALSE(plan_memory_or_checkpoint(m).checkpointing_turned_on);
-}
-
-TEST(DistContext, DiscoversLaunchersFromEnvironment) {
-  std::map<std::string, std::string> env;
-  auto get = [&](const char* k) -> const char* {
-    auto it = env.find(k);
-    return it == env.end() ? nullptr : it->second.c_str();
-  };
-  EXPECT_EQ(dist::discover(get).world_size, 1);
-  env = {{"OMPI_COMM_WORLD_RANK", "2"}, {"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "0"}};
-  auto c = dist::discover(get);
-  EXPECT_EQ(c.launcher, "mpirun");
-  EXPECT_EQ(c.rank, 2);
-  EXPECT_EQ(c.world_size, 4);
-  env = {{"RANK", "1"}, {"WORLD_SIZE", "2"}};
-  c = dist::discover(get);
-  EXPECT_EQ(c.launcher, "torchrun");
-  EXPECT_EQ(c.local_rank, 1);
-  env = {{"RANK", "x"}, {"WORLD_SIZE", "2"}};
-  EXPECT_THROW(dist::discover(get), Error);
-  env = {{"RANK", "3"}, {"WORLD_SIZE", "2"}};
-  EXPECT_THROW(dist::discover(get), Error);
 }
 
 }  // namespace
