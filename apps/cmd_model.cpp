@@ -100,7 +100,7 @@ int run_generate(const ModelArgs& a) {
   const auto tok = load_tokenizer(a);
   rollout::GenerateRequest req;
   if (!a.prompt.empty()) {
-    const auto ids = tok->encode(a.prompt);
+    const auto ids = tok->encode_prompt(a.prompt);  // the same special tokens as a training prompt
     req.prompts.push_back(std::vector<int64_t>(ids.begin(), ids.end()));
   } else {
     req.prompts = parse_ids(a.ids);

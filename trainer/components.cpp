@@ -87,7 +87,7 @@ std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer
   const bool toy = cfg.data.train_path.empty() && cfg.model.path.empty() && cfg.tokenizer.path.empty();
   const std::string text =
       toy ? row.prompt : tokenizer::apply_template(cfg.tokenizer.prompt_template, row.prompt);
-  const auto ids = tok.encode(text, false);
+  const auto ids = tok.encode_prompt(text);  // the post-processor's special tokens (Llama 3's BOS), once
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 

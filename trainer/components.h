@@ -38,7 +38,8 @@ std::vector<Row> build_rows(const Config& cfg);
 // The data.*_key settings (train and eval files share them).
 FieldMapping field_mapping(const DataSection& data);
 
-// Template applied to the row's question, then encoded (no special tokens added).
+// Template applied to the row's question (the toy task: none), then Tokenizer::encode_prompt: the special
+// tokens the tokenizer's post-processor adds to a single sequence (Llama 3's <|begin_of_text|>), once.
 std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row);
 
 // Verifies answers on a VerifierPool and turns verdicts into rewards (rewards/). The toy task's verifiers

@@ -1,12 +1,16 @@
 // tests/trainer/test_scorer.cpp: a dataset row's `extra` object reaching its verifier through the trainer's
-// Scorer (countdown numbers from a JSONL row), and the fields the trainer adds. Not here: whole runs
-// (test_runs.cpp, test_verl_run.cpp), the verifiers' own logic (tests/verifiers).
+// Scorer (countdown numbers from a JSONL row), the fields the trainer adds, and a Llama 3 prompt's BOS.
+// Not here: whole runs (test_runs.cpp, test_verl_run.cpp), the verifiers' own logic (tests/verifiers).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "core/files.h"
+#include "core/json_io.h"
 #include "tests/test_paths.h"
+#include "tokenizer/template.h"
 #include "trainer/components.h"
 
 namespace zerorl::trainer {
@@ -54,6 +58,42 @@ TEST(Scorer, SampleCarriesRowExtraPlusFinishedAndDataSource) {
   EXPECT_EQ(s.response, "3");
   EXPECT_EQ(s.gold, "3");
   EXPECT_EQ(s.extra, (Json{{"a", 1}, {"b", 2}, {"finished", false}, {"data_source", "toy_addition"}}));
+}
+
+// Prompts were encoded without special tokens, so a Llama 3 model never saw its <|begin_of_text|>. With the
+// post_processor of Meta's tokenizer.json (TemplateProcessing "<|begin_of_text|> $A") a prompt starts with
+// it, once, also when the template writes it itself.
+TEST(Components, Llama3PromptStartsWithBeginOfTextOnce) {
+  const std::string src = testing::shared_dir() + "/tokenizers/llama3";
+  Json spec = read_json(src + "/tokenizer.json");
+  const Json bos = {{"SpecialToken", {{"id", "<|begin_of_text|>"}, {"type_id", 0}}}};
+  spec["post_processor"] =
+      Json{{"type", "TemplateProcessing"},
+           {"single", Json::array({bos, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
+           {"pair", Json::array()},
+           {"special_tokens",
+            {{"<|begin_of_text|>",
+              {{"id", "<|begin_of_text|>"}, {"ids", {128000}}, {"tokens", {"<|begin_of_text|>"}}}}}}};
+  const std::string dir = (std::filesystem::temp_directory_path() / "zrl_llama3_meta_tok").string();
+  std::filesystem::create_directories(dir);
+  write_file_atomic(dir + "/tokenizer.json", spec.dump());
+  write_file_atomic(dir + "/tokenizer_config.json", read_file(src + "/tokenizer_config.json"));
+  Config cfg;
+  cfg.tokenizer.path = dir;
+  cfg.data.train_path = testing::write_temp_file("zrl_one_row.jsonl", R"({"prompt": "1+2", "answer": "3"})"
+                                                                      "\n");
+  const auto tok = build_tokenizer(cfg);
+  const std::vector<Row> rows = build_rows(cfg);
+  for (const char* tmpl : {"r1_zero", "plain", "<|begin_of_text|>Q: {prompt}\nA:"}) {
+    cfg.tokenizer.prompt_template = tmpl;
+    const std::vector<int64_t> ids = encode_prompt(cfg, tok, rows[0]);
+    ASSERT_FALSE(ids.empty());
+    EXPECT_EQ(ids[0], 128000) << tmpl;
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), 128000), 1) << tmpl;
+    const auto body = tok.encode(tokenizer::apply_template(tmpl, "1+2"), false);
+    EXPECT_EQ(ids.size(), body.size() + (body[0] == 128000 ? 0 : 1)) << tmpl;  // nothing else added
+  }
+  zerorl::remove_tree(dir);
 }
 
 }  // namespace
