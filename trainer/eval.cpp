@@ -10,6 +10,7 @@
 #include "core/seed.h"
 #include "core/timer.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "rollout/engine.h"
 #include "rollout/generate.h"
 #include "trainer/components.h"
@@ -186,9 +187,7 @@ int run_eval(const Config& cfg, const std::string& checkpoint) {
       c.tokenizer.path = cfg.model.path;
   }
   const auto tok = build_tokenizer(c);
-  const torch::Device device = torch::cuda::is_available() && cfg.run.device != "cpu"
-                                   ? torch::Device(torch::kCUDA, 0)
-                                   : torch::Device(torch::kCPU);
+  const torch::Device device = model::resolve_device(cfg.run.device);
   auto lm = build_model(c, tok, device);
   const std::vector<Row> rows = load_eval_rows(c);
   const std::string summary_path =

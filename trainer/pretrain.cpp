@@ -18,8 +18,10 @@
 #include "core/seed.h"
 #include "core/timer.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "tokenizer/tokenizer.h"
 #include "trainer/checkpoint.h"
+#include "trainer/lr_schedule.h"
 
 namespace zerorl::trainer {
 namespace fs = std::filesystem;
@@ -102,8 +104,7 @@ std::vector<std::vector<int64_t>> pack_documents(const std::vector<std::vector<i
 PretrainResult pretrain(const PretrainSection& p, const std::string& output_dir, uint64_t seed,
                         const std::string& device_name) {
   if (p.threads > 0) torch::set_num_threads(static_cast<int>(p.threads));
-  const bool cuda = device_name == "cuda" || (device_name == "auto" && torch::cuda::is_available());
-  const torch::Device device = cuda ? torch::kCUDA : torch::kCPU;
+  const torch::Device device = model::resolve_device(device_name);
   const auto tok = tokenizer::Tokenizer::byte_level();
   const auto windows = load_windows(p, tok);
   auto lm = build_model(p, tok, device, seed);

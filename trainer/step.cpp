@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/seed.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "rollout/generate.h"
 #include "trainer/checkpoint.h"
 #include "trainer/eval.h"
@@ -38,19 +39,11 @@ struct Trainer::Groups {
 };
 
 namespace {
-torch::Device pick_device(const std::string& want) {
-  if (want == "cuda" || (want == "auto" && torch::cuda::is_available())) {
-    ZRL_CHECK(torch::cuda::is_available(), "run.device = cuda but no CUDA device is visible");
-    return torch::Device(torch::kCUDA, 0);
-  }
-  return torch::Device(torch::kCPU);
-}
-
 double per_s(double amount, double seconds) { return seconds > 0 ? amount / seconds : 0.0; }
 }  // namespace
 
 Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
-    : cfg_(cfg), ctx_(ctx), device_(pick_device(cfg.run.device)) {
+    : cfg_(cfg), ctx_(ctx), device_(model::resolve_device(cfg.run.device)) {
   ZRL_CHECK(ctx.world_size == 1, "{} launched {} processes; the trainer runs world size 1 for now",
             ctx.launcher, ctx.world_size);
   rows_ = build_rows(cfg);
