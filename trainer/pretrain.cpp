@@ -53,15 +53,6 @@ model::CausalLM build_model(const PretrainSection& p, const tokenizer::Tokenizer
   return lm;
 }
 
-double lr_at(const PretrainSection& p, int64_t step) {  // step is 0-based
-  if (step < p.warmup_steps)
-    return p.lr * static_cast<double>(step + 1) / static_cast<double>(p.warmup_steps);
-  const double span = std::max<int64_t>(1, p.steps - p.warmup_steps);
-  const double t = std::min(1.0, static_cast<double>(step - p.warmup_steps) / span);
-  const double lo = p.lr * p.min_lr_ratio;
-  return lo + (p.lr - lo) * 0.5 * (1.0 + std::cos(M_PI * t));
-}
-
 void save_to(model::CausalLM& lm, const tokenizer::Tokenizer& tok, const std::string& dir) {
   model::save_model(lm, dir, model::SaveOptions{});
   tok.save(dir);  // tokenizer.json + tokenizer_config.json beside the weights
@@ -134,7 +125,7 @@ PretrainResult pretrain(const PretrainSection& p, const std::string& output_dir,
     }
     auto batch = torch::tensor(flat, torch::kLong).view({p.batch_size, p.seq_len + 1}).to(device);
     auto input = batch.slice(1, 0, p.seq_len), target = batch.slice(1, 1, p.seq_len + 1);
-    const double lr = lr_at(p, step);
+    const double lr = lr_at(lr_schedule(p), step);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     opt.zero_grad();
     auto logits = lm->forward(input);

@@ -16,6 +16,7 @@
 #include "rollout/generate.h"
 #include "trainer/checkpoint.h"
 #include "trainer/eval.h"
+#include "trainer/lr_schedule.h"
 #include "trainer/memory_plan.h"
 #include "trainer/report.h"
 
@@ -227,7 +228,7 @@ Json Trainer::step() {
            {"clip_frac", upd["clip_frac"]},
            {"grad_norm", upd["grad_norm"]},
            {"pg_loss", upd["pg_loss"]},
-           {"lr", lr_at(cfg_.optim, std::max<int64_t>(0, opt_steps_ - 1), total_opt)},
+           {"lr", lr_at(lr_schedule(cfg_.optim, total_opt), std::max<int64_t>(0, opt_steps_ - 1))},
            {"groups_kept", static_cast<int64_t>(g.rows.size())},
            {"groups_sampled", g.sampled_groups},
            {"epoch", sampler_->epoch()}};

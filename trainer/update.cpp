@@ -11,18 +11,9 @@
 #include "algo/logits.h"
 #include "algo/losses.h"
 #include "core/error.h"
+#include "trainer/lr_schedule.h"
 
 namespace zerorl::trainer {
-
-double lr_at(const OptimSection& o, int64_t s, int64_t total) {
-  if (o.warmup_steps > 0 && s < o.warmup_steps) {
-    return o.lr * static_cast<double>(s + 1) / static_cast<double>(o.warmup_steps);
-  }
-  if (o.schedule == "constant" || total <= o.warmup_steps) return o.lr;
-  const double progress =
-      static_cast<double>(s - o.warmup_steps) / static_cast<double>(total - o.warmup_steps);
-  return o.lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
-}
 
 std::vector<torch::Tensor> PolicyState::trainable() const {
   return masters != nullptr ? masters->parameters() : lm->parameters();
@@ -204,7 +195,7 @@ double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Ten
       const double clip_to =
           cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
       grad_norm = torch::nn::utils::clip_grad_norm_(params, clip_to);
-      const double lr = lr_at(cfg.optim, p.opt_steps, total_opt);
+      const double lr = lr_at(lr_schedule(cfg.optim, total_opt), p.opt_steps);
       for (auto& group : p.opt->param_groups())
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       p.opt->step();

@@ -37,10 +37,6 @@ struct PolicyState {
   std::vector<torch::Tensor> trainable() const;
 };
 
-// Learning rate of optimizer step `opt_step` (0-based) out of `total`: linear warmup over warmup_steps
-// ((s+1)/warmup), then constant or cosine decay to 0 at `total`.
-double lr_at(const OptimSection& o, int64_t opt_step, int64_t total);
-
 // algo.old_logprobs = rollout reads, per token, the engine's log-probs of the distribution the trainer
 // scores (T = rollout.temperature, no filters). Throws naming the keys when no engine value matches:
 // temperature != 1 together with top_k / top_p / min_p.
