@@ -1,5 +1,5 @@
-// trainer/components.cpp: Config -> tokenizer, model, rows, scorer. The toy task's verifiers live here
-// because they exist only for tiny_test.yaml. Not here: the loop (step.cpp).
+// trainer/components.cpp: Config -> tokenizer, model, rows, scorer. Not here: the loop (step.cpp), the toy
+// task's verifiers (toy_task.cpp).
 #include "trainer/components.h"
 
 #include <filesystem>
@@ -9,6 +9,7 @@
 #include "core/strings.h"
 #include "model/checkpoint.h"
 #include "tokenizer/template.h"
+#include "trainer/toy_task.h"
 #include "verifiers/external/from_config.h"
 #include "verifiers/format_reward.h"
 
@@ -91,37 +92,8 @@ std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
-namespace {
-class ToyAddition : public verifiers::Verifier {
- public:
-  std::string name() const override { return "toy_addition"; }
-  verifiers::Verdict verify(const verifiers::Sample& s) const override {
-    verifiers::Verdict v;
-    v.extracted = trim(s.response);
-    v.correct = v.extracted == s.gold;
-    v.reward = v.correct ? 1.0 : 0.0;
-    v.status = v.correct ? "ok" : "wrong";
-    return v;
-  }
-};
-class ToyFormat : public verifiers::Verifier {  // digits only, and the answer ended with EOS
- public:
-  std::string name() const override { return "toy_format"; }
-  verifiers::Verdict verify(const verifiers::Sample& s) const override {
-    bool ok = !s.response.empty() && s.extra.value("finished", false);
-    for (char c : s.response) ok = ok && c >= '0' && c <= '9';
-    verifiers::Verdict v;
-    v.correct = ok;
-    v.reward = ok ? 1.0 : 0.0;
-    v.status = ok ? "ok" : "wrong";
-    return v;
-  }
-};
-}  // namespace
-
 Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins()) {
-  registry_.add("toy_addition", [](const Json&) { return std::make_unique<ToyAddition>(); });
-  registry_.add("toy_format", [](const Json&) { return std::make_unique<ToyFormat>(); });
+  register_toy_verifiers(registry_);
   // User verifiers (plugins, worker processes, remote services) are created now, so a bad path or
   // command fails before step 1, and rows reach them through their data_sources.
   for (auto& [name, make] : verifiers::external::user_verifier_factories(cfg.verifiers)) {

@@ -43,7 +43,7 @@ FieldMapping field_mapping(const DataSection& data);
 std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row);
 
 // Verifies answers on a VerifierPool and turns verdicts into rewards (rewards/). The toy task's verifiers
-// ("toy_addition": exact match; "toy_format": digits only, finished) are registered here.
+// ("toy_addition", "toy_format") come from toy_task.h.
 class Scorer {
  public:
   explicit Scorer(const Config& cfg);
