@@ -119,11 +119,10 @@ Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins
   options_.overlong.buffer = cfg.algo.overlong_buffer;
   options_.overlong.penalty_factor = cfg.algo.overlong_penalty;
   rewards::validate(options_);
-  if (r.format_weight != 0) {
-    // The R1-Zero template ends with "Assistant:", so the completion opens <think> itself.
-    const Json opts = toy_ ? Json::object() : Json{{"rule", r.format_rule}};
-    format_ = registry_.create(toy_ ? "toy_format" : "format", opts);
-  }
+  // Created even when format_weight is 0: format_rate is always measured (a cheap check), never a 0 that
+  // nobody computed. The R1-Zero template ends with "Assistant:", so the completion opens <think> itself.
+  const Json opts = toy_ ? Json::object() : Json{{"rule", r.format_rule}};
+  format_ = registry_.create(toy_ ? "toy_format" : "format", opts);
   pool_ =
       std::make_unique<verifiers::VerifierPool>(static_cast<int>(r.verifier_threads), r.verifier_timeout_s);
 }
@@ -147,32 +146,30 @@ verifiers::Sample Scorer::sample_of(const Item& item) {
   return {item.row->prompt, item.response, item.row->answer, std::move(extra)};
 }
 
-std::vector<verifiers::Verdict> Scorer::verify(const std::vector<Item>& items) {
-  std::vector<std::shared_ptr<const verifiers::Verifier>> acc_v;
+Scorer::Scored Scorer::score_all(const std::vector<Item>& items) {
+  // One pool run: the accuracy verdict of every item, then its format verdict.
+  std::vector<std::shared_ptr<const verifiers::Verifier>> chosen;
   std::vector<verifiers::Sample> samples;
+  const size_t n = items.size();
+  samples.reserve(2 * n);  // the second half copies the first: no reallocation under those references
   for (const auto& it : items) {
     samples.push_back(sample_of(it));
-    acc_v.push_back(verifier_for_source(it.row->data_source));
+    chosen.push_back(verifier_for_source(it.row->data_source));
   }
-  return pool_->run(acc_v, samples);
+  for (size_t i = 0; i < n; ++i) samples.push_back(samples[i]), chosen.push_back(format_);
+  std::vector<verifiers::Verdict> verdicts = pool_->run(chosen, samples);
+  Scored out;
+  out.accuracy.assign(verdicts.begin(), verdicts.begin() + static_cast<std::ptrdiff_t>(n));
+  out.format.assign(verdicts.begin() + static_cast<std::ptrdiff_t>(n), verdicts.end());
+  for (size_t i = 0; i < n; ++i) {
+    out.rewards.push_back(
+        rewards::compute_reward(options_, out.accuracy[i], &out.format[i], items[i].tokens));
+  }
+  return out;
 }
 
 std::vector<rewards::Reward> Scorer::score(const std::vector<Item>& items) {
-  std::vector<std::shared_ptr<const verifiers::Verifier>> acc_v, fmt_v;
-  std::vector<verifiers::Sample> samples;
-  for (const auto& it : items) {
-    samples.push_back(sample_of(it));
-    acc_v.push_back(verifier_for_source(it.row->data_source));
-    if (format_) fmt_v.push_back(format_);
-  }
-  const auto acc = pool_->run(acc_v, samples);
-  std::vector<verifiers::Verdict> fmt;
-  if (format_) fmt = pool_->run(fmt_v, samples);
-  std::vector<rewards::Reward> out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    out.push_back(rewards::compute_reward(options_, acc[i], format_ ? &fmt[i] : nullptr, items[i].tokens));
-  }
-  return out;
+  return score_all(items).rewards;
 }
 
 }  // namespace zerorl::trainer

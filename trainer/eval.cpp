@@ -49,7 +49,7 @@ struct Scored {
   std::vector<std::string> texts;
   std::vector<Scorer::Item> items;
   std::vector<verifiers::Verdict> verdicts;  // accuracy verdicts (extracted answers for maj@k)
-  std::vector<rewards::Reward> rewards;      // format score per answer
+  std::vector<rewards::Reward> rewards;      // format score per answer (from the same verification)
   double tokens = 0;                         // response tokens over all answers
 };
 
@@ -91,8 +91,9 @@ Scored generate_scored(const Config& cfg, model::CausalLM& lm, const tokenizer::
     s.items.push_back({&rows[static_cast<size_t>(t.prompt_index)], s.texts[i],
                        static_cast<int64_t>(t.tokens.size()), t.finish != rollout::FinishReason::kLength});
   }
-  s.verdicts = scorer.verify(s.items);
-  s.rewards = scorer.score(s.items);
+  Scorer::Scored scored = scorer.score_all(s.items);  // each verifier once per answer
+  s.verdicts = std::move(scored.accuracy);
+  s.rewards = std::move(scored.rewards);
   return s;
 }
 
