@@ -223,20 +223,20 @@ Json Trainer::step() {
            {"response_len_max", g.len_max},
            {"truncated_frac", g.trunc_sum / c},
            {"verifier_fail_frac", g.verifier_fail_sum / c},
-           {"kl", upd["kl"]},
-           {"entropy", upd["entropy"]},
-           {"clip_frac", upd["clip_frac"]},
-           {"grad_norm", upd["grad_norm"]},
-           {"pg_loss", upd["pg_loss"]},
            {"lr", lr_at(lr_schedule(cfg_.optim, total_opt), std::max<int64_t>(0, opt_steps_ - 1))},
            {"groups_kept", static_cast<int64_t>(g.rows.size())},
            {"groups_sampled", g.sampled_groups},
            {"epoch", sampler_->epoch()}};
-  if (upd.contains("rollout_logprob_diff")) row["rollout_logprob_diff"] = upd["rollout_logprob_diff"];
+  // Only what the update measured: no kl without a reference model, nothing when no group was kept.
+  for (const char* key : {"kl", "entropy", "clip_frac", "grad_norm", "pg_loss", "rollout_logprob_diff"}) {
+    if (upd.contains(key)) row[key] = upd[key];
+  }
   times["total"] = wall.seconds();
   for (const auto& [phase, s] : times) row["time/" + phase] = s;
   row["tokens_per_s/rollout"] = per_s(static_cast<double>(g.generated_tokens), times["rollout"]);
+  // Real prompt + response tokens, once per step; the padded figure counts padding and every epoch.
   row["tokens_per_s/update"] = per_s(upd["update_tokens"].get<double>(), times["update"]);
+  row["tokens_per_s/update_padded"] = per_s(upd["update_tokens_padded"].get<double>(), times["update"]);
   row["tokens_per_s/total"] = per_s(static_cast<double>(g.generated_tokens), times["total"]);
   sink_->log_step(row);
   if (g.verifier_fail_sum > 0) {

@@ -208,10 +208,17 @@ double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Ten
 
 }  // namespace
 
+int64_t real_tokens(const UpdateBatch& b) {
+  int64_t n = 0;
+  for (size_t i = 0; i < b.responses.size(); ++i) {
+    n += static_cast<int64_t>(b.prompt_ids[i].size() + b.responses[i].size());
+  }
+  return n;
+}
+
 Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int64_t pad, PhaseTimes& times) {
   const auto& a = cfg.algo;
-  Json out{{"kl", 0.0},        {"entropy", 0.0}, {"clip_frac", 0.0},
-           {"grad_norm", 0.0}, {"pg_loss", 0.0}, {"update_tokens", 0}};
+  Json out{{"update_tokens", 0}, {"update_tokens_padded", 0}};
   Prepared x;
   x.n = static_cast<int64_t>(b.responses.size());
   if (x.n == 0) return out;  // dynamic sampling kept nothing: no update this step
@@ -241,10 +248,11 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
   torch::Tensor stats = torch::zeros({algo::kLossStatCount}, torch::dtype(torch::kFloat64).device(device));
   const double grad_norm = optimize(cfg, p, x, stats);
   const algo::LossStats st = algo::read_loss_stats(stats);
-  out["kl"] = st.kl, out["entropy"] = st.entropy, out["clip_frac"] = st.clip_frac,
-  out["pg_loss"] = st.pg_loss;
+  if (!p.ref.is_empty()) out["kl"] = st.kl;  // no reference model: KL is not measured, not 0
+  out["entropy"] = st.entropy, out["clip_frac"] = st.clip_frac, out["pg_loss"] = st.pg_loss;
   out["grad_norm"] = grad_norm;
-  out["update_tokens"] = static_cast<int64_t>(x.n * x.T * a.epochs);
+  out["update_tokens"] = real_tokens(b);
+  out["update_tokens_padded"] = static_cast<int64_t>(x.n * x.T * a.epochs);
   if (x.rollout_diff >= 0) out["rollout_logprob_diff"] = x.rollout_diff;
   return out;
 }
