@@ -194,6 +194,10 @@ ZRL_CONFIG_STRUCT(OptimSection, ZRL_OPTIM_FIELDS);
     check::at_least(0))                                                                                     \
   F(int64_t, sample_every, 10, "Write prompts/responses/rewards to samples.jsonl every N steps (0 = off).", \
     check::at_least(0))                                                                                     \
+  F(int64_t, log_every, 1,                                                                                  \
+    "Console not a terminal (Slurm log, nohup, pipe): print a plain line every N steps with step, reward, " \
+    "accuracy, response length, step seconds and ETA (0 = never). A terminal gets a progress bar instead.", \
+    check::at_least(0))                                                                                     \
   F(bool, tensorboard, true, "Write TensorBoard event files under <output_dir>/tb/.", check::any())         \
   F(bool, memory_check, true, "Estimate memory before step 1 and fail fast if it cannot fit.", check::any())
 ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);

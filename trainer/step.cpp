@@ -342,7 +342,8 @@ void Trainer::start(const std::string& resume) {
   }
   fs::create_directories(out);
   write_file_atomic(out + "/config.yaml", config::to_yaml(cfg_));
-  sink_ = std::make_unique<MetricsSink>(out, cfg_.trainer.tensorboard, step_, cfg_.trainer.steps);
+  sink_ = std::make_unique<MetricsSink>(out, cfg_.trainer.tensorboard, step_, cfg_.trainer.steps,
+                                        cfg_.trainer.log_every);
 }
 
 void Trainer::run() {
