@@ -92,6 +92,14 @@ std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
+Json code_verifier_options(const SandboxSection& sb) {
+  return Json{{"timeout_s", sb.timeout_s},
+              {"memory_mb", sb.memory_mb},
+              {"slots", sb.workers},
+              {"insecure_allow", sb.insecure_allow},
+              {"reward", sb.reward}};
+}
+
 Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins()) {
   register_toy_verifiers(registry_);
   // User verifiers (plugins, worker processes, remote services) are created now, so a bad path or
@@ -103,12 +111,7 @@ Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins
   for (auto& [source, name] : verifiers::external::user_data_source_aliases(cfg.verifiers)) {
     registry_.alias(source, name);
   }
-  const auto& sb = cfg.sandbox;
-  code_options_ = {{"timeout_s", sb.timeout_s},
-                   {"memory_mb", sb.memory_mb},
-                   {"slots", sb.workers},
-                   {"insecure_allow", sb.insecure_allow},
-                   {"reward", sb.reward}};
+  code_options_ = code_verifier_options(cfg.sandbox);
   toy_ = cfg.data.train_path.empty();
   const auto& r = cfg.rewards;
   options_.accuracy_weight = r.accuracy_weight;

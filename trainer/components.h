@@ -42,6 +42,10 @@ FieldMapping field_mapping(const DataSection& data);
 // tokens the tokenizer's post-processor adds to a single sequence (Llama 3's <|begin_of_text|>), once.
 std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row);
 
+// The "code" verifier's options (verifiers::Registry) from the sandbox section: timeout_s, memory_mb,
+// slots (= sandbox.workers), insecure_allow, reward.
+Json code_verifier_options(const SandboxSection& sandbox);
+
 // Verifies answers on a VerifierPool and turns verdicts into rewards (rewards/). Every answer gets its
 // data_source's accuracy verdict and a format verdict (rewards.format_rule; the toy task's "toy_format"),
 // the latter even when rewards.format_weight is 0, so format_rate is always measured.
