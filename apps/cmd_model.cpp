@@ -10,6 +10,7 @@
 #include "core/json_io.h"
 #include "core/strings.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "rollout/generate.h"
 #include "tokenizer/tokenizer.h"
 
@@ -51,11 +52,7 @@ std::vector<std::vector<int64_t>> parse_ids(const std::string& text) {
   return rows;
 }
 
-torch::Device parse_device(const std::string& d) {
-  ZRL_CHECK(d == "cpu" || d.rfind("cuda", 0) == 0, "--device '{}': use cpu or cuda[:N]", d);
-  ZRL_CHECK(d == "cpu" || torch::cuda::is_available(), "--device {}: CUDA is not available", d);
-  return torch::Device(d);
-}
+torch::Device parse_device(const std::string& d) { return model::resolve_device(d, "--device"); }
 
 void check_vocab(const std::vector<std::vector<int64_t>>& rows, int64_t vocab) {
   for (const auto& r : rows)
@@ -100,7 +97,7 @@ int run_generate(const ModelArgs& a) {
   const auto tok = load_tokenizer(a);
   rollout::GenerateRequest req;
   if (!a.prompt.empty()) {
-    const auto ids = tok->encode(a.prompt);
+    const auto ids = tok->encode_prompt(a.prompt);  // the same special tokens as a training prompt
     req.prompts.push_back(std::vector<int64_t>(ids.begin(), ids.end()));
   } else {
     req.prompts = parse_ids(a.ids);
@@ -131,14 +128,14 @@ void register_model_commands(CLI::App& app, int& exit_code) {
   generate->add_option("--temperature", gen.temperature, "0 = greedy");
   generate->add_option("--top-p", gen.top_p, "Nucleus mass");
   generate->add_option("--seed", gen.seed, "Sampling seed");
-  generate->add_option("--device", gen.device, "cpu or cuda");
+  generate->add_option("--device", gen.device, "cpu, cuda, cuda:N or auto");
   generate->callback([&exit_code]() { exit_code = run_generate(gen); });
 
   auto* logits =
       app.add_subcommand("logits", "Print last-position logits and per-position logit sums as JSON");
   logits->add_option("--model", lg.model, "Hugging Face checkpoint folder")->required();
   logits->add_option("--ids", lg.ids, "Token ids: rows separated by ';'")->required();
-  logits->add_option("--device", lg.device, "cpu (float32) or cuda");
+  logits->add_option("--device", lg.device, "cpu (float32), cuda, cuda:N or auto");
   logits->callback([&exit_code]() { exit_code = run_logits(lg); });
 }
 

@@ -15,11 +15,22 @@ using config::DoubleMap;
 using config::StringList;
 namespace check = config::check;
 
-#define ZRL_RUN_FIELDS(F)                                                                                   \
-  F(std::string, output_dir, "runs/default", "Run directory: metrics, checkpoints, samples.", check::any()) \
-  F(int64_t, seed, 0, "Seed of every random stream (sampling, data order, init).", check::at_least(0))      \
-  F(std::string, device, "auto", "auto, cpu or cuda.", check::one_of({"auto", "cpu", "cuda"}))              \
-  F(std::string, log_level, "info", "Console log level: debug, info, warn, error.",                         \
+namespace config::check {
+// tokenizer.prompt_template: a built-in name (r1_zero, chatml, plain) or a template string holding
+// "{prompt}" exactly once (the built-in names are tokenizer/template.h's).
+std::function<std::string(const std::string&)> prompt_template();
+// run.device: auto, cpu, cuda or cuda:N (N a device index). Whether the device exists is checked when
+// the run starts (model/device.h), since a config may be written on one machine and run on another.
+std::function<std::string(const std::string&)> device();
+}  // namespace config::check
+
+#define ZRL_RUN_FIELDS(F)                                                                                    \
+  F(std::string, output_dir, "runs/default", "Run directory: metrics, checkpoints, samples.", check::any())  \
+  F(int64_t, seed, 0, "Seed of every random stream (sampling, data order, init).", check::at_least(0))       \
+  F(std::string, device, "auto",                                                                             \
+    "auto (CUDA device 0 when there is one, else CPU), cpu, cuda or cuda:N; cuda without CUDA is an error.", \
+    check::device())                                                                                         \
+  F(std::string, log_level, "info", "Console log level: debug, info, warn, error.",                          \
     check::one_of({"trace", "debug", "info", "warn", "error", "off"}))
 ZRL_CONFIG_STRUCT(RunSection, ZRL_RUN_FIELDS);
 
@@ -39,11 +50,14 @@ ZRL_CONFIG_STRUCT(RunSection, ZRL_RUN_FIELDS);
     check::any())
 ZRL_CONFIG_STRUCT(ModelSection, ZRL_MODEL_FIELDS);
 
-#define ZRL_TOKENIZER_FIELDS(F)                                                                   \
-  F(std::string, path, "", "Folder with tokenizer.json; empty = the model folder.", check::any()) \
-  F(std::string, prompt_template, "r1_zero", "Prompt template: r1_zero, chatml, plain.",          \
-    check::one_of({"r1_zero", "chatml", "plain"}))                                                \
-  F(int64_t, max_prompt_tokens, 1024, "Longer prompts are dropped from the dataset at load.",     \
+#define ZRL_TOKENIZER_FIELDS(F)                                                                           \
+  F(std::string, path, "", "Folder with tokenizer.json; empty = the model folder.", check::any())         \
+  F(std::string, prompt_template, "r1_zero",                                                              \
+    "Prompt template: r1_zero, chatml, plain, or a string with {prompt} exactly once where the question " \
+    "goes (quote it in YAML: \"Q: {prompt} A:\"). Special tokens that the tokenizer's post-processor "    \
+    "adds (Llama 3's BOS) come first, once.",                                                             \
+    check::prompt_template())                                                                             \
+  F(int64_t, max_prompt_tokens, 1024, "Longer prompts are dropped from the dataset at load.",             \
     check::at_least(1))
 ZRL_CONFIG_STRUCT(TokenizerSection, ZRL_TOKENIZER_FIELDS);
 
@@ -179,6 +193,10 @@ ZRL_CONFIG_STRUCT(OptimSection, ZRL_OPTIM_FIELDS);
   F(int64_t, eval_every, 0, "Evaluate data.eval_path every N steps into <output_dir>/eval/ (0 = off).",     \
     check::at_least(0))                                                                                     \
   F(int64_t, sample_every, 10, "Write prompts/responses/rewards to samples.jsonl every N steps (0 = off).", \
+    check::at_least(0))                                                                                     \
+  F(int64_t, log_every, 1,                                                                                  \
+    "Console not a terminal (Slurm log, nohup, pipe): print a plain line every N steps with step, reward, " \
+    "accuracy, response length, step seconds and ETA (0 = never). A terminal gets a progress bar instead.", \
     check::at_least(0))                                                                                     \
   F(bool, tensorboard, true, "Write TensorBoard event files under <output_dir>/tb/.", check::any())         \
   F(bool, memory_check, true, "Estimate memory before step 1 and fail fast if it cannot fit.", check::any())

@@ -61,7 +61,8 @@ Reward compute_reward(const RewardOptions& options, const verifiers::Verdict& ac
   r.status = accuracy.status;
   r.accuracy =
       options.wrong_reward + (options.correct_reward - options.wrong_reward) * verdict_score(accuracy);
-  r.format = format != nullptr ? verdict_score(*format) : 0.0;
+  r.has_format = format != nullptr;
+  r.format = r.has_format ? verdict_score(*format) : 0.0;
   r.overlong = overlong_penalty(response_tokens, options.max_response_tokens, options.overlong);
   if (options.length_weight != 0) {
     ZRL_CHECK(options.max_response_tokens > 0,

@@ -55,15 +55,17 @@ double overlong_penalty(int64_t response_tokens, int64_t max_length, const Overl
 
 struct Reward {
   double total = 0;
-  double accuracy = 0;   // wrong_reward..correct_reward, before its weight
-  double format = 0;     // format score in [0, 1] before its weight (0 without a format verdict)
-  double overlong = 0;   // R_length * penalty_factor, in [-penalty_factor, 0]
-  double length = 0;     // -length_weight * L / max_response_tokens
-  bool correct = false;  // the accuracy verdict's `correct` (for the accuracy metric)
-  std::string status;    // the accuracy verdict's `status` ("timeout"/"error": the verifier failed)
+  double accuracy = 0;      // wrong_reward..correct_reward, before its weight
+  double format = 0;        // format score in [0, 1] before its weight; meaningful only when has_format
+  bool has_format = false;  // a format verdict was given: without one, `format` is not a measurement
+  double overlong = 0;      // R_length * penalty_factor, in [-penalty_factor, 0]
+  double length = 0;        // -length_weight * L / max_response_tokens
+  bool correct = false;     // the accuracy verdict's `correct` (for the accuracy metric)
+  std::string status;       // the accuracy verdict's `status` ("timeout"/"error": the verifier failed)
 };
 
-// One sample's reward. `format` may be null (no format verifier configured: contributes 0).
+// One sample's reward. `format` may be null (no format verdict: contributes 0 to total, has_format false, and
+// a format rate must not count it).
 Reward compute_reward(const RewardOptions& options, const verifiers::Verdict& accuracy,
                       const verifiers::Verdict* format, int64_t response_tokens);
 

@@ -86,13 +86,19 @@ void load_added(TokenizerImpl& t, const Json& added) {
   t.added = AddedVocabulary(std::move(tokens), normalized);
 }
 
-// post_processor: ByteLevel only touches offsets; TemplateProcessing adds its "single" special tokens.
+// post_processor: ByteLevel only touches offsets; TemplateProcessing adds its "single" special tokens,
+// Roberta/BertProcessing cls and sep; any other type is refused by name.
 void load_post_processor(TokenizerImpl& t, const Json& spec, const std::string& origin) {
   if (spec.is_null()) return;
   std::string type = spec.value("type", "");
   if (type == "ByteLevel") return;
   if (type == "Sequence") {
     for (const auto& sub : spec.at("processors")) load_post_processor(t, sub, origin);
+    return;
+  }
+  if (type == "RobertaProcessing" || type == "BertProcessing") {  // single: cls $A sep, as [token, id] pairs
+    t.prefix_ids.push_back(spec.at("cls").at(1).get<int32_t>());
+    t.suffix_ids.push_back(spec.at("sep").at(1).get<int32_t>());
     return;
   }
   ZRL_CHECK(type == "TemplateProcessing", "{}: post_processor type '{}' is not supported", origin, type);

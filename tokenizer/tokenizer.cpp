@@ -189,6 +189,20 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_special
   return out;
 }
 
+std::vector<int32_t> Tokenizer::encode_prompt(const std::string& text) const {
+  const TokenizerImpl& t = *impl_;
+  std::vector<int32_t> prefix = t.prefix_ids;
+  if (t.add_bos_token && t.bos && (prefix.empty() || prefix.front() != *t.bos))
+    prefix.insert(prefix.begin(), *t.bos);
+  const std::vector<int32_t> body = encode(text, false);
+  const bool has_prefix =
+      body.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), body.begin());
+  std::vector<int32_t> out = has_prefix ? std::vector<int32_t>{} : prefix;
+  out.insert(out.end(), body.begin(), body.end());
+  out.insert(out.end(), t.suffix_ids.begin(), t.suffix_ids.end());
+  return out;
+}
+
 std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std::string>& texts, int threads,
                                                           bool add_special_tokens) const {
   std::vector<std::vector<int32_t>> out(texts.size());

@@ -33,6 +33,13 @@ class Tokenizer {
   // Text -> ids like HF `Tokenizer.encode(text, add_special_tokens)`. Added tokens inside the text
   // become their ids. Invalid UTF-8 is first repaired to U+FFFD (HF only accepts valid strings).
   std::vector<int32_t> encode(const std::string& text, bool add_special_tokens = true) const;
+  // A model prompt -> ids, as transformers' `tokenizer(text)` gives them: the post-processor's special
+  // tokens for a single sequence (Llama 3's TemplateProcessing "<|begin_of_text|> $A"; Qwen's ByteLevel adds
+  // none), plus bos_token first when tokenizer_config.json says add_bos_token and the post-processor does
+  // not add it (transformers' Llama-family tokenizers rebuild their post-processor from that flag). Special
+  // tokens that the text already begins with (a chat template's "<|begin_of_text|>") are not added again.
+  // Responses and pretraining text use encode(text, false).
+  std::vector<int32_t> encode_prompt(const std::string& text) const;
   // Many texts, on `threads` threads (0: hardware concurrency).
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts, int threads = 0,
                                                  bool add_special_tokens = true) const;

@@ -1,5 +1,5 @@
-// trainer/components.cpp: Config -> tokenizer, model, rows, scorer. The toy task's verifiers live here
-// because they exist only for tiny_test.yaml. Not here: the loop (step.cpp).
+// trainer/components.cpp: Config -> tokenizer, model, rows, scorer. Not here: the loop (step.cpp), the toy
+// task's verifiers (toy_task.cpp).
 #include "trainer/components.h"
 
 #include <filesystem>
@@ -9,6 +9,7 @@
 #include "core/strings.h"
 #include "model/checkpoint.h"
 #include "tokenizer/template.h"
+#include "trainer/toy_task.h"
 #include "verifiers/external/from_config.h"
 #include "verifiers/format_reward.h"
 
@@ -87,41 +88,20 @@ std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer
   const bool toy = cfg.data.train_path.empty() && cfg.model.path.empty() && cfg.tokenizer.path.empty();
   const std::string text =
       toy ? row.prompt : tokenizer::apply_template(cfg.tokenizer.prompt_template, row.prompt);
-  const auto ids = tok.encode(text, false);
+  const auto ids = tok.encode_prompt(text);  // the post-processor's special tokens (Llama 3's BOS), once
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
-namespace {
-class ToyAddition : public verifiers::Verifier {
- public:
-  std::string name() const override { return "toy_addition"; }
-  verifiers::Verdict verify(const verifiers::Sample& s) const override {
-    verifiers::Verdict v;
-    v.extracted = trim(s.response);
-    v.correct = v.extracted == s.gold;
-    v.reward = v.correct ? 1.0 : 0.0;
-    v.status = v.correct ? "ok" : "wrong";
-    return v;
-  }
-};
-class ToyFormat : public verifiers::Verifier {  // digits only, and the answer ended with EOS
- public:
-  std::string name() const override { return "toy_format"; }
-  verifiers::Verdict verify(const verifiers::Sample& s) const override {
-    bool ok = !s.response.empty() && s.extra.value("finished", false);
-    for (char c : s.response) ok = ok && c >= '0' && c <= '9';
-    verifiers::Verdict v;
-    v.correct = ok;
-    v.reward = ok ? 1.0 : 0.0;
-    v.status = ok ? "ok" : "wrong";
-    return v;
-  }
-};
-}  // namespace
+Json code_verifier_options(const SandboxSection& sb) {
+  return Json{{"timeout_s", sb.timeout_s},
+              {"memory_mb", sb.memory_mb},
+              {"slots", sb.workers},
+              {"insecure_allow", sb.insecure_allow},
+              {"reward", sb.reward}};
+}
 
 Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins()) {
-  registry_.add("toy_addition", [](const Json&) { return std::make_unique<ToyAddition>(); });
-  registry_.add("toy_format", [](const Json&) { return std::make_unique<ToyFormat>(); });
+  register_toy_verifiers(registry_);
   // User verifiers (plugins, worker processes, remote services) are created now, so a bad path or
   // command fails before step 1, and rows reach them through their data_sources.
   for (auto& [name, make] : verifiers::external::user_verifier_factories(cfg.verifiers)) {
@@ -131,12 +111,7 @@ Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins
   for (auto& [source, name] : verifiers::external::user_data_source_aliases(cfg.verifiers)) {
     registry_.alias(source, name);
   }
-  const auto& sb = cfg.sandbox;
-  code_options_ = {{"timeout_s", sb.timeout_s},
-                   {"memory_mb", sb.memory_mb},
-                   {"slots", sb.workers},
-                   {"insecure_allow", sb.insecure_allow},
-                   {"reward", sb.reward}};
+  code_options_ = code_verifier_options(cfg.sandbox);
   toy_ = cfg.data.train_path.empty();
   const auto& r = cfg.rewards;
   options_.accuracy_weight = r.accuracy_weight;
@@ -147,11 +122,10 @@ Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins
   options_.overlong.buffer = cfg.algo.overlong_buffer;
   options_.overlong.penalty_factor = cfg.algo.overlong_penalty;
   rewards::validate(options_);
-  if (r.format_weight != 0) {
-    // The R1-Zero template ends with "Assistant:", so the completion opens <think> itself.
-    const Json opts = toy_ ? Json::object() : Json{{"rule", r.format_rule}};
-    format_ = registry_.create(toy_ ? "toy_format" : "format", opts);
-  }
+  // Created even when format_weight is 0: format_rate is always measured (a cheap check), never a 0 that
+  // nobody computed. The R1-Zero template ends with "Assistant:", so the completion opens <think> itself.
+  const Json opts = toy_ ? Json::object() : Json{{"rule", r.format_rule}};
+  format_ = registry_.create(toy_ ? "toy_format" : "format", opts);
   pool_ =
       std::make_unique<verifiers::VerifierPool>(static_cast<int>(r.verifier_threads), r.verifier_timeout_s);
 }
@@ -175,32 +149,30 @@ verifiers::Sample Scorer::sample_of(const Item& item) {
   return {item.row->prompt, item.response, item.row->answer, std::move(extra)};
 }
 
-std::vector<verifiers::Verdict> Scorer::verify(const std::vector<Item>& items) {
-  std::vector<std::shared_ptr<const verifiers::Verifier>> acc_v;
+Scorer::Scored Scorer::score_all(const std::vector<Item>& items) {
+  // One pool run: the accuracy verdict of every item, then its format verdict.
+  std::vector<std::shared_ptr<const verifiers::Verifier>> chosen;
   std::vector<verifiers::Sample> samples;
+  const size_t n = items.size();
+  samples.reserve(2 * n);  // the second half copies the first: no reallocation under those references
   for (const auto& it : items) {
     samples.push_back(sample_of(it));
-    acc_v.push_back(verifier_for_source(it.row->data_source));
+    chosen.push_back(verifier_for_source(it.row->data_source));
   }
-  return pool_->run(acc_v, samples);
+  for (size_t i = 0; i < n; ++i) samples.push_back(samples[i]), chosen.push_back(format_);
+  std::vector<verifiers::Verdict> verdicts = pool_->run(chosen, samples);
+  Scored out;
+  out.accuracy.assign(verdicts.begin(), verdicts.begin() + static_cast<std::ptrdiff_t>(n));
+  out.format.assign(verdicts.begin() + static_cast<std::ptrdiff_t>(n), verdicts.end());
+  for (size_t i = 0; i < n; ++i) {
+    out.rewards.push_back(
+        rewards::compute_reward(options_, out.accuracy[i], &out.format[i], items[i].tokens));
+  }
+  return out;
 }
 
 std::vector<rewards::Reward> Scorer::score(const std::vector<Item>& items) {
-  std::vector<std::shared_ptr<const verifiers::Verifier>> acc_v, fmt_v;
-  std::vector<verifiers::Sample> samples;
-  for (const auto& it : items) {
-    samples.push_back(sample_of(it));
-    acc_v.push_back(verifier_for_source(it.row->data_source));
-    if (format_) fmt_v.push_back(format_);
-  }
-  const auto acc = pool_->run(acc_v, samples);
-  std::vector<verifiers::Verdict> fmt;
-  if (format_) fmt = pool_->run(fmt_v, samples);
-  std::vector<rewards::Reward> out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    out.push_back(rewards::compute_reward(options_, acc[i], format_ ? &fmt[i] : nullptr, items[i].tokens));
-  }
-  return out;
+  return score_all(items).rewards;
 }
 
 }  // namespace zerorl::trainer

@@ -38,11 +38,17 @@ std::vector<Row> build_rows(const Config& cfg);
 // The data.*_key settings (train and eval files share them).
 FieldMapping field_mapping(const DataSection& data);
 
-// Template applied to the row's question, then encoded (no special tokens added).
+// Template applied to the row's question (the toy task: none), then Tokenizer::encode_prompt: the special
+// tokens the tokenizer's post-processor adds to a single sequence (Llama 3's <|begin_of_text|>), once.
 std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row);
 
-// Verifies answers on a VerifierPool and turns verdicts into rewards (rewards/). The toy task's verifiers
-// ("toy_addition": exact match; "toy_format": digits only, finished) are registered here.
+// The "code" verifier's options (verifiers::Registry) from the sandbox section: timeout_s, memory_mb,
+// slots (= sandbox.workers), insecure_allow, reward.
+Json code_verifier_options(const SandboxSection& sandbox);
+
+// Verifies answers on a VerifierPool and turns verdicts into rewards (rewards/). Every answer gets its
+// data_source's accuracy verdict and a format verdict (rewards.format_rule; the toy task's "toy_format"),
+// the latter even when rewards.format_weight is 0, so format_rate is always measured.
 class Scorer {
  public:
   explicit Scorer(const Config& cfg);
@@ -53,9 +59,13 @@ class Scorer {
     int64_t tokens = 0;    // response length in tokens (EOS included)
     bool finished = true;  // false when cut at max_new_tokens
   };
-  std::vector<rewards::Reward> score(const std::vector<Item>& items);
-  // Only the accuracy verdicts (eval: correctness and extracted answers for maj@k).
-  std::vector<verifiers::Verdict> verify(const std::vector<Item>& items);
+  // Per item, in order: both verdicts and the reward made from them. Each verifier runs once per item.
+  struct Scored {
+    std::vector<verifiers::Verdict> accuracy, format;
+    std::vector<rewards::Reward> rewards;
+  };
+  Scored score_all(const std::vector<Item>& items);
+  std::vector<rewards::Reward> score(const std::vector<Item>& items);  // score_all(items).rewards
   // What a verifier sees: the row's prompt, answer and `extra` object, with two fields set by the trainer
   // (overwriting same-named row fields): "finished" (false when cut at max_new_tokens) and "data_source"
   // (the row's; verl's compute_score argument, read by scripts/verl_bridge.py).

@@ -10,6 +10,7 @@
 #include "core/seed.h"
 #include "core/timer.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "rollout/engine.h"
 #include "rollout/generate.h"
 #include "trainer/components.h"
@@ -48,7 +49,7 @@ struct Scored {
   std::vector<std::string> texts;
   std::vector<Scorer::Item> items;
   std::vector<verifiers::Verdict> verdicts;  // accuracy verdicts (extracted answers for maj@k)
-  std::vector<rewards::Reward> rewards;      // format score per answer
+  std::vector<rewards::Reward> rewards;      // format score per answer (from the same verification)
   double tokens = 0;                         // response tokens over all answers
 };
 
@@ -90,8 +91,9 @@ Scored generate_scored(const Config& cfg, model::CausalLM& lm, const tokenizer::
     s.items.push_back({&rows[static_cast<size_t>(t.prompt_index)], s.texts[i],
                        static_cast<int64_t>(t.tokens.size()), t.finish != rollout::FinishReason::kLength});
   }
-  s.verdicts = scorer.verify(s.items);
-  s.rewards = scorer.score(s.items);
+  Scorer::Scored scored = scorer.score_all(s.items);  // each verifier once per answer
+  s.verdicts = std::move(scored.accuracy);
+  s.rewards = std::move(scored.rewards);
   return s;
 }
 
@@ -186,9 +188,7 @@ int run_eval(const Config& cfg, const std::string& checkpoint) {
       c.tokenizer.path = cfg.model.path;
   }
   const auto tok = build_tokenizer(c);
-  const torch::Device device = torch::cuda::is_available() && cfg.run.device != "cpu"
-                                   ? torch::Device(torch::kCUDA, 0)
-                                   : torch::Device(torch::kCPU);
+  const torch::Device device = model::resolve_device(cfg.run.device);
   auto lm = build_model(c, tok, device);
   const std::vector<Row> rows = load_eval_rows(c);
   const std::string summary_path =

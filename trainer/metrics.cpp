@@ -1,18 +1,57 @@
-// trainer/metrics.cpp: JSONL + TensorBoard + progress bar fan-out of one metrics row.
-// Not here: the metric definitions (trainer/step.cpp).
+// trainer/metrics.cpp: JSONL + TensorBoard + console (progress bar or plain lines) fan-out of one metrics
+// row. Not here: the metric definitions (trainer/step.cpp).
 #include "trainer/metrics.h"
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "core/strings.h"
 
 namespace zerorl::trainer {
 
+namespace {
+
+struct ConsoleField {
+  const char* key;    // metrics row key
+  const char* label;  // what the console calls it
+  int decimals;       // digits after the point
+};
+// In display order. Extend here (e.g. a monitor's rate) to show a metric on the bar and in the lines.
+const ConsoleField kConsoleFields[] = {
+    {"reward_mean", "reward", 3},    {"accuracy", "acc", 3}, {"format_rate", "format", 3},
+    {"response_len_mean", "len", 1}, {"kl", "kl", 4},        {"entropy", "entropy", 3},
+};
+
+}  // namespace
+
+std::string console_fields(const Json& row) {
+  std::string out;
+  for (const auto& f : kConsoleFields) {
+    if (!row.contains(f.key) || !row[f.key].is_number()) continue;
+    if (!out.empty()) out += " | ";
+    out += fmt::format("{} {:.{}f}", f.label, row[f.key].get<double>(), f.decimals);
+  }
+  return out;
+}
+
+std::string console_line(const Json& row, int64_t total_steps, double eta_s) {
+  std::string line = fmt::format("step {}/{}", row.at("step").get<int64_t>(), total_steps);
+  const std::string fields = console_fields(row);
+  if (!fields.empty()) line += " | " + fields;
+  if (row.contains("time/total") && row["time/total"].is_number()) {
+    line += fmt::format(" | {:.2f} s", row["time/total"].get<double>());
+  }
+  return line + " | ETA " + format_duration(eta_s);
+}
+
 MetricsSink::MetricsSink(const std::string& output_dir, bool tensorboard, int64_t first_step,
-                         int64_t total_steps)
-    : bar_(total_steps, "train", "step") {
+                         int64_t total_steps, int64_t log_every)
+    : bar_(total_steps, "train", "step"),
+      first_step_(first_step),
+      total_steps_(total_steps),
+      log_every_(log_every) {
   std::filesystem::create_directories(output_dir);
   truncate_jsonl_after_step(output_dir + "/metrics.jsonl", first_step);
   truncate_jsonl_after_step(output_dir + "/samples.jsonl", first_step);
@@ -31,9 +70,18 @@ void MetricsSink::log_step(const Json& row) {
     }
     tb_->flush();
   }
-  auto num = [&](const char* k) { return row.contains(k) ? row[k].get<double>() : 0.0; };
-  bar_.update(step, fmt::format("reward {:.3f} acc {:.3f} len {:.0f} kl {:.4f}", num("reward_mean"),
-                                num("accuracy"), num("response_len_mean"), num("kl")));
+  if (first_step_start_s_ < 0) first_step_start_s_ = clock_.seconds() - row.value("time/total", 0.0);
+  if (bar_.enabled()) {
+    bar_.update(step, console_fields(row));
+    return;
+  }
+  if (log_every_ <= 0 || (step % log_every_ != 0 && step != total_steps_)) return;
+  // ETA from the wall clock since the first step of this process began: evals and checkpoints included.
+  const double per_step = (clock_.seconds() - first_step_start_s_) / static_cast<double>(step - first_step_);
+  const std::string line =
+      console_line(row, total_steps_, per_step * static_cast<double>(total_steps_ - step));
+  std::fprintf(stdout, "%s\n", line.c_str());
+  std::fflush(stdout);
 }
 
 void MetricsSink::log_samples(const Json& rows) {

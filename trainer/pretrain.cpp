@@ -18,8 +18,10 @@
 #include "core/seed.h"
 #include "core/timer.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "tokenizer/tokenizer.h"
 #include "trainer/checkpoint.h"
+#include "trainer/lr_schedule.h"
 
 namespace zerorl::trainer {
 namespace fs = std::filesystem;
@@ -49,15 +51,6 @@ model::CausalLM build_model(const PretrainSection& p, const tokenizer::Tokenizer
   model::CausalLM lm(c, torch::kFloat32, device);
   model::init_random_(lm, mix_seed({seed, 0x707265ULL}));
   return lm;
-}
-
-double lr_at(const PretrainSection& p, int64_t step) {  // step is 0-based
-  if (step < p.warmup_steps)
-    return p.lr * static_cast<double>(step + 1) / static_cast<double>(p.warmup_steps);
-  const double span = std::max<int64_t>(1, p.steps - p.warmup_steps);
-  const double t = std::min(1.0, static_cast<double>(step - p.warmup_steps) / span);
-  const double lo = p.lr * p.min_lr_ratio;
-  return lo + (p.lr - lo) * 0.5 * (1.0 + std::cos(M_PI * t));
 }
 
 void save_to(model::CausalLM& lm, const tokenizer::Tokenizer& tok, const std::string& dir) {
@@ -102,8 +95,7 @@ std::vector<std::vector<int64_t>> pack_documents(const std::vector<std::vector<i
 PretrainResult pretrain(const PretrainSection& p, const std::string& output_dir, uint64_t seed,
                         const std::string& device_name) {
   if (p.threads > 0) torch::set_num_threads(static_cast<int>(p.threads));
-  const bool cuda = device_name == "cuda" || (device_name == "auto" && torch::cuda::is_available());
-  const torch::Device device = cuda ? torch::kCUDA : torch::kCPU;
+  const torch::Device device = model::resolve_device(device_name);
   const auto tok = tokenizer::Tokenizer::byte_level();
   const auto windows = load_windows(p, tok);
   auto lm = build_model(p, tok, device, seed);
@@ -133,7 +125,7 @@ PretrainResult pretrain(const PretrainSection& p, const std::string& output_dir,
     }
     auto batch = torch::tensor(flat, torch::kLong).view({p.batch_size, p.seq_len + 1}).to(device);
     auto input = batch.slice(1, 0, p.seq_len), target = batch.slice(1, 1, p.seq_len + 1);
-    const double lr = lr_at(p, step);
+    const double lr = lr_at(lr_schedule(p), step);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     opt.zero_grad();
     auto logits = lm->forward(input);

@@ -25,7 +25,8 @@ struct PretrainResult {
 
 // Trains on p.corpus_path and writes <output_dir>/metrics.jsonl ({"step","loss","lr","grad_norm",
 // "tokens_per_s"} every log_every steps), checkpoints/step_<N>/ every save_every steps and the final model
-// to <output_dir>/model. Deterministic on CPU for a fixed seed and thread count. device: auto|cpu|cuda.
+// to <output_dir>/model. Deterministic on CPU for a fixed seed and thread count. device: run.device's value
+// (model::resolve_device: cuda without CUDA is an error).
 PretrainResult pretrain(const PretrainSection& p, const std::string& output_dir, uint64_t seed,
                         const std::string& device);
 

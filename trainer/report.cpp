@@ -1,10 +1,16 @@
-// trainer/report.cpp: summary.json and curves.png (gnuplot as a subprocess: a packaged plotting tool rather
-// than a hand-written rasterizer). Not here: the metrics themselves.
+// trainer/report.cpp: summary.json and curves.png (gnuplot as a subprocess, spawned without a shell, its
+// script on stdin: a packaged plotting tool rather than a hand-written rasterizer). Not here: the metrics
+// themselves.
 #include "trainer/report.h"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -13,13 +19,54 @@
 namespace zerorl::trainer {
 namespace {
 
-const char* const kCurveKeys[] = {"reward_mean", "accuracy", "response_len_mean", "kl"};
-
 Json pick_number(const Json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_number() ? j[key] : Json(nullptr);
 }
 
+// gnuplot < script, its output to /dev/null; no shell, so no path is ever parsed as shell syntax.
+// Returns the exit status (127: gnuplot could not be started).
+int run_gnuplot(const std::string& script_path) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, script_path.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  char arg0[] = "gnuplot";
+  char* argv[] = {arg0, nullptr};
+  pid_t pid = 0;
+  const int err = posix_spawnp(&pid, "gnuplot", &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (err != 0) return 127;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 }  // namespace
+
+std::string gnuplot_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::vector<CurvePanel> curve_panels(const std::vector<Json>& rows) {
+  bool kl_measured = false;  // old runs logged kl = 0 without a reference model: all-zero is not measured
+  for (const Json& row : rows) {
+    const Json kl = pick_number(row, "kl");
+    kl_measured = kl_measured || (!kl.is_null() && kl.get<double>() != 0.0);
+  }
+  std::vector<CurvePanel> panels = {{"reward_mean", "reward (mean)"},
+                                    {"accuracy", "accuracy"},
+                                    {"response_len_mean", "response length (tokens)"}};
+  if (kl_measured) {
+    panels.push_back({"kl", "KL to reference"});
+  } else {
+    panels.push_back({"entropy", "policy entropy (nats/token; no KL: kl_coef is 0)"});
+  }
+  return panels;
+}
 
 Json eval_brief(const Json& s) {
   Json len = pick_number(s, "response_len_mean");
@@ -41,59 +88,77 @@ Json write_summary(const std::string& output_dir, const Json& eval_before, const
   return out;
 }
 
+namespace {
+
+// gnuplot commands drawing `panels` from the columns 2.. of `data_path` (+ held-out points on the accuracy
+// panel). Every path and title goes in through gnuplot_quote.
+std::string curves_script(const std::string& title, const std::string& png_path, const std::string& data_path,
+                          const std::string& eval_path, const std::vector<CurvePanel>& panels,
+                          const std::vector<bool>& present, bool eval_points) {
+  std::string gp = "set terminal pngcairo size 1200,800 font ',10' noenhanced\nset output " +
+                   gnuplot_quote(png_path) + "\nset multiplot layout 2,2 title " +
+                   gnuplot_quote("zerorl: " + title) + "\nset grid\nset xlabel 'step'\n";
+  for (size_t i = 0; i < panels.size(); ++i) {
+    const std::string col = std::to_string(i + 2);
+    gp += "set title " + gnuplot_quote(panels[i].title) + "\n";
+    if (present[i] && panels[i].key == "accuracy" && eval_points) {  // train rollouts and held-out evals
+      gp += "set autoscale y\nset key bottom right\nplot " + gnuplot_quote(data_path) + " using 1:" + col +
+            " with linespoints pt 7 ps 0.4 title 'train rollouts', " + gnuplot_quote(eval_path) +
+            " using 1:2 with linespoints pt 5 ps 1.2 lw 2 title 'held-out eval'\n";
+    } else if (present[i]) {
+      gp += "set autoscale y\nplot " + gnuplot_quote(data_path) + " using 1:" + col +
+            " with linespoints pt 7 ps 0.4 notitle\n";
+    } else {  // gnuplot refuses an all-undefined column: an empty panel that says so
+      gp +=
+          "set label 1 'not recorded' at graph 0.5,0.5 center\nset yrange [0:1]\nplot -1 notitle\nunset "
+          "label 1\n";
+    }
+  }
+  return gp + "unset multiplot\n";
+}
+
+}  // namespace
+
 std::string plot_curves(const std::string& metrics_path, const std::string& png_path,
                         const std::vector<std::pair<int64_t, double>>& eval_accuracy) {
   if (!std::filesystem::exists(metrics_path)) return metrics_path + " does not exist";
+  std::vector<Json> rows;
+  for (Json& row : read_jsonl(metrics_path)) {
+    if (row.contains("step")) rows.push_back(std::move(row));
+  }
+  if (rows.empty()) return metrics_path + " has no rows with \"step\"";
+  // A line break would end a gnuplot string and start a command (gnuplot can run shell commands).
+  if ((metrics_path + png_path).find_first_of("\n\r") != std::string::npos) {
+    return "a path with a line break cannot be given to gnuplot";
+  }
+  const std::vector<CurvePanel> panels = curve_panels(rows);
   const std::string data_path = png_path + ".dat", script_path = png_path + ".gp";
   const std::string eval_path = png_path + ".eval.dat";
   {
     std::ofstream e(eval_path);
     for (const auto& [step, acc] : eval_accuracy) e << step << ' ' << acc << '\n';
   }
-  int64_t rows = 0;
-  bool present[4] = {false, false, false, false};
+  std::vector<bool> present(panels.size(), false);
   {
     std::ofstream data(data_path);
-    for (const Json& row : read_jsonl(metrics_path)) {
-      if (!row.contains("step")) continue;
+    for (const Json& row : rows) {
       data << row["step"].get<int64_t>();
-      for (int i = 0; i < 4; ++i) {
-        const Json v = pick_number(row, kCurveKeys[i]);
+      for (size_t i = 0; i < panels.size(); ++i) {
+        const Json v = pick_number(row, panels[i].key.c_str());
         present[i] = present[i] || !v.is_null();
         data << ' ' << (v.is_null() ? std::string("NaN") : std::to_string(v.get<double>()));
       }
       data << '\n';
-      ++rows;
     }
   }
-  if (rows == 0) return metrics_path + " has no rows with \"step\"";
-  {
-    std::ofstream gp(script_path);
-    gp << "set terminal pngcairo size 1200,800 font ',10' noenhanced\nset output '" << png_path << "'\n"
-       << "set multiplot layout 2,2 title 'zerorl: " << metrics_path << "'\nset grid\nset xlabel 'step'\n";
-    const char* titles[] = {"reward (mean)", "accuracy", "response length (tokens)", "KL to reference"};
-    for (int i = 0; i < 4; ++i) {
-      gp << "set title '" << titles[i] << "'\n";
-      if (present[i] && i == 1 && !eval_accuracy.empty()) {  // accuracy: train rollouts and held-out evals
-        gp << "set autoscale y\nset key bottom right\nplot '" << data_path << "' using 1:3"
-           << " with linespoints pt 7 ps 0.4 title 'train rollouts', '" << eval_path
-           << "' using 1:2 with linespoints pt 5 ps 1.2 lw 2 title 'held-out eval'\n";
-      } else if (present[i]) {
-        gp << "set autoscale y\nplot '" << data_path << "' using 1:" << i + 2
-           << " with linespoints pt 7 ps 0.4 notitle\n";
-      } else {  // gnuplot refuses an all-undefined column: an empty panel that says so
-        gp << "set label 1 'not recorded' at graph 0.5,0.5 center\nset yrange [0:1]\nplot -1 notitle\nunset "
-              "label 1\n";
-      }
-    }
-    gp << "unset multiplot\n";
-  }
-  const std::string cmd = "gnuplot '" + script_path + "' >/dev/null 2>&1";  // rc says if it failed
-  const int rc = std::system(cmd.c_str());
+  std::ofstream(script_path) << curves_script(metrics_path, png_path, data_path, eval_path, panels, present,
+                                              !eval_accuracy.empty());
+  const int rc = run_gnuplot(script_path);
   std::filesystem::remove(data_path);
   std::filesystem::remove(eval_path);
   std::filesystem::remove(script_path);
-  if (rc != 0) return "gnuplot failed (exit " + std::to_string(rc) + "): is gnuplot installed?";
+  if (rc == 127) return "gnuplot could not be started: is gnuplot installed?";
+  if (rc != 0) return "gnuplot failed (exit " + std::to_string(rc) + ")";
   return std::filesystem::exists(png_path) ? "" : "gnuplot wrote no " + png_path;
 }
 

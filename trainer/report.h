@@ -1,6 +1,5 @@
-// trainer/report.h: the end-of-run report of a demo run: <output_dir>/summary.json (eval before/after, steps,
-// seconds) and <output_dir>/curves.png (reward, accuracy, response length, KL against step, via gnuplot).
-// Not here: computing any metric (step.cpp, eval.cpp write them); this only reads and renders. Torch-free.
+// trainer/report.h: the end-of-run report: <output_dir>/summary.json (eval before/after, steps, seconds) and
+// curves.png (reward, accuracy, length, KL or entropy, via gnuplot). Not here: computing metrics. Torch-free.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +21,23 @@ Json eval_brief(const Json& eval_summary);
 Json write_summary(const std::string& output_dir, const Json& eval_before, const Json& eval_after,
                    int64_t steps, double seconds);
 
-// Reads <metrics_path> (JSONL, one object per step with "step") and renders a 2x2 PNG of reward_mean,
-// accuracy, response_len_mean and kl against step (missing keys plot as gaps) to `png_path` with gnuplot;
-// `eval_accuracy` (step, held-out pass@1) points are drawn on the accuracy panel beside the train rollouts'.
-// Returns "" on success, else why not (no gnuplot, no rows): a missing picture never fails a run.
+// One panel of curves.png: the metrics key it plots against step, and its title.
+struct CurvePanel {
+  std::string key, title;
+};
+
+// The panels for these metrics rows: reward_mean, accuracy, response_len_mean, then kl when the rows measured
+// it (a reference model, kl_coef > 0: some row has a non-zero "kl"), else the policy entropy, which every
+// update measures (a flat zero KL line said nothing).
+std::vector<CurvePanel> curve_panels(const std::vector<Json>& metrics_rows);
+
+// `text` as a gnuplot single-quoted string ('' stands for a quote inside), for paths and titles in scripts.
+std::string gnuplot_quote(const std::string& text);
+
+// Reads <metrics_path> (JSONL, one object per step with "step") and renders a 2x2 PNG of curve_panels
+// against step (missing keys plot as gaps) to `png_path` with gnuplot (spawned without a shell; any path
+// works); `eval_accuracy` (step, held-out pass@1) points are drawn on the accuracy panel beside the train
+// rollouts'. Returns "" on success, else why not (no gnuplot, no rows): a missing picture never fails a run.
 std::string plot_curves(const std::string& metrics_path, const std::string& png_path,
                         const std::vector<std::pair<int64_t, double>>& eval_accuracy = {});
 

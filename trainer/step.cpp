@@ -12,9 +12,11 @@
 #include "core/log.h"
 #include "core/seed.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "rollout/generate.h"
 #include "trainer/checkpoint.h"
 #include "trainer/eval.h"
+#include "trainer/lr_schedule.h"
 #include "trainer/memory_plan.h"
 #include "trainer/report.h"
 
@@ -38,19 +40,11 @@ struct Trainer::Groups {
 };
 
 namespace {
-torch::Device pick_device(const std::string& want) {
-  if (want == "cuda" || (want == "auto" && torch::cuda::is_available())) {
-    ZRL_CHECK(torch::cuda::is_available(), "run.device = cuda but no CUDA device is visible");
-    return torch::Device(torch::kCUDA, 0);
-  }
-  return torch::Device(torch::kCPU);
-}
-
 double per_s(double amount, double seconds) { return seconds > 0 ? amount / seconds : 0.0; }
 }  // namespace
 
 Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
-    : cfg_(cfg), ctx_(ctx), device_(pick_device(cfg.run.device)) {
+    : cfg_(cfg), ctx_(ctx), device_(model::resolve_device(cfg.run.device)) {
   ZRL_CHECK(ctx.world_size == 1, "{} launched {} processes; the trainer runs world size 1 for now",
             ctx.launcher, ctx.world_size);
   rows_ = build_rows(cfg);
@@ -229,20 +223,20 @@ Json Trainer::step() {
            {"response_len_max", g.len_max},
            {"truncated_frac", g.trunc_sum / c},
            {"verifier_fail_frac", g.verifier_fail_sum / c},
-           {"kl", upd["kl"]},
-           {"entropy", upd["entropy"]},
-           {"clip_frac", upd["clip_frac"]},
-           {"grad_norm", upd["grad_norm"]},
-           {"pg_loss", upd["pg_loss"]},
-           {"lr", lr_at(cfg_.optim, std::max<int64_t>(0, opt_steps_ - 1), total_opt)},
+           {"lr", lr_at(lr_schedule(cfg_.optim, total_opt), std::max<int64_t>(0, opt_steps_ - 1))},
            {"groups_kept", static_cast<int64_t>(g.rows.size())},
            {"groups_sampled", g.sampled_groups},
            {"epoch", sampler_->epoch()}};
-  if (upd.contains("rollout_logprob_diff")) row["rollout_logprob_diff"] = upd["rollout_logprob_diff"];
+  // Only what the update measured: no kl without a reference model, nothing when no group was kept.
+  for (const char* key : {"kl", "entropy", "clip_frac", "grad_norm", "pg_loss", "rollout_logprob_diff"}) {
+    if (upd.contains(key)) row[key] = upd[key];
+  }
   times["total"] = wall.seconds();
   for (const auto& [phase, s] : times) row["time/" + phase] = s;
   row["tokens_per_s/rollout"] = per_s(static_cast<double>(g.generated_tokens), times["rollout"]);
+  // Real prompt + response tokens, once per step; the padded figure counts padding and every epoch.
   row["tokens_per_s/update"] = per_s(upd["update_tokens"].get<double>(), times["update"]);
+  row["tokens_per_s/update_padded"] = per_s(upd["update_tokens_padded"].get<double>(), times["update"]);
   row["tokens_per_s/total"] = per_s(static_cast<double>(g.generated_tokens), times["total"]);
   sink_->log_step(row);
   if (g.verifier_fail_sum > 0) {
@@ -348,7 +342,8 @@ void Trainer::start(const std::string& resume) {
   }
   fs::create_directories(out);
   write_file_atomic(out + "/config.yaml", config::to_yaml(cfg_));
-  sink_ = std::make_unique<MetricsSink>(out, cfg_.trainer.tensorboard, step_, cfg_.trainer.steps);
+  sink_ = std::make_unique<MetricsSink>(out, cfg_.trainer.tensorboard, step_, cfg_.trainer.steps,
+                                        cfg_.trainer.log_every);
 }
 
 void Trainer::run() {

@@ -11,18 +11,9 @@
 #include "algo/logits.h"
 #include "algo/losses.h"
 #include "core/error.h"
+#include "trainer/lr_schedule.h"
 
 namespace zerorl::trainer {
-
-double lr_at(const OptimSection& o, int64_t s, int64_t total) {
-  if (o.warmup_steps > 0 && s < o.warmup_steps) {
-    return o.lr * static_cast<double>(s + 1) / static_cast<double>(o.warmup_steps);
-  }
-  if (o.schedule == "constant" || total <= o.warmup_steps) return o.lr;
-  const double progress =
-      static_cast<double>(s - o.warmup_steps) / static_cast<double>(total - o.warmup_steps);
-  return o.lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
-}
 
 std::vector<torch::Tensor> PolicyState::trainable() const {
   return masters != nullptr ? masters->parameters() : lm->parameters();
@@ -204,7 +195,7 @@ double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Ten
       const double clip_to =
           cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
       grad_norm = torch::nn::utils::clip_grad_norm_(params, clip_to);
-      const double lr = lr_at(cfg.optim, p.opt_steps, total_opt);
+      const double lr = lr_at(lr_schedule(cfg.optim, total_opt), p.opt_steps);
       for (auto& group : p.opt->param_groups())
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       p.opt->step();
@@ -217,10 +208,17 @@ double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Ten
 
 }  // namespace
 
+int64_t real_tokens(const UpdateBatch& b) {
+  int64_t n = 0;
+  for (size_t i = 0; i < b.responses.size(); ++i) {
+    n += static_cast<int64_t>(b.prompt_ids[i].size() + b.responses[i].size());
+  }
+  return n;
+}
+
 Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int64_t pad, PhaseTimes& times) {
   const auto& a = cfg.algo;
-  Json out{{"kl", 0.0},        {"entropy", 0.0}, {"clip_frac", 0.0},
-           {"grad_norm", 0.0}, {"pg_loss", 0.0}, {"update_tokens", 0}};
+  Json out{{"update_tokens", 0}, {"update_tokens_padded", 0}};
   Prepared x;
   x.n = static_cast<int64_t>(b.responses.size());
   if (x.n == 0) return out;  // dynamic sampling kept nothing: no update this step
@@ -250,10 +248,11 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
   torch::Tensor stats = torch::zeros({algo::kLossStatCount}, torch::dtype(torch::kFloat64).device(device));
   const double grad_norm = optimize(cfg, p, x, stats);
   const algo::LossStats st = algo::read_loss_stats(stats);
-  out["kl"] = st.kl, out["entropy"] = st.entropy, out["clip_frac"] = st.clip_frac,
-  out["pg_loss"] = st.pg_loss;
+  if (!p.ref.is_empty()) out["kl"] = st.kl;  // no reference model: KL is not measured, not 0
+  out["entropy"] = st.entropy, out["clip_frac"] = st.clip_frac, out["pg_loss"] = st.pg_loss;
   out["grad_norm"] = grad_norm;
-  out["update_tokens"] = static_cast<int64_t>(x.n * x.T * a.epochs);
+  out["update_tokens"] = real_tokens(b);
+  out["update_tokens_padded"] = static_cast<int64_t>(x.n * x.T * a.epochs);
   if (x.rollout_diff >= 0) out["rollout_logprob_diff"] = x.rollout_diff;
   return out;
 }

@@ -37,17 +37,18 @@ struct PolicyState {
   std::vector<torch::Tensor> trainable() const;
 };
 
-// Learning rate of optimizer step `opt_step` (0-based) out of `total`: linear warmup over warmup_steps
-// ((s+1)/warmup), then constant or cosine decay to 0 at `total`.
-double lr_at(const OptimSection& o, int64_t opt_step, int64_t total);
-
 // algo.old_logprobs = rollout reads, per token, the engine's log-probs of the distribution the trainer
 // scores (T = rollout.temperature, no filters). Throws naming the keys when no engine value matches:
 // temperature != 1 together with top_k / top_p / min_p.
 void validate_old_logprobs(const Config& cfg);
 
+// Prompt + response tokens of every answer in `b`, without padding: what one pass over the batch learns from.
+int64_t real_tokens(const UpdateBatch& b);
+
 // Runs the three phases over `b` (times: "old_logprobs", "advantages", "update"). `pad` fills the layout.
-// Returns {kl, entropy, clip_frac, grad_norm, pg_loss, update_tokens}.
+// Returns {update_tokens (real_tokens(b), counted once however many epochs), update_tokens_padded (rows x
+// padded width x algo.epochs: what the forward passes computed), and when an update ran: entropy, clip_frac,
+// grad_norm, pg_loss, and kl only with a reference model}. A field that was not measured is absent, never 0.
 Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int64_t pad, PhaseTimes& times);
 
 }  // namespace zerorl::trainer

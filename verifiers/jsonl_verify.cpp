@@ -66,9 +66,9 @@ Json verdict_to_row(const std::string& verifier, const Verdict& v) {
 }
 
 int verify_jsonl(const std::string& verifier, const std::string& input_path, std::ostream& out, int threads,
-                 double deadline_s) {
+                 double deadline_s, const Json& options) {
   Registry registry = Registry::with_builtins();
-  std::shared_ptr<const Verifier> v = registry.create(verifier);
+  std::shared_ptr<const Verifier> v = registry.create(verifier, options);
   std::vector<Json> rows = read_jsonl(input_path);
   std::vector<Sample> samples;
   samples.reserve(rows.size());

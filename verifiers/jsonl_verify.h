@@ -18,9 +18,10 @@ Sample sample_from_row(const std::string& verifier, const Json& row, const std::
 // Verdict -> output row: {"correct", "extracted", "reason"} (+ "reward" for format).
 Json verdict_to_row(const std::string& verifier, const Verdict& v);
 
-// Reads `input_path`, verifies every row (thread pool, per-item deadline), writes one JSON line per row
-// in order to `out`. Returns the process exit code (0). Bad input throws before anything is written.
+// Reads `input_path`, verifies every row (thread pool of `threads`, 0: one per core up to 16; per-item
+// deadline), writes one JSON line per row in order to `out`. `options` go to the verifier's factory (format:
+// {"rule": ...}). Returns the process exit code (0). Bad input throws before anything is written.
 int verify_jsonl(const std::string& verifier, const std::string& input_path, std::ostream& out,
-                 int threads = 0, double deadline_s = 2.0);
+                 int threads = 0, double deadline_s = 2.0, const Json& options = Json::object());
 
 }  // namespace zerorl::verifiers

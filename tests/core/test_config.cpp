@@ -112,6 +112,42 @@ TEST(Config, BadSetNamesKeyAndValue) {
   EXPECT_NE(msg5.find("must be > 0"), std::string::npos) << msg5;
 }
 
+// README: "any string containing {prompt}" is a template. It used to be rejected by a fixed list of names.
+TEST(Config, CustomPromptTemplateIsAccepted) {
+  EXPECT_EQ(from_text("tokenizer:\n  prompt_template: \"Question: {prompt}\\nAnswer:\"\n")
+                .tokenizer.prompt_template,
+            "Question: {prompt}\nAnswer:");
+  EXPECT_EQ(from_text("", {"tokenizer.prompt_template='Q: {prompt} A:'"}).tokenizer.prompt_template,
+            "Q: {prompt} A:");
+  for (const char* name : {"r1_zero", "chatml", "plain"}) {
+    EXPECT_EQ(from_text("", {std::string("tokenizer.prompt_template=") + name}).tokenizer.prompt_template,
+              name);
+  }
+}
+
+TEST(Config, PromptTemplateNeedsPromptExactlyOnce) {
+  for (const char* bad : {"'Q: {question} A:'", "'{prompt} and {prompt}'", "r1-zero-typo"}) {
+    const std::string msg =
+        error_of([&] { from_text("", {std::string("tokenizer.prompt_template=") + bad}); });
+    EXPECT_NE(msg.find("tokenizer.prompt_template"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("exactly once"), std::string::npos) << msg;
+  }
+  const std::string msg = error_of([] { from_text("", {"tokenizer.prompt_template='{prompt} {prompt}'"}); });
+  EXPECT_NE(msg.find("2 times"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("{prompt} {prompt}"), std::string::npos) << msg;  // the value
+}
+
+TEST(Config, DeviceNames) {
+  for (const char* ok : {"auto", "cpu", "cuda", "cuda:0", "cuda:12"}) {
+    EXPECT_EQ(from_text("", {std::string("run.device=") + ok}).run.device, ok);
+  }
+  for (const char* bad : {"gpu", "cuda:x", "cuda0", "CPU", "cuda:123456"}) {
+    const std::string msg = error_of([&] { from_text("", {std::string("run.device=") + bad}); });
+    EXPECT_NE(msg.find("run.device"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cuda:N"), std::string::npos) << msg;
+  }
+}
+
 TEST(Config, InvalidYamlNamesFileAndLine) {
   const std::string msg = error_of([] { from_text("optim:\n  lr: [1, 2\n"); });
   EXPECT_NE(msg.find("test.yaml"), std::string::npos) << msg;

@@ -164,7 +164,7 @@ bool reads_key(const std::string& code, const DeclaredKey& k) {
   return std::regex_search(code, read);
 }
 
-// The layers of DESIGN.md, without the schema itself (declaring a key is not reading it).
+// The layers of docs/design.md, without the schema itself (declaring a key is not reading it).
 std::map<std::string, std::string> layer_sources() {
   static const std::set<std::string> kSchema = {"core/config.h",          "core/config.cpp",
                                                 "core/run_config.h",      "core/run_config.cpp",

@@ -1,4 +1,4 @@
-// tests/model/parity_tolerance.h: how close zerorl's logits must be to transformers' on ../shared/fixtures
+// tests/model/parity_tolerance.h: how close zerorl's logits must be to transformers' on tests/fixtures/models
 // (README: "Logits match transformers to within 1e-6"). Not here: the comparisons (test_model*.cpp).
 #pragma once
 

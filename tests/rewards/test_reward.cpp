@@ -86,7 +86,16 @@ TEST(Reward, HandDerivedComposition) {
   auto r = compute_reward(weighted, verdict(false, 0.0), &fmt_ok, 5);
   EXPECT_NEAR(r.total, 0.1, kTol);
   EXPECT_EQ(r.format, 1.0);
+  EXPECT_TRUE(r.has_format);
   EXPECT_FALSE(r.correct);
+  // Without a format verdict the format score is not a measurement (a rate must not count it as 0).
+  EXPECT_FALSE(compute_reward(weighted, verdict(true, 1.0), nullptr, 5).has_format);
+  // A format verdict with weight 0 is still measured, and changes nothing in the total.
+  RewardOptions unweighted;
+  r = compute_reward(unweighted, verdict(true, 1.0), &fmt_ok, 5);
+  EXPECT_TRUE(r.has_format);
+  EXPECT_EQ(r.format, 1.0);
+  EXPECT_EQ(r.total, 1.0);
   r = compute_reward(weighted, verdict(true, 1.0), &fmt_bad, 5);
   EXPECT_NEAR(r.total, 0.9, kTol);
   EXPECT_TRUE(r.correct);

@@ -4,7 +4,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
+#include <thread>
 
 #include "core/error.h"
 #include "core/json_io.h"
@@ -13,6 +15,7 @@
 #include "verifiers/external/process_pool.h"
 #include "verifiers/external/protocol.h"
 #include "verifiers/external/remote.h"
+#include "verifiers/pool.h"
 
 namespace zerorl::verifiers::external {
 namespace {
@@ -162,15 +165,18 @@ Json user_verdict_row(const Verdict& v) {
 }
 
 int verify_with_section(const VerifiersSection& section, const std::string& name,
-                        const std::string& input_path, std::ostream& out) {
+                        const std::string& input_path, std::ostream& out, int threads, double deadline_s) {
   const std::vector<Json> rows = read_jsonl(input_path);
   std::vector<Sample> samples;
   samples.reserve(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     samples.push_back(user_sample_from_row(rows[i], fmt::format("{}: line {}", input_path, i + 1)));
   }
-  const auto verifier = create_user_verifier(section, name);
-  for (const auto& v : verify_all(*verifier, samples)) {
+  const std::shared_ptr<const Verifier> verifier = create_user_verifier(section, name);
+  if (threads <= 0)
+    threads = static_cast<int>(std::max(1u, std::min(16u, std::thread::hardware_concurrency())));
+  VerifierPool pool(threads, deadline_s);
+  for (const auto& v : pool.run({verifier}, samples)) {
     out << user_verdict_row(v).dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
   }
   out.flush();
@@ -178,8 +184,8 @@ int verify_with_section(const VerifiersSection& section, const std::string& name
 }
 
 int verify_with_config(const std::string& config_path, const std::string& name, const std::string& input_path,
-                       std::ostream& out) {
-  return verify_with_section(load_verifiers_section(config_path), name, input_path, out);
+                       std::ostream& out, int threads, double deadline_s) {
+  return verify_with_section(load_verifiers_section(config_path), name, input_path, out, threads, deadline_s);
 }
 
 }  // namespace zerorl::verifiers::external

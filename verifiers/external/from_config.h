@@ -43,11 +43,14 @@ Sample user_sample_from_row(const Json& row, const std::string& where);
 Json user_verdict_row(const Verdict& v);
 
 // `zerorl verify --config FILE --verifier NAME --input FILE.jsonl`: one verdict line per input line, in
-// order, on `out`. Returns the exit code (0); bad config or input throws before any line is written.
+// order, on `out`, verified as the trainer does: on a VerifierPool of `threads` threads (0: one per core, at
+// most 16) with a `deadline_s` per item (a late item is a "timeout" verdict). Returns the exit code (0); bad
+// config or input throws before any line is written.
 int verify_with_config(const std::string& config_path, const std::string& name, const std::string& input_path,
-                       std::ostream& out);
+                       std::ostream& out, int threads = 0, double deadline_s = 5.0);
 // The same from an already loaded section (e.g. run Config's `verifiers`).
 int verify_with_section(const VerifiersSection& section, const std::string& name,
-                        const std::string& input_path, std::ostream& out);
+                        const std::string& input_path, std::ostream& out, int threads = 0,
+                        double deadline_s = 5.0);
 
 }  // namespace zerorl::verifiers::external

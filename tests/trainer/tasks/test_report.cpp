@@ -1,5 +1,6 @@
-// tests/trainer/tasks/test_report.cpp: summary.json shape and curves.png rendering (a real PNG from gnuplot).
-// Not here: the metrics' values.
+// tests/trainer/tasks/test_report.cpp: summary.json shape, curves.png rendering (a real PNG from gnuplot,
+// also into a folder whose name has quotes), and the choice of the fourth panel. Not here: the metrics'
+// values.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -51,6 +52,46 @@ TEST(Report, CurvesPngIsWrittenAndMissingInputIsAValue) {
   EXPECT_FALSE(fs::exists(dir + "/curves.png.dat"));
   EXPECT_NE(plot_curves(dir + "/nope.jsonl", dir + "/x.png"), "");
   zerorl::remove_tree(dir);
+}
+
+// The report used to run `gnuplot '<path>'` through a shell: a quote in the run folder's name broke it (and
+// worse paths could run commands). Paths now reach gnuplot only inside its own escaped strings.
+TEST(Report, CurvesOfARunDirWhoseNameHasQuotes) {
+  const std::string dir =
+      (fs::temp_directory_path() / "zerorl_test_report_it's a \"run\" $(touch zrl_pwned) `id`").string();
+  const std::string pwned = (fs::temp_directory_path() / "zrl_pwned").string();
+  zerorl::remove_tree(dir);
+  fs::remove(pwned);
+  fs::remove("zrl_pwned");
+  fs::create_directories(dir);
+  {
+    JsonlWriter w(dir + "/metrics.jsonl", false);
+    for (int s = 1; s <= 5; ++s)
+      w.write(Json{{"step", s}, {"reward_mean", 0.1 * s}, {"entropy", 2.0 - 0.1 * s}});
+  }
+  EXPECT_EQ(plot_curves(dir + "/metrics.jsonl", dir + "/curves.png", {{0, 0.2}, {5, 0.4}}), "");
+  EXPECT_GT(fs::file_size(dir + "/curves.png"), 5000u);
+  EXPECT_FALSE(fs::exists(pwned));
+  EXPECT_FALSE(fs::exists("zrl_pwned"));
+  // A line break would end gnuplot's string and start a command: refused, and nothing runs.
+  const std::string injected = dir + "/x.png\nsystem('touch " + pwned + "')\n";
+  EXPECT_NE(plot_curves(dir + "/metrics.jsonl", injected), "");
+  EXPECT_FALSE(fs::exists(pwned));
+  EXPECT_EQ(gnuplot_quote("it's"), "'it''s'");
+  EXPECT_EQ(gnuplot_quote("a\\b\"c"), "'a\\b\"c'");  // no backslash escapes inside gnuplot's single quotes
+  zerorl::remove_tree(dir);
+}
+
+// With kl_coef 0 the KL panel was a flat zero line; it shows the entropy unless KL was measured.
+TEST(Report, FourthPanelIsKlOnlyWhenMeasured) {
+  const std::vector<Json> no_kl = {Json{{"step", 1}, {"entropy", 1.5}}, Json{{"step", 2}, {"entropy", 1.4}}};
+  const std::vector<Json> zero_kl = {Json{{"step", 1}, {"kl", 0.0}, {"entropy", 1.5}}};  // older runs' files
+  const std::vector<Json> kl = {Json{{"step", 1}, {"kl", 0.0}}, Json{{"step", 2}, {"kl", 0.003}}};
+  EXPECT_EQ(curve_panels(no_kl).at(3).key, "entropy");
+  EXPECT_EQ(curve_panels(zero_kl).at(3).key, "entropy");
+  EXPECT_EQ(curve_panels(kl).at(3).key, "kl");
+  EXPECT_EQ(curve_panels(kl).size(), 4u);
+  EXPECT_EQ(curve_panels(kl).at(0).key, "reward_mean");
 }
 
 TEST(Report, RunReportReadsEvalsAndSumsTheRunsSeconds) {
