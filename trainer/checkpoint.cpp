@@ -10,11 +10,11 @@
 #include <fstream>
 #include <vector>
 
+#include "core/crc32c.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/json_io.h"
 #include "core/log.h"
-#include "trainer/tb_writer.h"
 
 namespace fs = std::filesystem;
 
@@ -35,15 +35,15 @@ std::pair<uint32_t, uint64_t> file_crc(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   ZRL_CHECK(in.good(), "cannot read '{}'", path);
   std::vector<char> buf(1 << 20);
-  uint32_t crc = 0;
+  Crc32c crc;
   uint64_t size = 0;
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     const auto got = static_cast<size_t>(in.gcount());
-    crc = crc32c(buf.data(), got, crc);
+    crc.update(buf.data(), got);
     size += got;
   }
-  return {crc, size};
+  return {crc.value(), size};
 }
 
 std::vector<std::string> files_under(const std::string& dir) {
