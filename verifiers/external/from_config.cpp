@@ -54,7 +54,7 @@ VerifiersSection load_verifiers_section(const std::string& config_path) {
 Json plugin_options_json(const PluginOptions& options) {
   Json out = Json::object();
   for (const auto& [key, text] : options) {
-    Json value = Json::parse(text, nullptr, false);
+    Json value = parse_json_or_discarded(text);
     out[key] = value.is_discarded() || value.is_string() ? Json(text) : value;
   }
   return out;
