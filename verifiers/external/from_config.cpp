@@ -26,6 +26,7 @@ void load_into(VerifiersSection& section, const std::string& text, const std::st
   } catch (const YAML::Exception& e) {
     ZRL_FAIL("{}:{}: invalid YAML: {}", source, e.mark.line + 1, e.msg);
   }
+  config::check_unique_keys(text, source);
   if (!doc.IsMap()) return;
   if (doc["base"]) {
     const std::string base = config::resolve_relative(source, doc["base"].as<std::string>());
