@@ -27,6 +27,22 @@ struct RunArgs {
 // The embedded default run when --config is absent (configs/ is compiled in: apps/embedded_configs.h).
 constexpr const char* kDefaultConfig = "zero_tiny.yaml";
 
+constexpr const char* kEmbeddedPrefix = "<embedded>/configs/";
+
+// `base: FILE` inside an embedded config names another embedded config (relative to configs/, like on disk),
+// never a file of the current directory.
+config::ConfigSource embedded_base(const std::string& including, const std::string& base) {
+  const std::filesystem::path p = (std::filesystem::path("configs") / base).lexically_normal();
+  const std::string name = p.filename().string();
+  const auto it = embedded_configs().find(name);
+  if (p.parent_path() != "configs" || it == embedded_configs().end()) {
+    std::string names;
+    for (const auto& [n, text] : embedded_configs()) names += (names.empty() ? "" : ", ") + n;
+    ZRL_FAIL("{}: base '{}' is not an embedded config (embedded: {})", including, base, names);
+  }
+  return {it->second, kEmbeddedPrefix + name};
+}
+
 // --config FILE, else a configs/ file name compiled into the binary, else the embedded default;
 // then --set overrides and checks. Errors name the file, key and value.
 Config resolve_config(const RunArgs& args) {
@@ -37,7 +53,7 @@ Config resolve_config(const RunArgs& args) {
   const auto it = embedded_configs().find(name);
   if (it == embedded_configs().end()) return load_config(args.config_path, args.overrides);  // names the file
   Config cfg;
-  config::load_yaml_text(cfg, it->second, "<embedded>/configs/" + name);
+  config::load_yaml_text(cfg, it->second, kEmbeddedPrefix + name, 0, embedded_base);
   config::apply_overrides(cfg, args.overrides);
   config::validate(cfg);
   return cfg;

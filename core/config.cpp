@@ -3,10 +3,12 @@
 #include "core/config.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <sstream>
 
 #include "core/json_io.h"
 #include "core/strings.h"
@@ -114,17 +116,29 @@ DoubleList from_yaml<DoubleList>(const YAML::Node& node, const std::string& wher
 }
 
 template <>
-std::string type_name<double>() { return "float"; }
+std::string type_name<double>() {
+  return "float";
+}
 template <>
-std::string type_name<int64_t>() { return "int"; }
+std::string type_name<int64_t>() {
+  return "int";
+}
 template <>
-std::string type_name<bool>() { return "bool"; }
+std::string type_name<bool>() {
+  return "bool";
+}
 template <>
-std::string type_name<std::string>() { return "string"; }
+std::string type_name<std::string>() {
+  return "string";
+}
 template <>
-std::string type_name<StringList>() { return "list of string"; }
+std::string type_name<StringList>() {
+  return "list of string";
+}
 template <>
-std::string type_name<DoubleList>() { return "list of float"; }
+std::string type_name<DoubleList>() {
+  return "list of float";
+}
 
 namespace {
 // Shortest text that reads back as the same double (fmt uses Dragonbox), always with a '.' or 'e'.
@@ -137,11 +151,17 @@ std::string double_text(double x) {
 }  // namespace
 
 template <>
-void emit_value<double>(YAML::Emitter& out, const double& v) { out << double_text(v); }
+void emit_value<double>(YAML::Emitter& out, const double& v) {
+  out << double_text(v);
+}
 template <>
-void emit_value<int64_t>(YAML::Emitter& out, const int64_t& v) { out << v; }
+void emit_value<int64_t>(YAML::Emitter& out, const int64_t& v) {
+  out << v;
+}
 template <>
-void emit_value<bool>(YAML::Emitter& out, const bool& v) { out << YAML::TrueFalseBool << v; }
+void emit_value<bool>(YAML::Emitter& out, const bool& v) {
+  out << YAML::TrueFalseBool << v;
+}
 template <>
 void emit_value<std::string>(YAML::Emitter& out, const std::string& v) {
   out << YAML::DoubleQuoted << v;
@@ -167,6 +187,70 @@ std::vector<std::string> split_key(const std::string& dotted) {
   return parts;
 }
 
+namespace {
+// Walks yaml-cpp's event stream (aliases stay single events, so no expansion) and throws at the second
+// occurrence of a key in one mapping: yaml-cpp keeps both and its lookups silently return the first.
+class UniqueKeys : public YAML::EventHandler {
+ public:
+  explicit UniqueKeys(std::string source) : source_(std::move(source)) {}
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, "~", false); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, "*alias", false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string& value) override {
+    node(mark, value, true);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    frames_.push_back({false, true, node(mark, "[...]", false), {}, ""});
+  }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    frames_.push_back({true, true, node(mark, "{...}", false), {}, ""});
+  }
+  void OnSequenceEnd() override { frames_.pop_back(); }
+  void OnMapEnd() override { frames_.pop_back(); }
+
+ private:
+  struct Frame {
+    bool map, expect_key;
+    std::string path;                 // dotted path of this container, for messages
+    std::map<std::string, int> keys;  // key -> 1-based line of its first occurrence
+    std::string key;                  // the current entry's key
+  };
+  // Accounts one node in the enclosing container; returns the path a container started here would have.
+  std::string node(const YAML::Mark& mark, const std::string& text, bool scalar) {
+    if (frames_.empty()) return "";
+    Frame& f = frames_.back();
+    if (!f.map) return f.path + "[]";
+    if (!f.expect_key) {
+      f.expect_key = true;
+      return f.path.empty() ? f.key : f.path + "." + f.key;
+    }
+    f.expect_key = false;
+    f.key = text;
+    if (scalar) {
+      const auto [it, fresh] = f.keys.emplace(text, mark.line + 1);
+      const std::string full = f.path.empty() ? text : f.path + "." + text;
+      if (!fresh)
+        ZRL_FAIL("{}:{}: duplicate key '{}' (first at line {}); only one would be read: remove the other",
+                 source_, mark.line + 1, full, it->second);
+    }
+    return f.path + "{key}";
+  }
+  std::string source_;
+  std::vector<Frame> frames_;
+};
+}  // namespace
+
+void check_unique_keys(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  UniqueKeys handler(source);
+  parser.HandleNextDocument(handler);
+}
+
 std::string read_config_text(const std::string& path) {
   ZRL_CHECK(std::filesystem::exists(path), "config file '{}' does not exist", path);
   return read_file(path);
@@ -176,6 +260,11 @@ std::string resolve_relative(const std::string& including_file, const std::strin
   std::filesystem::path p(path);
   if (p.is_absolute()) return path;
   return (std::filesystem::path(including_file).parent_path() / p).lexically_normal().string();
+}
+
+ConfigSource read_base_file(const std::string& including, const std::string& base) {
+  const std::string path = resolve_relative(including, base);
+  return {read_config_text(path), path};
 }
 
 }  // namespace zerorl::config
@@ -191,8 +280,8 @@ std::string markdown_reference(const std::vector<DocRow>& rows, const std::strin
       "A config may start with `base: other.yaml` to load another file first and override it.\n";
   for (const auto& row : rows) {
     if (row.type == "section") {
-      out += fmt::format("\n## `{}`\n\n{}\n\n| key | type | default | meaning |\n|---|---|---|---|\n", row.key,
-                         row.help);
+      out += fmt::format("\n## `{}`\n\n{}\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
+                         row.key, row.help);
       continue;
     }
     std::string def = row.default_value;

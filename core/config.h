@@ -38,13 +38,13 @@ std::function<std::string(const std::string&)> one_of(StringList choices);
 // #define FIELDS(F) F(double, lr, 1e-6, "peak learning rate", check::positive()) ...
 #define ZRL_CONFIG_MEMBER_(type, name, def, help, chk) type name = def;
 #define ZRL_CONFIG_VISIT_(type, name, def, help, chk) v.field(#name, name, help, chk);
-#define ZRL_CONFIG_STRUCT(Struct, FIELDS)       \
-  struct Struct {                               \
-    FIELDS(ZRL_CONFIG_MEMBER_)                  \
-    template <class V>                          \
-    void visit(V& v) {                          \
-      FIELDS(ZRL_CONFIG_VISIT_)                 \
-    }                                           \
+#define ZRL_CONFIG_STRUCT(Struct, FIELDS) \
+  struct Struct {                         \
+    FIELDS(ZRL_CONFIG_MEMBER_)            \
+    template <class V>                    \
+    void visit(V& v) {                    \
+      FIELDS(ZRL_CONFIG_VISIT_)           \
+    }                                     \
   }
 
 struct ProbeVisitor {
@@ -75,6 +75,9 @@ std::string node_location(const std::string& source, const YAML::Node& node);
 std::string closest_key(const std::string& key, const std::vector<std::string>& valid);
 std::vector<std::string> split_key(const std::string& dotted);
 std::string read_config_text(const std::string& path);
+// Throws "SOURCE:LINE: duplicate key 'a.b' (first at line N)" when one mapping anywhere in the (first)
+// YAML document of `text` has a key twice. Call after YAML::Load has accepted the text.
+void check_unique_keys(const std::string& text, const std::string& source);
 std::string resolve_relative(const std::string& including_file, const std::string& path);
 
 // ---- visitors ---------------------------------------------------------------------------------
@@ -289,10 +292,20 @@ void Setter::fail_unknown_set(S& s) {
 
 // ---- entry points -----------------------------------------------------------------------------
 
-// Loads YAML text into `root` (keys absent keep their current values). A top-level `base: FILE`
-// (relative to the including file) is loaded first, so override files stay small.
+// A config's text and the name messages give it (a path, or "<embedded>/configs/NAME").
+struct ConfigSource {
+  std::string text, name;
+};
+// Where `base: FILE` inside the config named `including` comes from. The default reads FILE relative to the
+// including file; the CLI resolves an embedded config's base among the embedded ones (apps/cmd_train.cpp).
+using BaseReader = std::function<ConfigSource(const std::string& including, const std::string& base)>;
+ConfigSource read_base_file(const std::string& including, const std::string& base);
+
+// Loads YAML text into `root` (keys absent keep their current values). A top-level `base: FILE` (found by
+// `read_base`) is loaded first, so override files stay small. A key given twice in one mapping is an error.
 template <class Root>
-void load_yaml_text(Root& root, const std::string& text, const std::string& source, int depth = 0);
+void load_yaml_text(Root& root, const std::string& text, const std::string& source, int depth = 0,
+                    const BaseReader& read_base = read_base_file);
 
 template <class Root>
 void load_yaml_file(Root& root, const std::string& path, int depth = 0);
@@ -337,7 +350,8 @@ std::vector<DocRow> document(Root& root) {
 }
 
 template <class Root>
-void load_yaml_text(Root& root, const std::string& text, const std::string& source, int depth) {
+void load_yaml_text(Root& root, const std::string& text, const std::string& source, int depth,
+                    const BaseReader& read_base) {
   ZRL_CHECK(depth < 8, "config '{}': 'base:' chain deeper than 8 (a cycle?)", source);
   YAML::Node doc;
   try {
@@ -345,9 +359,13 @@ void load_yaml_text(Root& root, const std::string& text, const std::string& sour
   } catch (const YAML::Exception& e) {
     ZRL_FAIL("{}:{}: invalid YAML: {}", source, e.mark.line + 1, e.msg);
   }
+  check_unique_keys(text, source);
   if (doc.IsNull()) return;  // an empty file changes nothing
   if (doc.IsMap() && doc["base"]) {
-    load_yaml_file(root, resolve_relative(source, doc["base"].template as<std::string>()), depth + 1);
+    const YAML::Node base = doc["base"];
+    const ConfigSource b =
+        read_base(source, from_yaml<std::string>(base, node_location(source, base) + ": key 'base'"));
+    load_yaml_text(root, b.text, b.name, depth + 1, read_base);
     doc.remove("base");
   }
   Loader loader{source, "", &doc};

@@ -31,7 +31,49 @@ std::string read_gzip(const std::string& path) {
   ZRL_CHECK(n == 0 && err == Z_OK, "corrupt gzip file '{}': {}", path, msg ? msg : "unknown error");
   return out;
 }
+
+struct TooDeep {};
+
+// "" with `out` set, else why `text` is not acceptable JSON. nlohmann's parser itself is iterative; the
+// callback sees every array/object start with the number of enclosing containers.
+std::string try_parse(std::string_view text, Json& out) {
+  const auto bound = [](int depth, Json::parse_event_t event, Json&) {
+    if ((event == Json::parse_event_t::array_start || event == Json::parse_event_t::object_start) &&
+        depth >= kMaxJsonDepth)
+      throw TooDeep{};
+    return true;
+  };
+  try {
+    out = Json::parse(text.begin(), text.end(), bound);
+    return "";
+  } catch (const Json::parse_error& e) {
+    return e.what();
+  } catch (const TooDeep&) {
+    return fmt::format("arrays/objects nested deeper than {} levels", kMaxJsonDepth);
+  }
+}
 }  // namespace
+
+Json parse_json(std::string_view text, const std::string& origin) {
+  Json out;
+  const std::string err = try_parse(text, out);
+  if (!err.empty()) ZRL_FAIL("{}: invalid JSON: {}", origin, err);
+  return out;
+}
+
+Json parse_json_or_discarded(std::string_view text) {
+  Json out;
+  if (!try_parse(text, out).empty()) return Json(Json::value_t::discarded);
+  return out;
+}
+
+std::string dump_excerpt(const Json& v, size_t max_chars) {
+  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (s.size() <= max_chars) return s;
+  size_t cut = max_chars;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+  return s.substr(0, cut) + "...";
+}
 
 std::string read_file(const std::string& path) {
   if (ends_with(path, ".gz")) return read_gzip(path);
@@ -58,11 +100,10 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 
 Json read_json(const std::string& path) {
   const std::string text = read_file(path);
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    ZRL_FAIL("invalid JSON in '{}': {}", path, e.what());
-  }
+  Json out;
+  const std::string err = try_parse(text, out);
+  if (!err.empty()) ZRL_FAIL("invalid JSON in '{}': {}", path, err);
+  return out;
 }
 
 std::vector<Json> read_jsonl(const std::string& path) {
@@ -74,11 +115,10 @@ std::vector<Json> read_jsonl(const std::string& path) {
   while (std::getline(in, line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      rows.push_back(Json::parse(line));
-    } catch (const Json::parse_error& e) {
-      ZRL_FAIL("invalid JSON on line {} of '{}': {}", line_no, path, e.what());
-    }
+    Json row;
+    const std::string err = try_parse(line, row);
+    if (!err.empty()) ZRL_FAIL("invalid JSON on line {} of '{}': {}", line_no, path, err);
+    rows.push_back(std::move(row));
   }
   return rows;
 }

@@ -138,12 +138,8 @@ void SafetensorsFile::parse(const uint8_t* bytes, size_t size) {
   ZRL_CHECK(n <= size - 8,
             "safetensors '{}': header length {} runs past the end of the file ({} bytes): truncated?", path_,
             n, size);
-  Json header;
-  try {
-    header = Json::parse(bytes + 8, bytes + 8 + n);
-  } catch (const std::exception& e) {
-    ZRL_FAIL("safetensors '{}': header is not valid JSON: {}", path_, e.what());
-  }
+  const Json header = parse_json(std::string_view(reinterpret_cast<const char*>(bytes) + 8, n),
+                                 "safetensors '" + path_ + "': header");
   ZRL_CHECK(header.is_object(), "safetensors '{}': header must be a JSON object", path_);
   const uint8_t* buffer = bytes + 8 + n;
   const uint64_t buffer_size = size - 8 - n;

@@ -12,7 +12,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev           # tokenizer: regexes with Unicode properties, NFC
   libgmp-dev libmpfr-dev                 # verifiers: exact arithmetic
   libseccomp-dev bubblewrap python3      # code sandbox
-  libboost-dev libboost-system-dev       # Asio worker pools, Beast HTTP
+  libboost-dev libboost-system-dev       # Asio worker pools, Beast HTTP, CRC-32C (Boost.CRC)
   libopenmpi-dev openmpi-bin             # dist/: MPI launch and collectives
   gnuplot-nox                            # reward curves as PNG
 )

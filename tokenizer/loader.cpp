@@ -1,7 +1,9 @@
 // tokenizer/loader.cpp: tokenizer.json / tokenizer_config.json -> TokenizerImpl. Every component type that
-// is not implemented fails here with its name, so a tokenizer either loads exactly or not at all.
+// is not implemented fails here with its name, so a tokenizer either loads exactly or not at all; ids are
+// checked (range, one string per id, no huge gap) before anything is allocated by id.
 // Not here: encoding and decoding.
 #include <atomic>
+#include <climits>
 
 #include "core/error.h"
 #include "core/json_io.h"
@@ -13,6 +15,51 @@ namespace zerorl::tokenizer {
 namespace {
 
 std::atomic<uint64_t> next_uid{1};
+
+// Holes (ids no token has) are allowed, but id_to_token and friends are indexed by id: the largest id + 1
+// may be at most 2 x (distinct ids) + kIdSlack, so a bad id cannot make loading allocate gigabytes.
+constexpr int64_t kIdSlack = 1 << 16;
+
+// An id from tokenizer.json as int32, or an error naming the file and the token.
+int32_t token_id(const Json& v, const std::string& token, const char* what, const std::string& origin) {
+  ZRL_CHECK(v.is_number_integer(), "{}: {} '{}' has id {}, not an integer", origin, what, token,
+            dump_excerpt(v));
+  ZRL_CHECK(v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(INT32_MAX),
+            "{}: {} '{}' has id {}; ids must be in [0, 2^31)", origin, what, token, dump_excerpt(v));
+  return static_cast<int32_t>(v.get<uint64_t>());
+}
+
+// Every id of model.vocab and added_tokens before anything is allocated by id: integers in [0, 2^31), one
+// string per id (an added token may repeat its own vocab entry, as HF files do), and no gap far beyond the
+// number of tokens (kIdSlack).
+void check_ids(const Json& spec, const std::string& origin) {
+  const Json& vocab = spec.at("model").at("vocab");
+  ZRL_CHECK(vocab.is_object(), "{}: model.vocab must be an object of token -> id", origin);
+  std::unordered_map<int32_t, const std::string*> owner;
+  owner.reserve(vocab.size());
+  int32_t max_id = -1;
+  std::string max_token;
+  auto claim = [&](const std::string& token, int32_t id, const char* what) {
+    const auto [it, fresh] = owner.emplace(id, &token);
+    ZRL_CHECK(fresh || *it->second == token,
+              "{}: {} '{}' has id {}, which '{}' already has (one string per id)", origin, what, token, id,
+              *it->second);
+    if (id > max_id) max_id = id, max_token = token;
+  };
+  for (const auto& [token, id] : vocab.items())
+    claim(token, token_id(id, token, "model.vocab token", origin), "model.vocab token");
+  const Json added = spec.value("added_tokens", Json::array());
+  ZRL_CHECK(added.is_array(), "{}: added_tokens must be a list", origin);
+  for (const auto& a : added) {
+    const std::string& content = a.at("content").get_ref<const std::string&>();
+    claim(content, token_id(a.at("id"), content, "added token", origin), "added token");
+  }
+  const int64_t limit = 2 * static_cast<int64_t>(owner.size()) + kIdSlack;
+  ZRL_CHECK(max_id < limit,
+            "{}: token '{}' has id {}, but the file has {} tokens: ids this sparse would need a table of {} "
+            "entries (at most {} allowed)",
+            origin, max_token, max_id, owner.size(), static_cast<int64_t>(max_id) + 1, limit);
+}
 
 std::vector<std::pair<std::string, std::string>> parse_merges(const Json& merges, const std::string& origin) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -109,8 +156,13 @@ void load_post_processor(TokenizerImpl& t, const Json& spec, const std::string& 
       continue;
     }
     const std::string& name = piece.at("SpecialToken").at("id").get_ref<const std::string&>();
-    for (const auto& id : spec.at("special_tokens").at(name).at("ids"))
-      (after ? t.suffix_ids : t.prefix_ids).push_back(id.get<int32_t>());
+    for (const auto& v : spec.at("special_tokens").at(name).at("ids")) {
+      const int32_t id = token_id(v, name, "post_processor special token", origin);
+      ZRL_CHECK(static_cast<size_t>(id) < t.id_to_token.size() && !t.id_to_token[id].empty(),
+                "{}: post_processor special token '{}' has id {}, which is no token of this file", origin,
+                name, id);
+      (after ? t.suffix_ids : t.prefix_ids).push_back(id);
+    }
   }
 }
 
@@ -142,9 +194,9 @@ std::optional<int32_t> special_id(const TokenizerImpl& t, const Json& config, co
   return it->second;
 }
 
-void load_config(TokenizerImpl& t, const std::string& config_text) {
+void load_config(TokenizerImpl& t, const std::string& config_text, const std::string& origin) {
   if (config_text.empty()) return;
-  Json config = Json::parse(config_text);
+  const Json config = parse_json(config_text, origin + ": tokenizer_config.json");
   t.bos = special_id(t, config, "bos_token");
   t.eos = special_id(t, config, "eos_token");
   t.pad = special_id(t, config, "pad_token");
@@ -166,12 +218,7 @@ std::shared_ptr<TokenizerImpl> load_tokenizer(const std::string& json_text, cons
                                               const std::string& origin) {
   auto t = std::make_shared<TokenizerImpl>();
   t->uid = next_uid++;
-  Json spec;
-  try {
-    spec = Json::parse(json_text);
-  } catch (const Json::exception& e) {
-    ZRL_FAIL("{}: not valid JSON: {}", origin, e.what());
-  }
+  const Json spec = parse_json(json_text, origin);
   try {
     ZRL_CHECK(spec.value("truncation", Json()).is_null(), "{}: truncation is not supported", origin);
     ZRL_CHECK(spec.value("padding", Json()).is_null(), "{}: padding is not supported", origin);
@@ -181,11 +228,12 @@ std::shared_ptr<TokenizerImpl> load_tokenizer(const std::string& json_text, cons
               "{}: pre_tokenizer has no ByteLevel step; only byte-level BPE "
               "is supported",
               origin);
+    check_ids(spec, origin);
     load_model(*t, spec.at("model"), origin);
     load_added(*t, spec.value("added_tokens", Json::array()));
     load_post_processor(*t, spec.value("post_processor", Json()), origin);
     load_decoder(*t, spec.value("decoder", Json()), origin);
-    load_config(*t, config_text);
+    load_config(*t, config_text, origin);
   } catch (const Json::exception& e) {
     ZRL_FAIL("{}: unexpected structure: {}", origin, e.what());
   }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace zerorl::trainer {
@@ -24,21 +25,36 @@ std::string begin_checkpoint(const std::string& output_dir, int64_t step);
 
 // Writes manifest.json (every file's size and CRC32C) last, fsyncs, renames to step_<N>. After a crash at any
 // point, step_<N> either does not exist or is complete; stray temp folders are removed by the next begin.
+// A step_<N> already there is replaced when it is ours, else moved aside to step_<N>.foreign (never deleted).
 std::string commit_checkpoint(const std::string& tmp_dir, const std::string& output_dir, int64_t step);
 
-// Folders named step_<N> with a manifest, oldest first (not verified: see verify_checkpoint).
+// The step_* entries of checkpoints/: `ours` are folders named step_<N> whose manifest reads as one
+// commit_checkpoint wrote (format, step == N, typed entries), oldest first, not CRC-verified
+// (verify_checkpoint); `skipped` are all other step_* entries (a name that does not parse, no or a foreign
+// manifest), with why.
+struct CheckpointScan {
+  std::vector<CheckpointInfo> ours;
+  std::vector<std::pair<std::string, std::string>> skipped;  // (path, what is wrong)
+};
+CheckpointScan scan_checkpoints(const std::string& output_dir);
+// One ZRL_WARN per skipped folder, naming it and what is wrong.
+void warn_skipped(const CheckpointScan& scan);
+// scan_checkpoints(output_dir).ours.
 std::vector<CheckpointInfo> list_checkpoints(const std::string& output_dir);
 
-// "" when every file in the manifest exists with its size and CRC32C, else what is wrong (first problem).
+// "" when the manifest is ours and every file in it exists with its size and CRC32C, else what is wrong
+// (first problem). Never throws: a manifest with wrong types is a problem like any other.
 std::string verify_checkpoint(const std::string& dir);
 
-// The newest checkpoint that verifies; corrupted newer ones are reported with ZRL_WARN and skipped.
+// The newest checkpoint that verifies; skipped folders and corrupted newer checkpoints are reported with
+// ZRL_WARN and passed over.
 std::optional<CheckpointInfo> latest_valid_checkpoint(const std::string& output_dir);
 
-// Deletes all but the newest keep_last complete checkpoints.
+// Deletes all but the newest keep_last of `ours`; a skipped (damaged or foreign) folder is never deleted.
 void prune_checkpoints(const std::string& output_dir, int64_t keep_last);
 
-// Step number of a folder named step_<N>, or -1.
+// Step number of a folder named step_<N> (N as commit_checkpoint spells it: digits, no leading zero, fits
+// int64), else -1.
 int64_t checkpoint_step(const std::string& dir);
 
 }  // namespace zerorl::trainer

@@ -39,7 +39,7 @@ std::string field_text(const Json& row, const std::string& key, const char* sett
   }
   if (v->is_string()) return v->get<std::string>();
   if (v->is_number()) return v->dump();
-  ZRL_FAIL("{}: key '{}' must be a string or number, got {}", where, key, v->dump().substr(0, 80));
+  ZRL_FAIL("{}: key '{}' must be a string or number, got {}", where, key, dump_excerpt(*v));
 }
 
 Json field_object(const Json& row, const std::string& key, const std::string& where) {
@@ -47,7 +47,7 @@ Json field_object(const Json& row, const std::string& key, const std::string& wh
   if (v == nullptr || v->is_null()) return Json::object();
   ZRL_CHECK(v->is_object(),
             "{}: key '{}' must be a JSON object (set data.extra_key to the right field), got {}", where, key,
-            v->dump().substr(0, 80));
+            dump_excerpt(*v));
   return *v;
 }
 }  // namespace

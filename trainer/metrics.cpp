@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/json_io.h"
 #include "core/strings.h"
 
 namespace zerorl::trainer {
@@ -96,13 +97,11 @@ void truncate_jsonl_after_step(const std::string& path, int64_t step) {
   std::string kept;
   for (const auto& line : split(text, '\n')) {
     if (trim(line).empty()) continue;
-    Json row;
-    try {
-      row = Json::parse(line);
-    } catch (const std::exception&) {
-      continue;  // a line torn by a kill mid-write
-    }
-    if (row.contains("step") && row["step"].get<int64_t>() > step) continue;
+    const Json row = parse_json_or_discarded(line);
+    if (row.is_discarded()) continue;  // a line torn by a kill mid-write
+    if (row.is_object() && row.contains("step") && row["step"].is_number_integer() &&
+        row["step"].get<int64_t>() > step)
+      continue;
     kept += line + "\n";
   }
   write_file_atomic(path, kept);

@@ -335,7 +335,9 @@ void Trainer::start(const std::string& resume) {
   } else if (!resume.empty()) {
     load_checkpoint(resume);
   } else {
-    ZRL_CHECK(list_checkpoints(out).empty(),
+    const CheckpointScan scan = scan_checkpoints(out);
+    warn_skipped(scan);  // a stray step_* folder is reported, not a reason to refuse a fresh run
+    ZRL_CHECK(scan.ours.empty(),
               "run.output_dir '{}' already has checkpoints: pass --resume auto to "
               "continue, or choose another run.output_dir",
               out);

@@ -1,6 +1,6 @@
 // trainer/step.h: the GRPO trainer: built from a Config, one step() of named timed phases, checkpoint save
 // and exact resume, and run() until trainer.steps. Not here: folder mechanics (checkpoint.h), metric sinks
-// (metrics.h), the loss math (grpo.h, later algo/), the model (policy.h, later model/).
+// (metrics.h), the loss math (algo/), the model (model/).
 #pragma once
 
 #include <memory>

@@ -7,26 +7,16 @@
 
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 
+#include "core/crc32c.h"
 #include "core/error.h"
 
 namespace zerorl::trainer {
 
 namespace {
-std::array<uint32_t, 256> make_table() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1U) ? (c >> 1) ^ 0x82F63B78U : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-
 void put_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>((v & 0x7F) | 0x80));
@@ -50,16 +40,8 @@ double now_s() {
 }
 }  // namespace
 
-uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = make_table();
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ p[i]) & 0xFFU] ^ (crc >> 8);
-  return ~crc;
-}
-
 uint32_t masked_crc32c(const void* data, size_t size) {
-  const uint32_t c = crc32c(data, size);
+  const uint32_t c = zerorl::crc32c(data, size);
   return ((c >> 15) | (c << 17)) + 0xa282ead8U;
 }
 

@@ -1,6 +1,6 @@
 // trainer/tb_writer.h: TensorBoard event files (TFRecord framing + Event/Summary protobuf with
 // simple_value), written by hand: no Debian package ships a C++ TensorBoard writer, and the format is
-// three fixed framing fields plus four protobuf fields. Also CRC32C, used by checkpoint manifests.
+// three fixed framing fields plus four protobuf fields.
 // Not here: images, histograms, or reading event files (tests decode them independently).
 #pragma once
 
@@ -10,9 +10,7 @@
 
 namespace zerorl::trainer {
 
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven. crc32c("123456789") == 0xE3069283.
-uint32_t crc32c(const void* data, size_t size, uint32_t crc = 0);
-// TFRecord's masked CRC: ((crc >> 15) | (crc << 17)) + 0xa282ead8.
+// TFRecord's masked CRC of the CRC-32C (core/crc32c.h): ((crc >> 15) | (crc << 17)) + 0xa282ead8.
 uint32_t masked_crc32c(const void* data, size_t size);
 
 // Writes <dir>/events.out.tfevents.<unix seconds>.<host>.<pid>; a resumed run starts a new file in the

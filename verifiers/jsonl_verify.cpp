@@ -16,7 +16,8 @@ namespace {
 
 std::string get_string(const Json& row, const char* key, const std::string& where) {
   ZRL_CHECK(row.contains(key), "{}: missing key \"{}\"", where, key);
-  ZRL_CHECK(row[key].is_string(), "{}: key \"{}\" must be a string, got {}", where, key, row[key].dump());
+  ZRL_CHECK(row[key].is_string(), "{}: key \"{}\" must be a string, got {}", where, key,
+            dump_excerpt(row[key]));
   return row[key].get<std::string>();
 }
 // Gold answers may be numbers in datasets (AMC's 27.0): keep their JSON text.
@@ -24,14 +25,14 @@ std::string get_gold(const Json& row, const std::string& where) {
   ZRL_CHECK(row.contains("gold"), "{}: missing key \"gold\"", where);
   const Json& g = row["gold"];
   ZRL_CHECK(g.is_string() || g.is_number(), "{}: key \"gold\" must be a string or number, got {}", where,
-            g.dump());
+            dump_excerpt(g));
   return g.is_string() ? g.get<std::string>() : g.dump();
 }
 
 }  // namespace
 
 Sample sample_from_row(const std::string& verifier, const Json& row, const std::string& where) {
-  ZRL_CHECK(row.is_object(), "{}: each line must be a JSON object, got {}", where, row.dump().substr(0, 80));
+  ZRL_CHECK(row.is_object(), "{}: each line must be a JSON object, got {}", where, dump_excerpt(row));
   Sample s;
   if (verifier == "math") {
     s.gold = get_gold(row, where);
@@ -45,7 +46,7 @@ Sample sample_from_row(const std::string& verifier, const Json& row, const std::
     ZRL_CHECK(row.contains("numbers") && row["numbers"].is_array(),
               "{}: countdown lines need \"numbers\": [ints]", where);
     for (const auto& n : row["numbers"])
-      ZRL_CHECK(n.is_number_integer(), "{}: \"numbers\" must hold integers, got {}", where, n.dump());
+      ZRL_CHECK(n.is_number_integer(), "{}: \"numbers\" must hold integers, got {}", where, dump_excerpt(n));
     ZRL_CHECK(row.contains("target") && row["target"].is_number_integer(),
               "{}: countdown lines need an integer \"target\"", where);
     s.extra = {{"numbers", row["numbers"]}, {"target", row["target"]}};

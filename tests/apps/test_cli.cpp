@@ -1,9 +1,12 @@
-// Tests of the zerorl binary's command-line contract (docs/design.md): subcommands, version, config errors.
+// Tests of the zerorl binary's command-line contract (docs/design.md): subcommands, version, config errors,
+// embedded configs from outside the checkout, bad input files that must end in a message, not a signal.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 
+#include "core/files.h"
 #include "core/json_io.h"
 #include "tests/run_process.h"
 
@@ -63,6 +66,65 @@ TEST(Cli, PrintConfigShowsOverridesAndReloads) {
   Result again = run_zerorl("train --config " + saved + " --print-config");
   EXPECT_EQ(again.code, 0);
   EXPECT_EQ(again.out, r.out);
+}
+
+TEST(Cli, EmbeddedConfigsResolveFromAnyDirectory) {
+  // dapo.yaml and dr_grpo.yaml say `base: r1_zero_qwen2.5_math_1.5b.yaml`: from outside the checkout that
+  // base must come from the embedded set, and give the same config as the files on disk.
+  const auto cwd =
+      std::filesystem::temp_directory_path() / ("zerorl_cli_elsewhere_" + std::to_string(getpid()));
+  std::filesystem::create_directories(cwd);
+  const auto configs = std::filesystem::path(testing::source_dir()) / "configs";
+  int seen = 0;
+  for (const auto& e : std::filesystem::directory_iterator(configs)) {
+    if (e.path().extension() != ".yaml") continue;
+    ++seen;
+    const std::string name = e.path().filename().string();
+    const std::string log = (cwd / (name + ".log")).string();
+    const int code = testing::wait_exit(testing::spawn_logged(
+        {testing::binary_dir() + "/zerorl", "train", "--config", name, "--print-config"}, log, cwd.string(),
+        false));
+    const std::string embedded = read_file(log);
+    EXPECT_EQ(code, 0) << name << ":\n" << embedded;
+    Result on_disk = run_zerorl("train --config " + e.path().string() + " --print-config", false);
+    EXPECT_EQ(on_disk.code, 0) << name;
+    EXPECT_EQ(embedded, on_disk.out) << name;
+  }
+  EXPECT_GE(seen, 2);
+  remove_tree(cwd.string());
+}
+
+TEST(Cli, DuplicateYamlKeyNamesBothLines) {
+  const std::string cfg =
+      temp_file("zerorl_cli_dup.yaml", "optim:\n  lr: 1e-6\n  warmup_steps: 2\n  lr: 2e-6\n");
+  Result r = run_zerorl("train --config " + cfg + " --print-config");
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find(cfg + ":4: duplicate key 'optim.lr' (first at line 2)"), std::string::npos) << r.out;
+}
+
+TEST(Cli, DeeplyNestedJsonlIsAnErrorNotACrash) {
+  // 100000 nested arrays once overflowed the stack while the error message printed the value (exit 139).
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string input = temp_file("zerorl_cli_deep.jsonl", "{\"gold\": " + deep + ", \"pred\": \"1\"}\n");
+  Result r = run_zerorl("verify --verifier math --input " + input);
+  EXPECT_EQ(r.code, 1) << r.out.substr(0, 500);
+  EXPECT_NE(r.out.find("nested deeper than"), std::string::npos) << r.out.substr(0, 500);
+  EXPECT_LT(r.out.size(), 1000u);
+}
+
+TEST(Cli, TokenizerWithANegativeIdIsAnErrorNotACrash) {
+  // A vocab id of -1 once segfaulted the loader; the message names the file and the token.
+  const auto dir = std::filesystem::temp_directory_path() / ("zerorl_cli_badtok_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  Json spec = read_json(testing::source_dir() + "/assets/tiny_base/tokenizer.json");
+  spec["model"]["vocab"]["a"] = -1;
+  write_file_atomic((dir / "tokenizer.json").string(), spec.dump());
+  const std::string input = temp_file("zerorl_cli_tok.jsonl", "{\"text\": \"abc\"}\n");
+  Result r = run_zerorl("tokenize --tokenizer " + dir.string() + " --input " + input);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("tokenizer.json"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'a' has id -1"), std::string::npos) << r.out;
+  remove_tree(dir.string());
 }
 
 TEST(Cli, UnknownSubcommandFails) {

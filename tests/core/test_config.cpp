@@ -1,9 +1,11 @@
 // Tests of the config system: every error path (unknown key with line and suggestion, wrong type,
-// out of range, bad --set), overrides, base files, and the save -> reload round trip.
+// out of range, bad --set, a key given twice), overrides, base files (on disk and through a BaseReader),
+// and the save -> reload round trip.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "core/files.h"
 #include "core/json_io.h"
@@ -174,6 +176,66 @@ TEST(Config, BaseFileLoadsFirstAndIsOverridden) {
   const std::string msg = error_of([&] { load_config((dir / "variant.yaml").string(), {}); });
   EXPECT_NE(msg.find("base.yaml:2"), std::string::npos) << msg;
   zerorl::remove_tree(dir);
+}
+
+TEST(Config, DuplicateKeyNamesBothLines) {
+  // yaml-cpp keeps both entries and its lookup returns the first, so `lr` would silently be 1e-6.
+  const struct {
+    std::string yaml, key;
+    int first, second;
+  } cases[] = {
+      {"optim:\n  lr: 1e-6\n  warmup_steps: 3\n  lr: 2e-6\n", "optim.lr", 2, 4},
+      {"run:\n  seed: 1\noptim: {lr: 1e-6}\nrun:\n  seed: 2\n", "run", 1, 4},
+      {"optim: {lr: 1e-6, lr: 2e-6}\n", "optim.lr", 1, 1},
+      {"rollout:\n  stop: ['a', 'a']\n  temperature: 1\n  \"temperature\": 2\n", "rollout.temperature", 3, 4},
+  };
+  for (const auto& c : cases) {
+    const std::string msg = error_of([&] { from_text(c.yaml); });
+    EXPECT_NE(msg.find("test.yaml:" + std::to_string(c.second) + ": duplicate key '" + c.key + "'"),
+              std::string::npos)
+        << c.yaml << "\n"
+        << msg;
+    EXPECT_NE(msg.find("first at line " + std::to_string(c.first)), std::string::npos) << msg;
+  }
+  // The same key in different mappings, and repeated list items, are fine.
+  Config cfg = from_text("optim: {lr: 2e-6}\nrollout: {stop: ['a', 'a']}\n");
+  EXPECT_DOUBLE_EQ(cfg.optim.lr, 2e-6);
+}
+
+TEST(Config, DuplicateKeyInBaseFileNamesTheBaseFile) {
+  const auto dir = std::filesystem::temp_directory_path() / "zerorl_cfg_dup_base";
+  std::filesystem::create_directories(dir);
+  write_file_atomic((dir / "base.yaml").string(), "optim:\n  lr: 2e-6\n  lr: 3e-6\n");
+  write_file_atomic((dir / "variant.yaml").string(), "base: base.yaml\nrollout: {group_size: 4}\n");
+  const std::string msg = error_of([&] { load_config((dir / "variant.yaml").string(), {}); });
+  EXPECT_NE(msg.find((dir / "base.yaml").string() + ":3: duplicate key 'optim.lr' (first at line 2)"),
+            std::string::npos)
+      << msg;
+  zerorl::remove_tree(dir);
+}
+
+TEST(Config, BaseReaderResolvesBaseWithoutTheFileSystem) {
+  // What the CLI does for configs compiled into the binary: `base:` is looked up by the reader.
+  const std::map<std::string, std::string> files = {{"a.yaml", "optim: {lr: 2e-6, warmup_steps: 7}\n"},
+                                                    {"b.yaml", "base: a.yaml\noptim: {lr: 3e-6}\n"}};
+  std::vector<std::string> asked;
+  const config::BaseReader reader = [&](const std::string& including, const std::string& base) {
+    asked.push_back(including + " -> " + base);
+    const auto it = files.find(base);
+    if (it == files.end()) ZRL_FAIL("{}: no base '{}'", including, base);
+    return config::ConfigSource{it->second, "<mem>/" + base};
+  };
+  Config cfg;
+  config::load_yaml_text(cfg, "base: b.yaml\nrollout: {group_size: 4}\n", "<mem>/c.yaml", 0, reader);
+  EXPECT_DOUBLE_EQ(cfg.optim.lr, 3e-6);
+  EXPECT_EQ(cfg.optim.warmup_steps, 7);
+  EXPECT_EQ(cfg.rollout.group_size, 4);
+  EXPECT_EQ(asked, (std::vector<std::string>{"<mem>/c.yaml -> b.yaml", "<mem>/b.yaml -> a.yaml"}));
+  const std::string msg = error_of([&] {
+    Config other;
+    config::load_yaml_text(other, "base: missing.yaml\n", "<mem>/d.yaml", 0, reader);
+  });
+  EXPECT_NE(msg.find("<mem>/d.yaml: no base 'missing.yaml'"), std::string::npos) << msg;
 }
 
 TEST(Config, RoundTripSavedConfigReloadsEqual) {

@@ -1,6 +1,6 @@
 // tests/tokenizer/test_parity.cpp: exact ids and decoded text against Hugging Face tokenizers 0.23 for every
 // line of data/tokenizers/corpus_public.jsonl.gz, for qwen3, llama3 and deepseek_v3.
-// Not here: unit behaviour of the parts (test_tokenizer_units.cpp), fuzzing (test_fuzz.cpp).
+// Not here: unit behaviour of the parts (test_units.cpp), fuzzing (test_fuzz.cpp).
 #include <gtest/gtest.h>
 
 #include "core/json_io.h"

@@ -44,6 +44,29 @@ TEST(Data, MissingKeyNamesFileLineAndKey) {
   }
 }
 
+TEST(Data, DeeplyNestedValuesAreCleanErrors) {
+  // 100000 nested arrays once overflowed the stack (exit 139) when the error message dumped the value.
+  auto nested = [](int depth) { return std::string(depth, '[') + "1" + std::string(depth, ']'); };
+  auto error_of = [](const std::string& path) {
+    try {
+      load_rows(path, FieldMapping{"q", "a", "src", "math"});
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  std::string msg =
+      error_of(testing::write_temp_file("zrl_deep.jsonl", "{\"q\": \"x\", \"a\": " + nested(100000) + "}\n"));
+  EXPECT_NE(msg.find("zrl_deep.jsonl"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("nested deeper than"), std::string::npos) << msg;
+  // Within the bound the value reaches the error path, which prints a bounded excerpt of it.
+  msg = error_of(testing::write_temp_file("zrl_deep_ok.jsonl",
+                                          "{\"q\": \"x\", \"a\": " + nested(kMaxJsonDepth - 1) + "}\n"));
+  EXPECT_NE(msg.find("zrl_deep_ok.jsonl:1: key 'a' must be a string or number, got [[[["), std::string::npos)
+      << msg;
+  EXPECT_LT(msg.size(), 300u) << msg;
+}
+
 TEST(Data, ExtraObjectComesFromTheMappedKey) {
   const std::string path = testing::write_temp_file(
       "zrl_extra.jsonl", R"({"q": "a", "a": "b", "extra_info": {"index": 7, "split": "train"}})"

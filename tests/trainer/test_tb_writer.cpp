@@ -12,7 +12,7 @@
 namespace zerorl::trainer {
 namespace {
 
-// Bit-at-a-time CRC-32C: the reference the table-driven version must match.
+// Bit-at-a-time CRC-32C: the independent reader's own checksum (core/crc32c.h has its own test).
 uint32_t naive_crc32c(const std::string& s) {
   uint32_t crc = 0xFFFFFFFFU;
   for (unsigned char c : s) {
@@ -51,13 +51,6 @@ std::vector<Field> parse_message(const std::string& s) {
     out.push_back(f);
   }
   return out;
-}
-
-TEST(Crc32c, KnownVectorAndNaiveTwin) {
-  EXPECT_EQ(crc32c("123456789", 9), 0xE3069283U);  // RFC 3720 check value
-  for (const std::string& s : std::vector<std::string>{"", "a", "hello world", std::string(1000, '\x7f')}) {
-    EXPECT_EQ(crc32c(s.data(), s.size()), naive_crc32c(s)) << s.size();
-  }
 }
 
 TEST(TbWriter, RecordsDecodeToTheWrittenScalars) {

@@ -29,6 +29,7 @@ void load_into(VerifiersSection& section, const std::string& text, const std::st
   } catch (const YAML::Exception& e) {
     ZRL_FAIL("{}:{}: invalid YAML: {}", source, e.mark.line + 1, e.msg);
   }
+  config::check_unique_keys(text, source);
   if (!doc.IsMap()) return;
   if (doc["base"]) {
     const std::string base = config::resolve_relative(source, doc["base"].as<std::string>());
@@ -57,7 +58,7 @@ VerifiersSection load_verifiers_section(const std::string& config_path) {
 Json plugin_options_json(const PluginOptions& options) {
   Json out = Json::object();
   for (const auto& [key, text] : options) {
-    Json value = Json::parse(text, nullptr, false);
+    Json value = parse_json_or_discarded(text);
     out[key] = value.is_discarded() || value.is_string() ? Json(text) : value;
   }
   return out;

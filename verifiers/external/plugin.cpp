@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/json_io.h"
 
 namespace zerorl::verifiers::external {
 namespace {
@@ -90,7 +91,7 @@ Verdict PluginVerifier::verify(const Sample& sample) const {
     return v;
   }
   const std::string info_text = take_string(table_, r.info_json);
-  Json info = info_text.empty() ? Json::object() : Json::parse(info_text, nullptr, false);
+  Json info = info_text.empty() ? Json::object() : parse_json_or_discarded(info_text);
   if (info.is_discarded() || !info.is_object()) {
     v.status = "error";
     v.reason =

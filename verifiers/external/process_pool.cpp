@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/log.h"
 
 extern char** environ;
@@ -319,7 +320,7 @@ struct ProcessPool {
                              w->buf.consume(n);
                              if (line.find_first_not_of(" \t\r\n") == std::string::npos)
                                return read_reply(w, id);
-                             Json reply = Json::parse(line, nullptr, false);
+                             Json reply = parse_json_or_discarded(line);
                              if (reply.is_discarded())
                                return malformed(w, "not JSON: " + line.substr(0, 200));
                              Verdict v;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/json_io.h"
 
 namespace zerorl::verifiers::external {
 namespace asio = boost::asio;
@@ -97,7 +98,7 @@ HttpResult http_post(const HttpUrl& u, const std::string& body, double timeout_s
 // unusable (retried); a bad or missing entry only fails its own sample.
 bool parse_results(const std::string& body, int64_t first_id, size_t n, std::vector<Verdict>& out,
                    std::string& problem) {
-  Json j = Json::parse(body, nullptr, false);
+  Json j = parse_json_or_discarded(body);
   if (j.is_discarded()) return problem = "response body is not JSON: " + body.substr(0, 200), false;
   if (j.is_object() && j.contains("results")) j = j["results"];
   if (!j.is_array()) return problem = "response has no 'results' list", false;

@@ -46,6 +46,15 @@ TEST(FromConfig, SectionLoadsWithBaseAndChecks) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("comand"), std::string::npos) << e.what();
   }
+  try {  // a verifier declared twice under one key: yaml-cpp would silently keep the first
+    parse_verifiers_section("verifiers:\n  external:\n    e: {command: [x]}\n    e: {command: [y]}\n",
+                            "t.yaml");
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("t.yaml:4: duplicate key 'verifiers.external.e' (first at line 3)"),
+              std::string::npos)
+        << e.what();
+  }
   const auto dup = parse_verifiers_section(
       "verifiers:\n  external:\n    x: {command: [a]}\n  remote:\n    x: {url: 'http://h:1/'}\n", "t.yaml");
   EXPECT_THROW(user_verifier_factories(dup), std::exception);

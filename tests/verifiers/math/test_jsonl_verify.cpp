@@ -75,5 +75,28 @@ TEST(JsonlVerify, BadInputNamesFileRowAndKey) {
   EXPECT_THROW(verify_jsonl("nope", path, out), std::exception);
 }
 
+TEST(JsonlVerify, DeeplyNestedValuesAreCleanErrors) {
+  // 100000 nested arrays once overflowed the stack (exit 139) when the error message dumped the value.
+  auto nested = [](int depth) { return std::string(depth, '[') + "1" + std::string(depth, ']'); };
+  auto error_of = [](const std::string& path) {
+    std::ostringstream out;
+    try {
+      verify_jsonl("math", path, out, 2, 1.0);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  std::string msg =
+      error_of(write_temp("deep.jsonl", "{\"gold\": " + nested(100000) + ", \"pred\": \"1\"}\n"));
+  EXPECT_NE(msg.find("deep.jsonl"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("nested deeper than"), std::string::npos) << msg;
+  // Within the bound the value reaches the error path, which prints a bounded excerpt of it.
+  msg = error_of(
+      write_temp("deep_ok.jsonl", "{\"gold\": " + nested(kMaxJsonDepth - 1) + ", \"pred\": \"1\"}\n"));
+  EXPECT_NE(msg.find("row 1: key \"gold\" must be a string or number, got [[[["), std::string::npos) << msg;
+  EXPECT_LT(msg.size(), 300u) << msg;
+}
+
 }  // namespace
 }  // namespace zerorl::verifiers
