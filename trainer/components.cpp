@@ -2,9 +2,12 @@
 // because they exist only for tiny_test.yaml. Not here: the loop (step.cpp).
 #include "trainer/components.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/seed.h"
 #include "core/strings.h"
 #include "model/checkpoint.h"
@@ -83,12 +86,45 @@ FieldMapping field_mapping(const DataSection& d) {
   return FieldMapping{d.prompt_key, d.answer_key, d.data_source_key, d.default_data_source, d.extra_key};
 }
 
-std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row) {
+namespace {
+std::string prompt_text(const Config& cfg, const Row& row) {
   const bool toy = cfg.data.train_path.empty() && cfg.model.path.empty() && cfg.tokenizer.path.empty();
-  const std::string text =
-      toy ? row.prompt : tokenizer::apply_template(cfg.tokenizer.prompt_template, row.prompt);
-  const auto ids = tok.encode(text, false);
+  return toy ? row.prompt : tokenizer::apply_template(cfg.tokenizer.prompt_template, row.prompt);
+}
+}  // namespace
+
+std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row) {
+  const auto ids = tok.encode(prompt_text(cfg, row), false);
   return std::vector<int64_t>(ids.begin(), ids.end());
+}
+
+std::vector<Row> drop_long_prompts(const Config& cfg, const tokenizer::Tokenizer& tok, std::vector<Row> rows,
+                                   const std::string& file) {
+  const int64_t limit = cfg.tokenizer.max_prompt_tokens;
+  std::vector<std::string> texts;
+  texts.reserve(rows.size());
+  for (const auto& r : rows) texts.push_back(prompt_text(cfg, r));
+  const auto ids = tok.encode_batch(texts, 0, /*add_special_tokens=*/false);
+  std::vector<Row> kept;
+  kept.reserve(rows.size());
+  size_t shortest = SIZE_MAX;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    shortest = std::min(shortest, ids[i].size());
+    if (static_cast<int64_t>(ids[i].size()) <= limit) kept.push_back(std::move(rows[i]));
+  }
+  const size_t dropped = rows.size() - kept.size();
+  ZRL_CHECK(kept.size() > 0 || rows.empty(),
+            "every row of {} ({}) is longer than tokenizer.max_prompt_tokens = {} tokens (template applied; "
+            "the shortest has {}): raise tokenizer.max_prompt_tokens",
+            file, rows.size(), limit, shortest);
+  if (dropped > 0) {
+    ZRL_WARN(
+        "dropped {} of {} rows of {} longer than {} tokens (tokenizer.max_prompt_tokens, template applied)",
+        dropped, rows.size(), file, limit);
+  } else {
+    ZRL_INFO("all {} rows of {} fit tokenizer.max_prompt_tokens = {}", rows.size(), file, limit);
+  }
+  return kept;
 }
 
 namespace {

@@ -41,6 +41,12 @@ FieldMapping field_mapping(const DataSection& data);
 // Template applied to the row's question, then encoded (no special tokens added).
 std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row);
 
+// The rows whose encoded prompt (template applied) has at most tokenizer.max_prompt_tokens tokens, in order
+// (Row::index unchanged). Logs "dropped N of M rows of FILE longer than K tokens" (a warning) when any are
+// dropped; every row dropped is an error naming `file` and the key. `file` names the data in messages.
+std::vector<Row> drop_long_prompts(const Config& cfg, const tokenizer::Tokenizer& tok, std::vector<Row> rows,
+                                   const std::string& file);
+
 // Verifies answers on a VerifierPool and turns verdicts into rewards (rewards/). The toy task's verifiers
 // ("toy_addition": exact match; "toy_format": digits only, finished) are registered here.
 class Scorer {
