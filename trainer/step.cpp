@@ -151,12 +151,14 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
     {
       ScopedTimer t(times, "sample_prompts");
       for (int64_t idx : sampler_->next(P)) rows.push_back(rows_[static_cast<size_t>(idx)]);
-      // Streams keyed by the draw's position in this round (seed mixes the round), not the row: a row drawn
-      // twice in one step (an epoch boundary inside it) gets two independent groups of samples.
+      // Streams keyed by the draw (draw_keys): a row drawn twice in one step (an epoch boundary inside it)
+      // gets two independent groups of samples; the seed mixes the round.
+      std::vector<int64_t> drawn;
       for (const auto& row : rows) {
-        gc.prompt_keys.push_back(static_cast<uint64_t>(prompts.size()));
         prompts.push_back(encode_prompt(cfg_, *tok_, row));
+        drawn.push_back(row.index);
       }
+      gc.prompt_keys = draw_keys(drawn);
       gc.sampler = {ro.temperature, ro.top_k, ro.top_p, ro.min_p};
       gc.stop.eos_ids = {eos_};
       gc.stop.stop = ro.stop;
