@@ -125,6 +125,33 @@ Config tiny_config(const std::string& out) {
   return cfg;
 }
 
+// A training prompt longer than the model's context used to abort the run at the step that drew it ("no
+// room for a new token"); it is dropped at load now and the run trains on the rest.
+TEST(DropLongPrompts, ALongTrainingPromptNoLongerAbortsTheRun) {
+  const std::string out = (fs::temp_directory_path() / "zrl_mem_long_prompt").string();
+  const std::string tok_dir = (fs::temp_directory_path() / "zrl_mem_toy_tok").string();
+  zerorl::remove_tree(out);
+  fs::create_directories(tok_dir);
+  write_file_atomic(tok_dir + "/tokenizer.json", toy_tokenizer_json());
+  write_file_atomic(tok_dir + "/tokenizer_config.json", toy_tokenizer_config_json());
+  // The tiny model's context is 4096 tokens; the toy tokenizer gives one token per character.
+  const std::string path = testing::write_temp_file(
+      "zrl_mem_train.jsonl", "{\"prompt\": \"1+2=\", \"answer\": \"3\"}\n{\"prompt\": \"" +
+                                 std::string(5000, '1') +
+                                 "=\", \"answer\": \"1\"}\n{\"prompt\": \"2+2=\", \"answer\": \"4\"}\n");
+  Config cfg = tiny_config(out);
+  cfg.tokenizer.path = tok_dir, cfg.tokenizer.prompt_template = "plain";
+  cfg.data.train_path = path;
+  cfg.rollout.prompts_per_step = 3;  // would draw the long row in step 1
+  CaptureLog log;
+  Trainer t(cfg, dist::Context{});
+  EXPECT_NE(log.text().find("dropped 1 of 3 rows of " + path + " longer than 1024 tokens"), std::string::npos)
+      << log.text();
+  t.start("");
+  EXPECT_NO_THROW(t.step());
+  zerorl::remove_tree(out);
+}
+
 // One dataset row and 3 prompts per step: every step draws the row 3 times (epoch boundaries inside the
 // step). Each draw has its own streams, so the three groups differ; a second run repeats them exactly.
 TEST(DrawKeys, ARowDrawnTwiceInAStepSamplesTwice) {
