@@ -57,7 +57,9 @@ ZRL_CONFIG_STRUCT(ModelSection, ZRL_MODEL_FIELDS);
     "goes (quote it in YAML: \"Q: {prompt} A:\"). Special tokens that the tokenizer's post-processor "    \
     "adds (Llama 3's BOS) come first, once.",                                                             \
     check::prompt_template())                                                                             \
-  F(int64_t, max_prompt_tokens, 1024, "Longer prompts are dropped from the dataset at load.",             \
+  F(int64_t, max_prompt_tokens, 1024,                                                                     \
+    "Prompts longer than this (template and special tokens applied) are dropped from train and eval "    \
+    "data at load, with a count per file; it bounds the rollout memory plan.",                           \
     check::at_least(1))
 ZRL_CONFIG_STRUCT(TokenizerSection, ZRL_TOKENIZER_FIELDS);
 
@@ -89,8 +91,23 @@ ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
   F(double, min_p, 0.0, "Drop tokens below min_p * p_max (0 = off).", check::range(0.0, 1.0))             \
   F(int64_t, max_new_tokens, 512, "Longest answer in tokens.", check::at_least(1))                        \
   F(StringList, stop, {}, "Stop strings (checked on decoded text).", check::any())                        \
-  F(double, kv_cache_fraction, 0.3, "Share of device memory the rollout KV cache may use.",               \
-    check::range(0.0, 1.0))                                                                               \
+  F(double, kv_cache_fraction, 0.3,                                                                       \
+    "KV cache budget as a share of the device's free memory, measured once the model is loaded (like "    \
+    "vLLM's gpu_memory_utilization, for the cache alone; on CPU: of available RAM). The engine keeps it " \
+    "allocated across the update; trainer.memory_check counts it. Sequences beyond it queue for a slot.", \
+    [](const double& x) { return x > 0 && x <= 1 ? std::string() : std::string("must be in (0, 1]"); })   \
+  F(double, kv_cache_gb, 0.0,                                                                             \
+    "Explicit KV cache budget in GiB, replacing kv_cache_fraction (0 = use the fraction).",               \
+    check::non_negative())                                                                                \
+  F(int64_t, max_total_tokens, 0,                                                                         \
+    "KV cache budget in cached tokens over all sequences (SGLang's max_total_tokens; 0 = off); applies "  \
+    "with the byte budget, the smaller wins.",                                                            \
+    check::at_least(0))                                                                                   \
+  F(int64_t, max_num_seqs, 0, "Sequences decoded at once at most (vLLM's max_num_seqs; 0 = what fits).",  \
+    check::at_least(0))                                                                                   \
+  F(int64_t, max_num_batched_tokens, 65536,                                                               \
+    "Padded prompt tokens per prefill forward (vLLM's max_num_batched_tokens; one prompt at least).",     \
+    check::at_least(1))                                                                                   \
   F(bool, batch_invariant, true,                                                                          \
     "bf16 on CUDA: GEMMs without split-K, so the engine's log-probs equal the trainer's forward to fp32 " \
     "rounding (rollout costs 4% at 256 sequences per step, ~35% at 64-128).",                             \

@@ -238,8 +238,10 @@ torch::Tensor DecodeStep::run(const std::vector<int64_t>& ids, const std::vector
   Graph* graph = nullptr;
   try {
     graph = &graph_for(decode_bucket(needed, bucket_, cache_->capacity()), params);
-  } catch (const std::exception& e) {
-    ZRL_WARN("rollout: CUDA graph capture failed, decoding eagerly: {}", e.what());
+  } catch (const std::exception& e) {  // e.g. out of memory for the graph pool: eager needs less
+    const auto* torch_error = dynamic_cast<const c10::Error*>(&e);  // its what() carries a stack trace
+    ZRL_WARN("rollout: CUDA graph capture failed, decoding eagerly: {}",
+             torch_error != nullptr ? torch_error->what_without_backtrace() : e.what());
     graphs_.clear();
     want_graphs_ = false;
     return run(ids, uniforms, rows, params);

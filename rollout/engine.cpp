@@ -82,24 +82,28 @@ int64_t Engine::context_limit() const {
 }
 
 void Engine::ensure_cache(int64_t wanted_slots, int64_t max_len) {
-  const auto& config = lm_->config();
-  const auto shape = kv_shape(config, lm_->dtype());
-  const int64_t budget =
-      options_.kv_budget_bytes > 0 ? options_.kv_budget_bytes : wanted_slots * slot_bytes(shape, max_len);
-  const int64_t cap = options_.max_slots > 0 ? std::min(options_.max_slots, wanted_slots) : wanted_slots;
-  const KvPlan plan = plan_kv(shape, max_len, budget, cap);
+  const auto shape = kv_shape(lm_->config(), lm_->dtype());
+  const KvPlan plan = plan_kv(shape, max_len, options_.kv_budget, wanted_slots);
   const bool same_place = cache_ && cache_->k.front().device() == lm_->device() &&
                           cache_->k.front().scalar_type() == lm_->dtype();
-  if (same_place && cache_->capacity() >= max_len && cache_->num_slots() >= plan.slots) {
+  // Reuse the cache unless it is too short, or a new one would need fewer waves of ceil(wanted / slots)
+  // sequences (a cache sized under the same budget for longer sequences, e.g. eval's, or for fewer):
+  // reallocating also recaptures the CUDA graphs, so a few slots more are not worth it.
+  const auto waves = [&](int64_t slots) { return (wanted_slots + slots - 1) / slots; };
+  if (same_place && cache_->capacity() >= max_len && waves(cache_->num_slots()) <= waves(plan.slots)) {
     cache_->reset_all();
     return;
   }
-  step_.reset();
-  cache_.reset();  // free the old cache before allocating the new one
+  release_cache();  // free the old cache before allocating the new one
   cache_.emplace(lm_->make_cache(plan.slots, max_len));
   step_ = std::make_unique<DecodeStep>(lm_, &*cache_, options_.cuda_graphs, options_.cuda_graph_bucket);
-  ZRL_INFO("rollout: KV cache {} (budget {:.2f} GiB, {} sequences wanted)", plan.summary(),
-           static_cast<double>(budget) / (1 << 30), wanted_slots);
+  ZRL_INFO("rollout: KV cache {} ({} sequences wanted; budget: {})", plan.summary(), wanted_slots,
+           options_.kv_budget.describe());
+}
+
+void Engine::release_cache() {
+  step_.reset();
+  cache_.reset();
 }
 
 // Per-call state of generate(): the work queue, the live slots and the output.
@@ -179,15 +183,20 @@ void Engine::Run::admit() {
   };
   std::vector<Admission> batch;
   int64_t widest = 0;
+  const auto slots_total = engine.cache_->num_slots();
   while (next_item < total_items() && !free_slots.empty()) {
     const int64_t p = next_item / config.group_size;
+    const int64_t left_of_prompt = (p + 1) * config.group_size - next_item;
+    const auto free_now = static_cast<int64_t>(free_slots.size());
+    // A prompt's samples share one prefill: they wait until all fit, unless the cache has fewer slots than
+    // they need (then the group is split across admissions, each with its own prefill).
+    if (left_of_prompt > free_now && left_of_prompt <= slots_total) break;
     // Bound the padded prefill batch (rows x widest prompt): activations, not the KV cache, limit it.
     const int64_t width = std::max<int64_t>(widest, prompts[static_cast<size_t>(p)].size());
     if (!batch.empty() && width * static_cast<int64_t>(batch.size() + 1) > engine.options_.max_prefill_tokens)
       break;
     widest = width;
-    const int64_t left_of_prompt = (p + 1) * config.group_size - next_item;
-    const int64_t n = std::min<int64_t>(left_of_prompt, static_cast<int64_t>(free_slots.size()));
+    const int64_t n = std::min(left_of_prompt, free_now);
     batch.push_back({p, next_item, n});
     next_item += n;
     for (int64_t i = 0; i < n; ++i) {
@@ -302,6 +311,15 @@ RolloutResult Engine::generate(const std::vector<std::vector<int64_t>>& prompts,
   ZRL_CHECK(config.group_size >= 1, "rollout.group_size must be >= 1, got {}", config.group_size);
   ZRL_CHECK(config.prompt_keys.empty() || config.prompt_keys.size() == prompts.size(),
             "generate: {} prompt_keys for {} prompts", config.prompt_keys.size(), prompts.size());
+  {
+    auto keys = config.prompt_keys;
+    std::sort(keys.begin(), keys.end());
+    const auto dup = std::adjacent_find(keys.begin(), keys.end());
+    ZRL_CHECK(dup == keys.end(),
+              "generate: prompt key {} is given twice: those prompts would draw identical samples (a row "
+              "drawn twice needs one key per draw)",
+              dup == keys.end() ? 0 : *dup);
+  }
   ZRL_CHECK(config.stop.max_new_tokens >= 1, "max_new_tokens must be >= 1, got {}",
             config.stop.max_new_tokens);
   const int64_t limit = context_limit(), vocab = lm_->config().vocab_size;

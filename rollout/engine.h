@@ -22,8 +22,11 @@
 namespace zerorl::rollout {
 
 struct EngineOptions {
-  int64_t kv_budget_bytes = 0;         // KV cache + sampling workspace; 0 = room for every sequence of a call
-  int64_t max_slots = 0;               // cap on concurrent sequences; 0 = as many as the budget holds
+  // Limits of the slot KV cache (bytes, tokens, sequences: rollout/memory.h); none set = room for every
+  // sequence of a call. Sequences beyond what fits wait and are admitted as slots free (continuous batching);
+  // a prompt's G samples wait for room together so they share one prefill (unless fewer than G slots fit).
+  // Results do not depend on the budget: every sample's random stream is keyed (GenerateConfig).
+  KvBudget kv_budget;
   int64_t max_prefill_tokens = 65536;  // padded prompt tokens per prefill forward (at least one prompt)
   int64_t max_context = 0;             // prompt + generated tokens per sequence; 0 = max_position_embeddings
   TextStreamFactory detokenizer;       // needed for stop strings and Trajectory::text; may be empty
@@ -56,8 +59,9 @@ struct GenerateConfig {
   int64_t group_size = 1;  // G samples per prompt
   uint64_t seed = 0;       // row streams: mix_seed({seed, step, prompt index, sample index})
   uint64_t step = 0;
-  // Stream key of each prompt (e.g. its dataset row), so a prompt draws the same samples whatever batch it
-  // shares; empty = the prompt's index in this call.
+  // Stream key of each prompt, so a prompt draws the same samples whatever batch or KV budget it shares.
+  // Keys must be distinct (checked): two draws of one dataset row in a step are keyed by the draw, not the
+  // row, or they would get identical samples. Empty = the prompt's index in this call.
   std::vector<uint64_t> prompt_keys;
 };
 
@@ -91,6 +95,10 @@ class Engine {
 
   model::CausalLM& model() { return lm_; }
   int64_t slots() const { return cache_ ? cache_->num_slots() : 0; }
+  const EngineOptions& options() const { return options_; }
+  // Frees the KV cache and the CUDA graphs over it (the next generate() allocates them again): a caller
+  // that needs the memory between calls, or hands the device to another engine, calls this.
+  void release_cache();
   int64_t context_limit() const;
   // Whether decode steps replay a captured CUDA graph (after the first decode step of a call).
   bool cuda_graph_active() const { return step_ && step_->graph_active(); }

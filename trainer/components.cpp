@@ -2,9 +2,12 @@
 // task's verifiers (toy_task.cpp).
 #include "trainer/components.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/seed.h"
 #include "core/strings.h"
 #include "model/checkpoint.h"
@@ -84,11 +87,15 @@ FieldMapping field_mapping(const DataSection& d) {
   return FieldMapping{d.prompt_key, d.answer_key, d.data_source_key, d.default_data_source, d.extra_key};
 }
 
-std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row) {
+namespace {
+std::string prompt_text(const Config& cfg, const Row& row) {
   const bool toy = cfg.data.train_path.empty() && cfg.model.path.empty() && cfg.tokenizer.path.empty();
-  const std::string text =
-      toy ? row.prompt : tokenizer::apply_template(cfg.tokenizer.prompt_template, row.prompt);
-  const auto ids = tok.encode_prompt(text);  // the post-processor's special tokens (Llama 3's BOS), once
+  return toy ? row.prompt : tokenizer::apply_template(cfg.tokenizer.prompt_template, row.prompt);
+}
+}  // namespace
+
+std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer& tok, const Row& row) {
+  const auto ids = tok.encode_prompt(prompt_text(cfg, row));  // the post-processor's special tokens, once
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
@@ -99,6 +106,40 @@ Json code_verifier_options(const SandboxSection& sb) {
               {"insecure_allow", sb.insecure_allow},
               {"reward", sb.reward}};
 }
+
+std::vector<Row> drop_long_prompts(const Config& cfg, const tokenizer::Tokenizer& tok, std::vector<Row> rows,
+                                   const std::string& file) {
+  const int64_t limit = cfg.tokenizer.max_prompt_tokens;
+  std::vector<std::string> texts;
+  texts.reserve(rows.size());
+  for (const auto& r : rows) texts.push_back(prompt_text(cfg, r));
+  const auto ids = tok.encode_batch(texts, 0, /*add_special_tokens=*/false);
+  // encode_prompt adds the post-processor's special tokens (Llama 3's BOS) at most once: counted for every
+  // row (one token too many for a text that already starts with them, which only errs toward dropping).
+  const size_t specials = tok.encode_prompt("").size();
+  std::vector<Row> kept;
+  kept.reserve(rows.size());
+  size_t shortest = SIZE_MAX;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const size_t n = ids[i].size() + specials;
+    shortest = std::min(shortest, n);
+    if (static_cast<int64_t>(n) <= limit) kept.push_back(std::move(rows[i]));
+  }
+  const size_t dropped = rows.size() - kept.size();
+  ZRL_CHECK(kept.size() > 0 || rows.empty(),
+            "every row of {} ({}) is longer than tokenizer.max_prompt_tokens = {} tokens (template applied; "
+            "the shortest has {}): raise tokenizer.max_prompt_tokens",
+            file, rows.size(), limit, shortest);
+  if (dropped > 0) {
+    ZRL_WARN(
+        "dropped {} of {} rows of {} longer than {} tokens (tokenizer.max_prompt_tokens, template applied)",
+        dropped, rows.size(), file, limit);
+  } else {
+    ZRL_INFO("all {} rows of {} fit tokenizer.max_prompt_tokens = {}", rows.size(), file, limit);
+  }
+  return kept;
+}
+
 
 Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins()) {
   register_toy_verifiers(registry_);

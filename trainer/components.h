@@ -46,6 +46,12 @@ std::vector<int64_t> encode_prompt(const Config& cfg, const tokenizer::Tokenizer
 // slots (= sandbox.workers), insecure_allow, reward.
 Json code_verifier_options(const SandboxSection& sandbox);
 
+// The rows whose encoded prompt (template applied) has at most tokenizer.max_prompt_tokens tokens, in order
+// (Row::index unchanged). Logs "dropped N of M rows of FILE longer than K tokens" (a warning) when any are
+// dropped; every row dropped is an error naming `file` and the key. `file` names the data in messages.
+std::vector<Row> drop_long_prompts(const Config& cfg, const tokenizer::Tokenizer& tok, std::vector<Row> rows,
+                                   const std::string& file);
+
 // Verifies answers on a VerifierPool and turns verdicts into rewards (rewards/). Every answer gets its
 // data_source's accuracy verdict and a format verdict (rewards.format_rule; the toy task's "toy_format"),
 // the latter even when rewards.format_weight is 0, so format_rate is always measured.

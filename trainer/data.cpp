@@ -3,6 +3,7 @@
 #include "trainer/data.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -124,6 +125,19 @@ std::string toy_tokenizer_json() {
 std::string toy_tokenizer_config_json() {
   return Json{{"eos_token", "<|endoftext|>"}, {"pad_token", "<|endoftext|>"}, {"add_bos_token", false}}
       .dump();
+}
+
+std::vector<uint64_t> draw_keys(const std::vector<int64_t>& row_indices) {
+  std::map<int64_t, uint64_t> repeats;
+  std::vector<uint64_t> keys;
+  keys.reserve(row_indices.size());
+  for (const int64_t row : row_indices) {
+    ZRL_CHECK(row >= 0, "draw_keys: row index {} < 0", row);
+    const uint64_t repeat = repeats[row]++;
+    keys.push_back(repeat == 0 ? static_cast<uint64_t>(row)
+                               : (uint64_t{1} << 63) | mix_seed({static_cast<uint64_t>(row), repeat}));
+  }
+  return keys;
 }
 
 EpochSampler::EpochSampler(int64_t n, uint64_t seed, bool shuffle) : n_(n), seed_(seed), shuffle_(shuffle) {

@@ -42,6 +42,12 @@ std::vector<Row> toy_addition_rows(int64_t count, int64_t max_operand, uint64_t 
 std::string toy_tokenizer_json();
 std::string toy_tokenizer_config_json();
 
+// Random-stream key of each prompt draw of one rollout call (rollout::GenerateConfig::prompt_keys), given the
+// drawn rows' indices in draw order. A row's first draw is keyed by its index (its samples do not depend on
+// the draws around it); a repeated draw of the same row (an epoch boundary inside a step) by
+// mix_seed(index, repeat) with bit 63 set, which no row index has: every draw gets its own samples.
+std::vector<uint64_t> draw_keys(const std::vector<int64_t>& row_indices);
+
 // Epoch sampler: a permutation of [0, n) per epoch from mix_seed(seed, epoch); next(k) hands out k indices,
 // crossing epoch boundaries. Its whole state is (epoch, position): checkpointed as JSON.
 class EpochSampler {

@@ -12,8 +12,8 @@
 #include "model/checkpoint.h"
 #include "model/device.h"
 #include "rollout/engine.h"
-#include "rollout/generate.h"
 #include "trainer/components.h"
+#include "trainer/engine_setup.h"
 
 namespace zerorl::trainer {
 
@@ -53,13 +53,9 @@ struct Scored {
   double tokens = 0;                         // response tokens over all answers
 };
 
-Scored generate_scored(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
+Scored generate_scored(const Config& cfg, rollout::Engine& engine, const tokenizer::Tokenizer& tok,
                        Scorer& scorer, const std::vector<Row>& rows, int64_t k, double temperature,
                        uint64_t step) {
-  rollout::EngineOptions eo;
-  eo.batch_invariant = cfg.rollout.batch_invariant;
-  if (!cfg.rollout.stop.empty()) eo.detokenizer = rollout::stream_detokenizer(tok);
-  rollout::Engine engine(lm, eo);
   rollout::GenerateConfig gc;
   gc.sampler.temperature = temperature;
   gc.sampler.top_p = cfg.rollout.top_p;
@@ -123,11 +119,18 @@ double correct_rate(const Scored& s) {
 }  // namespace
 
 Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
-              const std::vector<Row>& rows, const std::string& samples_path, uint64_t step) {
+              const std::vector<Row>& rows, const std::string& samples_path, uint64_t step,
+              rollout::Engine* engine) {
   Stopwatch watch;
+  std::unique_ptr<rollout::Engine> own;
+  if (engine == nullptr) {
+    own = std::make_unique<rollout::Engine>(lm, engine_options(cfg, tok, lm->device()));
+    engine = own.get();
+  }
   const int64_t k = cfg.eval.k;
   Scorer scorer(cfg);
-  const Scored s = generate_scored(cfg, lm, tok, scorer, rows, k, k == 1 ? 0.0 : cfg.eval.temperature, step);
+  const Scored s =
+      generate_scored(cfg, *engine, tok, scorer, rows, k, k == 1 ? 0.0 : cfg.eval.temperature, step);
   double maj_sum = 0, pass_sum = 0, format_sum = 0;
   for (size_t p = 0; p < rows.size(); ++p) {
     std::vector<std::string> ex;
@@ -162,7 +165,8 @@ Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer
     summary["avg@" + ks] = summary["accuracy"];
     summary["maj@" + ks] = maj_sum / q;
     summary["pass@" + ks] = pass_sum / q;
-    const Scored g = generate_scored(cfg, lm, tok, scorer, rows, 1, 0.0, step);  // greedy beside the samples
+    const Scored g =
+        generate_scored(cfg, *engine, tok, scorer, rows, 1, 0.0, step);  // greedy beside the samples
     summary["greedy_accuracy"] = correct_rate(g);
     if (out) write_samples(*out, rows, g, 1, true);
   } else {
@@ -172,9 +176,11 @@ Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer
   return summary;
 }
 
-std::vector<Row> load_eval_rows(const Config& cfg) {
+std::vector<Row> load_eval_rows(const Config& cfg, const tokenizer::Tokenizer& tok) {
   std::vector<Row> rows =
       cfg.data.eval_path.empty() ? build_rows(cfg) : load_rows(cfg.data.eval_path, field_mapping(cfg.data));
+  rows = drop_long_prompts(cfg, tok, std::move(rows),
+                           cfg.data.eval_path.empty() ? "the built-in toy task" : cfg.data.eval_path);
   if (cfg.eval.max_questions > 0 && static_cast<int64_t>(rows.size()) > cfg.eval.max_questions)
     rows.resize(static_cast<size_t>(cfg.eval.max_questions));
   return rows;
@@ -190,7 +196,7 @@ int run_eval(const Config& cfg, const std::string& checkpoint) {
   const auto tok = build_tokenizer(c);
   const torch::Device device = model::resolve_device(cfg.run.device);
   auto lm = build_model(c, tok, device);
-  const std::vector<Row> rows = load_eval_rows(c);
+  const std::vector<Row> rows = load_eval_rows(c, tok);
   const std::string summary_path =
       !c.eval.output.empty() ? c.eval.output : c.run.output_dir + "/eval/eval.json";
   const std::string samples_path = summary_path.substr(0, summary_path.rfind('.')) + "_samples.jsonl";

@@ -10,6 +10,7 @@
 #include "core/json_io.h"
 #include "core/run_config.h"
 #include "model/decoder.h"
+#include "rollout/engine.h"
 #include "tokenizer/tokenizer.h"
 #include "trainer/data.h"
 
@@ -27,11 +28,15 @@ bool majority_correct(const std::vector<std::string>& extracted, const std::vect
 // when k > 1; writes per-sample lines to `samples_path` when non-empty ("greedy": true marks the greedy
 // ones); returns {step, questions, k, temperature, accuracy (pass@1: greedy when k = 1, else the mean over
 // the k samples), greedy_accuracy, format_rate, response_len_mean (tokens), avg@k, maj@k, pass@k, seconds}.
+// `engine`: generate with it (the trainer's, so one KV cache serves rollouts and eval); null = a new engine
+// over `lm` with the config's budget (trainer/engine_setup.h).
 Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
-              const std::vector<Row>& rows, const std::string& samples_path, uint64_t step);
+              const std::vector<Row>& rows, const std::string& samples_path, uint64_t step,
+              rollout::Engine* engine = nullptr);
 
-// The held-out rows: data.eval_path (the toy task's rows when empty), cut to eval.max_questions.
-std::vector<Row> load_eval_rows(const Config& cfg);
+// The held-out rows: data.eval_path (the toy task's rows when empty) without the prompts longer than
+// tokenizer.max_prompt_tokens (drop_long_prompts), cut to eval.max_questions.
+std::vector<Row> load_eval_rows(const Config& cfg, const tokenizer::Tokenizer& tok);
 
 // `zerorl eval`: loads the checkpoint (or model.path / the tiny model), evaluates data.eval_path (the toy
 // task when empty), writes the summary (eval.output or <output_dir>/eval/eval.json) and prints it.

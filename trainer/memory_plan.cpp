@@ -8,11 +8,54 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 
 namespace zerorl::trainer {
 
 namespace {
 std::string gib(double b) { return fmt::format("{:.2f} GiB", b / (1024.0 * 1024.0 * 1024.0)); }
+
+// The KV cache the engine allocates for in.seq_len tokens: slots and bytes; an error text when not even one
+// sequence fits the budget (the engine would refuse too, naming the same numbers).
+std::string plan_kv_cache(const MemoryInputs& in, double wbytes, MemoryPlan& p) {
+  rollout::KvShape shape;
+  shape.layers = in.layers, shape.kv_heads = in.kv_heads, shape.head_dim = in.head_dim;
+  shape.dtype_bytes = static_cast<int64_t>(wbytes), shape.vocab = in.vocab;
+  if (in.seq_len <= 0 || (in.rollout_seqs <= 0 && !in.kv_budget.limited())) return "";
+  try {
+    const rollout::KvPlan kv = rollout::plan_kv(shape, in.seq_len, in.kv_budget, in.rollout_seqs);
+    p.kv_slots = kv.slots;
+    p.kv_cache = static_cast<double>(kv.bytes);
+    return "";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+// Which term to shrink, and to what, when states + KV cache + activations exceed `usable`.
+std::string recommend(const MemoryInputs& in, const MemoryPlan& p, double states, double usable) {
+  if (states > usable) {
+    return fmt::format(
+        "model states alone need {} of {} usable: use a smaller model or more GPUs (sharded optimizer)",
+        gib(states), gib(usable));
+  }
+  const double room = usable - states, act = p.activations + p.logits;
+  const double per_token = act / std::max<double>(1.0, static_cast<double>(in.micro_batch_tokens));
+  const std::string act_fix = fmt::format(
+      "algo.micro_batch_tokens <= {:.0f}{}", std::floor(std::max(0.0, room - p.kv_cache) / per_token),
+      in.gradient_checkpointing ? "" : " or model.gradient_checkpointing: true");
+  std::string text = fmt::format(
+      "the rollout KV cache ({}, {} sequences, kept allocated across the update) and one micro-batch's "
+      "activations and logits ({}) exceed the {} left beside the model states: ",
+      gib(p.kv_cache), p.kv_slots, gib(act), gib(room));
+  if (act >= room) return text + "set " + act_fix;
+  const std::string kv_fix =
+      fmt::format("rollout.kv_cache_gb <= {:.2f} (or a smaller rollout.kv_cache_fraction)",
+                  (room - act) / (1024.0 * 1024.0 * 1024.0));
+  if (p.kv_cache >= room) return text + "set " + kv_fix;
+  return text + "set " + kv_fix + ", or " + act_fix;
+}
 }  // namespace
 
 MemoryPlan plan_memory(const MemoryInputs& in) {
@@ -31,36 +74,17 @@ MemoryPlan plan_memory(const MemoryInputs& in) {
   p.activations = tokens * per_layer * static_cast<double>(in.layers) +
                   (in.gradient_checkpointing ? tokens * 34.0 * in.hidden * (wbytes / 2.0) : 0.0);
   p.logits = tokens * 8.0 * static_cast<double>(in.vocab);
-  p.kv_cache = static_cast<double>(in.rollout_seqs) * static_cast<double>(in.seq_len) * 2.0 *
-               static_cast<double>(in.layers) * static_cast<double>(in.kv_dim) * wbytes;
-  // Rollout and update do not overlap: the KV cache is freed before the update's activations exist.
+  const std::string kv_error = plan_kv_cache(in, wbytes, p);
+  // The engine keeps its KV cache allocated across the update: both are resident at once.
   const double states = p.weights + p.master + p.grads + p.compute_grads + p.optimizer + p.reference;
-  p.total = states + std::max(p.activations + p.logits, p.kv_cache);
+  p.total = states + p.kv_cache + p.activations + p.logits;
   p.device = in.device_bytes;
   const double usable = in.device_bytes * in.usable_fraction;
-  p.fits = in.device_bytes <= 0 || p.total <= usable;
-  if (!p.fits) {
-    if (states > usable) {
-      p.recommendation = fmt::format(
-          "model states alone need {} of {} usable: use a smaller model or more GPUs (sharded optimizer)",
-          gib(states), gib(usable));
-    } else if (p.kv_cache > p.activations + p.logits) {
-      const double room = usable - states;
-      const double seqs =
-          std::max(1.0, std::floor(room / (p.kv_cache / std::max<int64_t>(1, in.rollout_seqs))));
-      p.recommendation = fmt::format(
-          "rollout KV cache needs {}: lower rollout.prompts_per_step * rollout.group_size to <= {:.0f} "
-          "sequences "
-          "or rollout.max_new_tokens",
-          gib(p.kv_cache), seqs);
-    } else {
-      const double room = usable - states;
-      const double budget = std::max(1.0, std::floor(room / ((p.activations + p.logits) / tokens)));
-      p.recommendation =
-          fmt::format("activations of one micro-batch need {}: set algo.micro_batch_tokens <= {:.0f}{}",
-                      gib(p.activations + p.logits), budget,
-                      in.gradient_checkpointing ? "" : " or model.gradient_checkpointing: true");
-    }
+  p.fits = kv_error.empty() && (in.device_bytes <= 0 || p.total <= usable);
+  if (!kv_error.empty()) {
+    p.recommendation = kv_error;
+  } else if (!p.fits) {
+    p.recommendation = recommend(in, p, states, usable);
   }
   return p;
 }
@@ -85,6 +109,7 @@ Json MemoryPlan::to_json() const {
               {"activations_gib", activations / 1073741824.0},
               {"logits_gib", logits / 1073741824.0},
               {"kv_cache_gib", kv_cache / 1073741824.0},
+              {"kv_slots", kv_slots},
               {"reference_gib", reference / 1073741824.0},
               {"total_gib", total / 1073741824.0},
               {"device_gib", device / 1073741824.0},
@@ -95,6 +120,15 @@ Json MemoryPlan::to_json() const {
 
 double host_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && size > 0 ? static_cast<double>(pages) * static_cast<double>(size) : 0.0;
+}
+
+double host_available_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);) {  // "MemAvailable:   123456 kB"
+    if (line.rfind("MemAvailable:", 0) == 0) return std::strtod(line.c_str() + 13, nullptr) * 1024.0;
+  }
+  const long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && size > 0 ? static_cast<double>(pages) * static_cast<double>(size) : 0.0;
 }
 

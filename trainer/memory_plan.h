@@ -1,6 +1,7 @@
 // trainer/memory_plan.h: before step 1, an estimate of weights, master weights, gradients, optimizer state,
-// activations, logits and rollout KV cache against the device's memory; fail fast with a recommendation.
-// Not here: measuring real usage (allocator statistics belong to the GPU benches).
+// activations, logits and the rollout KV cache against the device's memory; fail fast with a recommendation.
+// Not here: measuring real usage (allocator statistics belong to the GPU benches), the KV bytes formula
+// (rollout/memory.h, shared with the engine).
 #pragma once
 
 #include <cstdint>
@@ -8,16 +9,20 @@
 #include <string>
 
 #include "core/json_io.h"
+#include "rollout/memory.h"
 
 namespace zerorl::trainer {
 
 struct MemoryInputs {
-  int64_t params = 0;                                                       // parameter count
-  int64_t layers = 0, hidden = 0, intermediate = 0, vocab = 0, kv_dim = 0;  // kv_dim = kv_heads * head_dim
-  int64_t micro_batch_tokens = 0;                                           // algo.micro_batch_tokens
-  int64_t rollout_seqs = 0;   // sequences generated at once (P * G)
-  int64_t seq_len = 0;        // prompt + max_new_tokens
-  bool bf16_compute = false;  // GPU: bf16 working copy + fp32 master weights
+  int64_t params = 0;  // parameter count
+  int64_t layers = 0, hidden = 0, intermediate = 0, vocab = 0;
+  int64_t kv_heads = 0, head_dim = 0;  // num_key_value_heads, head_dim
+  int64_t micro_batch_tokens = 0;      // algo.micro_batch_tokens
+  // Rollout KV cache: the engine allocates min(rollout_seqs, what kv_budget holds) slots of seq_len tokens.
+  int64_t rollout_seqs = 0;  // sequences a call wants at once (P * G); 0 = as many as the budget holds (eval)
+  int64_t seq_len = 0;       // prompt + max_new_tokens, capped by the context
+  rollout::KvBudget kv_budget;  // the engine's (trainer/engine_setup.h); none = every sequence gets a slot
+  bool bf16_compute = false;    // GPU: bf16 working copy + fp32 master weights
   bool gradient_checkpointing = false;
   bool reference_model = false;  // kl_coef > 0
   double device_bytes = 0;       // what the device has
@@ -27,6 +32,7 @@ struct MemoryInputs {
 struct MemoryPlan {
   double weights = 0, master = 0, grads = 0, compute_grads = 0, optimizer = 0, activations = 0, logits = 0,
          kv_cache = 0, reference = 0, total = 0, device = 0;
+  int64_t kv_slots = 0;  // sequences the KV cache holds at once
   bool fits = true;
   bool checkpointing_turned_on = false;  // plan_memory_or_checkpoint switched it on to fit
   std::string recommendation;            // empty when it fits
@@ -38,8 +44,9 @@ struct MemoryPlan {
 // accumulated into the fp32 master grads (trainer/mixed_precision.h). Activations per token per layer ~ (34
 // h) bytes in bf16 (Korthikanti et al. 2022, eq. 1 without the attention-score term: SDPA does not store it),
 // 2 h with checkpointing (only the layer input is kept). Logits: fp32 logits + log-softmax of one
-// micro-batch, 8 V bytes per token. KV cache: 2 (k and v) * layers * kv_dim * 2 bytes per token of every
-// rollout sequence.
+// micro-batch, 8 V bytes per token. KV cache: kv_slots x rollout::slot_bytes(seq_len) (K and V of every
+// layer per token, plus a sampling workspace row per slot). The engine keeps its cache allocated across the
+// update, so total = states + KV cache + activations + logits.
 MemoryPlan plan_memory(const MemoryInputs& in);
 
 // plan_memory, except that a plan which does not fit with gradient checkpointing off but fits with it on is
@@ -48,6 +55,9 @@ MemoryPlan plan_memory_or_checkpoint(const MemoryInputs& in);
 
 // Physical memory of this machine in bytes (sysconf), the CPU "device".
 double host_memory_bytes();
+// Memory available to a new allocation on this machine (/proc/meminfo MemAvailable, else free pages): the
+// CPU's "free device memory" for rollout.kv_cache_fraction. 0 when unknown.
+double host_available_bytes();
 
 // Total and free bytes of the current CUDA device, queried through the CUDA runtime or driver library that
 // LibTorch already loaded (dlsym of cudaMemGetInfo, else cuMemGetInfo_v2): no CUDA headers or link

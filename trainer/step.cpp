@@ -13,8 +13,8 @@
 #include "core/seed.h"
 #include "model/checkpoint.h"
 #include "model/device.h"
-#include "rollout/generate.h"
 #include "trainer/checkpoint.h"
+#include "trainer/engine_setup.h"
 #include "trainer/eval.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/memory_plan.h"
@@ -47,10 +47,11 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
     : cfg_(cfg), ctx_(ctx), device_(model::resolve_device(cfg.run.device)) {
   ZRL_CHECK(ctx.world_size == 1, "{} launched {} processes; the trainer runs world size 1 for now",
             ctx.launcher, ctx.world_size);
-  rows_ = build_rows(cfg);
+  tok_ = std::make_unique<tokenizer::Tokenizer>(build_tokenizer(cfg));
+  rows_ = drop_long_prompts(cfg, *tok_, build_rows(cfg),
+                            cfg.data.train_path.empty() ? "the built-in toy task" : cfg.data.train_path);
   sampler_ = std::make_unique<EpochSampler>(static_cast<int64_t>(rows_.size()),
                                             static_cast<uint64_t>(cfg.run.seed), cfg.data.shuffle);
-  tok_ = std::make_unique<tokenizer::Tokenizer>(build_tokenizer(cfg));
   ZRL_CHECK(tok_->eos_id().has_value(),
             "the tokenizer has no eos_token (tokenizer_config.json): answers could "
             "never finish");
@@ -59,10 +60,6 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   lm_->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
   validate_old_logprobs(cfg);
   if (cfg.algo.kl_coef > 0) ref_ = clone_model(lm_);
-  rollout::EngineOptions eo;
-  eo.batch_invariant = cfg.rollout.batch_invariant;
-  if (!cfg.rollout.stop.empty()) eo.detokenizer = rollout::stream_detokenizer(*tok_);
-  engine_ = std::make_unique<rollout::Engine>(lm_, eo);
   scorer_ = std::make_unique<Scorer>(cfg);
   torch::optim::AdamWOptions o(cfg.optim.lr);
   o.betas({cfg.optim.beta1, cfg.optim.beta2}).eps(cfg.optim.eps).weight_decay(cfg.optim.weight_decay);
@@ -82,6 +79,8 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
     }
   }
   opt_ = std::make_unique<torch::optim::AdamW>(masters_ ? masters_->parameters() : lm_->parameters(), o);
+  // The KV budget is measured now, with the weights, masters and reference on the device.
+  engine_ = std::make_unique<rollout::Engine>(lm_, engine_options(cfg, *tok_, device_));
   if (cfg.trainer.memory_check) check_memory();
 }
 
@@ -92,10 +91,22 @@ void Trainer::check_memory() {
   MemoryInputs mi;
   for (auto& p : lm_->parameters()) mi.params += p.numel();
   mi.layers = c.num_hidden_layers, mi.hidden = c.hidden_size, mi.intermediate = c.intermediate_size;
-  mi.vocab = c.vocab_size, mi.kv_dim = c.num_key_value_heads * c.head_dim;
+  mi.vocab = c.vocab_size, mi.kv_heads = c.num_key_value_heads, mi.head_dim = c.head_dim;
   mi.micro_batch_tokens = cfg_.algo.micro_batch_tokens;
-  mi.rollout_seqs = cfg_.rollout.prompts_per_step * cfg_.rollout.group_size;
-  mi.seq_len = cfg_.tokenizer.max_prompt_tokens + cfg_.rollout.max_new_tokens;
+  // The engine's cache: prompts are at most tokenizer.max_prompt_tokens (longer ones were dropped at load).
+  // With periodic eval the same cache also serves eval's questions x k (all the budget holds when the
+  // question count is not capped by eval.max_questions).
+  const bool evals = cfg_.trainer.eval_every > 0 && !cfg_.data.eval_path.empty();
+  const int64_t eval_new =
+      cfg_.eval.max_new_tokens > 0 ? cfg_.eval.max_new_tokens : cfg_.rollout.max_new_tokens;
+  mi.kv_budget = engine_->options().kv_budget;
+  const int64_t step_seqs = cfg_.rollout.prompts_per_step * cfg_.rollout.group_size;
+  const int64_t eval_seqs = cfg_.eval.max_questions > 0 ? cfg_.eval.max_questions * cfg_.eval.k : 0;
+  mi.rollout_seqs = !evals ? step_seqs : eval_seqs > 0 ? std::max(step_seqs, eval_seqs) : 0;
+  if (mi.rollout_seqs == 0 && !mi.kv_budget.limited()) mi.rollout_seqs = step_seqs;
+  mi.seq_len =
+      std::min(engine_->context_limit(), cfg_.tokenizer.max_prompt_tokens +
+                                             std::max(cfg_.rollout.max_new_tokens, evals ? eval_new : 0));
   mi.bf16_compute = lm_->dtype() != torch::kFloat32;
   mi.gradient_checkpointing = cfg_.model.gradient_checkpointing;
   mi.reference_model = !ref_.is_empty();
@@ -134,10 +145,14 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
     {
       ScopedTimer t(times, "sample_prompts");
       for (int64_t idx : sampler_->next(P)) rows.push_back(rows_[static_cast<size_t>(idx)]);
+      // Streams keyed by the draw (draw_keys): a row drawn twice in one step (an epoch boundary inside it)
+      // gets two independent groups of samples; the seed mixes the round.
+      std::vector<int64_t> drawn;
       for (const auto& row : rows) {
         prompts.push_back(encode_prompt(cfg_, *tok_, row));
-        gc.prompt_keys.push_back(static_cast<uint64_t>(row.index));
+        drawn.push_back(row.index);
       }
+      gc.prompt_keys = draw_keys(drawn);
       gc.sampler = {ro.temperature, ro.top_k, ro.top_p, ro.min_p};
       gc.stop.eos_ids = {eos_};
       gc.stop.stop = ro.stop;
@@ -349,13 +364,14 @@ void Trainer::start(const std::string& resume) {
 }
 
 void Trainer::run() {
-  const std::vector<Row> eval_rows =
-      cfg_.trainer.eval_every > 0 && !cfg_.data.eval_path.empty() ? load_eval_rows(cfg_) : std::vector<Row>{};
+  const std::vector<Row> eval_rows = cfg_.trainer.eval_every > 0 && !cfg_.data.eval_path.empty()
+                                         ? load_eval_rows(cfg_, *tok_)
+                                         : std::vector<Row>{};
   auto eval_now = [&] {  // eval/step_<N>.json, once per step (a resumed run keeps what it has)
     const std::string base = cfg_.run.output_dir + "/eval/step_" + std::to_string(step_);
     if (eval_rows.empty() || fs::exists(base + ".json")) return;
-    const Json summary =
-        evaluate(cfg_, lm_, *tok_, eval_rows, base + "_samples.jsonl", static_cast<uint64_t>(step_));
+    const Json summary = evaluate(cfg_, lm_, *tok_, eval_rows, base + "_samples.jsonl",
+                                  static_cast<uint64_t>(step_), engine_.get());
     write_file_atomic(base + ".json", summary.dump(2) + "\n");
     ZRL_INFO("eval step {}: {}", step_, summary.dump());
   };

@@ -10,6 +10,7 @@
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "core/timer.h"
+#include "model/checkpoint.h"
 #include "model/decoder.h"
 #include "rollout/engine.h"
 #include "zerorl/build_info.h"
@@ -193,6 +194,13 @@ int main(int argc, char** argv) {
   app.add_option("--fp32-reference", reference, "also compare both log-prob paths with a float32 copy");
   app.add_option("--consistency-sequences", consistency_sequences, "samples in the log-prob comparison");
   app.add_option("--compare-eager", compare_eager, "with graphs: also time the eager step, compare tokens");
+  std::string save_dir, tokenizer_dir = std::string(ZERORL_SOURCE_DIR) + "/../shared/tokenizers/qwen3";
+  app.add_option(
+      "--save-model", save_dir,
+      "write the random-weight model (--model-size, --dtype, --seed) as a Hugging Face folder to DIR "
+      "and exit: a checkpoint for `zerorl eval/train` memory checks");
+  app.add_option("--tokenizer", tokenizer_dir,
+                 "with --save-model: tokenizer files to copy beside the weights");
   CLI11_PARSE(app, argc, argv);
   if (batch == 0) batch = size == "1.5b" ? 128 : size == "tiny" ? 8 : 256;
 
@@ -202,6 +210,15 @@ int main(int argc, char** argv) {
   const auto dtype = dtype_name == "f32" ? torch::kFloat32 : torch::kBFloat16;
   zr::model::CausalLM lm(config, dtype, device);
   zr::model::init_random_(lm, seed);
+  if (!save_dir.empty()) {
+    zr::model::SaveOptions so;
+    so.tokenizer_dir = tokenizer_dir;
+    zr::model::save_model(lm, save_dir, so);
+    std::cout
+        << zr::Json{{"saved", save_dir}, {"model", "qwen2.5-" + size + " shapes, random weights"}}.dump()
+        << "\n";
+    return 0;
+  }
   lm->set_float32_residual(float32_residual);
   lm->eval();
 

@@ -9,6 +9,7 @@
 #include "core/files.h"
 #include "core/json_io.h"
 #include "tests/run_process.h"
+#include "tests/test_paths.h"
 
 namespace zerorl {
 namespace {
@@ -125,6 +126,22 @@ TEST(Cli, TokenizerWithANegativeIdIsAnErrorNotACrash) {
   EXPECT_NE(r.out.find("tokenizer.json"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("'a' has id -1"), std::string::npos) << r.out;
   remove_tree(dir.string());
+}
+
+// An allocation LibTorch cannot make ends the command with one message (what ran out, the keys that size
+// memory), never LibTorch's stack trace. A 16M-wide tiny model asks for a 1 PB projection matrix: more than
+// the address space, so it fails at once, touching nothing, whatever the machine's overcommit policy.
+TEST(Cli, OutOfMemoryIsOneMessageWithoutAStackTrace) {
+  Result r =
+      run_zerorl("eval --config " + testing::source_dir() +
+                 "/configs/tiny_test.yaml --set model.tiny_hidden_size=16000000 --set run.output_dir=" +
+                 (std::filesystem::temp_directory_path() / "zrl_mem_oom").string());
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("zerorl: error: out of host memory"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rollout.kv_cache_fraction"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("algo.micro_batch_tokens"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Exception raised from"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("frame #"), std::string::npos) << r.out;
 }
 
 TEST(Cli, UnknownSubcommandFails) {

@@ -108,5 +108,46 @@ TEST(GpuBuckets, BucketedGraphsMatchEager) {
   for (size_t i = 0; i < a.samples.size(); ++i) EXPECT_EQ(a.samples[i].tokens, again.samples[i].tokens);
 }
 
+// The KV budget decides when sequences run, not what they sample: 3 slots (groups split across prefills)
+// and 300 give the same tokens and log-probs on CUDA (graphs on). In bf16 with batch-invariant GEMMs a
+// row's logits do not depend on how many rows share the step (torch >= 2.10): equal to float32 rounding
+// of the log-softmax; elsewhere the tokens must still agree almost everywhere.
+TEST(GpuBudget, ThreeSlotsAndThreeHundredSampleAlike) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA";
+  auto prompts = read_json(fixture("tiny-qwen2") + "/reference.json")
+                     .at("input_ids")
+                     .get<std::vector<std::vector<int64_t>>>();
+  prompts.push_back({5, 6, 7});
+  prompts.push_back({9, 8, 7, 6, 5, 4, 3, 2, 1});
+  GenerateConfig c;
+  c.sampler.temperature = 1.0, c.group_size = 4, c.seed = 21;
+  c.stop.max_new_tokens = 24, c.stop.ignore_eos = true;
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    auto lm = model::load_model(fixture("tiny-qwen2"), dtype, torch::kCUDA);
+    EngineOptions three, wide;
+    three.kv_budget.seqs = 3, wide.kv_budget.seqs = 300;
+    const auto a = Engine(lm, three).generate(prompts, c), b = Engine(lm, wide).generate(prompts, c);
+    ASSERT_EQ(a.samples.size(), b.samples.size());
+    int64_t same = 0, total = 0;
+    double worst = 0;
+    for (size_t i = 0; i < a.samples.size(); ++i) {
+      for (size_t t = 0; t < a.samples[i].tokens.size(); ++t) {
+        same += a.samples[i].tokens[t] == b.samples[i].tokens[t], ++total;
+        if (a.samples[i].tokens[t] != b.samples[i].tokens[t]) break;  // the rest of the row diverged
+        worst = std::max<double>(worst,
+                                 std::abs(a.samples[i].logprobs_policy[t] - b.samples[i].logprobs_policy[t]));
+      }
+    }
+    std::cout << (dtype == torch::kFloat32 ? "f32" : "bf16") << ": " << same << " of " << total
+              << " tokens equal, max |logprob diff| " << worst << "\n";
+    if (dtype == torch::kBFloat16 && compat::kHasSplitKControl) {
+      EXPECT_EQ(same, total);
+      EXPECT_LT(worst, 1e-5);
+    } else {
+      EXPECT_GE(static_cast<double>(same) / static_cast<double>(total), 0.98);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace zerorl::rollout

@@ -120,7 +120,7 @@ TEST(Engine, SamplingIsReproducibleAndBatchIndependent) {
   auto alone_config = config;
   alone_config.prompt_keys = {101};
   EngineOptions few;
-  few.max_slots = 3;
+  few.kv_budget.seqs = 3;
   for (auto options : {EngineOptions{}, few}) {
     auto alone = Engine(lm, options).generate({prompts[1]}, alone_config);
     ASSERT_EQ(alone.samples.size(), 4u);
@@ -200,8 +200,69 @@ TEST(Engine, ContextLimitAndBudgetErrors) {
     EXPECT_NE(std::string(e.what()).find("prompt row 1"), std::string::npos) << e.what();
   }
   EngineOptions tiny;
-  tiny.kv_budget_bytes = 1000;
-  EXPECT_THROW(Engine(lm, tiny).generate({{1, 2, 3}}, c), Error);
+  tiny.kv_budget.bytes = 1000;
+  tiny.kv_budget.source = "rollout.kv_cache_gb = 1e-06";
+  try {  // fails before generating anything, naming the budget and the key
+    Engine(lm, tiny).generate({{1, 2, 3}}, c);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rollout.kv_cache_gb = 1e-06"), std::string::npos) << e.what();
+  }
+}
+
+// The KV budget changes when sequences run, never what they sample: 5 prompts x G = 4 through 3 slots
+// (fewer than G: groups split across prefills), through a byte budget of 5 slots (groups wait for room and
+// share one prefill) and through 300 slots (all at once) give the same tokens, finish reasons and
+// log-probs. Some samples stop early on EOS, so slots free at different steps (continuous batching).
+TEST(Engine, ResultsDoNotDependOnTheKvBudget) {
+  auto lm = model::load_model(fixture("tiny-qwen2"));
+  auto prompts = prompts_of(read_json(fixture("tiny-qwen2") + "/reference.json"));
+  prompts.push_back({5, 6, 7});
+  prompts.push_back({9, 8, 7, 6, 5, 4, 3, 2, 1});
+  prompts.push_back({300, 301});
+  auto config = sampling_config(4, 12, 77);
+  config.prompt_keys = {10, 11, 12, 13, 14};
+  EngineOptions wide;
+  wide.kv_budget.seqs = 300;
+  const auto probe = Engine(lm, wide).generate(prompts, config);
+  config.stop.ignore_eos = false;  // EOS = tokens some samples draw early: they finish at different steps
+  for (size_t i = 0; i < 6; ++i) config.stop.eos_ids.push_back(probe.samples[i * 3].tokens[2 + i % 4]);
+  Engine all(lm, wide);
+  const auto ref = all.generate(prompts, config);
+  EXPECT_EQ(all.slots(), 20);
+  int64_t early = 0;
+  for (const auto& t : ref.samples) early += t.finish == FinishReason::kEos ? 1 : 0;
+  EXPECT_GE(early, 3) << "the EOS ids should end some samples early";
+  EXPECT_EQ(ref.prefills, 5);
+  EngineOptions three, five_slots;
+  three.kv_budget.seqs = 3;
+  // max_len of the call: longest prompt 12 + 12 new tokens.
+  five_slots.kv_budget.bytes = 5 * slot_bytes(kv_shape(lm->config(), lm->dtype()), 24) + 100;
+  for (const auto& [options, slots] : {std::pair{three, 3}, std::pair{five_slots, 5}}) {
+    Engine engine(lm, options);
+    const auto got = engine.generate(prompts, config);
+    EXPECT_EQ(engine.slots(), slots);
+    if (slots >= 4) {
+      EXPECT_EQ(got.prefills, 5) << "a group waits for room and shares one prefill";
+    } else {
+      EXPECT_GT(got.prefills, 5) << "fewer slots than G: groups split";
+    }
+    ASSERT_EQ(got.samples.size(), ref.samples.size());
+    for (size_t i = 0; i < ref.samples.size(); ++i) {
+      const auto &a = got.samples[i], &b = ref.samples[i];
+      ASSERT_EQ(a.tokens, b.tokens) << slots << " slots, item " << i;
+      EXPECT_EQ(a.finish, b.finish) << slots << " slots, item " << i;
+      // float32 GEMMs over 3-5 rows vs 20 may block their K = 64..176 sums differently (OpenBLAS picks
+      // kernels by shape): a log-prob may move by a few float32 ulps of the logits, ~1e-6 relative.
+      for (size_t t = 0; t < b.tokens.size(); ++t) {
+        EXPECT_NEAR(a.logprobs[t], b.logprobs[t], 1e-5 * (1 + std::abs(b.logprobs[t])));
+        EXPECT_NEAR(a.logprobs_policy[t], b.logprobs_policy[t], 1e-5 * (1 + std::abs(b.logprobs_policy[t])));
+      }
+    }
+  }
+  // Repeated keys would give two prompts the same samples: refused.
+  config.prompt_keys = {10, 11, 12, 11, 14};
+  EXPECT_THROW(Engine(lm, wide).generate(prompts, config), Error);
 }
 
 TEST(Engine, SeesInPlaceWeightUpdates) {

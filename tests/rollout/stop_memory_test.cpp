@@ -68,23 +68,64 @@ TEST(StopChecker, StopStringsNeedATokenizer) {
   EXPECT_THROW(StopChecker(&rules, nullptr), Error);
 }
 
-TEST(KvPlan, CountsQwen05bSlots) {
-  const KvShape qwen{24, 2, 64, 2, 151936};
-  EXPECT_EQ(kv_bytes_per_token(qwen), 2 * 24 * 2 * 64 * 2);  // 12 KiB per token
-  const int64_t per_slot = 12288 * 768 + kWorkspaceRows * 151936 * 4;
-  auto plan = plan_kv(qwen, 768, 100 * per_slot + 5, 0);
-  EXPECT_EQ(plan.slots, 100);
-  EXPECT_EQ(plan_kv(qwen, 768, 100 * per_slot, 64).slots, 64);
-  EXPECT_EQ(plan.bytes, 100 * per_slot);
+// Per-token KV bytes worked out by hand from the models' config.json, not from the formula under test.
+TEST(KvPlan, BytesPerTokenOfKnownModels) {
+  // Qwen2.5-0.5B: 24 layers, 2 KV heads of 64, bf16: K and V = 2 * 24 * 2 * 64 * 2 B = 12288 B (12 KiB).
+  EXPECT_EQ(kv_bytes_per_token({24, 2, 64, 2, 151936}), 12288);
+  // Qwen2.5-1.5B: 28 layers, 2 KV heads of 128, bf16: 2 * 28 * 2 * 128 * 2 B = 28672 B (28 KiB).
+  EXPECT_EQ(kv_bytes_per_token({28, 2, 128, 2, 151936}), 28672);
+  // Llama-3.1-8B: 32 layers, 8 KV heads of 128, fp32: 2 * 32 * 8 * 128 * 4 B = 262144 B (256 KiB).
+  EXPECT_EQ(kv_bytes_per_token({32, 8, 128, 4, 128256}), 262144);
 }
 
+TEST(KvPlan, CountsQwen05bSlots) {
+  const KvShape qwen{24, 2, 64, 2, 151936};
+  // One slot of 768 tokens: 12288 * 768 = 9437184 B of K/V + 6 workspace rows * 151936 * 4 B = 3646464 B.
+  const int64_t per_slot = 9437184 + 3646464;
+  EXPECT_EQ(slot_bytes(qwen, 768), per_slot);
+  KvBudget bytes;
+  bytes.bytes = 100 * per_slot + 5;
+  auto plan = plan_kv(qwen, 768, bytes, 0);
+  EXPECT_EQ(plan.slots, 100);
+  EXPECT_EQ(plan.bytes, 100 * per_slot);
+  EXPECT_EQ(plan_kv(qwen, 768, bytes, 64).slots, 64);  // fewer wanted than fit
+  KvBudget tokens;                                     // 10 000 cached tokens hold 13 slots of 768
+  tokens.tokens = 10000;
+  EXPECT_EQ(plan_kv(qwen, 768, tokens, 0).slots, 13);
+  KvBudget all = bytes;  // every limit applies: the smallest wins
+  all.tokens = 10000, all.seqs = 7;
+  EXPECT_EQ(plan_kv(qwen, 768, all, 0).slots, 7);
+  all.seqs = 0;
+  EXPECT_EQ(plan_kv(qwen, 768, all, 0).slots, 13);
+  EXPECT_EQ(plan_kv(qwen, 768, KvBudget{}, 40).slots, 40);  // no limit: every sequence wanted
+  EXPECT_THROW(plan_kv(qwen, 768, KvBudget{}, 0), Error);   // "as many as fit" of no limit
+}
+
+// Not one sequence fits: the error names the budget's source, the config keys to change and the numbers.
 TEST(KvPlan, FailsFastWithARecommendation) {
   const KvShape qwen{24, 2, 64, 2, 151936};
+  KvBudget b;
+  b.bytes = 100 << 20;  // 100 MiB; 32768 tokens need 12288 * 32768 B = 384 MiB + workspace
+  b.source = "rollout.kv_cache_gb = 0.09765625";
   try {
-    plan_kv(qwen, 32768, 100 << 20, 8);
+    plan_kv(qwen, 32768, b, 8);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("rollout.kv_budget_gb"), std::string::npos) << e.what();
+    const std::string m = e.what();
+    EXPECT_NE(m.find("rollout.kv_cache_gb"), std::string::npos) << m;
+    EXPECT_NE(m.find("rollout.kv_cache_fraction"), std::string::npos) << m;
+    EXPECT_NE(m.find("rollout.max_new_tokens"), std::string::npos) << m;
+    EXPECT_NE(m.find("32768 tokens"), std::string::npos) << m;
+    // (100 MiB - 3646464 B of workspace) / 12288 B per token = 8236.6: at most 8236 tokens fit.
+    EXPECT_NE(m.find("8236 tokens or less"), std::string::npos) << m;
+  }
+  KvBudget t;
+  t.tokens = 1000;
+  try {
+    plan_kv(qwen, 1024, t, 8);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rollout.max_total_tokens"), std::string::npos) << e.what();
   }
 }
 

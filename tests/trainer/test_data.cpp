@@ -139,6 +139,22 @@ TEST(Data, ToyTokenizerLoadsAsAHuggingFaceTokenizer) {
   }
 }
 
+// A step that crosses an epoch boundary may draw a row twice: each draw gets its own key; first draws keep
+// the row index (so steps without repeats sample as they always did).
+TEST(DrawKeys, RepeatedDrawsGetTheirOwnKeys) {
+  const std::vector<int64_t> rows = {5, 2, 9, 5, 0, 5, 2};
+  const auto keys = draw_keys(rows);
+  ASSERT_EQ(keys.size(), rows.size());
+  EXPECT_EQ(keys[0], 5u);
+  EXPECT_EQ(keys[1], 2u);
+  EXPECT_EQ(keys[2], 9u);
+  EXPECT_EQ(keys[4], 0u);
+  for (size_t i : {3, 5, 6}) EXPECT_NE(keys[i] >> 63, 0u) << "repeat " << i << " is outside the row range";
+  EXPECT_EQ(std::set<uint64_t>(keys.begin(), keys.end()).size(), keys.size());
+  EXPECT_EQ(draw_keys(rows), keys);  // a pure function of the draws: resume gives the same keys
+  EXPECT_THROW(draw_keys({-1}), Error);
+}
+
 TEST(Sampler, EachEpochIsAPermutationAndEpochsDiffer) {
   EpochSampler s(10, 7);
   auto e0 = s.next(10), e1 = s.next(10);

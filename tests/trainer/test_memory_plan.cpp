@@ -11,23 +11,69 @@ namespace {
 MemoryInputs qwen15b() {
   MemoryInputs m;
   m.params = 1543714304;
-  m.layers = 28, m.hidden = 1536, m.intermediate = 8960, m.vocab = 151936, m.kv_dim = 256;
+  m.layers = 28, m.hidden = 1536, m.intermediate = 8960, m.vocab = 151936, m.kv_heads = 2, m.head_dim = 128;
   m.micro_batch_tokens = 16384, m.rollout_seqs = 512, m.seq_len = 1280;
   m.bf16_compute = true;
   m.device_bytes = 141.0 * 1024 * 1024 * 1024;
   return m;
 }
 
+constexpr double kGiB = 1024.0 * 1024 * 1024;
+
+// Every term as a literal worked out by hand from the shapes above (not by the formulas under test).
 TEST(MemoryPlan, TermsMatchHandArithmetic) {
   const MemoryInputs m = qwen15b();
   const MemoryPlan p = plan_memory(m);
   const double n = static_cast<double>(m.params);
   EXPECT_DOUBLE_EQ(p.weights + p.master + p.grads + p.optimizer, 18.0 * n);  // 2 + 4 + 4 + 8 bytes/param
   EXPECT_DOUBLE_EQ(p.compute_grads, 2.0 * n);  // bf16 grads of one micro-batch before the fp32 accumulation
-  EXPECT_DOUBLE_EQ(p.kv_cache, 512.0 * 1280 * 2 * 28 * 256 * 2);
-  EXPECT_DOUBLE_EQ(p.logits, 16384.0 * 8 * 151936);
-  EXPECT_DOUBLE_EQ(p.total, 20.0 * n + std::max(p.activations + p.logits, p.kv_cache));
+  // KV per token: 2 (K, V) x 28 layers x 2 heads x 128 x 2 B = 28672 B; a slot of 1280 tokens: 36700160 B,
+  // plus its sampling workspace 6 x 151936 x 4 B = 3646464 B: 40346624 B; 512 slots: 20657471488 B.
+  EXPECT_DOUBLE_EQ(p.kv_cache, 20657471488.0);
+  EXPECT_EQ(p.kv_slots, 512);
+  // Activations: 16384 tokens x 34 x 1536 B x 28 layers = 23957864448 B; logits 16384 x 8 x 151936 B.
+  EXPECT_DOUBLE_EQ(p.activations, 23957864448.0);
+  EXPECT_DOUBLE_EQ(p.logits, 19914555392.0);
+  // The engine keeps its cache across the update: 20 n + KV + activations + logits = 95404177408 B.
+  EXPECT_DOUBLE_EQ(p.total, 95404177408.0);
   EXPECT_TRUE(p.fits) << p.to_json().dump();
+}
+
+// A byte budget caps the slots: 10 GiB = 10737418240 B / 40346624 B per slot = 266.1 -> 266 slots,
+// 266 x 40346624 = 10732201984 B. A token budget of 100 000 holds 78 slots of 1280 tokens.
+TEST(MemoryPlan, KvCacheFollowsTheEngineBudget) {
+  MemoryInputs m = qwen15b();
+  m.kv_budget.bytes = static_cast<int64_t>(10 * kGiB);
+  MemoryPlan p = plan_memory(m);
+  EXPECT_EQ(p.kv_slots, 266);
+  EXPECT_DOUBLE_EQ(p.kv_cache, 10732201984.0);
+  m.kv_budget.tokens = 100000;
+  p = plan_memory(m);
+  EXPECT_EQ(p.kv_slots, 78);
+  EXPECT_DOUBLE_EQ(p.kv_cache, 78 * 40346624.0);
+  // rollout_seqs 0 (eval shares the cache: as many as the budget holds) counts the whole byte budget.
+  m.kv_budget.tokens = 0, m.rollout_seqs = 0;
+  EXPECT_DOUBLE_EQ(plan_memory(m).kv_cache, 10732201984.0);
+  // Not one sequence fits: not a fit, and the engine's error text (the key, the numbers) is the advice.
+  m.kv_budget.bytes = 1 << 20;
+  m.kv_budget.source = "rollout.kv_cache_gb = 0.0009765625";
+  p = plan_memory(m);
+  EXPECT_FALSE(p.fits);
+  EXPECT_NE(p.recommendation.find("rollout.kv_cache_gb = 0.0009765625"), std::string::npos)
+      << p.recommendation;
+  EXPECT_NE(p.recommendation.find("1280 tokens"), std::string::npos) << p.recommendation;
+}
+
+// 90 GiB: states (28.75 GiB) + the larger of activations (40.86 GiB) and KV (19.24 GiB) would fit in the 81
+// GiB usable, but the cache stays allocated during the update, so all three count: 88.85 GiB does not fit.
+// Room beside the states and activations: 81 x 2^30 - 30874286080 - 43872419840 = 12226381824 B = 11.39 GiB.
+TEST(MemoryPlan, CountsTheKvCacheKeptAcrossTheUpdate) {
+  MemoryInputs m = qwen15b();
+  m.device_bytes = 90 * kGiB;
+  const MemoryPlan p = plan_memory(m);
+  EXPECT_FALSE(p.fits) << p.to_json().dump();
+  EXPECT_NE(p.recommendation.find("rollout.kv_cache_gb <= 11.39"), std::string::npos) << p.recommendation;
+  EXPECT_NE(p.recommendation.find("algo.micro_batch_tokens"), std::string::npos) << p.recommendation;
 }
 
 TEST(MemoryPlan, RecommendsTheTermThatOverflows) {
@@ -36,10 +82,13 @@ TEST(MemoryPlan, RecommendsTheTermThatOverflows) {
   auto p = plan_memory(m);
   EXPECT_FALSE(p.fits);
   EXPECT_NE(p.recommendation.find("algo.micro_batch_tokens"), std::string::npos) << p.recommendation;
+  EXPECT_EQ(p.recommendation.find("rollout.kv_cache_gb"), std::string::npos) << p.recommendation;
   m = qwen15b();
-  m.rollout_seqs = 1 << 16;
+  m.rollout_seqs = 1 << 16;  // no budget: every sequence its own slot, 2.4 TiB
   p = plan_memory(m);
-  EXPECT_NE(p.recommendation.find("rollout.prompts_per_step"), std::string::npos) << p.recommendation;
+  EXPECT_FALSE(p.fits);
+  EXPECT_NE(p.recommendation.find("rollout.kv_cache_gb"), std::string::npos) << p.recommendation;
+  EXPECT_EQ(p.recommendation.find("algo.micro_batch_tokens"), std::string::npos) << p.recommendation;
   m = qwen15b();
   m.device_bytes = 16.0 * 1024 * 1024 * 1024;
   p = plan_memory(m);
@@ -49,7 +98,6 @@ TEST(MemoryPlan, RecommendsTheTermThatOverflows) {
 // The device budget is free memory plus what this process already holds, capped by the total: an H200 that
 // another process fills to 100 GiB leaves too little for the 1.5B recipe, and the plan says what to change.
 TEST(MemoryPlan, DeviceBudgetExcludesOtherProcesses) {
-  constexpr double kGiB = 1024.0 * 1024 * 1024;
   const MemoryInputs m = qwen15b();
   const double held = 2.0 * 1543714304 * 3;  // bf16 weights + fp32 masters, loaded before the check
   EXPECT_DOUBLE_EQ(device_budget_bytes({141 * kGiB, 135 * kGiB}, held), 141 * kGiB);  // capped by the total
@@ -70,11 +118,13 @@ TEST(MemoryPlan, DeviceBudgetExcludesOtherProcesses) {
   }
 }
 
-// 64k tokens per micro-batch do not fit in 141 GiB with full activations (~2.7 MB per token) but do with
-// per-layer checkpointing (~1.3 MB, mostly logits): the plan turns checkpointing on instead of failing.
+// 64k tokens per micro-batch do not fit in 141 GiB with full activations (~2.7 MB per token: 197 GiB in
+// all) but do with per-layer checkpointing (~1.3 MB, mostly logits: 116 GiB of the 126.9 usable): the plan
+// turns checkpointing on instead of failing.
 TEST(MemoryPlan, TurnsCheckpointingOnWhenThatMakesItFit) {
   MemoryInputs m = qwen15b();
   m.micro_batch_tokens = 65536;
+  m.rollout_seqs = 128;  // 4.81 GiB of KV cache beside the 28.75 GiB of states
   EXPECT_FALSE(plan_memory(m).fits);
   const MemoryPlan p = plan_memory_or_checkpoint(m);
   EXPECT_TRUE(p.fits) << p.to_json().dump();
