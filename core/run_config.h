@@ -138,14 +138,18 @@ ZRL_CONFIG_STRUCT(AlgoSection, ZRL_ALGO_FIELDS);
     check::positive())
 ZRL_CONFIG_STRUCT(RewardsSection, ZRL_REWARDS_FIELDS);
 
-#define ZRL_SANDBOX_FIELDS(F)                                                                               \
-  F(double, timeout_s, 2.0, "Wall-clock limit per program run.", check::positive())                         \
-  F(int64_t, memory_mb, 512, "Address-space limit per program run.", check::at_least(16))                   \
-  F(int64_t, workers, 4, "Concurrent sandboxed programs.", check::at_least(1))                              \
-  F(bool, insecure_allow, false,                                                                            \
-    "Run untrusted code even where namespaces/seccomp are unavailable (logged; never on shared machines).", \
-    check::any())                                                                                           \
-  F(std::string, reward, "all_or_nothing", "Code reward: all_or_nothing or fraction of tests passed.",      \
+#define ZRL_SANDBOX_FIELDS(F)                                                                              \
+  F(double, timeout_s, 2.0, "Wall-clock limit per program run.", check::positive())                        \
+  F(int64_t, memory_mb, 512,                                                                               \
+    "Memory limit of a program run's whole process tree (a cgroup); without writable cgroups the sandbox " \
+    "refuses to run unless insecure_allow.",                                                               \
+    check::at_least(16))                                                                                   \
+  F(int64_t, workers, 4, "Concurrent sandboxed programs.", check::at_least(1))                             \
+  F(bool, insecure_allow, false,                                                                           \
+    "Run untrusted code even where namespaces/seccomp/cgroups are unavailable (logged; never on shared "   \
+    "machines).",                                                                                          \
+    check::any())                                                                                          \
+  F(std::string, reward, "all_or_nothing", "Code reward: all_or_nothing or fraction of tests passed.",     \
     check::one_of({"all_or_nothing", "fraction"}))
 ZRL_CONFIG_STRUCT(SandboxSection, ZRL_SANDBOX_FIELDS);
 

@@ -56,5 +56,35 @@ TEST(SandboxFallback, InsecureAllowRunsUnprivilegedWithSeccomp) {
   EXPECT_NE(access(dir.c_str(), F_OK), 0) << dir << " was left behind";
 }
 
+// sandbox.memory_mb is a cgroup limit: a machine without writable cgroups cannot enforce it, so the
+// sandbox refuses (naming cgroups) unless insecure_allow, and then still runs inside the namespaces.
+CodeVerifierOptions without_cgroups(bool insecure_allow) {
+  CodeVerifierOptions o;
+  o.sandbox.slots = 1;
+  o.sandbox.uid_base = 62250;
+  o.sandbox.cgroup_root = "/nonexistent/cgroup";
+  o.sandbox.insecure_allow = insecure_allow;
+  o.sandbox.limits.wall_s = 5.0;
+  o.default_timeout_s = 5.0;
+  return o;
+}
+
+TEST(SandboxFallback, RefusesWithoutCgroups) {
+  CodeVerifier v(without_cgroups(false));
+  EXPECT_FALSE(v.sandbox().has_cgroups());
+  EXPECT_NE(v.sandbox().missing_protections().find("cgroups"), std::string::npos)
+      << v.sandbox().missing_protections();
+  Verdict verdict = v.verify(io_sample("print(1)", "1"));
+  EXPECT_EQ(verdict.status, "sandbox_error");
+  EXPECT_NE(verdict.reason.find("cgroups"), std::string::npos) << verdict.reason;
+}
+
+TEST(SandboxFallback, InsecureAllowWithoutCgroupsKeepsNamespaces) {
+  CodeVerifier v(without_cgroups(true));
+  // PID 1 of its own namespace, no /home: bubblewrap still isolates; only the cgroup is missing.
+  Verdict ok = v.verify(io_sample("import os\nprint(os.getpid(), os.path.exists('/home'))", "1 False"));
+  EXPECT_EQ(ok.status, "ok") << ok.reason;
+}
+
 }  // namespace
 }  // namespace zerorl::verifiers
