@@ -9,6 +9,7 @@
 #include "core/strings.h"
 #include "model/checkpoint.h"
 #include "tokenizer/template.h"
+#include "trainer/hack_monitor.h"
 #include "verifiers/external/from_config.h"
 #include "verifiers/format_reward.h"
 
@@ -146,6 +147,7 @@ Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins
   options_.overlong.enabled = cfg.algo.overlong == "soft";
   options_.overlong.buffer = cfg.algo.overlong_buffer;
   options_.overlong.penalty_factor = cfg.algo.overlong_penalty;
+  options_.hack_penalty = hack_penalties(r.hack_penalty);
   rewards::validate(options_);
   if (r.format_weight != 0) {
     // The R1-Zero template ends with "Assistant:", so the completion opens <think> itself.
@@ -198,7 +200,11 @@ std::vector<rewards::Reward> Scorer::score(const std::vector<Item>& items) {
   if (format_) fmt = pool_->run(fmt_v, samples);
   std::vector<rewards::Reward> out;
   for (size_t i = 0; i < items.size(); ++i) {
-    out.push_back(rewards::compute_reward(options_, acc[i], format_ ? &fmt[i] : nullptr, items[i].tokens));
+    auto r = rewards::compute_reward(options_, acc[i], format_ ? &fmt[i] : nullptr, items[i].tokens);
+    // Hack signs (and rewards.hack_penalty.*, 0 by default) by the verifier that checked the answer.
+    const std::string verifier = registry_.name_for_data_source(items[i].row->data_source);
+    rewards::apply_hack_signs(options_, rewards::hack_signs(items[i].response, verifier), &r);
+    out.push_back(std::move(r));
   }
   return out;
 }

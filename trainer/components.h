@@ -53,6 +53,7 @@ class Scorer {
     int64_t tokens = 0;    // response length in tokens (EOS included)
     bool finished = true;  // false when cut at max_new_tokens
   };
+  // Rewards with their hack signs (rewards/hack_signs.h) and rewards.hack_penalty.* applied.
   std::vector<rewards::Reward> score(const std::vector<Item>& items);
   // Only the accuracy verdicts (eval: correctness and extracted answers for maj@k).
   std::vector<verifiers::Verdict> verify(const std::vector<Item>& items);

@@ -32,8 +32,10 @@ void MetricsSink::log_step(const Json& row) {
     tb_->flush();
   }
   auto num = [&](const char* k) { return row.contains(k) ? row[k].get<double>() : 0.0; };
-  bar_.update(step, fmt::format("reward {:.3f} acc {:.3f} len {:.0f} kl {:.4f}", num("reward_mean"),
-                                num("accuracy"), num("response_len_mean"), num("kl")));
+  std::string status = fmt::format("reward {:.3f} acc {:.3f} len {:.0f} kl {:.4f}", num("reward_mean"),
+                                   num("accuracy"), num("response_len_mean"), num("kl"));
+  if (num("hack/any_frac") > 0) status += fmt::format(" hack {:.2f}", num("hack/any_frac"));
+  bar_.update(step, status);
 }
 
 void MetricsSink::log_samples(const Json& rows) {
