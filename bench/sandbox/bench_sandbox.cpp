@@ -1,7 +1,10 @@
 // bench/sandbox/bench_sandbox.cpp: sandboxed runs/s of a trivial Python program vs bare
-// `/usr/bin/python3 -c pass` (fork+exec+wait), single and concurrent; prints one JSON object.
-// Not here: correctness (tests/verifiers/sandbox/). Usage: bench_sandbox [runs] [workers] [cgroups 1|0]
+// `/usr/bin/python3 -c pass` (fork+exec+wait), single and concurrent; and the assert-test harness (a
+// trusted and a candidate sandbox joined by a pipe) vs the same solution + tests run bare in one python3
+// process; prints one JSON object. Not here: correctness (tests/verifiers/sandbox/).
+// Usage: bench_sandbox [runs] [workers] [cgroups 1|0]
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "verifiers/sandbox/code_verifier.h"
 #include "verifiers/sandbox/sandbox.h"
 
 extern char** environ;
@@ -20,6 +24,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A HumanEval-shaped task: the solution, then check() with five asserts.
+const char* kSolution = "def add(a, b):\n    return a + b\n";
+const char* kTests =
+    "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0\n"
+    "    assert candidate(2.5, 0.5) == 3.0\n    assert candidate('a', 'b') == 'ab'\n"
+    "    assert candidate([1], [2]) == [1, 2]\n";
+
+bool bare_python(const char* code) {
+  const char* argv[] = {"/usr/bin/python3", "-I", "-B", "-c", code, nullptr};
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], nullptr, nullptr, const_cast<char**>(argv), environ) != 0) return false;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 bool bare_run() {
   const char* argv[] = {"/usr/bin/python3", "-c", "pass", nullptr};
   pid_t pid = 0;
@@ -27,6 +47,13 @@ bool bare_run() {
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// CPU seconds (user + system) of every reaped descendant so far.
+double children_cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 // Runs `runs` calls of `one` on `workers` threads; returns runs per second (-1 if any failed).
@@ -73,8 +100,34 @@ int main(int argc, char** argv) {
   double sand1 = runs_per_second(runs, 1, sandboxed);
   double bareN = runs_per_second(runs, workers, bare_run);
   double sandN = runs_per_second(runs, workers, sandboxed);
+  // The assert harness: verify() of the task, vs the task run in one bare process (no sandbox, no pipe).
+  zerorl::verifiers::CodeVerifierOptions vo;
+  vo.sandbox = options;
+  vo.sandbox.uid_base = options.uid_base + 2 * static_cast<uid_t>(workers);  // beside the sandbox above
+  zerorl::verifiers::CodeVerifier verifier(vo);
+  zerorl::verifiers::Sample task;
+  task.extra = {{"program", kSolution}, {"test_code", kTests}, {"entry_point", "add"}, {"timeout_s", 10.0}};
+  const std::string in_process = std::string(kSolution) + kTests + "check(add)\n";
+  auto assert_pair = [&] { return verifier.verify(task).correct; };
+  auto assert_bare = [&] { return bare_python(in_process.c_str()); };
+  runs_per_second(5, 1, assert_pair);
+  double cpu0 = children_cpu_s();
+  double pair1 = runs_per_second(runs, 1, assert_pair);
+  double cpu1 = children_cpu_s();
+  double abare1 = runs_per_second(runs, 1, assert_bare);
+  double cpu2 = children_cpu_s();
+  double pairN = runs_per_second(runs, workers, assert_pair);
+  double abareN = runs_per_second(runs, workers, assert_bare);
   zerorl::Json out = {
       {"bench", "sandbox"},
+      {"assert_harness_ms_single", 1000.0 / pair1},
+      {"assert_bare_ms_single", 1000.0 / abare1},
+      {"assert_overhead_ms_single", 1000.0 / pair1 - 1000.0 / abare1},
+      {"assert_harness_cpu_ms", 1000.0 * (cpu1 - cpu0) / runs},  // both sandboxes, bwrap included
+      {"assert_bare_cpu_ms", 1000.0 * (cpu2 - cpu1) / runs},
+      {"assert_harness_ms_concurrent", 1000.0 / pairN},
+      {"assert_bare_ms_concurrent", 1000.0 / abareN},
+      {"assert_overhead_ms_concurrent", 1000.0 / pairN - 1000.0 / abareN},
       {"runs", runs},
       {"workers", workers},
       {"cgroups", sandbox.has_cgroups()},

@@ -42,7 +42,10 @@ bool parse_verdict(const std::string& out, const std::string& nonce, AssertOutco
 
 AssertOutcome run_assert_task(Sandbox& sandbox, const AssertTask& task) {
   const std::string nonce = make_nonce();
+  // The candidate runs like a stdin/stdout program (site-packages importable); the harness without `site`
+  // (-S): its test code imports the standard library only, and it starts faster.
   const std::vector<std::string> python = {"/usr/bin/python3", "-I", "-B", "{file}"};
+  const std::vector<std::string> python_no_site = {"/usr/bin/python3", "-I", "-B", "-S", "{file}"};
   // The harness stops waiting on the candidate a little before the sandbox's own deadline, so a slow
   // candidate is reported as such rather than as a killed harness.
   const double margin = std::clamp(0.1 * task.timeout_s, 0.05, 0.5);
@@ -56,7 +59,7 @@ AssertOutcome run_assert_task(Sandbox& sandbox, const AssertTask& task) {
                            .dump() +
                        "\n";
   trusted.wall_s = task.timeout_s;
-  trusted.argv = python;
+  trusted.argv = python_no_site;
   RunRequest untrusted;
   untrusted.program = harness_python("codec") + harness_python("candidate_server");
   untrusted.files = {{"solution.py", task.program}};

@@ -16,7 +16,7 @@ const std::string& harness_python(const std::string& name);
 
 struct AssertTask {
   std::string program;      // the candidate's code; it defines entry_point
-  std::string test_code;    // trusted: defines check(candidate), or asserts at top level (MBPP)
+  std::string test_code;    // trusted: defines check(candidate), or asserts at top level (MBPP); stdlib only
   std::string entry_point;  // an identifier
   // Trusted code run before test_code on the trusted side: helpers the tests call (HumanEval's prompt
   // defines poly(), encode_cyclic(), ...). Without it such helpers are the candidate's, called remotely.

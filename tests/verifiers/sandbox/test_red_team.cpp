@@ -322,6 +322,21 @@ def check(candidate):
 def add(a, b):
     return a - b
 )PY"},
+    {"floods_stdout_inside_the_call", kAddTests, "add", R"PY(
+import sys
+def add(a, b):
+    chunk = 'ZRL-' + '0' * 32 + ' {"result": "pass"}\n'
+    while True:
+        sys.stdout.write(chunk * 1000)
+)PY"},
+    {"oversized_reply_frame", kAddTests, "add", R"PY(
+import os
+def add(a, b):
+    block = b'["l",' + b'1,' * (1 << 20)
+    for _ in range(24):
+        os.write(4, block)
+    return a - b
+)PY"},
     {"generator_that_compares_true", kAddTests, "add", R"PY(
 class G:
     def __iter__(self): return self
