@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "core/log.h"
@@ -197,7 +198,15 @@ PairResult Sandbox::run_pair(RunRequest trusted, RunRequest untrusted) {
   untrusted.abort_fd = abort[0];
   const int slot = acquire_slot();
   // Each run closes its own pipe ends once started, so either side's exit is the other's EOF.
-  std::thread untrusted_run([&] { out.untrusted = run_guarded(untrusted, slot); });
+  std::thread untrusted_run;
+  try {
+    untrusted_run = std::thread([&] { out.untrusted = run_guarded(untrusted, slot); });
+  } catch (const std::system_error& e) {  // no thread: nothing started, give everything back
+    for (int i = 0; i < 6; ++i) ::close(p[i]);
+    release_slot(slot);
+    out.trusted.error = out.untrusted.error = std::string("run_pair: ") + e.what();
+    return out;
+  }
   out.trusted = run_guarded(trusted, options_.slots + slot);
   ::close(abort[1]);  // the trusted side is done: stop the untrusted one
   untrusted_run.join();
