@@ -42,24 +42,23 @@ bool parse_verdict(const std::string& out, const std::string& nonce, AssertOutco
 
 AssertOutcome run_assert_task(Sandbox& sandbox, const AssertTask& task) {
   const std::string nonce = make_nonce();
-  // The candidate runs like a stdin/stdout program (site-packages importable); the harness without `site`
-  // (-S): its test code imports the standard library only, and it starts faster.
-  const std::vector<std::string> python = {"/usr/bin/python3", "-I", "-B", "{file}"};
-  const std::vector<std::string> python_no_site = {"/usr/bin/python3", "-I", "-B", "-S", "{file}"};
+  // Both without `site` (-S), which is most of Python's start-up: the harness's test code imports the
+  // standard library only; the candidate server puts Debian's package folders on sys.path itself.
+  const std::vector<std::string> python = {"/usr/bin/python3", "-I", "-B", "-S", "{file}"};
   // The harness stops waiting on the candidate a little before the sandbox's own deadline, so a slow
   // candidate is reported as such rather than as a killed harness.
   const double margin = std::clamp(0.1 * task.timeout_s, 0.05, 0.5);
   RunRequest trusted;
   trusted.program = harness_python("codec") + harness_python("trusted_harness");
   trusted.files = {{"tests.py", task.test_code}};
-  trusted.stdin_data = Json{{"nonce", nonce},
-                            {"entry_point", task.entry_point},
-                            {"deadline_s", task.timeout_s - margin},
-                            {"setup", task.setup}}
-                           .dump() +
-                       "\n";
+  // One ASCII JSON line without floats: what the harness's strict reader accepts.
+  const Json cfg = {{"nonce", nonce},
+                    {"entry_point", task.entry_point},
+                    {"deadline_ms", static_cast<int64_t>(1000.0 * (task.timeout_s - margin))},
+                    {"setup", task.setup}};
+  trusted.stdin_data = cfg.dump(-1, ' ', true, Json::error_handler_t::replace) + "\n";
   trusted.wall_s = task.timeout_s;
-  trusted.argv = python_no_site;
+  trusted.argv = python;
   RunRequest untrusted;
   untrusted.program = harness_python("codec") + harness_python("candidate_server");
   untrusted.files = {{"solution.py", task.program}};

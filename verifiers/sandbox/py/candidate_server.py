@@ -12,7 +12,17 @@ def _zrl_message(e):
         return ''
 
 
+def _zrl_site_packages():
+    """Debian's package folders on sys.path, as `site` would add them (this runs with -S: site's .pth
+    processing costs more start-up than the rest of this program)."""
+    v = '%d.%d' % _zrl_sys.version_info[:2]
+    for d in ('/usr/local/lib/python%s/dist-packages' % v, '/usr/lib/python3/dist-packages'):
+        if _zrl_os.path.isdir(d) and d not in _zrl_sys.path:
+            _zrl_sys.path.append(d)
+
+
 def _zrl_serve():
+    _zrl_site_packages()
     reader = ZrlReader(3)
 
     def send(obj):

@@ -4,7 +4,8 @@
 # "<nonce> <json>", on its original stdout. Not here: the codec (codec.py), running the candidate
 # (candidate_server.py), the sandboxes and the scoring (C++).
 #
-# stdin: one JSON line {"nonce", "entry_point", "deadline_s", "setup"}; /work/tests.py, /work/setup.py.
+# stdin: one JSON line {"nonce", "entry_point", "deadline_ms", "setup" (trusted code run before the
+# tests)}; the test code is /work/tests.py.
 # Verdict results: pass, wrong, candidate_raised, candidate_exited, load_error, timeout, unsupported,
 # protocol, test_error. This process never runs candidate code, and no object of the candidate's reaches
 # the tests: only values rebuilt by zrl_decode.
@@ -180,14 +181,13 @@ def zrl_verdict(cfg, channel):
 
 def zrl_main():
     start = _zrl_time.monotonic()
-    cfg = _zrl_json.loads(_zrl_sys.stdin.readline())
+    cfg = zrl_loads(_zrl_sys.stdin.buffer.readline().rstrip(b'\n'))
     verdict_fd = _zrl_os.dup(1)
     _zrl_os.dup2(2, 1)  # the tests' own prints go to stderr; only this process writes verdict_fd
-    channel = ZrlChannel(start + float(cfg['deadline_s']))
+    channel = ZrlChannel(start + cfg['deadline_ms'] / 1000.0)
     result, reason = zrl_verdict(cfg, channel)
-    line = cfg['nonce'] + ' ' + _zrl_json.dumps({'result': result, 'reason': reason, 'calls': channel.calls,
-                                                 'helpers': sorted(channel.helpers)})
-    zrl_write_all(verdict_fd, (line + '\n').encode())
+    verdict = {'result': result, 'reason': reason, 'calls': channel.calls, 'helpers': sorted(channel.helpers)}
+    zrl_write_all(verdict_fd, cfg['nonce'].encode('ascii') + b' ' + zrl_dumps(verdict))
     _zrl_os._exit(0)
 
 
