@@ -17,7 +17,11 @@ def _zrl_site_packages():
     processing costs more start-up than the rest of this program)."""
     v = '%d.%d' % _zrl_sys.version_info[:2]
     for d in ('/usr/local/lib/python%s/dist-packages' % v, '/usr/lib/python3/dist-packages'):
-        if _zrl_os.path.isdir(d) and d not in _zrl_sys.path:
+        try:
+            is_dir = _zrl_os.stat(d).st_mode & 0o170000 == 0o040000
+        except OSError:
+            is_dir = False
+        if is_dir and d not in _zrl_sys.path:
             _zrl_sys.path.append(d)
 
 

@@ -8,10 +8,11 @@
 # included) and no JSON number is ever a float. zrl_decode builds fresh builtin objects only; anything
 # else is _ZrlBad. Limits: nesting depth, value count, frame bytes.
 #
-# JSON goes through CPython's _json accelerator (the scanner and encoder the json module itself uses),
-# without importing json: json pulls in re, which doubled the start-up of these processes (measured on
-# the project's 2-core machine: +13 ms CPU per process). Without _json, the json module is used.
-import os as _zrl_os
+# Start-up is most of what a test run costs, so only built-in modules are imported: posix (not os), and
+# CPython's _json accelerator (the scanner and encoder the json module itself uses) instead of json,
+# which pulls in re (measured on the project's 2-core machine: +13 ms CPU per process). Without _json,
+# the json module is used.
+import posix as _zrl_os
 import select as _zrl_select
 import time as _zrl_time
 
