@@ -1,5 +1,5 @@
 # verifiers/sandbox/py/candidate_server.py: the untrusted side of an assert-style test: loads the candidate
-# program (/work/solution.py) and answers the trusted harness's calls over fds 3 (calls in) and 4 (replies
+# program (solution.py in the working directory: /work in the sandbox) and answers the trusted harness's calls over fds 3 (calls in) and 4 (replies
 # out). Everything here runs in the candidate's process and may be rewritten by it: the harness trusts
 # nothing it sends. Not here: the codec (codec.py), the tests (they never exist in this sandbox).
 import sys as _zrl_sys
@@ -32,9 +32,9 @@ def _zrl_serve():
     def send(obj):
         zrl_write_all(4, zrl_dumps(obj))
 
-    g = {'__name__': '__main__', '__builtins__': __builtins__, '__file__': '/work/solution.py'}
+    g = {'__name__': '__main__', '__builtins__': __builtins__, '__file__': 'solution.py'}
     try:
-        with open('/work/solution.py') as f:
+        with open('solution.py') as f:
             code = compile(f.read(), 'solution.py', 'exec')
         exec(code, g)
     except BaseException as e:

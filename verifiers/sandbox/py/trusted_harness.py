@@ -5,7 +5,7 @@
 # (candidate_server.py), the sandboxes and the scoring (C++).
 #
 # stdin: one JSON line {"nonce", "entry_point", "deadline_ms", "setup" (trusted code run before the
-# tests)}; the test code is /work/tests.py.
+# tests)}; the test code is tests.py in the working directory (/work in the sandbox).
 # Verdict results: pass, wrong, candidate_raised, candidate_exited, load_error, timeout, unsupported,
 # protocol, test_error. This process never runs candidate code, and no object of the candidate's reaches
 # the tests: only values rebuilt by zrl_decode.
@@ -142,7 +142,7 @@ def zrl_run_tests(cfg, channel):
     g = {'__name__': '__zrl_tests__', '__builtins__': _zrl_builtins}
     try:
         setup = compile(cfg['setup'], 'setup.py', 'exec') if cfg['setup'] else compile('', 'setup.py', 'exec')
-        with open('/work/tests.py') as f:
+        with open('tests.py') as f:
             tests = compile(f.read(), 'tests.py', 'exec')
         exec(setup, g)
     except BaseException as e:
