@@ -155,28 +155,60 @@ ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
     check::one_of({"recompute", "rollout"}))
 ZRL_CONFIG_STRUCT(AlgoSection, ZRL_ALGO_FIELDS);
 
-#define ZRL_REWARDS_FIELDS(F)                                                                        \
-  F(double, accuracy_weight, 1.0, "Weight of the verifier's correctness (0/1).", check::any())       \
-  F(double, format_weight, 0.0, "Weight of the format check (template tags present and ordered).",   \
-    check::any())                                                                                    \
-  F(std::string, format_rule, "r1_zero",                                                             \
-    "Format check: r1_zero, trl_think, open_r1_format, open_r1_tag_count, open_r1_code, nemo_rl.",   \
-    check::one_of(                                                                                   \
-        {"r1_zero", "trl_think", "open_r1_format", "open_r1_tag_count", "open_r1_code", "nemo_rl"})) \
-  F(double, length_weight, 0.0, "Weight of length shaping (-len/max_new_tokens).", check::any())     \
-  F(int64_t, verifier_threads, 4, "Verifier thread pool size.", check::at_least(1))                  \
-  F(double, verifier_timeout_s, 5.0, "Hard deadline per verification (a timeout scores 0).",         \
-    check::positive())
+#define ZRL_HACK_PENALTY_FIELDS(F)                                                                        \
+  F(double, code, 0.0,                                                                                    \
+    "Subtracted when a code answer reaches for the test harness (_getframe, __eq__, ...).",               \
+    check::non_negative())                                                                                \
+  F(double, math, 0.0, "Subtracted when a math answer hedges (several final answers, lists, intervals).", \
+    check::non_negative())                                                                                \
+  F(double, format, 0.0, "Subtracted for an empty or duplicated <think> block, or duplicated <answer>.",  \
+    check::non_negative())                                                                                \
+  F(double, repetition, 0.0, "Subtracted for degenerate repetition (repeated 4-grams or characters).",    \
+    check::non_negative())
+ZRL_CONFIG_STRUCT(HackPenaltySection, ZRL_HACK_PENALTY_FIELDS);
+
+#define ZRL_HACK_MONITOR_FIELDS(F)                                                                        \
+  F(int64_t, window, 5,                                                                                   \
+    "Warn when a hack-sign fraction's mean over the last N steps rises min_rise above the N before (0 = " \
+    "never).",                                                                                            \
+    check::at_least(0))                                                                                   \
+  F(double, min_rise, 0.1, "Rise of a window mean that warns (a fraction of the step's samples).",        \
+    check::range(0.001, 1.0))                                                                             \
+  F(int64_t, flagged_per_step, 32, "Samples with hack signs written to flagged.jsonl per step at most.",  \
+    check::at_least(0))
+ZRL_CONFIG_STRUCT(HackMonitorSection, ZRL_HACK_MONITOR_FIELDS);
+
+#define ZRL_REWARDS_FIELDS(F)                                                                          \
+  F(double, accuracy_weight, 1.0, "Weight of the verifier's correctness (0/1).", check::any())         \
+  F(double, format_weight, 0.0, "Weight of the format check (template tags present and ordered).",     \
+    check::any())                                                                                      \
+  F(std::string, format_rule, "r1_zero",                                                               \
+    "Format check: r1_zero, trl_think, open_r1_format, open_r1_tag_count, open_r1_code, nemo_rl.",     \
+    check::one_of(                                                                                     \
+        {"r1_zero", "trl_think", "open_r1_format", "open_r1_tag_count", "open_r1_code", "nemo_rl"}))   \
+  F(double, length_weight, 0.0, "Weight of length shaping (-len/max_new_tokens).", check::any())       \
+  F(int64_t, verifier_threads, 4, "Verifier thread pool size.", check::at_least(1))                    \
+  F(double, verifier_timeout_s, 5.0, "Hard deadline per verification (a timeout scores 0).",           \
+    check::positive())                                                                                 \
+  F(HackPenaltySection, hack_penalty, {},                                                              \
+    "Reward penalties per hack-sign category (rewards/hack_signs.h); all 0: signs are only reported.", \
+    check::any())                                                                                      \
+  F(HackMonitorSection, hack_monitor, {},                                                              \
+    "Hack-sign monitoring: metrics hack/*_frac, flagged.jsonl, rising-fraction warnings.", check::any())
 ZRL_CONFIG_STRUCT(RewardsSection, ZRL_REWARDS_FIELDS);
 
-#define ZRL_SANDBOX_FIELDS(F)                                                                               \
-  F(double, timeout_s, 2.0, "Wall-clock limit per program run.", check::positive())                         \
-  F(int64_t, memory_mb, 512, "Address-space limit per program run.", check::at_least(16))                   \
-  F(int64_t, workers, 4, "Concurrent sandboxed programs.", check::at_least(1))                              \
-  F(bool, insecure_allow, false,                                                                            \
-    "Run untrusted code even where namespaces/seccomp are unavailable (logged; never on shared machines).", \
-    check::any())                                                                                           \
-  F(std::string, reward, "all_or_nothing", "Code reward: all_or_nothing or fraction of tests passed.",      \
+#define ZRL_SANDBOX_FIELDS(F)                                                                              \
+  F(double, timeout_s, 2.0, "Wall-clock limit per program run.", check::positive())                        \
+  F(int64_t, memory_mb, 512,                                                                               \
+    "Memory limit of a program run's whole process tree (a cgroup); without writable cgroups the sandbox " \
+    "refuses to run unless insecure_allow.",                                                               \
+    check::at_least(16))                                                                                   \
+  F(int64_t, workers, 4, "Concurrent sandboxed programs.", check::at_least(1))                             \
+  F(bool, insecure_allow, false,                                                                           \
+    "Run untrusted code even where namespaces/seccomp/cgroups are unavailable (logged; never on shared "   \
+    "machines).",                                                                                          \
+    check::any())                                                                                          \
+  F(std::string, reward, "all_or_nothing", "Code reward: all_or_nothing or fraction of tests passed.",     \
     check::one_of({"all_or_nothing", "fraction"}))
 ZRL_CONFIG_STRUCT(SandboxSection, ZRL_SANDBOX_FIELDS);
 

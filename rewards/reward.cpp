@@ -14,9 +14,21 @@ void check_finite(double value, const char* key) {
   ZRL_CHECK(std::isfinite(value), "rewards.{} must be a finite number, got {}", key, value);
 }
 
+void validate_hack_penalty(const RewardOptions& options) {
+  const auto& known = hack_categories();
+  for (const auto& [category, penalty] : options.hack_penalty) {
+    ZRL_CHECK(std::find(known.begin(), known.end(), category) != known.end(),
+              "rewards.hack_penalty.{}: unknown hack-sign category (known: code, math, format, repetition)",
+              category);
+    ZRL_CHECK(std::isfinite(penalty) && penalty >= 0, "rewards.hack_penalty.{} must be >= 0, got {}",
+              category, penalty);
+  }
+}
+
 }  // namespace
 
 void validate(const RewardOptions& options) {
+  validate_hack_penalty(options);
   check_finite(options.accuracy_weight, "accuracy_weight");
   check_finite(options.format_weight, "format_weight");
   check_finite(options.correct_reward, "correct_reward");
@@ -72,6 +84,22 @@ Reward compute_reward(const RewardOptions& options, const verifiers::Verdict& ac
   }
   r.total = options.accuracy_weight * r.accuracy + options.format_weight * r.format + r.overlong + r.length;
   return r;
+}
+
+void apply_hack_signs(const RewardOptions& options, std::vector<HackSign> signs, Reward* reward) {
+  std::vector<std::string> categories;
+  for (const auto& s : signs) {
+    if (std::find(categories.begin(), categories.end(), s.category) == categories.end())
+      categories.push_back(s.category);
+  }
+  double penalty = 0;
+  for (const auto& c : categories) {
+    auto it = options.hack_penalty.find(c);
+    if (it != options.hack_penalty.end()) penalty += it->second;
+  }
+  reward->hack_signs = std::move(signs);
+  reward->hack_penalty = -penalty;
+  reward->total -= penalty;
 }
 
 const std::string& verifier_for(const RewardOptions& options, const std::string& data_source) {

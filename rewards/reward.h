@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "rewards/hack_signs.h"
 #include "verifiers/verifier.h"
 
 namespace zerorl::rewards {
@@ -40,6 +42,9 @@ struct RewardOptions {
   // unknown data_source is then an error naming it).
   std::map<std::string, std::string> verifier_by_source;
   std::string default_verifier;
+  // Penalty subtracted from the total once per hack-sign category present (hack_signs.h): category ->
+  // penalty >= 0. Empty or 0: signs are only reported (rewards.hack_penalty.*, off by default).
+  std::map<std::string, double> hack_penalty;
 };
 
 // Throws zerorl::Error naming the offending field (e.g. "rewards.overlong.buffer") and value.
@@ -62,12 +67,17 @@ struct Reward {
   double length = 0;        // -length_weight * L / max_response_tokens
   bool correct = false;     // the accuracy verdict's `correct` (for the accuracy metric)
   std::string status;       // the accuracy verdict's `status` ("timeout"/"error": the verifier failed)
+  std::vector<HackSign> hack_signs;  // what apply_hack_signs found (monitoring; empty if not run)
+  double hack_penalty = 0;           // -(sum of the penalties of the categories present), <= 0
 };
 
 // One sample's reward. `format` may be null (no format verdict: contributes 0 to total, has_format false, and
 // a format rate must not count it).
 Reward compute_reward(const RewardOptions& options, const verifiers::Verdict& accuracy,
                       const verifiers::Verdict* format, int64_t response_tokens);
+
+// Records `signs` on the reward and subtracts options.hack_penalty[category] once per category present.
+void apply_hack_signs(const RewardOptions& options, std::vector<HackSign> signs, Reward* reward);
 
 // The verifier name for a row's data_source (see RewardOptions); throws naming the source if none.
 const std::string& verifier_for(const RewardOptions& options, const std::string& data_source);

@@ -13,6 +13,7 @@
 #include "model/checkpoint.h"
 #include "tokenizer/template.h"
 #include "trainer/toy_task.h"
+#include "trainer/hack_monitor.h"
 #include "verifiers/external/from_config.h"
 #include "verifiers/format_reward.h"
 
@@ -162,6 +163,7 @@ Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins
   options_.overlong.enabled = cfg.algo.overlong == "soft";
   options_.overlong.buffer = cfg.algo.overlong_buffer;
   options_.overlong.penalty_factor = cfg.algo.overlong_penalty;
+  options_.hack_penalty = hack_penalties(r.hack_penalty);
   rewards::validate(options_);
   // Created even when format_weight is 0: format_rate is always measured (a cheap check), never a 0 that
   // nobody computed. The R1-Zero template ends with "Assistant:", so the completion opens <think> itself.
@@ -206,8 +208,11 @@ Scorer::Scored Scorer::score_all(const std::vector<Item>& items) {
   out.accuracy.assign(verdicts.begin(), verdicts.begin() + static_cast<std::ptrdiff_t>(n));
   out.format.assign(verdicts.begin() + static_cast<std::ptrdiff_t>(n), verdicts.end());
   for (size_t i = 0; i < n; ++i) {
-    out.rewards.push_back(
-        rewards::compute_reward(options_, out.accuracy[i], &out.format[i], items[i].tokens));
+    auto r = rewards::compute_reward(options_, out.accuracy[i], &out.format[i], items[i].tokens);
+    // Hack signs (and rewards.hack_penalty.*, 0 by default) by the verifier that checked the answer.
+    const std::string verifier = registry_.name_for_data_source(items[i].row->data_source);
+    rewards::apply_hack_signs(options_, rewards::hack_signs(items[i].response, verifier), &r);
+    out.rewards.push_back(std::move(r));
   }
   return out;
 }

@@ -177,6 +177,9 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
                        static_cast<int64_t>(tr.tokens.size()), tr.finish != rollout::FinishReason::kLength});
     }
     const auto rewards = scorer_->score(items);
+    std::vector<const Row*> item_rows;
+    for (const auto& it : items) item_rows.push_back(it.row);
+    hack_->add(item_rows, texts, rewards);
     for (size_t p = 0; p < rows.size(); ++p) {
       bool all_equal = true;
       for (int64_t j = 0; j < G; ++j) {
@@ -246,6 +249,8 @@ Json Trainer::step() {
   for (const char* key : {"kl", "entropy", "clip_frac", "grad_norm", "pg_loss", "rollout_logprob_diff"}) {
     if (upd.contains(key)) row[key] = upd[key];
   }
+  const Json hack = hack_->finish_step(step_);  // hack/*: fractions of answers with hack signs
+  for (const auto& [key, value] : hack.items()) row[key] = value;
   times["total"] = wall.seconds();
   for (const auto& [phase, s] : times) row["time/" + phase] = s;
   row["tokens_per_s/rollout"] = per_s(static_cast<double>(g.generated_tokens), times["rollout"]);
@@ -361,6 +366,7 @@ void Trainer::start(const std::string& resume) {
   write_file_atomic(out + "/config.yaml", config::to_yaml(cfg_));
   sink_ = std::make_unique<MetricsSink>(out, cfg_.trainer.tensorboard, step_, cfg_.trainer.steps,
                                         cfg_.trainer.log_every);
+  hack_ = std::make_unique<HackMonitor>(out, cfg_.rewards.hack_monitor, step_);
 }
 
 void Trainer::run() {

@@ -15,6 +15,7 @@
 #include "rollout/engine.h"
 #include "trainer/components.h"
 #include "trainer/data.h"
+#include "trainer/hack_monitor.h"
 #include "trainer/metrics.h"
 #include "trainer/mixed_precision.h"
 #include "trainer/update.h"
@@ -55,6 +56,7 @@ class Trainer {
   std::unique_ptr<torch::optim::AdamW> opt_;
   int64_t eos_ = 0;
   std::unique_ptr<MetricsSink> sink_;
+  std::unique_ptr<HackMonitor> hack_;
   int64_t step_ = 0, opt_steps_ = 0;
 };
 

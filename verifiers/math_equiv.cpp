@@ -447,6 +447,17 @@ bool split_choice(const std::string& s, char& letter, std::string& rest) {
   rest = t.substr(i + 3);
   size_t b = rest.find_first_not_of(' ');
   rest = b == std::string::npos ? "" : rest.substr(b);
+  // "(B), (C)" or "(B) or C" names several choices: a hedge, not one letter with its value.
+  if (!rest.empty() && (rest[0] == ',' || rest[0] == ';' || rest.rfind("or ", 0) == 0 ||
+                        rest.rfind("and ", 0) == 0 || rest.rfind("\\text{ or", 0) == 0)) {
+    return false;
+  }
+  for (size_t k = 0; k + 2 < rest.size(); ++k) {
+    if (rest[k] == '(' && rest[k + 2] == ')' && std::isupper(static_cast<unsigned char>(rest[k + 1])) &&
+        rest[k + 1] <= 'J') {
+      return false;
+    }
+  }
   return true;
 }
 

@@ -1,6 +1,7 @@
 // verifiers/registry.cpp: the verifier registry and data_source routing. Not here: the checkers.
 #include "verifiers/registry.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "core/error.h"
@@ -28,7 +29,10 @@ CodeVerifierOptions code_options_from_json(const Json& o) {
     } else if (key == "timeout_s") {
       opt.default_timeout_s = value.get<double>();
     } else if (key == "memory_mb") {
+      // The cgroup's limit on the whole process tree; RLIMIT_AS (per process) must not bind first.
       opt.sandbox.limits.memory_bytes = value.get<uint64_t>() << 20;
+      opt.sandbox.limits.address_space_bytes =
+          std::max(opt.sandbox.limits.address_space_bytes, opt.sandbox.limits.memory_bytes);
     } else if (key == "reward") {
       const std::string mode = value.get<std::string>();
       ZRL_CHECK(mode == "all_or_nothing" || mode == "fraction",

@@ -1,17 +1,25 @@
 // bench/sandbox/bench_sandbox.cpp: sandboxed runs/s of a trivial Python program vs bare
-// `/usr/bin/python3 -c pass` (fork+exec+wait), single and concurrent; prints one JSON object.
-// Not here: correctness (tests/verifiers/sandbox/). Usage: bench_sandbox [runs] [workers] [cgroups 1|0]
+// `/usr/bin/python3 -c pass` (fork+exec+wait), single and concurrent; and the assert-test harness (a
+// trusted and a candidate sandbox joined by a pipe) vs the same solution + tests run bare in one python3
+// process, and in one sandbox (the harness zerorl had before); prints one JSON object with the machine's
+// load average. Not here: correctness (tests/verifiers/sandbox/).
+// Usage: bench_sandbox [runs] [workers] [cgroups 1|0]
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <thread>
 #include <vector>
 
 #include "core/json_io.h"
+#include "verifiers/sandbox/code_verifier.h"
 #include "verifiers/sandbox/sandbox.h"
 
 extern char** environ;
@@ -20,6 +28,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A HumanEval-shaped task: the solution, then check() with five asserts.
+const char* kSolution = "def add(a, b):\n    return a + b\n";
+const char* kTests =
+    "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0\n"
+    "    assert candidate(2.5, 0.5) == 3.0\n    assert candidate('a', 'b') == 'ab'\n"
+    "    assert candidate([1], [2]) == [1, 2]\n";
+
+bool bare_python(const char* code) {
+  const char* argv[] = {"/usr/bin/python3", "-I", "-B", "-c", code, nullptr};
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], nullptr, nullptr, const_cast<char**>(argv), environ) != 0) return false;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 bool bare_run() {
   const char* argv[] = {"/usr/bin/python3", "-c", "pass", nullptr};
   pid_t pid = 0;
@@ -27,6 +51,13 @@ bool bare_run() {
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// CPU seconds (user + system) of every reaped descendant so far.
+double children_cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 // Runs `runs` calls of `one` on `workers` threads; returns runs per second (-1 if any failed).
@@ -47,12 +78,75 @@ double runs_per_second(int runs, int workers, F one) {
   return failed > 0 ? -1.0 : runs / s;
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// The assert harness on the task above, three ways, interleaved run by run so that all three see the same
+// machine load: verify() (two sandboxes and a pipe), the task in one sandboxed process (the old harness,
+// tests beside the candidate), and the task in one bare python3. Medians of the single-run latencies, the
+// children's CPU per run, and throughput over `workers` threads.
+zerorl::Json assert_harness_bench(const zerorl::verifiers::sandbox::SandboxOptions& base, int runs,
+                                  int workers) {
+  using namespace zerorl::verifiers;
+  CodeVerifierOptions vo;
+  vo.sandbox = base;
+  vo.sandbox.uid_base = base.uid_base + 2 * static_cast<uid_t>(workers);  // beside main()'s sandbox
+  CodeVerifier verifier(vo);
+  Sample task;
+  task.extra = {{"program", kSolution}, {"test_code", kTests}, {"entry_point", "add"}, {"timeout_s", 10.0}};
+  const std::string in_process = std::string(kSolution) + kTests + "check(add)\n";
+  sandbox::RunRequest one;
+  one.program = in_process;
+  auto pair = [&] { return verifier.verify(task).correct; };
+  auto single = [&] {
+    auto r = verifier.sandbox().run(one);
+    return r.status == sandbox::RunStatus::kExited && r.exit_code == 0;
+  };
+  auto bare = [&] { return bare_python(in_process.c_str()); };
+  for (int i = 0; i < 5; ++i) pair(), single(), bare();  // warm the page cache
+  std::vector<double> ms[3], cpu[3];
+  bool ok = true;
+  for (int i = 0; i < runs; ++i) {
+    int k = 0;
+    for (const std::function<bool()>& f :
+         {std::function<bool()>(pair), std::function<bool()>(single), std::function<bool()>(bare)}) {
+      const double c0 = children_cpu_s();
+      const auto t0 = Clock::now();
+      ok = f() && ok;
+      ms[k].push_back(1000.0 * std::chrono::duration<double>(Clock::now() - t0).count());
+      cpu[k++].push_back(1000.0 * (children_cpu_s() - c0));
+    }
+  }
+  const double pairN = runs_per_second(runs, workers, pair), bareN = runs_per_second(runs, workers, bare);
+  return {{"all_correct", ok},
+          {"harness_ms_median", median(ms[0])},
+          {"old_single_sandbox_ms_median", median(ms[1])},
+          {"bare_ms_median", median(ms[2])},
+          {"overhead_ms_median", median(ms[0]) - median(ms[2])},
+          {"harness_cpu_ms_median", median(cpu[0])},
+          {"old_single_sandbox_cpu_ms_median", median(cpu[1])},
+          {"bare_cpu_ms_median", median(cpu[2])},
+          {"harness_ms_per_run_concurrent", 1000.0 / pairN},
+          {"bare_ms_per_run_concurrent", 1000.0 / bareN},
+          {"overhead_ms_per_run_concurrent", 1000.0 / pairN - 1000.0 / bareN}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace zerorl::verifiers::sandbox;
   int runs = argc > 1 ? std::atoi(argv[1]) : 100;
   int workers = argc > 2 ? std::atoi(argv[2]) : static_cast<int>(std::thread::hardware_concurrency());
+  const std::string load_before = load_average();
   SandboxOptions options;
   options.slots = workers;
   options.use_cgroups = argc > 3 ? std::atoi(argv[3]) != 0 : true;
@@ -75,6 +169,7 @@ int main(int argc, char** argv) {
   double sandN = runs_per_second(runs, workers, sandboxed);
   zerorl::Json out = {
       {"bench", "sandbox"},
+      {"assert_harness", assert_harness_bench(options, runs, workers)},
       {"runs", runs},
       {"workers", workers},
       {"cgroups", sandbox.has_cgroups()},
@@ -85,6 +180,8 @@ int main(int argc, char** argv) {
       {"overhead_ms_per_run_single", 1000.0 / sand1 - 1000.0 / bare1},
       {"overhead_ms_per_run_concurrent", 1000.0 / sandN - 1000.0 / bareN},
       {"target_overhead_ms", 20.0},
+      {"load_average_before", load_before},
+      {"load_average_after", load_average()},
   };
   std::printf("%s\n", out.dump(2).c_str());
   return 0;

@@ -171,7 +171,7 @@ TEST(Eval, VerifiesEachAnswerOnce) {
   cfg.verifiers.external["counting"] = counting;
   const auto tok = build_tokenizer(cfg);
   auto lm = build_model(cfg, tok, torch::Device(torch::kCPU));
-  const std::vector<Row> rows = load_eval_rows(cfg);
+  const std::vector<Row> rows = load_eval_rows(cfg, tok);
   ASSERT_EQ(rows.size(), 5u);
   const std::string samples = testing::write_temp_file("zrl_eval_samples.jsonl", "");
   for (const int64_t k : {1, 3}) {

@@ -99,21 +99,21 @@ void sweep_stale(const std::string& parent) {
 }  // namespace
 
 std::unique_ptr<CgroupSlots> CgroupSlots::create(int slots, uint64_t memory_bytes, int max_pids,
-                                                 std::string* why) {
+                                                 const std::string& root, std::string* why) {
   std::unique_ptr<CgroupSlots> cg(new CgroupSlots());
   std::string tag = "/zerorl-sandbox-" + std::to_string(::getpid()) + "-" + std::to_string(g_counter++);
-  std::string v2root = "/sys/fs/cgroup";
-  if (is_dir("/sys/fs/cgroup/unified")) v2root = "/sys/fs/cgroup/unified";
+  std::string v2root = root;
+  if (is_dir(root + "/unified")) v2root = root + "/unified";
   std::string v2ctrl = read_text(v2root + "/cgroup.controllers");
   bool v2 = v2ctrl.find("pids") != std::string::npos && v2ctrl.find("memory") != std::string::npos;
   std::vector<std::pair<std::string, std::string>> hier;  // (mount, controller key)
   if (v2) {
     hier.push_back({v2root, ""});
-  } else if (is_dir("/sys/fs/cgroup/pids") && is_dir("/sys/fs/cgroup/memory")) {
-    hier.push_back({"/sys/fs/cgroup/pids", "pids"});
-    hier.push_back({"/sys/fs/cgroup/memory", "memory"});
+  } else if (is_dir(root + "/pids") && is_dir(root + "/memory")) {
+    hier.push_back({root + "/pids", "pids"});
+    hier.push_back({root + "/memory", "memory"});
   } else {
-    *why = "no cgroup v2 with pids+memory and no v1 pids/memory hierarchies";
+    *why = "no cgroup v2 with pids+memory and no v1 pids/memory hierarchies under " + root;
     return nullptr;
   }
   cg->v2_ = v2;

@@ -11,10 +11,11 @@ namespace zerorl::verifiers::sandbox {
 
 class CgroupSlots {
  public:
-  // Creates <own cgroup>/zerorl-sandbox-<pid>-<n>/slot<i> in each controller. Returns null and sets
-  // *why when the machine offers no writable pids and memory controllers.
+  // Creates <own cgroup>/zerorl-sandbox-<pid>-<n>/slot<i> in each controller, under the cgroup mount
+  // `root` (normally /sys/fs/cgroup). Returns null and sets *why when the machine offers no writable pids
+  // and memory controllers.
   static std::unique_ptr<CgroupSlots> create(int slots, uint64_t memory_bytes, int max_pids,
-                                             std::string* why);
+                                             const std::string& root, std::string* why);
   ~CgroupSlots();  // kills what is left in the slots and removes the directories
   CgroupSlots(const CgroupSlots&) = delete;
   CgroupSlots& operator=(const CgroupSlots&) = delete;

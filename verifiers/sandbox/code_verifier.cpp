@@ -1,13 +1,13 @@
-// verifiers/sandbox/code_verifier.cpp: the "code" verifier: test formats, nonce-checked assert harness,
-// scoring, and the bounded batch pool. Not here: process isolation (sandbox*.cpp), text helpers
-// (program_text.cpp).
+// verifiers/sandbox/code_verifier.cpp: the "code" verifier: test formats, scoring of stdin/stdout runs and
+// of assert-style outcomes, and the bounded batch pool. Not here: process isolation (sandbox*.cpp), the
+// trusted/untrusted assert harness (assert_tests.cpp), text helpers (program_text.cpp).
 #include "verifiers/sandbox/code_verifier.h"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <cstdio>
-#include <random>
+
+#include "verifiers/sandbox/assert_tests.h"
 
 namespace zerorl::verifiers {
 namespace {
@@ -26,6 +26,7 @@ std::string failure_status(const RunResult& r) {
       return "output_limit";
     case RunStatus::kSandboxError:
       return "sandbox_error";
+    case RunStatus::kAborted:
     case RunStatus::kSignaled:
       return "runtime_error";
     case RunStatus::kExited:
@@ -97,32 +98,22 @@ bool is_identifier(const std::string& s) {
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
-std::string make_nonce() {
-  std::random_device rd;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "ZRL-%08x%08x%08x%08x", rd(), rd(), rd(), rd());
-  return buf;
-}
-
-// The HumanEval harness. The nonce arrives on stdin and is read before the untrusted code runs; it is
-// printed only after check() returns, so an early exit (os._exit(0), sys.exit) never passes. Limits: a
-// program that inspects the harness's frames could find it; the sandbox still contains it.
-std::string assert_harness(const std::string& entry_point) {
-  return "import sys as _zrl_sys\n"
-         "def _zrl_main():\n"
-         "    nonce = _zrl_sys.stdin.readline().strip()\n"
-         "    out = _zrl_sys.stdout\n"
-         "    g = {'__name__': '__main__', '__builtins__': __builtins__}\n"
-         "    with open('solution.py') as f:\n"
-         "        exec(compile(f.read(), 'solution.py', 'exec'), g)\n"
-         "    with open('tests.py') as f:\n"
-         "        exec(compile(f.read(), 'tests.py', 'exec'), g)\n"
-         "    g['check'](g['" +
-         entry_point +
-         "'])\n"
-         "    out.write('\\n' + nonce + '\\n')\n"
-         "    out.flush()\n"
-         "_zrl_main()\n";
+// The verdict status of an assert-style outcome (assert_tests.h): the trusted harness's result, with the
+// candidate's own run explaining a candidate that ended mid-test (memory, output flood, crash).
+std::string assert_status(const sandbox::AssertOutcome& o) {
+  const std::string& r = o.result;
+  if (r == "pass") return "ok";
+  if (r == "wrong" || r == "protocol") return "wrong";
+  if (r == "candidate_raised" || r == "load_error") return "runtime_error";
+  if (r == "timeout" || r == "unsupported") return r;
+  if (r == "test_error") return "error";
+  if (r == "candidate_exited") {
+    const std::string s = failure_status(o.runs.untrusted);
+    return s == "wrong" ? "runtime_error" : s;  // ended with status 0 in the middle of the tests
+  }
+  // No verdict: the trusted side was stopped (deadline, memory) or could not start.
+  const std::string s = failure_status(o.runs.trusted);
+  return s == "wrong" || s == "runtime_error" ? "sandbox_error" : s;
 }
 
 }  // namespace
@@ -151,8 +142,7 @@ Verdict CodeVerifier::verify(const Sample& sample) const {
     double timeout = x.value("timeout_s", options_.default_timeout_s);
     Verdict v;
     if (x.contains("test_code")) {
-      v = run_assert_tests(program, x.at("test_code").get<std::string>(), x.value("entry_point", ""),
-                           timeout);
+      v = run_assert_tests(program, x, timeout);
     } else if (x.contains("tests") && x["tests"].is_array()) {
       v = run_io_tests(program, x["tests"], timeout);
     } else {
@@ -192,32 +182,47 @@ Verdict CodeVerifier::run_io_tests(const std::string& program, const Json& tests
   return t.verdict(options_.reward_mode);
 }
 
-Verdict CodeVerifier::run_assert_tests(const std::string& program, const std::string& test_code,
-                                       const std::string& entry_point, double timeout_s) const {
+Verdict CodeVerifier::run_assert_tests(const std::string& program, const Json& sample,
+                                       double timeout_s) const {
+  sandbox::AssertTask task;
+  task.program = program;
+  task.test_code = sample.at("test_code").get<std::string>();
+  task.entry_point = sample.value("entry_point", "");
+  task.setup = sample.value("test_setup", "");
+  task.timeout_s = timeout_s;
   Tally t;
   t.total = 1;
-  if (!is_identifier(entry_point)) {
+  if (!is_identifier(task.entry_point)) {
     Verdict v = t.verdict(options_.reward_mode);
     v.status = "error";
-    v.reason = "entry_point '" + entry_point + "' is not an identifier";
+    v.reason = "entry_point '" + task.entry_point + "' is not an identifier";
     return v;
   }
-  std::string nonce = make_nonce();
-  sandbox::RunRequest req;
-  req.program = assert_harness(entry_point);
-  req.files = {{"solution.py", program}, {"tests.py", test_code}};
-  req.stdin_data = nonce + "\n";
-  req.wall_s = timeout_s;
-  RunResult r = sandbox_->run(req);
-  std::string out_tail = r.out.substr(r.out.size() > 200 ? r.out.size() - 200 : 0);
-  bool nonce_last = out_tail.size() >= nonce.size() + 1 &&
-                    out_tail.compare(out_tail.size() - nonce.size() - 1, nonce.size() + 1, nonce + "\n") == 0;
-  bool ok = r.status == RunStatus::kExited && r.exit_code == 0 && nonce_last;
-  std::string why = r.status == RunStatus::kExited && r.exit_code == 0
-                        ? "exited 0 without finishing the tests"
-                        : std::string(sandbox::to_string(r.status)) + " " + last_line(r.err);
-  t.add(r, ok, why);
-  return t.verdict(options_.reward_mode);
+  const sandbox::AssertOutcome o = sandbox::run_assert_task(*sandbox_, task);
+  const RunResult& tr = o.runs.trusted;
+  const RunResult& cr = o.runs.untrusted;
+  t.passed = o.result == "pass" ? 1 : 0;
+  t.wall_s = std::max(tr.wall_s, cr.wall_s);
+  t.cpu_s = tr.cpu_s + cr.cpu_s;
+  t.peak = std::max(tr.peak_memory_bytes, cr.peak_memory_bytes);
+  if (!t.passed) {
+    t.status = assert_status(o);
+    if (!o.result.empty()) {
+      t.reason = printable(o.reason);
+      const std::string err = last_line(cr.err);
+      if ((o.result == "candidate_exited" || o.result == "load_error") && !err.empty())
+        t.reason += ": " + err;
+      if (cr.status == RunStatus::kSandboxError) t.reason += ": " + printable(cr.error);
+    } else {
+      t.reason = std::string("the trusted harness gave no verdict (") + sandbox::to_string(tr.status) + ") " +
+                 printable(tr.error.empty() ? last_line(tr.err) : tr.error);
+    }
+  }
+  Verdict v = t.verdict(options_.reward_mode);
+  v.info["calls"] = o.calls;
+  if (!o.candidate_helpers.empty()) v.info["candidate_helpers"] = o.candidate_helpers;
+  if (!o.result.empty()) v.info["harness_result"] = o.result;
+  return v;
 }
 
 std::vector<Verdict> CodeVerifier::verify_batch(const std::vector<Sample>& samples) const {

@@ -24,8 +24,13 @@ struct CodeVerifierOptions {
 };
 
 // Sample fields (Sample.extra): "program" (else the last fenced block of Sample.response), and either
-// "tests": [{"stdin": "...", "stdout": "..."}, ...] or "test_code" + "entry_point" (HumanEval);
-// optional "timeout_s". Verdict.info: passed, total, wall_s, cpu_s, peak_memory_bytes (max over runs).
+// "tests": [{"stdin": "...", "stdout": "..."}, ...] or "test_code" + "entry_point" (HumanEval, MBPP) with
+// optional trusted "test_setup" (HumanEval: the task's prompt, defining helpers the tests call);
+// optional "timeout_s". Verdict.info: passed, total, wall_s, cpu_s, peak_memory_bytes (max over runs);
+// assert tests add calls and harness_result (sandbox/assert_tests.h). Assert tests run the candidate in a
+// separate sandbox from the tests, so no frame, object, file or memory of the tests is within its reach;
+// statuses: ok, wrong, runtime_error, timeout, memory, output_limit, unsupported (the tests need a
+// non-plain object of the candidate's, or pass one), error (the test code itself is broken), sandbox_error.
 class CodeVerifier : public Verifier {
  public:
   explicit CodeVerifier(CodeVerifierOptions options);
@@ -37,8 +42,7 @@ class CodeVerifier : public Verifier {
 
  private:
   Verdict run_io_tests(const std::string& program, const Json& tests, double timeout_s) const;
-  Verdict run_assert_tests(const std::string& program, const std::string& test_code,
-                           const std::string& entry_point, double timeout_s) const;
+  Verdict run_assert_tests(const std::string& program, const Json& sample, double timeout_s) const;
   CodeVerifierOptions options_;
   std::unique_ptr<sandbox::Sandbox> sandbox_;
 };

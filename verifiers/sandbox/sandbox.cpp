@@ -1,5 +1,5 @@
-// verifiers/sandbox/sandbox.cpp: one sandboxed run: bwrap argument list, supervision (stdin feed, capped
-// capture, wall deadline, tree kill), result classification, and the slot pool. Not here: the child-side
+// verifiers/sandbox/sandbox.cpp: the Sandbox's life: uid claims, the machine probe, the slot pool, and
+// run()/run_pair() on top of run_in_cell. Not here: one run's mechanics (sandbox_run.cpp), the child-side
 // setup (spawn.cpp), cgroups (cgroup.cpp), the syscall filter (seccomp_policy.cpp).
 #include "verifiers/sandbox/sandbox.h"
 
@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <system_error>
+#include <thread>
 
 #include "core/log.h"
 #include "verifiers/sandbox/cgroup.h"
@@ -39,6 +41,8 @@ const char* to_string(RunStatus status) {
       return "memory";
     case RunStatus::kSandboxError:
       return "sandbox_error";
+    case RunStatus::kAborted:
+      return "aborted";
   }
   return "?";
 }
@@ -56,8 +60,9 @@ Sandbox::~Sandbox() {
 }
 
 void Sandbox::claim_uids() {
+  const int cells = 2 * options_.slots;
   ::mkdir(options_.uid_lock_dir.c_str(), 0700);
-  for (int i = 0; i < options_.uid_count && static_cast<int>(uids_.size()) < options_.slots; ++i) {
+  for (int i = 0; i < options_.uid_count && static_cast<int>(uids_.size()) < cells; ++i) {
     uid_t uid = options_.uid_base + static_cast<uid_t>(i);
     std::string path = options_.uid_lock_dir + "/uid-" + std::to_string(uid) + ".lock";
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -69,53 +74,55 @@ void Sandbox::claim_uids() {
       ::close(fd);
     }
   }
-  if (static_cast<int>(uids_.size()) < options_.slots) {
-    ZRL_WARN("sandbox: could not claim {} uids under {}; using uid_base + slot unlocked", options_.slots,
+  if (static_cast<int>(uids_.size()) < cells) {
+    ZRL_WARN("sandbox: could not claim {} uids under {}; using uid_base + cell unlocked", cells,
              options_.uid_lock_dir);
     uids_.clear();
-    for (int i = 0; i < options_.slots; ++i) uids_.push_back(options_.uid_base + static_cast<uid_t>(i));
+    for (int i = 0; i < cells; ++i) uids_.push_back(options_.uid_base + static_cast<uid_t>(i));
   }
 }
 
 void Sandbox::probe() {
-  std::vector<std::string> missing;
+  std::vector<std::string> missing;  // namespaces, bwrap or seccomp: programs would run directly
   if (options_.uid_base == 0) missing.push_back("unprivileged uid (uid_base is 0)");
   if (::access(options_.bwrap.c_str(), X_OK) != 0)
     missing.push_back("bubblewrap (" + options_.bwrap + " not found)");
   std::string err;
   seccomp_bpf_ = build_seccomp_bpf(&err);
   if (seccomp_bpf_.empty()) missing.push_back("seccomp (" + err + ")");
+  std::string no_cgroups;
   if (options_.use_cgroups) {
     std::string why;
-    cgroups_ = CgroupSlots::create(options_.slots, options_.limits.memory_bytes,
-                                   options_.limits.max_processes, &why);
-    if (!cgroups_) ZRL_WARN("sandbox: no cgroup limits ({}); relying on rlimits + PID namespace", why);
+    cgroups_ = CgroupSlots::create(2 * options_.slots, options_.limits.memory_bytes,
+                                   options_.limits.max_processes, options_.cgroup_root, &why);
+    if (!cgroups_) no_cgroups = "cgroups (" + why + "; they bound the memory of a run's whole process tree)";
   }
   if (missing.empty()) {
     // A real run proves user/pid/net/mount namespaces and the seccomp load work here.
     RunRequest req;
-    req.program = "";
+    req.argv = {"/usr/bin/true"};
     int slot = acquire_slot();
-    RunResult r = run_in_slot(req, slot, {"/usr/bin/true"});
+    RunResult r = run_in_cell(req, slot);
     release_slot(slot);
     if (r.status != RunStatus::kExited || r.exit_code != 0) {
       missing.push_back("namespaces via bubblewrap (probe failed: " + (r.error.empty() ? r.err : r.error) +
                         ")");
     }
   }
+  direct_ = !missing.empty();
+  if (!no_cgroups.empty()) missing.push_back(no_cgroups);
   for (size_t i = 0; i < missing.size(); ++i) missing_ += (i ? ", " : "") + missing[i];
-  if (!missing_.empty()) {
-    if (options_.insecure_allow) {
-      ZRL_ERROR(
-          "sandbox: missing protection: {}; sandbox.insecure_allow=true: running untrusted code WITHOUT "
-          "namespaces (unprivileged uid, rlimits{}{} only)",
-          missing_, seccomp_bpf_.empty() ? "" : ", seccomp", cgroups_ ? ", cgroups" : "");
-    } else {
-      ZRL_ERROR(
-          "sandbox: missing protection: {}; refusing to run untrusted code (sandbox.insecure_allow "
-          "is false)",
-          missing_);
-    }
+  if (missing_.empty()) return;
+  if (options_.insecure_allow) {
+    ZRL_ERROR(
+        "sandbox: missing protection: {}; sandbox.insecure_allow=true: running untrusted code {}", missing_,
+        direct_ ? std::string("WITHOUT namespaces (unprivileged uid, rlimits") +
+                      (seccomp_bpf_.empty() ? "" : ", seccomp") + (cgroups_ ? ", cgroups" : "") + " only)"
+                : std::string("without cgroups (namespaces, seccomp, rlimits only)"));
+  } else {
+    ZRL_ERROR(
+        "sandbox: missing protection: {}; refusing to run untrusted code (sandbox.insecure_allow is false)",
+        missing_);
   }
 }
 
@@ -140,22 +147,72 @@ void Sandbox::release_slot(int slot) {
   cv_.notify_one();
 }
 
+RunResult Sandbox::run_guarded(const RunRequest& request, int cell) {
+  try {
+    return run_in_cell(request, cell);
+  } catch (const std::exception& e) {  // e.g. bad_alloc: a result, never an exception across threads
+    RunResult r;
+    r.error = e.what();
+    return r;
+  }
+}
+
 RunResult Sandbox::run(const RunRequest& request) {
   if (!missing_.empty() && !options_.insecure_allow) {
+    for (int fd : request.pass_fds) ::close(fd);
     RunResult r;
     r.error = "sandbox unavailable: missing " + missing_;
     return r;
   }
   int slot = acquire_slot();
-  RunResult r;
-  try {
-    r = run_in_slot(request, slot, {});
-  } catch (const std::exception& e) {
-    r = RunResult();
-    r.error = e.what();
-  }
+  RunResult r = run_guarded(request, slot);
   release_slot(slot);
   return r;
+}
+
+PairResult Sandbox::run_pair(RunRequest trusted, RunRequest untrusted) {
+  PairResult out;
+  if (!trusted.pass_fds.empty() || !untrusted.pass_fds.empty()) {
+    for (int fd : trusted.pass_fds) ::close(fd);
+    for (int fd : untrusted.pass_fds) ::close(fd);
+    out.trusted.error = out.untrusted.error = "run_pair: pass_fds must be empty";
+    return out;
+  }
+  if (!missing_.empty() && !options_.insecure_allow) {
+    out.trusted.error = out.untrusted.error = "sandbox unavailable: missing " + missing_;
+    return out;
+  }
+  int p[6];  // to_untrusted (r, w), to_trusted (r, w), abort (r, w)
+  int made = 0;
+  while (made < 3 && ::pipe2(p + 2 * made, O_CLOEXEC) == 0) ++made;
+  if (made < 3) {
+    out.trusted.error = out.untrusted.error = std::string("pipe: ") + std::strerror(errno);
+    for (int i = 0; i < 2 * made; ++i) ::close(p[i]);
+    return out;
+  }
+  int* to_untrusted = p;
+  int* to_trusted = p + 2;
+  int* abort = p + 4;
+  trusted.pass_fds = {to_untrusted[1], to_trusted[0]};
+  untrusted.pass_fds = {to_untrusted[0], to_trusted[1]};
+  untrusted.abort_fd = abort[0];
+  const int slot = acquire_slot();
+  // Each run closes its own pipe ends once started, so either side's exit is the other's EOF.
+  std::thread untrusted_run;
+  try {
+    untrusted_run = std::thread([&] { out.untrusted = run_guarded(untrusted, slot); });
+  } catch (const std::system_error& e) {  // no thread: nothing started, give everything back
+    for (int i = 0; i < 6; ++i) ::close(p[i]);
+    release_slot(slot);
+    out.trusted.error = out.untrusted.error = std::string("run_pair: ") + e.what();
+    return out;
+  }
+  out.trusted = run_guarded(trusted, options_.slots + slot);
+  ::close(abort[1]);  // the trusted side is done: stop the untrusted one
+  untrusted_run.join();
+  ::close(abort[0]);
+  release_slot(slot);
+  return out;
 }
 
 }  // namespace zerorl::verifiers::sandbox

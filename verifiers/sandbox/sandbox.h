@@ -1,6 +1,6 @@
-// verifiers/sandbox/sandbox.h: runs one untrusted program in a fresh, locked-down process tree (bubblewrap
-// namespaces + seccomp + rlimits + cgroup slot, unprivileged uid). Not here: tests, verdicts
-// (code_verifier.h).
+// verifiers/sandbox/sandbox.h: runs one untrusted program, or a trusted/untrusted pair joined by two pipes,
+// in fresh, locked-down process trees (bubblewrap namespaces + seccomp + rlimits + cgroup, unprivileged
+// uid). Not here: tests, verdicts (code_verifier.h).
 #pragma once
 
 #include <sys/types.h>
@@ -24,7 +24,7 @@ struct SandboxLimits {
   double wall_s = 5.0;                           // wall-clock deadline; the whole tree is SIGKILLed at it
   double cpu_s = 0.0;                            // RLIMIT_CPU; 0 = ceil(wall_s) + 1
   uint64_t address_space_bytes = 1024ull << 20;  // RLIMIT_AS per process
-  uint64_t memory_bytes = 512ull << 20;          // cgroup memory limit of the whole tree (when available)
+  uint64_t memory_bytes = 512ull << 20;          // cgroup memory limit of the whole tree
   int max_processes = 32;                        // RLIMIT_NPROC for the run's uid + cgroup pids.max
   uint64_t file_size_bytes = 16ull << 20;        // RLIMIT_FSIZE
   int open_files = 64;                           // RLIMIT_NOFILE
@@ -52,18 +52,24 @@ struct LanguageSpec {
 struct SandboxOptions {
   LanguageSpec language;
   SandboxLimits limits;
-  int slots = 4;  // concurrent runs; each slot has its own uid and cgroup
-  // Each slot runs as its own uid/gid from [uid_base, uid_base + uid_count), claimed machine-wide with a
+  int slots = 4;  // concurrent runs (or pairs); each slot has two cells, each with its own uid and cgroup
+  // Each cell runs as its own uid/gid from [uid_base, uid_base + uid_count), claimed machine-wide with a
   // lock file in uid_lock_dir, so concurrent verifier processes never share a uid (RLIMIT_NPROC is per uid).
+  // A slot's first cell runs run()'s program and run_pair()'s untrusted one; its second cell run_pair()'s
+  // trusted one, so the two never share a uid, a cgroup, a PID/mount/IPC/network namespace or a /work.
   uid_t uid_base = 61000;
   int uid_count = 2000;
   std::string uid_lock_dir = "/run/lock/zerorl-sandbox";
   std::string bwrap = "/usr/bin/bwrap";
-  // pids+memory cgroup (v2, or v1) per slot when the machine allows: the wall that bounds memory summed
-  // over processes. Joining it costs a cgroup migration per run (an RCU grace period, ~5-15 ms of latency,
-  // little CPU); false leaves RLIMIT_NPROC (per slot uid) x RLIMIT_AS as the memory bound.
+  // pids+memory cgroup (v2, or v1) per cell: the wall that bounds memory summed over processes. Joining it
+  // costs a cgroup migration per run (an RCU grace period, ~5-15 ms of latency, little CPU). true: a
+  // machine without writable pids+memory cgroups is missing a protection (refused unless insecure_allow);
+  // false (benchmarks) leaves RLIMIT_NPROC (per cell uid) x RLIMIT_AS as the memory bound.
   bool use_cgroups = true;
-  bool insecure_allow = false;  // run without namespaces/seccomp when they are unavailable (logged)
+  std::string cgroup_root = "/sys/fs/cgroup";  // where the cgroup hierarchies are mounted
+  // Run even when a protection is unavailable (logged): without bubblewrap/namespaces/seccomp, programs run
+  // directly as the cell's uid in a private host temp dir; without cgroups, with rlimits only.
+  bool insecure_allow = false;
 };
 
 // One run's input. `files` are extra (name, content) files placed in /work next to the program.
@@ -72,9 +78,17 @@ struct RunRequest {
   std::string stdin_data;
   std::vector<std::pair<std::string, std::string>> files;
   double wall_s = 0.0;  // 0 = limits.wall_s
+  // Command line instead of the language's run_argv ({file} expands the same way); empty = run_argv.
+  std::vector<std::string> argv;
+  // Descriptors the program receives as fds 3, 4, ...; run() closes them once the program has started
+  // (or failed to start). run_pair() fills them with its pipes.
+  std::vector<int> pass_fds;
+  // When this fd becomes readable or hung up, the run is stopped (kAborted); -1 = never.
+  int abort_fd = -1;
 };
 
-enum class RunStatus { kExited, kSignaled, kTimeout, kOutputLimit, kMemory, kSandboxError };
+// kAborted: stopped through abort_fd (run_pair: its trusted peer had finished).
+enum class RunStatus { kExited, kSignaled, kTimeout, kOutputLimit, kMemory, kSandboxError, kAborted };
 const char* to_string(RunStatus status);
 
 struct RunResult {
@@ -89,6 +103,10 @@ struct RunResult {
   std::string error;               // kSandboxError: what failed
 };
 
+struct PairResult {
+  RunResult trusted, untrusted;
+};
+
 // Thread-safe. run() blocks until a slot is free, then runs the program to completion or deadline.
 // Construction probes the machine (bwrap, user namespaces, seccomp, cgroups); if a protection is
 // missing and insecure_allow is false, every run returns kSandboxError naming it.
@@ -100,20 +118,27 @@ class Sandbox {
   Sandbox& operator=(const Sandbox&) = delete;
 
   RunResult run(const RunRequest& request);
+  // Runs `trusted` and `untrusted` at once, in the two cells of one slot, joined by two pipes:
+  //   trusted fd 3 (write) -> untrusted fd 3 (read);  untrusted fd 4 (write) -> trusted fd 4 (read).
+  // Nothing else connects them. When the trusted program ends, the untrusted one is stopped (kAborted).
+  // The requests' pass_fds must be empty (the pipes take fds 3 and 4).
+  PairResult run_pair(RunRequest trusted, RunRequest untrusted);
   // Empty when fully protected; else which protections are missing (comma-separated).
   const std::string& missing_protections() const { return missing_; }
   bool has_cgroups() const { return cgroups_ != nullptr; }
-  const std::vector<uid_t>& uids() const { return uids_; }  // the slots' uids
+  // Every cell's uid: slot i's first cell is uids()[i], its second uids()[slots + i].
+  const std::vector<uid_t>& uids() const { return uids_; }
   const SandboxOptions& options() const { return options_; }
 
  private:
   int acquire_slot();
   void release_slot(int slot);
-  // argv_override (non-empty) replaces the language's command line (the construction probe uses it).
-  RunResult run_in_slot(const RunRequest& request, int slot, const std::vector<std::string>& argv_override);
-  std::vector<std::string> bwrap_argv(const RunRequest& request, int slot,
-                                      const std::vector<std::string>& argv_override) const;
-  void supervise(const RunRequest& request, int slot, pid_t pid, double wall_s,
+  // Runs in cell `cell` (uids_[cell], cgroup cell); closes request.pass_fds. run_guarded: exceptions
+  // become a kSandboxError result.
+  RunResult run_in_cell(const RunRequest& request, int cell);
+  RunResult run_guarded(const RunRequest& request, int cell);
+  std::vector<std::string> bwrap_argv(const RunRequest& request, int cell) const;
+  void supervise(const RunRequest& request, int cell, pid_t pid, double wall_s,
                  std::chrono::steady_clock::time_point start, int in_w, int out_r, int err_r, int info_r,
                  uint64_t oom_before, bool direct, RunResult* result);
   // insecure_allow fallback: argv/env/cwd for running the program directly (no namespaces) from `dir`.
@@ -123,8 +148,9 @@ class Sandbox {
 
   SandboxOptions options_;
   std::string missing_;
+  bool direct_ = false;  // insecure_allow without bubblewrap/namespaces/seccomp: run programs directly
   std::vector<uint8_t> seccomp_bpf_;
-  std::vector<uid_t> uids_;               // per slot
+  std::vector<uid_t> uids_;               // per cell: 2 * slots
   std::vector<int> uid_locks_;            // held flock fds, closed in the destructor
   std::unique_ptr<CgroupSlots> cgroups_;  // null when the machine offers no writable pids/memory cgroup
   std::mutex mutex_;

@@ -1,6 +1,6 @@
-// verifiers/sandbox/sandbox_run.cpp: Sandbox::run_in_slot: bwrap's command line, then supervision of one
-// run (stdin feed, capped capture, wall deadline, whole-tree kill) and its classification.
-// Not here: the slot pool and probing (sandbox.cpp), child-side setup (spawn.cpp).
+// verifiers/sandbox/sandbox_run.cpp: Sandbox::run_in_cell: bwrap's command line, then supervision of one
+// run (stdin feed, capped capture, wall deadline, abort, whole-tree kill) and its classification.
+// Not here: the slot pool, pairs and probing (sandbox.cpp), child-side setup (spawn.cpp).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -100,15 +100,33 @@ bool drain(int fd, std::string* into, uint64_t cap, uint64_t* total) {
   }
 }
 
-// Child fds: 0 stdin, 1 stdout, 2 stderr, 3 info, 4 seccomp, 5 program, 6.. extra files.
-constexpr int kInfoFd = 3, kSeccompFd = 4, kProgramFd = 5, kFirstFileFd = 6;
+// Child fds: 0 stdin, 1 stdout, 2 stderr, then the request's pass_fds (3, 4, ...; bwrap leaves them open),
+// then bwrap's own, which it closes before exec: info, seccomp, program, extra files.
+struct ChildFds {
+  int info, seccomp, program, first_file;
+  explicit ChildFds(size_t pass) : info(3 + static_cast<int>(pass)) {
+    seccomp = info + 1, program = info + 2, first_file = info + 3;
+  }
+};
+
+// The command line with every {file} replaced by `path`.
+std::vector<std::string> expand_file(const std::vector<std::string>& argv, const std::string& path) {
+  std::vector<std::string> out;
+  for (std::string arg : argv) {
+    for (auto pos = arg.find("{file}"); pos != std::string::npos; pos = arg.find("{file}", pos + 1)) {
+      arg.replace(pos, 6, path);
+    }
+    out.push_back(arg);
+  }
+  return out;
+}
 
 // Sends SIGKILL to the sandbox's PID-namespace init (its death kills every process in the namespace)
 // and gives bwrap up to 500 ms to reap it, so the init is never orphaned to the host's PID 1 as a zombie
-// (which would count against the slot uid's RLIMIT_NPROC). Then SIGKILL to bwrap, if still running, and
-// to every member of the slot's cgroup. Never to a process group or -1.
+// (which would count against the cell uid's RLIMIT_NPROC). Then SIGKILL to bwrap, if still running, and
+// to every member of the cell's cgroup. Never to a process group or -1.
 void kill_tree(int init_pidfd, pid_t bwrap_pid, int bwrap_pidfd, bool bwrap_reaped, const CgroupSlots* cg,
-               int slot) {
+               int cell) {
   if (init_pidfd >= 0 && syscall(SYS_pidfd_send_signal, init_pidfd, SIGKILL, nullptr, 0) == 0 &&
       !bwrap_reaped && bwrap_pidfd >= 0) {
     struct pollfd p {
@@ -117,7 +135,7 @@ void kill_tree(int init_pidfd, pid_t bwrap_pid, int bwrap_pidfd, bool bwrap_reap
     ::poll(&p, 1, 500);
   }
   if (!bwrap_reaped) ::kill(bwrap_pid, SIGKILL);
-  if (cg) cg->kill_all(slot);
+  if (cg) cg->kill_all(cell);
 }
 
 bool contains_memory_error(const std::string& err) {
@@ -158,7 +176,7 @@ struct DirectDir {
 // How a run ended, as observed by supervise().
 struct RunEnd {
   int wstatus;
-  bool timed_out, output_limit, oom, started;
+  bool timed_out, output_limit, aborted, oom, started;
 };
 
 // The run's status from how it ended; precedence: output cap, deadline, launch failure, exit/signal,
@@ -171,6 +189,10 @@ void classify(const RunEnd& e, double wall_s, uint64_t stdout_cap, RunResult* re
   }
   if (e.timed_out) {
     res->status = e.oom ? RunStatus::kMemory : RunStatus::kTimeout;  // an OOM kill explains a stall
+    return;
+  }
+  if (e.aborted) {
+    res->status = RunStatus::kAborted;
     return;
   }
   if (!e.started) {
@@ -197,21 +219,16 @@ void classify(const RunEnd& e, double wall_s, uint64_t stdout_cap, RunResult* re
 
 void Sandbox::direct_spec(const RunRequest& req, const std::string& dir, SpawnSpec* spec) const {
   const LanguageSpec& lang = options_.language;
-  for (std::string arg : lang.run_argv) {
-    for (auto pos = arg.find("{file}"); pos != std::string::npos; pos = arg.find("{file}", pos + 1)) {
-      arg.replace(pos, 6, dir + "/" + lang.file_name);
-    }
-    spec->argv.push_back(arg);
-  }
+  spec->argv = expand_file(req.argv.empty() ? lang.run_argv : req.argv, dir + "/" + lang.file_name);
   for (const auto& [k, v] : lang.env) spec->env.push_back(k + "=" + (k == "HOME" ? dir : v));
   spec->cwd = dir;
   if (!seccomp_bpf_.empty()) spec->seccomp_bpf = &seccomp_bpf_;
 }
 
-std::vector<std::string> Sandbox::bwrap_argv(const RunRequest& req, int slot,
-                                             const std::vector<std::string>& argv_override) const {
+std::vector<std::string> Sandbox::bwrap_argv(const RunRequest& req, int cell) const {
   const LanguageSpec& lang = options_.language;
-  std::string uid = std::to_string(uids_[slot]);
+  const ChildFds fds(req.pass_fds.size());
+  std::string uid = std::to_string(uids_[cell]);
   std::string tmpfs = std::to_string(options_.limits.tmpfs_bytes);
   std::vector<std::string> a = {options_.bwrap,
                                 "--unshare-all",
@@ -232,31 +249,26 @@ std::vector<std::string> Sandbox::bwrap_argv(const RunRequest& req, int slot,
   for (const auto& p : lang.ro_binds) a.insert(a.end(), {"--ro-bind-try", p, p});
   for (const auto& [target, link] : lang.symlinks) a.insert(a.end(), {"--symlink", target, link});
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", tmpfs, "--tmpfs", "/tmp", "--size", tmpfs,
-                     "--tmpfs", "/work", "--file", std::to_string(kProgramFd), "/work/" + lang.file_name});
+                     "--tmpfs", "/work", "--file", std::to_string(fds.program), "/work/" + lang.file_name});
   for (size_t i = 0; i < req.files.size(); ++i) {
-    a.insert(a.end(), {"--file", std::to_string(kFirstFileFd + i), "/work/" + req.files[i].first});
+    a.insert(a.end(),
+             {"--file", std::to_string(fds.first_file + static_cast<int>(i)), "/work/" + req.files[i].first});
   }
-  a.insert(a.end(), {"--remount-ro", "/", "--seccomp", std::to_string(kSeccompFd), "--info-fd",
-                     std::to_string(kInfoFd), "--chdir", "/work"});
+  a.insert(a.end(), {"--remount-ro", "/", "--seccomp", std::to_string(fds.seccomp), "--info-fd",
+                     std::to_string(fds.info), "--chdir", "/work"});
   for (const auto& [k, v] : lang.env) a.insert(a.end(), {"--setenv", k, v});
   a.push_back("--");
-  if (!argv_override.empty()) {
-    a.insert(a.end(), argv_override.begin(), argv_override.end());
-    return a;
-  }
-  for (std::string arg : lang.run_argv) {
-    for (auto pos = arg.find("{file}"); pos != std::string::npos; pos = arg.find("{file}", pos + 1)) {
-      arg.replace(pos, 6, "/work/" + lang.file_name);
-    }
-    a.push_back(arg);
+  for (auto& arg : expand_file(req.argv.empty() ? lang.run_argv : req.argv, "/work/" + lang.file_name)) {
+    a.push_back(std::move(arg));
   }
   return a;
 }
 
-RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
-                               const std::vector<std::string>& argv_override) {
+RunResult Sandbox::run_in_cell(const RunRequest& req, int cell) {
   const SandboxLimits& lim = options_.limits;
   RunResult res;
+  std::vector<Fd> pass;  // owned from here: closed once the program has started, or on any return
+  for (int fd : req.pass_fds) pass.emplace_back(fd);
   const double wall = req.wall_s > 0 ? req.wall_s : lim.wall_s;
   for (const auto& f : req.files) {
     if (!safe_file_name(f.first) || f.first == options_.language.file_name) {
@@ -284,29 +296,30 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
   }
   SpawnSpec spec;
   // Only reachable with insecure_allow (run() refuses otherwise): no namespaces, a host temp dir.
-  const bool direct = !missing_.empty();
+  const bool direct = direct_;
   DirectDir dir;
+  spec.fds = {in_r.fd, out_w.fd, err_w.fd};
+  for (const auto& p : pass) spec.fds.push_back(p.fd);
   if (direct) {
-    if (!dir.create(req, options_.language.file_name, uids_[slot], &res.error)) return res;
+    if (!dir.create(req, options_.language.file_name, uids_[cell], &res.error)) return res;
     direct_spec(req, dir.path, &spec);
-    spec.fds = {in_r.fd, out_w.fd, err_w.fd};
   } else {
-    spec.argv = bwrap_argv(req, slot, argv_override);
-    spec.fds = {in_r.fd, out_w.fd, err_w.fd, info_w.fd};
+    spec.argv = bwrap_argv(req, cell);
+    spec.fds.push_back(info_w.fd);
     for (const auto& o : owned) spec.fds.push_back(o.fd);
     spec.cwd = "/";
   }
   std::vector<Fd> procs;
   uint64_t oom_before = 0;
   if (cgroups_) {
-    for (const auto& p : cgroups_->procs_files(slot)) {
+    for (const auto& p : cgroups_->procs_files(cell)) {
       procs.emplace_back(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
       spec.cgroup_procs_fds.push_back(procs.back().fd);
     }
-    cgroups_->reset_peak(slot);
-    oom_before = cgroups_->oom_kills(slot);
+    cgroups_->reset_peak(cell);
+    oom_before = cgroups_->oom_kills(cell);
   }
-  spec.uid = uids_[slot];
+  spec.uid = uids_[cell];
   spec.cpu_s = lim.cpu_s > 0 ? lim.cpu_s : std::ceil(wall) + 1;
   spec.address_space_bytes = lim.address_space_bytes;
   spec.max_processes = lim.max_processes;
@@ -318,6 +331,7 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
   in_r.reset(), out_w.reset(), err_w.reset(), info_w.reset();
   owned.clear();
   procs.clear();
+  pass.clear();
   if (pid < 0) {
     res.error = spawn_error;
     return res;
@@ -330,7 +344,7 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
   int stdin_fd = in_w.fd;  // supervise() owns and closes it
   in_w.fd = -1;
-  supervise(req, slot, pid, wall, start, stdin_fd, out_r.fd, err_r.fd, info_r.fd, oom_before, direct, &res);
+  supervise(req, cell, pid, wall, start, stdin_fd, out_r.fd, err_r.fd, info_r.fd, oom_before, direct, &res);
   struct timespec zero {};
   while (sigtimedwait(&pipe_set, nullptr, &zero) > 0) {
   }
@@ -338,7 +352,7 @@ RunResult Sandbox::run_in_slot(const RunRequest& req, int slot,
   return res;
 }
 
-void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_s, Clock::time_point start,
+void Sandbox::supervise(const RunRequest& req, int cell, pid_t pid, double wall_s, Clock::time_point start,
                         int in_w, int out_r, int err_r, int info_r, uint64_t oom_before, bool direct,
                         RunResult* res) {
   const SandboxLimits& lim = options_.limits;
@@ -352,19 +366,21 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
   size_t in_off = 0;
   bool in_open = true, out_open = true, err_open = true, info_open = true, reaped = false;
   if (direct) info_open = false;  // no bwrap: the spawned process is the program itself
-  bool timed_out = false, output_limit = false;
+  bool timed_out = false, output_limit = false, aborted = false;
+  bool abort_open = req.abort_fd >= 0;
   int wstatus = 0;
   struct rusage ru {};
   Clock::time_point reaped_at{};
   if (req.stdin_data.empty()) ::close(in_w), in_open = false;
   while (true) {
     auto now = Clock::now();
-    if (!reaped && !timed_out && !output_limit && now >= deadline) {
+    const bool stopped = timed_out || output_limit || aborted;
+    if (!reaped && !stopped && now >= deadline) {
       timed_out = true;
-      kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), slot);
+      kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), cell);
     }
     if (reaped && ((!out_open && !err_open) || now - reaped_at > std::chrono::milliseconds(500))) break;
-    struct pollfd p[5];
+    struct pollfd p[6];
     int n = 0;
     auto add = [&](bool open, int fd, short ev) {
       p[n].fd = open ? fd : -1;
@@ -377,8 +393,9 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
     add(info_open, info_r, POLLIN);
     add(in_open, in_w, POLLOUT);
     add(!reaped && bwrap_pidfd >= 0, bwrap_pidfd, POLLIN);
+    add(abort_open, req.abort_fd, POLLIN);
     long ms = 20;
-    if (!timed_out && !reaped) {
+    if (!timed_out && !aborted && !reaped) {
       ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
       ms = std::max(1L, std::min(ms, bwrap_pidfd >= 0 ? 1000L : 10L));
     }
@@ -387,7 +404,7 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
       out_open = drain(out_r, &res->out, lim.stdout_bytes + 1, &out_total);
       if (out_total > lim.stdout_bytes && !output_limit && !timed_out) {
         output_limit = true;
-        kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), slot);
+        kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), cell);
       }
     }
     if (err_open && p[1].revents) err_open = drain(err_r, &res->err, lim.stderr_bytes, &err_total);
@@ -405,11 +422,18 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
       if (in_off == req.stdin_data.size() || (p[3].revents & (POLLERR | POLLHUP)))
         ::close(in_w), in_open = false;
     }
+    if (abort_open && p[5].revents) {
+      abort_open = false;
+      if (!reaped && !timed_out && !output_limit) {
+        aborted = true;
+        kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), cell);
+      }
+    }
     if (!reaped && wait4(pid, &wstatus, WNOHANG, &ru) == pid) reaped = true, reaped_at = Clock::now();
   }
   if (in_open) ::close(in_w);
-  // Whatever is left (a daemon racing the namespace teardown) dies now; the slot must be empty.
-  kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), slot);
+  // Whatever is left (a daemon racing the namespace teardown) dies now; the cell must be empty.
+  kill_tree(init_pidfd, pid, bwrap_pidfd, reaped, cgroups_.get(), cell);
   if (!reaped) wait4(pid, &wstatus, 0, &ru);
   if (init_pidfd >= 0) ::close(init_pidfd);
   if (bwrap_pidfd >= 0) ::close(bwrap_pidfd);
@@ -418,11 +442,11 @@ void Sandbox::supervise(const RunRequest& req, int slot, pid_t pid, double wall_
   res->peak_memory_bytes = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
   bool oom = false;
   if (cgroups_) {
-    res->peak_memory_bytes = std::max(res->peak_memory_bytes, cgroups_->peak_bytes(slot));
-    oom = cgroups_->oom_kills(slot) > oom_before;
+    res->peak_memory_bytes = std::max(res->peak_memory_bytes, cgroups_->peak_bytes(cell));
+    oom = cgroups_->oom_kills(cell) > oom_before;
   }
   res->err_truncated = err_total > res->err.size();
-  RunEnd end{wstatus, timed_out, output_limit, oom, direct || parse_child_pid(info) > 0};
+  RunEnd end{wstatus, timed_out, output_limit, aborted, oom, direct || parse_child_pid(info) > 0};
   classify(end, wall_s, lim.stdout_bytes, res);
 }
 

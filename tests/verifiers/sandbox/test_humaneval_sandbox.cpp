@@ -1,5 +1,6 @@
 // tests/verifiers/sandbox/test_humaneval_sandbox.cpp: all 164 HumanEval canonical solutions pass in the
-// sandbox; each with its last line removed, or returning a wrong constant, fails. Not here: hostile code.
+// sandbox's trusted/untrusted harness, with the prompt as trusted test_setup and without it; each with its
+// last line removed, or returning a wrong constant, fails. Not here: hostile code (test_red_team.cpp).
 #include <gtest/gtest.h>
 
 #include "core/json_io.h"
@@ -11,12 +12,15 @@ namespace {
 
 std::vector<Json> humaneval() { return read_jsonl(testing::data_dir() + "/humaneval/HumanEval.jsonl.gz"); }
 
-Sample make_sample(const Json& task, const std::string& program) {
+// with_setup: the task's prompt is trusted test_setup (its helpers, e.g. poly() of HumanEval/32, are the
+// dataset's); without, the tests call the candidate's copies remotely.
+Sample make_sample(const Json& task, const std::string& program, bool with_setup = true) {
   Sample s;
   s.extra = {{"program", program},
              {"test_code", task.at("test")},
              {"entry_point", task.at("entry_point")},
              {"timeout_s", 10.0}};
+  if (with_setup) s.extra["test_setup"] = task.at("prompt");
   return s;
 }
 
@@ -43,10 +47,13 @@ class HumanEval : public ::testing::Test {
   }
   // Verdicts of program_for(task) over all tasks, in task order.
   template <class F>
-  std::vector<Verdict> run_all(F program_for) {
+  std::vector<Verdict> run_all(F program_for, bool with_setup = true) {
     std::vector<Sample> samples;
-    for (const auto& t : *tasks_) samples.push_back(make_sample(t, program_for(t)));
+    for (const auto& t : *tasks_) samples.push_back(make_sample(t, program_for(t), with_setup));
     return verifier_->verify_batch(samples);
+  }
+  static std::string canonical(const Json& t) {
+    return t.at("prompt").get<std::string>() + t.at("canonical_solution").get<std::string>();
   }
   static CodeVerifier* verifier_;
   static std::vector<Json>* tasks_;
@@ -57,16 +64,22 @@ std::vector<Json>* HumanEval::tasks_ = nullptr;
 TEST_F(HumanEval, CanonicalSolutionsPass) {
   ASSERT_EQ(verifier_->sandbox().missing_protections(), "");
   ASSERT_EQ(tasks_->size(), 164u);
-  auto verdicts = run_all([](const Json& t) {
-    return t.at("prompt").get<std::string>() + t.at("canonical_solution").get<std::string>();
-  });
-  int passed = 0;
-  for (size_t i = 0; i < verdicts.size(); ++i) {
-    EXPECT_EQ(verdicts[i].status, "ok") << (*tasks_)[i].at("task_id") << ": " << verdicts[i].reason;
-    EXPECT_DOUBLE_EQ(verdicts[i].reward, verdicts[i].correct ? 1.0 : 0.0);
-    passed += verdicts[i].correct;
+  for (bool with_setup : {true, false}) {
+    auto verdicts = run_all(canonical, with_setup);
+    int passed = 0;
+    for (size_t i = 0; i < verdicts.size(); ++i) {
+      EXPECT_EQ(verdicts[i].status, "ok")
+          << (*tasks_)[i].at("task_id") << (with_setup ? "" : " (no setup)") << ": " << verdicts[i].reason;
+      EXPECT_DOUBLE_EQ(verdicts[i].reward, verdicts[i].correct ? 1.0 : 0.0);
+      EXPECT_GE(verdicts[i].info.value("calls", 0), 1);
+      // With the prompt as setup, no test calls a helper of the candidate's.
+      if (with_setup) {
+        EXPECT_FALSE(verdicts[i].info.contains("candidate_helpers")) << (*tasks_)[i].at("task_id");
+      }
+      passed += verdicts[i].correct;
+    }
+    EXPECT_EQ(passed, 164) << (with_setup ? "with" : "without") << " the prompt as test_setup";
   }
-  EXPECT_EQ(passed, 164);
 }
 
 TEST_F(HumanEval, LastLineRemovedFails) {
