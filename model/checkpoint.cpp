@@ -57,6 +57,17 @@ void copy_if_exists(const std::filesystem::path& from, const std::filesystem::pa
   }
 }
 
+// A tokenizer file of the saved folder from `dir`: NAME as is, else NAME.gz inflated (the vendored
+// tokenizers in data/ are gzipped; a Hugging Face folder needs them plain).
+void copy_tokenizer_file(const std::filesystem::path& dir, const char* name, const std::filesystem::path& to) {
+  const std::filesystem::path plain = dir / name, gz = dir / (std::string(name) + ".gz");
+  if (!std::filesystem::exists(plain) && std::filesystem::exists(gz)) {
+    write_file_atomic(to.string(), read_file(gz.string()));
+  } else {
+    copy_if_exists(plain, to);
+  }
+}
+
 }  // namespace
 
 torch::Tensor to_tensor(const TensorView& view) {
@@ -150,8 +161,7 @@ void save_model(CausalLM& lm, const std::string& dir, const SaveOptions& options
     write_file_atomic(gen_to.string(), g.dump(2) + "\n");
   }
   if (!options.tokenizer_dir.empty()) {
-    for (const char* f : kTokenizerFiles)
-      copy_if_exists(fs::path(options.tokenizer_dir) / f, fs::path(dir) / f);
+    for (const char* f : kTokenizerFiles) copy_tokenizer_file(options.tokenizer_dir, f, fs::path(dir) / f);
   }
 }
 

@@ -78,6 +78,9 @@ model::CausalLM clone_model(model::CausalLM& src) {
 
 std::vector<Row> build_rows(const Config& cfg) {
   if (cfg.data.train_path.empty()) {
+    // data.toy_task names the built-in task; one_of() in run_config.h lists the tasks this switch knows.
+    ZRL_CHECK(cfg.data.toy_task == "addition", "data.toy_task: unknown built-in task '{}' (known: addition)",
+              cfg.data.toy_task);
     return toy_addition_rows(cfg.data.toy_size, cfg.data.toy_max_operand,
                              static_cast<uint64_t>(cfg.run.seed));
   }

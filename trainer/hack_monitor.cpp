@@ -21,7 +21,7 @@ std::map<std::string, double> hack_penalties(const HackPenaltySection& p) {
 }
 
 HackMonitor::HackMonitor(const std::string& output_dir, const HackMonitorSection& options, int64_t first_step)
-    : options_(options), trend_(options.window, options.min_rise) {
+    : flagged_per_step_(options.flagged_per_step), trend_(options.window, options.min_rise) {
   std::filesystem::create_directories(output_dir);
   const std::string path = output_dir + "/flagged.jsonl";
   truncate_jsonl_after_step(path, first_step);
@@ -36,7 +36,7 @@ void HackMonitor::add(const std::vector<const Row*>& rows, const std::vector<std
     const auto& r = rewards[i];
     signs_.push_back(r.hack_signs);
     penalty_sum_ += r.hack_penalty;
-    if (r.hack_signs.empty() || static_cast<int64_t>(pending_.size()) >= options_.flagged_per_step) continue;
+    if (r.hack_signs.empty() || static_cast<int64_t>(pending_.size()) >= flagged_per_step_) continue;
     Json patterns = Json::array();
     for (const auto& s : r.hack_signs) patterns.push_back(s.category + ":" + s.pattern);
     pending_.push_back(Json{{"prompt", rows[i]->prompt},

@@ -36,7 +36,7 @@ class HackMonitor {
   Json finish_step(int64_t step, std::vector<std::string>* warnings = nullptr);
 
  private:
-  HackMonitorSection options_;
+  int64_t flagged_per_step_;  // rewards.hack_monitor.flagged_per_step
   std::unique_ptr<JsonlWriter> flagged_;
   rewards::HackTrend trend_;
   std::vector<std::vector<rewards::HackSign>> signs_;  // this step's answers so far

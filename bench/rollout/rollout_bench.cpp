@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
   app.add_option("--fp32-reference", reference, "also compare both log-prob paths with a float32 copy");
   app.add_option("--consistency-sequences", consistency_sequences, "samples in the log-prob comparison");
   app.add_option("--compare-eager", compare_eager, "with graphs: also time the eager step, compare tokens");
-  std::string save_dir, tokenizer_dir = std::string(ZERORL_SOURCE_DIR) + "/../shared/tokenizers/qwen3";
+  std::string save_dir, tokenizer_dir = std::string(ZERORL_SOURCE_DIR) + "/data/tokenizers/qwen3";
   app.add_option(
       "--save-model", save_dir,
       "write the random-weight model (--model-size, --dtype, --seed) as a Hugging Face folder to DIR "

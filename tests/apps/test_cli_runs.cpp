@@ -48,7 +48,7 @@ TEST(CliRuns, TrainPrintsOneLinePerStepWhenStdoutIsNotATerminal) {
   ASSERT_EQ(r.code, 0) << r.out;
   const std::regex line(
       R"(step (\d+)/3 \| reward -?\d+\.\d{3} \| acc \d\.\d{3} \| format \d\.\d{3} \| len \d+\.\d \| )"
-      R"(entropy \d+\.\d{3} \| \d+\.\d{2} s \| ETA \d\d:\d\d)");
+      R"(entropy \d+\.\d{3} \| hack \d\.\d{2} \| \d+\.\d{2} s \| ETA \d\d:\d\d)");
   const auto lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
   for (size_t i = 0; i < lines.size(); ++i) {

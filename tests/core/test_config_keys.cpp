@@ -33,12 +33,6 @@ namespace fs = std::filesystem;
 // scan finds read fails the test below, so the list cannot go stale.
 const std::map<std::string, std::string>& allowed_unread() {
   static const std::map<std::string, std::string> kAllowed = {
-      // Issue 15: the rollout-engine branch makes the KV-cache sizing read it. The lead removes this
-      // entry when merging that branch (the test then fails here if the entry stays).
-      {"rollout.kv_cache_fraction", "issue 15: read by the rollout engine branch"},
-      // Declared with a single choice, one_of({"addition"}); the toy data builder never looks at it.
-      // Reported to the lead (issue 15): read it in trainer/components.cpp or drop the key.
-      {"data.toy_task", "issue 15: single-choice key, reported"},
   };
   return kAllowed;
 }

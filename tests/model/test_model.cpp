@@ -288,6 +288,26 @@ TEST(Checkpoint, RoundTripIsBitIdenticalSingleShardedAndBf16) {
   zerorl::remove_tree(tmp);
 }
 
+// The vendored tokenizers (data/tokenizers/*) are gzipped; a saved Hugging Face folder gets them plain.
+TEST(Checkpoint, GzippedTokenizerFilesAreSavedPlain) {
+  torch::NoGradGuard no_grad;
+  const fs::path tmp = fs::temp_directory_path() / ("zrl_gztok_" + std::to_string(::getpid()));
+  zerorl::remove_tree(tmp);
+  auto m = load_model(fixture_dir("tiny-qwen2"), torch::kFloat32);
+  SaveOptions opts;
+  opts.tokenizer_dir = testing::data_dir() + "/tokenizers/qwen3";
+  save_model(m, tmp.string(), opts);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
+    ASSERT_TRUE(fs::exists(tmp / f)) << f;
+    EXPECT_FALSE(fs::exists(tmp / (std::string(f) + ".gz"))) << f;
+    // read_file inflates the .gz: the saved plain file must hold the same bytes, and parse as JSON.
+    const std::string plain = read_file((tmp / f).string());
+    EXPECT_EQ(plain, read_file(opts.tokenizer_dir + "/" + f + ".gz")) << f;
+    EXPECT_NO_THROW(parse_json(plain, f)) << f;
+  }
+  zerorl::remove_tree(tmp);
+}
+
 TEST(Checkpoint, HalfPrecisionFilesLoadIntoFloat32Exactly) {
   torch::NoGradGuard no_grad;
   const fs::path tmp = fs::temp_directory_path() / ("zrl_half_" + std::to_string(::getpid()));
