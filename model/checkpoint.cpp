@@ -59,7 +59,8 @@ void copy_if_exists(const std::filesystem::path& from, const std::filesystem::pa
 
 // A tokenizer file of the saved folder from `dir`: NAME as is, else NAME.gz inflated (the vendored
 // tokenizers in data/ are gzipped; a Hugging Face folder needs them plain).
-void copy_tokenizer_file(const std::filesystem::path& dir, const char* name, const std::filesystem::path& to) {
+void copy_tokenizer_file(const std::filesystem::path& dir, const char* name,
+                         const std::filesystem::path& to) {
   const std::filesystem::path plain = dir / name, gz = dir / (std::string(name) + ".gz");
   if (!std::filesystem::exists(plain) && std::filesystem::exists(gz)) {
     write_file_atomic(to.string(), read_file(gz.string()));

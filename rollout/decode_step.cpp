@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "compat/torch_compat.h"
 #include "core/error.h"
@@ -12,6 +13,7 @@
 #if defined(ZERORL_TORCH_CUDA) && __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<cuda_runtime_api.h>)
 #define ZERORL_CUDA_GRAPHS 1
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #else
@@ -25,6 +27,7 @@ bool cuda_graphs_compiled() { return ZERORL_CUDA_GRAPHS != 0; }
 struct DecodeStep::Graph {
 #if ZERORL_CUDA_GRAPHS
   at::cuda::CUDAGraph graph;
+  std::optional<c10::cuda::CUDAStream> stream;  // the capture stream, one for all graphs (see capture())
 #endif
   torch::Tensor out;  // [3, slots] float64 on the device, rewritten by every replay
   SamplerParams params;
@@ -152,12 +155,22 @@ torch::Tensor DecodeStep::body(const torch::Tensor& ids, const torch::Tensor& po
       {r.tokens.to(torch::kDouble), r.logprobs.to(torch::kDouble), r.logprobs_policy.to(torch::kDouble)});
 }
 
+#if ZERORL_CUDA_GRAPHS
+namespace {
+// Bytes the caching allocator holds from the driver on `device` (all pools, graph pools included).
+int64_t reserved_bytes(c10::DeviceIndex device) {
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(device).reserved_bytes[0].current;  // 0: aggregate
+}
+}  // namespace
+#endif
+
 // Captures the step over all slots attending over [0, L). Memory: every graph is captured into the
-// private memory pool of the first one, so their intermediates (the [slots, V] logits and sampling
-// temporaries dominate) share the same blocks: the pool holds about one step's workspace plus each
-// graph's small `out`. Sharing is safe here because replays are serialized on one stream, no graph reads
-// another's intermediates, and each `out` stays allocated (never handed to a later capture) and is read
-// right after its own replay.
+// private memory pool of the first one, so their intermediates (the [slots, V] logits, sampling
+// temporaries and attention workspaces) share the same blocks. Sharing is safe here because replays are
+// serialized on one stream, no graph reads another's intermediates, and each `out` stays allocated (never
+// handed to a later capture) and is read right after its own replay. graph_for() captures the longest
+// length first, so later (shorter) graphs fit in its freed blocks instead of each adding its own, and all
+// captures run on one stream (blocks are reusable only on the stream that allocated them).
 std::unique_ptr<DecodeStep::Graph> DecodeStep::capture(int64_t L, const SamplerParams& params) {
   auto g = std::make_unique<Graph>();
   g->params = params;
@@ -165,22 +178,39 @@ std::unique_ptr<DecodeStep::Graph> DecodeStep::capture(int64_t L, const SamplerP
 #if ZERORL_CUDA_GRAPHS
   const int64_t slots = cache_->num_slots();
   decltype(g->graph.pool()) pool{0, 0};
+  // The caching allocator serves a free block only to the stream that allocated it: all captures go on
+  // the first one's stream, or no graph could reuse another's blocks (each would grow the pool).
+  g->stream = graphs_.empty() ? c10::cuda::getStreamFromPool() : *graphs_.begin()->second->stream;
   if (!graphs_.empty()) pool = graphs_.begin()->second->graph.pool();
   torch::cuda::synchronize();  // the static inputs were written on the current stream
-  auto stream = c10::cuda::getStreamFromPool();
+  const c10::cuda::CUDAStream stream = *g->stream;
   {
     c10::cuda::CUDAStreamGuard guard(stream);
     // Warm-up outside capture (cuBLAS handles, kernel selection). It computes exactly what the replay
     // will (same inputs), so the K/V it writes are the step's own.
     for (int i = 0; i < 2; ++i) body(ids_, pos_, uniforms_, slots, L, params);
     stream.synchronize();
+    const int64_t before = reserved_bytes(stream.device_index());
     g->graph.capture_begin(pool);
-    g->out = body(ids_, pos_, uniforms_, slots, L, params);
+    try {
+      g->out = body(ids_, pos_, uniforms_, slots, L, params);
+    } catch (...) {
+      // e.g. out of memory inside the capture: leave capture mode before anything else runs on the
+      // device (the failed graph is discarded; the caller decodes eagerly).
+      try {
+        g->graph.capture_end();
+      } catch (...) {
+      }
+      throw;
+    }
     g->graph.capture_end();
+    pool_bytes_ += reserved_bytes(stream.device_index()) - before;
   }
   torch::cuda::synchronize();
-  ZRL_INFO("rollout: captured the decode step as a CUDA graph ({} slots x {} positions, {} graphs)", slots, L,
-           graphs_.size() + 1);
+  ZRL_INFO(
+      "rollout: captured the decode step as a CUDA graph ({} slots x {} positions, {} graphs, pool {:.2f} "
+      "GiB)",
+      slots, L, graphs_.size() + 1, static_cast<double>(pool_bytes_) / (1 << 30));
 #else
   (void)L;
 #endif
@@ -196,6 +226,12 @@ DecodeStep::Graph& DecodeStep::graph_for(int64_t L, const SamplerParams& params)
     }
   }
   check_weights_ = false;
+  if (graphs_.empty()) {
+    pool_bytes_ = 0;
+    // The longest first: its blocks are the largest, and the shared pool serves later graphs from them.
+    const int64_t longest = decode_bucket(cache_->capacity(), bucket_, cache_->capacity());
+    if (L != longest) graphs_.emplace(longest, capture(longest, params));
+  }
   auto it = graphs_.find(L);
   if (it == graphs_.end()) it = graphs_.emplace(L, capture(L, params)).first;
   return *it->second;

@@ -48,6 +48,8 @@ class DecodeStep {
   bool graph_active() const { return !graphs_.empty(); }
   // CUDA graphs captured so far (one per length bucket reached; all dropped on a recapture).
   int64_t graphs_captured() const { return static_cast<int64_t>(graphs_.size()); }
+  // Device memory the captures of the current graphs added to the allocator's reserve (bytes).
+  int64_t graph_pool_bytes() const { return pool_bytes_; }
 
  private:
   struct Graph;
@@ -70,6 +72,7 @@ class DecodeStep {
   torch::Tensor rope_cos_, rope_sin_signed_;
   torch::Tensor ids_, pos_, uniforms_;  // static device inputs [slots] (graph mode), shared by all graphs
   std::map<int64_t, std::unique_ptr<Graph>> graphs_;  // by attention length L
+  int64_t pool_bytes_ = 0;                            // see graph_pool_bytes()
 };
 
 }  // namespace zerorl::rollout

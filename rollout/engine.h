@@ -103,6 +103,7 @@ class Engine {
   // Whether decode steps replay a captured CUDA graph (after the first decode step of a call).
   bool cuda_graph_active() const { return step_ && step_->graph_active(); }
   int64_t cuda_graphs_captured() const { return step_ ? step_->graphs_captured() : 0; }
+  int64_t cuda_graph_pool_bytes() const { return step_ ? step_->graph_pool_bytes() : 0; }
 
  private:
   struct Run;

@@ -32,8 +32,7 @@ namespace fs = std::filesystem;
 // Keys declared but read nowhere on this branch, each with why it is allowed for now. An entry that the
 // scan finds read fails the test below, so the list cannot go stale.
 const std::map<std::string, std::string>& allowed_unread() {
-  static const std::map<std::string, std::string> kAllowed = {
-  };
+  static const std::map<std::string, std::string> kAllowed = {};
   return kAllowed;
 }
 

@@ -108,6 +108,33 @@ TEST(GpuBuckets, BucketedGraphsMatchEager) {
   for (size_t i = 0; i < a.samples.size(); ++i) EXPECT_EQ(a.samples[i].tokens, again.samples[i].tokens);
 }
 
+// Graphs of every length bucket share one memory pool, served from the longest step's blocks: many buckets
+// cost about what one graph over the whole cache costs. (Captured shortest-first, each longer step needed
+// blocks a little larger than any freed one: the 1.5B recipe's eval grew the pool by ~2.6 GiB per bucket
+// until the H200 ran out.)
+TEST(GpuBuckets, AllBucketsShareThePoolOfTheLongestStep) {
+  if (!torch::cuda::is_available() || !cuda_graphs_compiled()) GTEST_SKIP() << "no CUDA graphs";
+  const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
+  const auto prompts = ref.at("input_ids").get<std::vector<std::vector<int64_t>>>();
+  auto lm = model::load_model(fixture("tiny-qwen2"), torch::kFloat32, torch::kCUDA);
+  GenerateConfig c;
+  c.sampler.temperature = 1.0, c.group_size = 128, c.seed = 7;  // hundreds of slots: MiB-sized workspaces
+  c.stop.max_new_tokens = 256, c.stop.ignore_eos = true;
+  EngineOptions options;
+  options.cuda_graph_bucket = 16;
+  Engine many(lm, options);
+  many.generate(prompts, c);
+  options.cuda_graph_bucket = 1 << 20;  // one bucket: every step attends over the whole cache
+  Engine one(lm, options);
+  one.generate(prompts, c);
+  ASSERT_EQ(one.cuda_graphs_captured(), 1);
+  ASSERT_GE(many.cuda_graphs_captured(), 10);
+  ASSERT_GT(one.cuda_graph_pool_bytes(), 0);
+  // Slack: each graph keeps its [3, slots] float64 output (small-block segments of 2 MiB).
+  EXPECT_LE(many.cuda_graph_pool_bytes(), one.cuda_graph_pool_bytes() * 3 / 2 + (8 << 20))
+      << many.cuda_graphs_captured() << " graphs vs one";
+}
+
 // The KV budget decides when sequences run, not what they sample: 3 slots (groups split across prefills)
 // and 300 give the same tokens and log-probs on CUDA (graphs on). In bf16 with batch-invariant GEMMs a
 // row's logits do not depend on how many rows share the step (torch >= 2.10): equal to float32 rounding
