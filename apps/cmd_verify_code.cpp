@@ -1,5 +1,5 @@
-// apps/cmd_verify_code.cpp: the `code` branch of `zerorl verify` (sandboxed program runs): docs/design.md's code
-// lines in, one {"passed","total","status","reward"} line out per input, in order, with the run config's
+// apps/cmd_verify_code.cpp: the `code` branch of `zerorl verify` (sandboxed program runs): docs/design.md's
+// code lines in, one {"passed","total","status","reward"} line out per input, in order, with the run config's
 // sandbox limits, on the verifier pool the trainer uses. Not here: the sandbox (verifiers/sandbox/).
 #include <iostream>
 #include <memory>

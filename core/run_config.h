@@ -58,8 +58,8 @@ ZRL_CONFIG_STRUCT(ModelSection, ZRL_MODEL_FIELDS);
     "adds (Llama 3's BOS) come first, once.",                                                             \
     check::prompt_template())                                                                             \
   F(int64_t, max_prompt_tokens, 1024,                                                                     \
-    "Prompts longer than this (template and special tokens applied) are dropped from train and eval "    \
-    "data at load, with a count per file; it bounds the rollout memory plan.",                           \
+    "Prompts longer than this (template and special tokens applied) are dropped from train and eval "     \
+    "data at load, with a count per file; it bounds the rollout memory plan.",                            \
     check::at_least(1))
 ZRL_CONFIG_STRUCT(TokenizerSection, ZRL_TOKENIZER_FIELDS);
 
