@@ -59,7 +59,11 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   eos_ = *tok_->eos_id();
   lm_ = build_model(cfg, *tok_, device_);
   lm_->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
-  validate_old_logprobs(cfg);
+  const OldLogprobsChoice old_lp = resolve_old_logprobs(cfg, lm_->dtype(), device_.is_cuda());
+  if (cfg.algo.old_logprobs == "auto")
+    ZRL_INFO("algo.old_logprobs = auto -> {}: {}", old_lp.value, old_lp.why);
+  cfg_.algo.old_logprobs = old_lp.value;  // what the update reads (and config.yaml records)
+  validate_old_logprobs(cfg_);
   if (cfg.algo.kl_coef > 0) ref_ = clone_model(lm_);
   scorer_ = std::make_unique<Scorer>(cfg);
   torch::optim::AdamWOptions o(cfg.optim.lr);
