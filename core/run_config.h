@@ -149,10 +149,16 @@ ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
     check::at_least(0))                                                                                      \
   F(double, overlong_penalty, 1.0, "DAPO soft penalty at the limit (subtracted from the reward).",           \
     check::non_negative())                                                                                   \
-  F(std::string, old_logprobs, "recompute",                                                                  \
-    "Importance-ratio denominator: recompute (a no-grad forward) or rollout (the engine's log-probs, no "    \
-    "forward).",                                                                                             \
-    check::one_of({"recompute", "rollout"}))
+  F(std::string, old_logprobs, "auto",                                                                       \
+    "Importance-ratio denominator: rollout (the engine's log-probs, no extra forward), recompute (a "        \
+    "no-grad "                                                                                               \
+    "forward of the trainer) or auto: rollout where the engine's log-probs are the trainer's (temperature "  \
+    "1, "                                                                                                    \
+    "no top_k/top_p/min_p, and float32, or bf16 on CUDA with rollout.batch_invariant), else recompute: a "   \
+    "tempered or filtered sampler, or bf16 GEMMs that round differently in decode and in the trainer, "      \
+    "would "                                                                                                 \
+    "make the ratio start away from 1. The choice and why are logged at start.",                             \
+    check::one_of({"auto", "recompute", "rollout"}))
 ZRL_CONFIG_STRUCT(AlgoSection, ZRL_ALGO_FIELDS);
 
 #define ZRL_HACK_PENALTY_FIELDS(F)                                                                        \

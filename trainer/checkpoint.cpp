@@ -17,6 +17,7 @@
 #include "core/files.h"
 #include "core/json_io.h"
 #include "core/log.h"
+#include "core/timer.h"
 
 namespace fs = std::filesystem;
 
@@ -142,17 +143,28 @@ std::string begin_checkpoint(const std::string& output_dir, int64_t step) {
   return tmp;
 }
 
-std::string commit_checkpoint(const std::string& tmp_dir, const std::string& output_dir, int64_t step) {
+std::string commit_checkpoint(const std::string& tmp_dir, const std::string& output_dir, int64_t step,
+                              Json* timing) {
   Json files = Json::object();
+  double crc_s = 0, fsync_s = 0;
+  uint64_t bytes = 0;
   for (const auto& rel : files_under(tmp_dir)) {
+    Stopwatch w;
     const auto [crc, size] = file_crc(tmp_dir + "/" + rel);
     files[rel] = Json{{"crc32c", crc}, {"bytes", size}};
+    bytes += size;
+    crc_s += w.seconds();
+    w.reset();
     fsync_path(tmp_dir + "/" + rel, false);
+    fsync_s += w.seconds();
   }
+  Stopwatch w;
   const Json manifest{{"format", kFormat}, {"step", step}, {"files", files}};
   write_file_atomic(tmp_dir + "/" + kManifestName, manifest.dump(1));
   fsync_path(tmp_dir + "/" + kManifestName, false);
   fsync_path(tmp_dir, true);
+  fsync_s += w.seconds();
+  w.reset();
   const std::string final_dir = checkpoints_dir(output_dir) + "/step_" + std::to_string(step);
   Json old_manifest;
   const std::string problem = fs::exists(final_dir) ? read_manifest(final_dir, step, old_manifest) : "";
@@ -167,6 +179,10 @@ std::string commit_checkpoint(const std::string& tmp_dir, const std::string& out
     fs::rename(tmp_dir, final_dir);
   }
   fsync_path(checkpoints_dir(output_dir), true);
+  if (timing) {
+    (*timing)["crc_s"] = crc_s, (*timing)["fsync_s"] = fsync_s, (*timing)["rename_s"] = w.seconds();
+    (*timing)["bytes"] = bytes;
+  }
   return final_dir;
 }
 

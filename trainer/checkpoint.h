@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_io.h"
+
 namespace zerorl::trainer {
 
 inline constexpr const char* kManifestName = "manifest.json";
@@ -26,7 +28,10 @@ std::string begin_checkpoint(const std::string& output_dir, int64_t step);
 // Writes manifest.json (every file's size and CRC32C) last, fsyncs, renames to step_<N>. After a crash at any
 // point, step_<N> either does not exist or is complete; stray temp folders are removed by the next begin.
 // A step_<N> already there is replaced when it is ours, else moved aside to step_<N>.foreign (never deleted).
-std::string commit_checkpoint(const std::string& tmp_dir, const std::string& output_dir, int64_t step);
+// timing, when given, gets the seconds spent on "crc_s" (reading every file back for its CRC32C), "fsync_s"
+// and "rename_s", and the "bytes" checksummed.
+std::string commit_checkpoint(const std::string& tmp_dir, const std::string& output_dir, int64_t step,
+                              Json* timing = nullptr);
 
 // The step_* entries of checkpoints/: `ours` are folders named step_<N> whose manifest reads as one
 // commit_checkpoint wrote (format, step == N, typed entries), oldest first, not CRC-verified

@@ -1,7 +1,8 @@
 // trainer/step.cpp: the GRPO step as named, timed phases, and the trainer's checkpoint state.
 // Phases: sample_prompts -> rollout (rollout::Engine) -> reward (verifier pool + rewards/) -> old_logprobs ->
-// advantages -> update (these three in update.cpp) -> metrics -> checkpoint when due (the fp32 masters when
-// computing in bf16). Not here: folder mechanics (checkpoint.cpp), sinks (metrics.cpp), components.
+// advantages -> update (these three in update.cpp) -> checkpoint when due (the fp32 masters when computing in
+// bf16; copied to host memory here, written in the background by checkpoint_saver.h) -> metrics. Not here:
+// folder mechanics (checkpoint.cpp), sinks (metrics.cpp), components.
 #include "trainer/step.h"
 
 #include <cmath>
@@ -58,7 +59,11 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   eos_ = *tok_->eos_id();
   lm_ = build_model(cfg, *tok_, device_);
   lm_->set_gradient_checkpointing(cfg.model.gradient_checkpointing);
-  validate_old_logprobs(cfg);
+  const OldLogprobsChoice old_lp = resolve_old_logprobs(cfg, lm_->dtype(), device_.is_cuda());
+  if (cfg.algo.old_logprobs == "auto")
+    ZRL_INFO("algo.old_logprobs = auto -> {}: {}", old_lp.value, old_lp.why);
+  cfg_.algo.old_logprobs = old_lp.value;  // what the update reads (and config.yaml records)
+  validate_old_logprobs(cfg_);
   if (cfg.algo.kl_coef > 0) ref_ = clone_model(lm_);
   scorer_ = std::make_unique<Scorer>(cfg);
   torch::optim::AdamWOptions o(cfg.optim.lr);
@@ -82,6 +87,8 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   // The KV budget is measured now, with the weights, masters and reference on the device.
   engine_ = std::make_unique<rollout::Engine>(lm_, engine_options(cfg, *tok_, device_));
   if (cfg.trainer.memory_check) check_memory();
+  saver_ = std::make_unique<CheckpointSaver>(cfg.run.output_dir, cfg.trainer.keep_last,
+                                             checkpoint_delay_from_env());
 }
 
 Trainer::~Trainer() = default;
@@ -222,7 +229,9 @@ Json Trainer::update(const Groups& g, PhaseTimes& times) {
   return out;
 }
 
-Json Trainer::step() {
+Json Trainer::step() { return run_step(false); }
+
+Json Trainer::run_step(bool save) {
   PhaseTimes times;
   Stopwatch wall;
   Groups g = rollout_groups(times);
@@ -251,6 +260,7 @@ Json Trainer::step() {
   }
   const Json hack = hack_->finish_step(step_);  // hack/*: fractions of answers with hack signs
   for (const auto& [key, value] : hack.items()) row[key] = value;
+  if (save) times["checkpoint_blocking"] = save_checkpoint_async();
   times["total"] = wall.seconds();
   for (const auto& [phase, s] : times) row["time/" + phase] = s;
   row["tokens_per_s/rollout"] = per_s(static_cast<double>(g.generated_tokens), times["rollout"]);
@@ -285,34 +295,35 @@ Json Trainer::step() {
   return row;
 }
 
-void Trainer::save_checkpoint() {
-  Stopwatch w;
-  const std::string out = cfg_.run.output_dir;
-  const std::string tmp = begin_checkpoint(out, step_);
-  model::SaveOptions so;
-  if (!cfg_.model.path.empty()) so.generation_config_from = cfg_.model.path;
+double Trainer::save_checkpoint_async() {
+  CheckpointContents c;
   // Hugging Face layout at the checkpoint's root: the fp32 masters when there are any (exact resume).
-  model::save_model(masters_ ? masters_->masters() : lm_, tmp, so);
-  tok_->save(tmp);
-  const std::string st = tmp + "/trainer_state";
-  fs::create_directories(st);
-  torch::serialize::OutputArchive ar;
-  opt_->save(ar);
-  ar.save_to(st + "/optimizer.pt");
-  if (!ref_.is_empty()) model::save_model(ref_, st + "/reference");
+  c.model = masters_ ? masters_->masters() : lm_;
+  c.reference = ref_;
+  c.optimizer = opt_.get();
+  c.tokenizer = tok_.get();
+  if (!cfg_.model.path.empty()) c.generation_config_from = cfg_.model.path;
   // RNG: every stream is derived from mix_seed(run.seed, step, round, prompt, sample) or the sampler state,
   // so (seed, step, sampler) is the complete random state; nothing reads torch's global generator.
-  const Json state{
-      {"step", step_},
-      {"optimizer_steps", opt_steps_},
-      {"sampler", sampler_->state()},
-      {"rng", {{"seed", cfg_.run.seed}, {"derivation", "mix_seed(seed, step, round, prompt, sample)"}}},
-      {"world_size", ctx_.world_size}};
-  write_file_atomic(st + "/state.json", state.dump(2));
-  write_file_atomic(st + "/config.yaml", config::to_yaml(cfg_));
-  const std::string final_dir = commit_checkpoint(tmp, out, step_);
-  prune_checkpoints(out, cfg_.trainer.keep_last);
-  ZRL_INFO("checkpoint {} ({:.2f} s)", final_dir, w.seconds());
+  c.state =
+      Json{{"step", step_},
+           {"optimizer_steps", opt_steps_},
+           {"sampler", sampler_->state()},
+           {"rng", {{"seed", cfg_.run.seed}, {"derivation", "mix_seed(seed, step, round, prompt, sample)"}}},
+           {"world_size", ctx_.world_size}};
+  c.config_yaml = config::to_yaml(cfg_);
+  const double blocked = saver_->save(step_, c);
+  const Json t = saver_->timing();
+  ZRL_INFO(
+      "checkpoint step_{}: the step loop waited {:.2f} s (the previous write {:.2f} s, copy to host memory "
+      "{:.2f} s); writing in the background",
+      step_, blocked, t.value("wait_previous_s", 0.0), t.value("copy_s", 0.0));
+  return blocked;
+}
+
+void Trainer::save_checkpoint() {
+  save_checkpoint_async();
+  saver_->finish();
 }
 
 void Trainer::load_checkpoint(const std::string& dir) {
@@ -383,12 +394,12 @@ void Trainer::run() {
   };
   if (step_ == 0) eval_now();  // the base model, before any update
   while (step_ < cfg_.trainer.steps) {
-    step();
-    const int64_t every = cfg_.trainer.save_every;
-    if ((every > 0 && step_ % every == 0) || step_ == cfg_.trainer.steps) save_checkpoint();
+    const int64_t next = step_ + 1, every = cfg_.trainer.save_every;
+    run_step((every > 0 && next % every == 0) || next == cfg_.trainer.steps);
     if (!eval_rows.empty() && (step_ % cfg_.trainer.eval_every == 0 || step_ == cfg_.trainer.steps))
       eval_now();
   }
+  saver_->finish();  // the last checkpoint is on disk (or its error thrown) before the run counts as done
   sink_->finish();
   if (!eval_rows.empty() && ctx_.rank == 0) {
     const Json summary = write_run_report(cfg_.run.output_dir, step_);

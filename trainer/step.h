@@ -13,6 +13,7 @@
 #include "core/timer.h"
 #include "dist/context.h"
 #include "rollout/engine.h"
+#include "trainer/checkpoint_saver.h"
 #include "trainer/components.h"
 #include "trainer/data.h"
 #include "trainer/hack_monitor.h"
@@ -29,8 +30,9 @@ class Trainer {
   // resume: "" (fresh; refuses an output_dir that already has checkpoints), "auto" (newest complete
   // checkpoint, fresh if none) or a checkpoint folder.
   void start(const std::string& resume);
-  Json step();  // runs step_ + 1; returns its metrics row (also logged)
-  void run();   // steps until trainer.steps, checkpoints when due
+  Json step();  // runs step_ + 1; returns its metrics row (also logged); saves no checkpoint
+  void run();   // steps until trainer.steps, checkpoints when due (written in the background)
+  // Saves step_ and waits until the checkpoint is on disk (sealed, renamed, pruned).
   void save_checkpoint();
   int64_t current_step() const { return step_; }
   model::CausalLM& model() { return lm_; }
@@ -40,6 +42,10 @@ class Trainer {
   struct Groups;
   Groups rollout_groups(PhaseTimes& times);
   Json update(const Groups& g, PhaseTimes& times);
+  // step(); with save, a checkpoint of the new step is copied to host memory before the metrics row is
+  // logged (time/checkpoint_blocking) and written in the background.
+  Json run_step(bool save);
+  double save_checkpoint_async();  // returns the seconds the step loop was blocked
   void load_checkpoint(const std::string& dir);
   void check_memory();
 
@@ -58,6 +64,7 @@ class Trainer {
   std::unique_ptr<MetricsSink> sink_;
   std::unique_ptr<HackMonitor> hack_;
   int64_t step_ = 0, opt_steps_ = 0;
+  std::unique_ptr<CheckpointSaver> saver_;  // last: its writer thread is joined before the rest goes
 };
 
 // `zerorl train`: builds a Trainer, resumes as asked, runs. Returns the process exit code.

@@ -10,6 +10,7 @@
 #include "algo/advantages.h"
 #include "algo/logits.h"
 #include "algo/losses.h"
+#include "compat/torch_compat.h"
 #include "core/error.h"
 #include "trainer/lr_schedule.h"
 
@@ -27,6 +28,36 @@ void validate_old_logprobs(const Config& cfg) {
             "algo.old_logprobs = rollout with rollout.temperature = {} and top_k/top_p/min_p filters: the "
             "engine returns no log-prob of the unfiltered tempered policy; use algo.old_logprobs = recompute",
             r.temperature);
+}
+
+OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, bool cuda) {
+  const auto& r = cfg.rollout;
+  if (cfg.algo.old_logprobs != "auto") return {cfg.algo.old_logprobs, "set in the config"};
+  if (r.temperature != 1.0)
+    return {"recompute", fmt::format("rollout.temperature is {}, not 1: the engine's log-probs are of a "
+                                     "tempered policy",
+                                     r.temperature)};
+  if (r.top_k > 0 || r.top_p < 1.0 || r.min_p > 0.0)
+    return {"recompute", "top_k/top_p/min_p filter the sampling: recompute keeps the usual unfiltered ratio"};
+  if (compute == torch::kFloat32)
+    return {"rollout",
+            "temperature 1, no filters, float32: the engine's log-probs are the trainer's to float "
+            "rounding"};
+  if (!cuda)
+    return {"recompute",
+            "bf16/fp16 on CPU: no batch-invariant GEMMs, the engine's log-probs may differ by "
+            "bf16 rounding"};
+  if (!r.batch_invariant)
+    return {"recompute",
+            "rollout.batch_invariant is off: decode GEMMs round differently from the trainer's "
+            "forward (~1e-2 in bf16)"};
+  if (!compat::kHasSplitKControl)
+    return {"recompute",
+            "this LibTorch cannot turn cuBLAS split-K off (needs >= 2.10): bf16 log-probs may "
+            "differ"};
+  return {"rollout",
+          "temperature 1, no filters, bf16 with batch-invariant GEMMs: the engine's log-probs equal "
+          "the trainer's forward"};
 }
 
 namespace {
@@ -115,7 +146,8 @@ double rollout_logprob_diff(const Config& cfg, const UpdateBatch& b, const Prepa
 
 void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
   torch::NoGradGuard ng;
-  const bool from_rollout = cfg.algo.old_logprobs == "rollout";
+  const bool from_rollout =
+      resolve_old_logprobs(cfg, p.lm->dtype(), p.lm->device().is_cuda()).value == "rollout";
   if (from_rollout) {
     const bool t1 = cfg.rollout.temperature == 1.0 || cfg.rollout.temperature <= 0.0;
     const auto& rows = t1 ? b.logprobs_policy : b.logprobs_sampling;

@@ -42,6 +42,19 @@ struct PolicyState {
 // temperature != 1 together with top_k / top_p / min_p.
 void validate_old_logprobs(const Config& cfg);
 
+// algo.old_logprobs = auto, resolved once at start (value "rollout" or "recompute", and why): rollout where
+// the engine's log-probs are the trainer's: rollout.temperature exactly 1 and no top_k/top_p/min_p, and the
+// same numbers from the same dtype path: float32 compute (the engine's decode and the trainer's forward
+// differ by float rounding of different GEMM shapes, ~1e-7 on CPU), or bf16/fp16 on CUDA with
+// rollout.batch_invariant and a LibTorch that can turn split-K off (compat::kHasSplitKControl: equal to fp32
+// rounding). Anything else recomputes. A value other than auto is returned as it is ("set in the config").
+// policy_update resolves auto the same way from PolicyState::lm; the trainer resolves it once at start to log
+// the choice.
+struct OldLogprobsChoice {
+  std::string value, why;
+};
+OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, bool cuda);
+
 // Prompt + response tokens of every answer in `b`, without padding: what one pass over the batch learns from.
 int64_t real_tokens(const UpdateBatch& b);
 

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
+#include "compat/torch_compat.h"
 #include "core/error.h"
 #include "model/config.h"
 #include "rollout/engine.h"
@@ -152,6 +154,38 @@ TEST(Update, RolloutOldLogprobsGiveTheLossesOfRecompute) {
   Config bad;
   bad.algo.old_logprobs = "rollout", bad.rollout.temperature = 0.7, bad.rollout.top_p = 0.9;
   EXPECT_THROW(validate_old_logprobs(bad), Error);
+}
+
+// algo.old_logprobs = auto, case by case (the rules in update.h, worked by hand): rollout only where the
+// engine's log-probs are the trainer's.
+TEST(OldLogprobs, AutoPicksRolloutOnlyWhereTheEnginesLogprobsAreTheTrainers) {
+  Config cfg;
+  ASSERT_EQ(cfg.algo.old_logprobs, "auto");  // the default
+  const auto pick = [&](torch::Dtype dtype, bool cuda) {
+    return resolve_old_logprobs(cfg, dtype, cuda).value;
+  };
+  EXPECT_EQ(pick(torch::kFloat32, false), "rollout");  // the CPU demo: fp32, T = 1, no filters
+  EXPECT_EQ(pick(torch::kFloat32, true), "rollout");
+  EXPECT_EQ(pick(torch::kBFloat16, false), "recompute");  // no batch-invariant GEMMs on CPU
+  EXPECT_EQ(pick(torch::kBFloat16, true), compat::kHasSplitKControl ? "rollout" : "recompute");
+  cfg.rollout.batch_invariant = false;
+  EXPECT_EQ(pick(torch::kBFloat16, true), "recompute");
+  EXPECT_EQ(pick(torch::kFloat32, true), "rollout");
+  cfg.rollout.batch_invariant = true;
+  for (const auto& change : std::vector<std::function<void(Config&)>>{
+           [](Config& c) { c.rollout.temperature = 0.7; }, [](Config& c) { c.rollout.temperature = 0.0; },
+           [](Config& c) { c.rollout.top_k = 20; }, [](Config& c) { c.rollout.top_p = 0.95; },
+           [](Config& c) { c.rollout.min_p = 0.05; }}) {
+    Config c = cfg;
+    change(c);
+    EXPECT_EQ(resolve_old_logprobs(c, torch::kFloat32, false).value, "recompute");
+    EXPECT_FALSE(resolve_old_logprobs(c, torch::kFloat32, false).why.empty());
+  }
+  for (const char* set : {"rollout", "recompute"}) {  // an explicit value stays as it is
+    Config c = cfg;
+    c.algo.old_logprobs = set, c.rollout.batch_invariant = false;
+    EXPECT_EQ(resolve_old_logprobs(c, torch::kBFloat16, true).value, set);
+  }
 }
 
 }  // namespace

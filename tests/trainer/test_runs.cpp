@@ -1,7 +1,9 @@
 // tests/trainer/test_runs.cpp: whole runs of build/zerorl on configs/tiny_test.yaml: exact resume after
-// SIGKILL, corrupted-checkpoint reporting, and the learning curve. Not here: unit pieces (test_*.cpp).
+// SIGKILL (between checkpoints and during a background checkpoint write), corrupted-checkpoint reporting, and
+// the learning curve. Not here: unit pieces (test_*.cpp).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "tests/run_process.h"
+#include "trainer/checkpoint.h"
 #include "trainer/metrics.h"
 
 namespace fs = std::filesystem;
@@ -163,6 +166,56 @@ TEST(Runs, KilledAfterStep3AndResumedMatchesUninterruptedBitForBit) {
   // A run that learned something: weights moved from the initial ones.
   EXPECT_NE(read_file(a + "/checkpoints/step_3/model.safetensors"),
             read_file(a + "/checkpoints/step_6/model.safetensors"));
+}
+
+// Checkpoints are written on a background thread while the next steps run. A kill -9 while step_6 is being
+// written (held open by the test hook ZERORL_TEST_CHECKPOINT_DELAY_MS between its files and its seal) leaves
+// step_3 the newest intact checkpoint, and --resume auto continues from it bit for bit.
+TEST(Runs, KilledDuringABackgroundCheckpointWriteResumesFromThePreviousOne) {
+  const std::string a = fresh("zrl_run_bg_a"), b = fresh("zrl_run_bg_b");
+  std::vector<std::string> sets = kResumeSets;
+  sets.insert(sets.end(), {"--set", "run.log_level=info"});
+  ASSERT_EQ(wait_exit(spawn_train(a, sets)), 0) << read_file(a + ".log");
+  const std::string log_a = read_file(a + ".log");
+  EXPECT_NE(log_a.find("checkpoint step_3: the step loop waited"), std::string::npos) << log_a;
+  EXPECT_NE(log_a.find("checkpoints/step_6 written in the background"), std::string::npos) << log_a;
+  const auto rows_a = read_jsonl(a + "/metrics.jsonl");
+  ASSERT_EQ(rows_a.size(), 6u);
+  for (const auto& r : rows_a) {  // the blocked time is a metric of the steps that saved, and only of them
+    const bool saved = r["step"] == 3 || r["step"] == 6;
+    EXPECT_EQ(r.contains("time/checkpoint_blocking"), saved) << r.dump();
+  }
+
+  setenv("ZERORL_TEST_CHECKPOINT_DELAY_MS", "4000", 1);
+  const pid_t pid = spawn_train(b, sets);
+  unsetenv("ZERORL_TEST_CHECKPOINT_DELAY_MS");
+  const std::string writing = b + "/checkpoints/.tmp_step_6/trainer_state/state.json";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(writing) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const bool in_window = fs::exists(writing) && !fs::exists(b + "/checkpoints/step_6");
+  kill(pid, SIGKILL);
+  EXPECT_EQ(wait_exit(pid), 128 + SIGKILL);
+  ASSERT_TRUE(in_window) << "the kill did not land in the background write\n" << read_file(b + ".log");
+  ASSERT_FALSE(fs::exists(b + "/checkpoints/step_6"));
+  EXPECT_EQ(verify_checkpoint(b + "/checkpoints/step_3"), "");
+  // Steps 4 to 6 ran while step_3 was being written (4 s): training was not held up by the write.
+  EXPECT_EQ(read_jsonl(b + "/metrics.jsonl").size(), 6u);
+
+  std::vector<std::string> resume = sets;
+  resume.insert(resume.end(), {"--resume", "auto"});
+  ASSERT_EQ(wait_exit(spawn_train(b, resume)), 0) << read_file(b + ".log");
+  EXPECT_NE(read_file(b + ".log").find("resumed from " + b + "/checkpoints/step_3"), std::string::npos);
+  const std::string wa = read_file(a + "/checkpoints/step_6/model.safetensors");
+  const std::string wb = read_file(b + "/checkpoints/step_6/model.safetensors");
+  EXPECT_TRUE(wa == wb) << "model.safetensors differs first at byte " << first_difference(wa, wb);
+  const auto sa = adamw_state(a + "/checkpoints/step_6"), sb = adamw_state(b + "/checkpoints/step_6");
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(sa[i] == sb[i]) << "optimizer state entry " << i;
+  const auto ma = metrics_without_timing(a), mb = metrics_without_timing(b);
+  ASSERT_EQ(mb.size(), 6u);
+  for (size_t i = 0; i < ma.size(); ++i) EXPECT_EQ(ma[i].dump(), mb[i].dump()) << "step " << i + 1;
 }
 
 TEST(Runs, CorruptedCheckpointIsReportedAndAutoFallsBack) {

@@ -29,6 +29,7 @@ Config tiny_config(const std::string& out, bool cuda) {
   cfg.model.dtype = cuda ? "auto" : "bfloat16";
   cfg.model.gradient_checkpointing = true;
   cfg.trainer.steps = 3, cfg.trainer.save_every = 0, cfg.trainer.tensorboard = false;
+  cfg.algo.old_logprobs = "recompute";  // the checks read rollout_logprob_diff: only a recompute measures it
   return cfg;
 }
 
@@ -114,6 +115,7 @@ TEST(TrainerGpu, RecomputedOldLogprobsEqualTheEngines) {
   cfg.rollout.group_size = 4, cfg.rollout.temperature = 1.0, cfg.rollout.max_new_tokens = 40;
   cfg.algo.micro_batch_tokens = 400;  // ~3 rows per micro-batch
   cfg.trainer.steps = 1;
+  cfg.algo.old_logprobs = "recompute";  // rollout_logprob_diff is the recompute's measurement
   torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(0.0));
   PolicyState p{lm, model::CausalLM(nullptr), &opt, nullptr, 0};
   PhaseTimes times;

@@ -35,6 +35,7 @@ TEST(UpdateMetrics, RealTokensCountedOnceBesideThePaddedFigure) {
   cfg.rollout.group_size = 2;
   cfg.algo.epochs = 2;
   cfg.trainer.steps = 1;
+  cfg.algo.old_logprobs = "recompute";  // known_batch() carries no engine log-probs
   auto lm = tiny_model(1);
   torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(1e-3));
   PolicyState p{lm, model::CausalLM(nullptr), &opt, nullptr, 0};
@@ -49,6 +50,7 @@ TEST(UpdateMetrics, KlOnlyWithAReferenceModel) {
   Config cfg;
   cfg.rollout.group_size = 2;
   cfg.trainer.steps = 1;
+  cfg.algo.old_logprobs = "recompute";  // known_batch() carries no engine log-probs
   auto lm = tiny_model(2);
   torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(1e-3));
   PhaseTimes times;

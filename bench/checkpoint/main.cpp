@@ -1,0 +1,84 @@
+// bench/checkpoint/main.cpp: how long a checkpoint of a Qwen2.5-shaped model (random weights, fp32 as the
+// trainer's masters, AdamW state) blocks the step loop, and how long its background write takes, by part.
+// Not here: the save itself (trainer/checkpoint_saver.h, the trainer's own path). Prints one JSON object.
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "core/files.h"
+#include "core/json_io.h"
+#include "core/timer.h"
+#include "model/config.h"
+#include "model/decoder.h"
+#include "trainer/checkpoint_saver.h"
+
+namespace {
+
+namespace model = zerorl::model;
+namespace trainer = zerorl::trainer;
+using zerorl::Json;
+
+model::ModelConfig shape(const std::string& size) {  // as bench/train_step
+  model::ModelConfig c = model::qwen25_05b_config();
+  if (size == "1.5b") {
+    c.hidden_size = 1536, c.intermediate_size = 8960, c.num_hidden_layers = 28;
+    c.num_attention_heads = 12, c.num_key_value_heads = 2, c.head_dim = 128;
+  } else if (size == "tiny") {
+    c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 128, c.num_hidden_layers = 2;
+    c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 16;
+  } else if (size != "0.5b") {
+    throw std::invalid_argument("--model-size must be 0.5b, 1.5b or tiny, got " + size);
+  }
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"zerorl checkpoint benchmark (random weights, Qwen2.5 shapes, fp32 + AdamW state)"};
+  std::string size = "0.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu", out_dir;
+  int64_t saves = 2;
+  app.add_option("--model-size", size, "0.5b | 1.5b | tiny");
+  app.add_option("--device", device_name, "cuda | cpu: where the weights and the optimizer state live");
+  app.add_option("--out", out_dir, "output folder (its checkpoints/ is written and pruned)")->required();
+  app.add_option("--saves", saves, "saves in a row (the first one also allocates the host copies)");
+  CLI11_PARSE(app, argc, argv);
+
+  const torch::Device device(device_name);
+  torch::manual_seed(0);
+  model::CausalLM lm(shape(size), torch::kFloat32, device);
+  model::init_random_(lm, 0);
+  int64_t params = 0;
+  for (const auto& p : lm->parameters()) params += p.numel();
+  torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(1e-6));
+  for (auto& p : lm->parameters()) p.mutable_grad() = torch::zeros_like(p);
+  opt.step();  // creates the moments, as after a first training step
+  zerorl::remove_tree(out_dir + "/checkpoints");
+
+  trainer::CheckpointSaver saver(out_dir, 1);
+  trainer::CheckpointContents c;
+  c.model = lm, c.optimizer = &opt, c.state = Json{{"step", 0}};
+  Json runs = Json::array();
+  for (int64_t i = 1; i <= saves; ++i) {
+    saver.save(i, c);
+    saver.finish();  // timed apart: background_s is the write alone
+    runs.push_back(saver.timing());
+  }
+  const Json& last = runs.back();
+  Json out = {
+      {"bench", "checkpoint"},
+      {"model", "qwen2.5-" + size + " shapes, random weights, float32 + AdamW state"},
+      {"device", device_name},
+      {"params", params},
+      {"blocking_s", last["blocking_s"]},
+      {"background_s", last["background_s"]},
+      {"saves", runs},
+      {"note",
+       "blocking_s: the step loop waits (copy into host memory, pinned on CUDA; tokenizer none here); "
+       "background_s: safetensors + optimizer archive + state + CRC32C read-back + fsync + rename + "
+       "prune on the writer thread; the first save also allocates the host copies"}};
+  std::cout << out.dump(1) << "\n";
+  return 0;
+}
