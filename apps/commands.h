@@ -1,5 +1,5 @@
-// apps/commands.h: one registration function per subcommand group of the zerorl CLI (docs/design.md's contract).
-// Not here: any subsystem logic; each command parses, builds components from the layers, and runs.
+// apps/commands.h: one registration function per subcommand group of the zerorl CLI (docs/design.md's
+// contract). Not here: any subsystem logic; each command parses, builds components from the layers, and runs.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -10,8 +10,8 @@
 namespace zerorl::apps {
 
 // Each registers its subcommands on `app`. A subcommand's callback sets `exit_code`.
-void register_train_commands(CLI::App& app, int& exit_code);    // train, eval, pretrain
-void register_model_commands(CLI::App& app, int& exit_code);    // generate, logits
+void register_train_commands(CLI::App& app, int& exit_code);  // train, eval, pretrain, sample, sft, pipeline
+void register_model_commands(CLI::App& app, int& exit_code);  // generate, logits
 void register_tokenize_command(CLI::App& app, int& exit_code);  // tokenize
 void register_verify_command(CLI::App& app, int& exit_code);    // verify
 void register_version_command(CLI::App& app, int& exit_code);   // version
@@ -24,8 +24,8 @@ struct VerifyArgs {
 };
 int run_verify(const VerifyArgs& args);
 
-// `zerorl verify --verifier code`: reads docs/design.md's code lines, prints one verdict line each, sandboxed with
-// `sandbox`'s limits, `threads` programs at once (0: sandbox.workers), `deadline_s` per item
+// `zerorl verify --verifier code`: reads docs/design.md's code lines, prints one verdict line each, sandboxed
+// with `sandbox`'s limits, `threads` programs at once (0: sandbox.workers), `deadline_s` per item
 // (cmd_verify_code.cpp).
 int verify_code_jsonl(const std::string& input_path, const SandboxSection& sandbox, int threads,
                       double deadline_s);

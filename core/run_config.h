@@ -7,6 +7,8 @@
 
 #include "core/config.h"
 #include "core/pretrain_config.h"
+#include "core/sample_config.h"
+#include "core/sft_config.h"
 #include "core/verifier_config.h"
 
 namespace zerorl {
@@ -271,7 +273,9 @@ ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
   F(EvalSection, eval, {}, "Evaluation: greedy accuracy, avg@k, maj@k, pass@k.", check::any())           \
   F(OptimSection, optim, {}, "Optimizer and learning-rate schedule.", check::any())                      \
   F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())       \
-  F(PretrainSection, pretrain, {}, "zerorl pretrain: corpus, model shape, schedule.", check::any())
+  F(PretrainSection, pretrain, {}, "zerorl pretrain: corpus, model shape, schedule.", check::any())      \
+  F(SampleSection, sample, {}, "zerorl sample: rejection sampling into SFT JSONL.", check::any())      \
+  F(SftSection, sft, {}, "zerorl sft: supervised fine-tuning data and packing.", check::any())
 ZRL_CONFIG_STRUCT(Config, ZRL_CONFIG_FIELDS);
 
 // Loads FILE (empty = defaults only), applies --set overrides, validates. Throws naming file/key/value.
