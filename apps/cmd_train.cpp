@@ -1,5 +1,5 @@
-// apps/cmd_train.cpp: `zerorl train | eval | pretrain`: load the YAML config (with --set), then run.
-// Not here: the RL loop (trainer/), which these commands only call.
+// apps/cmd_train.cpp: `zerorl train | eval | pretrain | sample | sft | pipeline`: load the YAML config (with
+// --set), then run. Not here: the RL loop (trainer/), which these commands only call.
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -10,7 +10,10 @@
 #include "core/log.h"
 #include "core/run_config.h"
 #include "trainer/eval.h"
+#include "trainer/pipeline.h"
 #include "trainer/pretrain.h"
+#include "trainer/sample.h"
+#include "trainer/sft.h"
 #include "trainer/step.h"
 
 namespace zerorl::apps {
@@ -71,7 +74,8 @@ void add_config_options(CLI::App* cmd, RunArgs& args) {
 }  // namespace
 
 void register_train_commands(CLI::App& app, int& exit_code) {
-  static RunArgs train_args, eval_args, pretrain_args;  // CLI11 binds options to storage that outlives parse.
+  static RunArgs train_args, eval_args, pretrain_args, sample_args, sft_args,
+      pipeline_args;  // CLI11 binds options to storage that outlives parse.
 
   auto* train = app.add_subcommand("train", "Run GRPO-style RL from a YAML config");
   add_config_options(train, train_args);
@@ -110,6 +114,48 @@ void register_train_commands(CLI::App& app, int& exit_code) {
     }
     log::init(0, cfg.run.log_level);
     exit_code = trainer::run_pretrain(cfg.pretrain, cfg.run.output_dir, cfg.run.seed, cfg.run.device);
+  });
+
+  auto* sample = app.add_subcommand("sample", "Rejection sampling: verified answers -> SFT JSONL (sample:)");
+  add_config_options(sample, sample_args);
+  sample->add_option("--checkpoint", sample_args.checkpoint, "Checkpoint folder (default: model.path)");
+  sample->callback([&exit_code]() {
+    Config cfg = resolve_config(sample_args);
+    if (sample_args.print_config) {
+      std::fputs(config::to_yaml(cfg).c_str(), stdout);
+      return;
+    }
+    log::init(0, cfg.run.log_level);
+    exit_code = trainer::run_sample(cfg, sample_args.checkpoint);
+  });
+
+  auto* sft =
+      app.add_subcommand("sft", "Supervised fine-tuning on prompt/response JSONL (sft:, optim:, trainer:)");
+  add_config_options(sft, sft_args);
+  sft->add_option("--resume", sft_args.resume, "auto (newest complete checkpoint) or a checkpoint DIR");
+  sft->callback([&exit_code]() {
+    Config cfg = resolve_config(sft_args);
+    if (sft_args.print_config) {
+      std::fputs(config::to_yaml(cfg).c_str(), stdout);
+      return;
+    }
+    log::init(0, cfg.run.log_level);
+    exit_code = trainer::run_sft(cfg, sft_args.resume);
+  });
+
+  auto* pipeline =
+      app.add_subcommand("pipeline", "Run stages (pretrain | sft | train | sample | eval) in order");
+  pipeline->add_option("--config", pipeline_args.config_path, "Pipeline YAML (trainer/pipeline.h)")
+      ->required();
+  pipeline->callback([&exit_code]() {
+    log::init(0, "info");
+    exit_code = trainer::run_pipeline(pipeline_args.config_path,
+                                      [](const std::string& config, const std::vector<std::string>& set) {
+                                        RunArgs a;
+                                        a.config_path = config;
+                                        a.overrides = set;
+                                        return resolve_config(a);
+                                      });
   });
 }
 

@@ -19,18 +19,18 @@ int run_verify(const VerifyArgs& a) {
   const Config cfg = load_config(a.config_path, {});
   const double deadline_s = a.deadline_s > 0 ? a.deadline_s : cfg.rewards.verifier_timeout_s;
   if (a.verifier == "code") return verify_code_jsonl(a.input, cfg.sandbox, a.threads, deadline_s);
-  if (a.verifier == "math" || a.verifier == "countdown") {
+  if (a.verifier == "math" || a.verifier == "countdown" || a.verifier == "language_consistency") {
     return verifiers::verify_jsonl(a.verifier, a.input, std::cout, a.threads, deadline_s);
   }
   if (a.verifier == "format") {
     return verifiers::verify_jsonl(a.verifier, a.input, std::cout, a.threads, deadline_s,
                                    Json{{"rule", cfg.rewards.format_rule}});
   }
-  ZRL_CHECK(
-      !a.config_path.empty(),
-      "--verifier '{}' is not a built-in (math, countdown, format, code): declare it under verifiers: in "
-      "a config and pass --config FILE",
-      a.verifier);
+  ZRL_CHECK(!a.config_path.empty(),
+            "--verifier '{}' is not a built-in (math, countdown, format, language_consistency, code): "
+            "declare it under verifiers: in "
+            "a config and pass --config FILE",
+            a.verifier);
   return verifiers::external::verify_with_section(cfg.verifiers, a.verifier, a.input, std::cout, a.threads,
                                                   deadline_s);
 }
@@ -39,7 +39,8 @@ void register_verify_command(CLI::App& app, int& exit_code) {
   static VerifyArgs args;  // CLI11 binds options to storage that outlives parse.
   auto* cmd =
       app.add_subcommand("verify", "Verify JSONL answers; prints one verdict JSON line per input line");
-  cmd->add_option("--verifier", args.verifier, "math, countdown, format, code, or a name from --config")
+  cmd->add_option("--verifier", args.verifier,
+                  "math, countdown, format, language_consistency, code, or a name from --config")
       ->required();
   cmd->add_option("--input", args.input, "JSONL input (fields depend on the verifier; see docs/design.md)")
       ->required();

@@ -10,8 +10,8 @@
 namespace zerorl::apps {
 
 // Each registers its subcommands on `app`. A subcommand's callback sets `exit_code`.
-void register_train_commands(CLI::App& app, int& exit_code);    // train, eval, pretrain
-void register_model_commands(CLI::App& app, int& exit_code);    // generate, logits
+void register_train_commands(CLI::App& app, int& exit_code);  // train, eval, pretrain, sample, sft, pipeline
+void register_model_commands(CLI::App& app, int& exit_code);  // generate, logits
 void register_tokenize_command(CLI::App& app, int& exit_code);  // tokenize
 void register_verify_command(CLI::App& app, int& exit_code);    // verify
 void register_version_command(CLI::App& app, int& exit_code);   // version

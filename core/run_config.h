@@ -7,6 +7,8 @@
 
 #include "core/config.h"
 #include "core/pretrain_config.h"
+#include "core/sample_config.h"
+#include "core/sft_config.h"
 #include "core/verifier_config.h"
 
 namespace zerorl {
@@ -193,6 +195,12 @@ ZRL_CONFIG_STRUCT(HackMonitorSection, ZRL_HACK_MONITOR_FIELDS);
     check::one_of(                                                                                     \
         {"r1_zero", "trl_think", "open_r1_format", "open_r1_tag_count", "open_r1_code", "nemo_rl"}))   \
   F(double, length_weight, 0.0, "Weight of length shaping (-len/max_new_tokens).", check::any())       \
+  F(double, language_consistency_weight, 0.0,                                                          \
+    "Weight of R1's language reward: share of target-language words in the reasoning (0 = off).",      \
+    check::any())                                                                                      \
+  F(std::string, language, "en",                                                                       \
+    "Target language (en, zh, ja, ...: verifiers/language.h) of the reward and sample filter.",        \
+    check::any())                                                                                      \
   F(int64_t, verifier_threads, 4, "Verifier thread pool size.", check::at_least(1))                    \
   F(double, verifier_timeout_s, 5.0, "Hard deadline per verification (a timeout scores 0).",           \
     check::positive())                                                                                 \
@@ -271,7 +279,9 @@ ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
   F(EvalSection, eval, {}, "Evaluation: greedy accuracy, avg@k, maj@k, pass@k.", check::any())           \
   F(OptimSection, optim, {}, "Optimizer and learning-rate schedule.", check::any())                      \
   F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())       \
-  F(PretrainSection, pretrain, {}, "zerorl pretrain: corpus, model shape, schedule.", check::any())
+  F(PretrainSection, pretrain, {}, "zerorl pretrain: corpus, model shape, schedule.", check::any())      \
+  F(SampleSection, sample, {}, "zerorl sample: rejection sampling into SFT JSONL.", check::any())      \
+  F(SftSection, sft, {}, "zerorl sft: supervised fine-tuning data and packing.", check::any())
 ZRL_CONFIG_STRUCT(Config, ZRL_CONFIG_FIELDS);
 
 // Loads FILE (empty = defaults only), applies --set overrides, validates. Throws naming file/key/value.

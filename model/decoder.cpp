@@ -277,6 +277,29 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids,
   return run_layers(ids, positions, in, nullptr);
 }
 
+torch::Tensor CausalLMImpl::forward_packed(const torch::Tensor& input_ids, const torch::Tensor& segment_ids) {
+  ZRL_CHECK(input_ids.dim() == 2 && segment_ids.sizes() == input_ids.sizes(),
+            "CausalLM::forward_packed: input_ids and segment_ids must both be [B,T]");
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
+  auto ids = input_ids.to(device_, torch::kInt64);
+  auto seg = segment_ids.to(device_, torch::kInt64);
+  auto idx = torch::arange(T, ids.options()).expand({B, T});
+  // A segment starts where the id changes; position = index - the index of its segment's start.
+  auto starts = torch::ones({B, T}, ids.options().dtype(torch::kBool));
+  if (T > 1) starts.slice(1, 1).copy_(seg.slice(1, 1) != seg.slice(1, 0, T - 1));
+  auto first = std::get<0>(torch::where(starts, idx, torch::zeros_like(idx)).cummax(1));
+  AttentionInputs in;
+  auto bool_opts = torch::TensorOptions().dtype(torch::kBool).device(device_);
+  auto same = seg.unsqueeze(2) == seg.unsqueeze(1);  // [B,T,T]
+  in.mask = torch::ones({T, T}, bool_opts)
+                .tril()
+                .unsqueeze(0)
+                .logical_and(same)
+                .logical_or(torch::eye(T, bool_opts).unsqueeze(0))
+                .unsqueeze(1);
+  return logits(run_layers(ids, idx - first, in, nullptr));
+}
+
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
   return logits(hidden_states(input_ids, attention_mask));
 }

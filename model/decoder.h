@@ -123,6 +123,11 @@ class CausalLMImpl : public torch::nn::Module {
   // input_ids [B,T] int64; attention_mask [B,T] (1 = token, 0 = padding) or undefined = all ones.
   // Returns float32 logits [B,T,V] whatever the model dtype (see logits()).
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {});
+  // Packed rows (SFT): segment_ids [B,T] int64 numbers the samples of a row, each sample's tokens
+  // contiguous; -1 marks padding. A token attends only to earlier tokens of its own segment and its position
+  // restarts at 0 in each segment, so every sample's outputs equal the sample run alone. Returns float32
+  // logits [B,T,V]; outputs at padding are finite garbage.
+  torch::Tensor forward_packed(const torch::Tensor& input_ids, const torch::Tensor& segment_ids);
   // Same as forward but returns the final-norm hidden states [B,T,hidden] (for chunked logprobs).
   torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {});
   // hidden [..., hidden] -> logits [..., V] float32 with the (possibly tied) LM head (linear_float32):

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "verifiers/language.h"
 
 namespace zerorl::rewards {
 namespace {
@@ -34,6 +35,14 @@ void validate(const RewardOptions& options) {
   check_finite(options.correct_reward, "correct_reward");
   check_finite(options.wrong_reward, "wrong_reward");
   check_finite(options.length_weight, "length_weight");
+  check_finite(options.language_weight, "language_consistency_weight");
+  if (options.language_weight != 0) {
+    try {
+      verifiers::check_language(options.language);
+    } catch (const Error& e) {
+      ZRL_FAIL("rewards.language: {}", e.what());
+    }
+  }
   const auto& o = options.overlong;
   const bool needs_max = o.enabled || options.length_weight != 0;
   ZRL_CHECK(!needs_max || options.max_response_tokens > 0,
@@ -84,6 +93,12 @@ Reward compute_reward(const RewardOptions& options, const verifiers::Verdict& ac
   }
   r.total = options.accuracy_weight * r.accuracy + options.format_weight * r.format + r.overlong + r.length;
   return r;
+}
+
+void apply_language_consistency(const RewardOptions& options, const std::string& response, Reward* reward) {
+  if (options.language_weight == 0) return;
+  reward->language = verifiers::language_consistency(response, options.language);
+  reward->total += options.language_weight * reward->language;
 }
 
 void apply_hack_signs(const RewardOptions& options, std::vector<HackSign> signs, Reward* reward) {

@@ -36,6 +36,10 @@ struct RewardOptions {
   double correct_reward = 1.0;
   double wrong_reward = 0.0;
   double length_weight = 0.0;
+  // DeepSeek-R1 sec. 2.3.3: total += language_weight * (proportion of `language` words in the reasoning;
+  // verifiers/language.h says how words count). 0: not computed.
+  double language_weight = 0.0;
+  std::string language = "en";
   int64_t max_response_tokens = 0;  // L_max (rollout.max_new_tokens); needed by overlong and length shaping
   OverlongOptions overlong;
   // Which verifier checks a row: verifier_by_source[data_source], else default_verifier ("" = none: an
@@ -69,6 +73,7 @@ struct Reward {
   std::string status;       // the accuracy verdict's `status` ("timeout"/"error": the verifier failed)
   std::vector<HackSign> hack_signs;  // what apply_hack_signs found (monitoring; empty if not run)
   double hack_penalty = 0;           // -(sum of the penalties of the categories present), <= 0
+  double language = 1;               // language consistency in [0, 1] before its weight (1 if not computed)
 };
 
 // One sample's reward. `format` may be null (no format verdict: contributes 0 to total, has_format false, and
@@ -78,6 +83,10 @@ Reward compute_reward(const RewardOptions& options, const verifiers::Verdict& ac
 
 // Records `signs` on the reward and subtracts options.hack_penalty[category] once per category present.
 void apply_hack_signs(const RewardOptions& options, std::vector<HackSign> signs, Reward* reward);
+
+// With options.language_weight != 0: sets reward->language to language_consistency(response, language)
+// and adds language_weight times it to the total; otherwise does nothing.
+void apply_language_consistency(const RewardOptions& options, const std::string& response, Reward* reward);
 
 // The verifier name for a row's data_source (see RewardOptions); throws naming the source if none.
 const std::string& verifier_for(const RewardOptions& options, const std::string& data_source);

@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libpcre2-dev libutf8proc-dev           # tokenizer: regexes with Unicode properties, NFC
   libgmp-dev libmpfr-dev                 # verifiers: exact arithmetic
+  libicu-dev                             # verifiers: Unicode scripts (language consistency)
   libseccomp-dev bubblewrap python3      # code sandbox
   libboost-dev libboost-system-dev       # Asio worker pools, Beast HTTP, CRC-32C (Boost.CRC)
   libopenmpi-dev openmpi-bin             # dist/: MPI launch and collectives

@@ -161,6 +161,8 @@ Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins
   options_.accuracy_weight = r.accuracy_weight;
   options_.format_weight = r.format_weight;
   options_.length_weight = r.length_weight;
+  options_.language_weight = r.language_consistency_weight;
+  options_.language = r.language;
   options_.max_response_tokens = cfg.rollout.max_new_tokens;
   options_.overlong.enabled = cfg.algo.overlong == "soft";
   options_.overlong.buffer = cfg.algo.overlong_buffer;
@@ -211,6 +213,7 @@ Scorer::Scored Scorer::score_all(const std::vector<Item>& items) {
   out.format.assign(verdicts.begin() + static_cast<std::ptrdiff_t>(n), verdicts.end());
   for (size_t i = 0; i < n; ++i) {
     auto r = rewards::compute_reward(options_, out.accuracy[i], &out.format[i], items[i].tokens);
+    rewards::apply_language_consistency(options_, items[i].response, &r);
     // Hack signs (and rewards.hack_penalty.*, 0 by default) by the verifier that checked the answer.
     const std::string verifier = registry_.name_for_data_source(items[i].row->data_source);
     rewards::apply_hack_signs(options_, rewards::hack_signs(items[i].response, verifier), &r);

@@ -42,30 +42,18 @@ bool majority_correct(const std::vector<std::string>& extracted, const std::vect
   return false;
 }
 
-namespace {
-
-// Answers and their verdicts for k samples per row (greedy when temperature == 0).
-struct Scored {
-  std::vector<std::string> texts;
-  std::vector<Scorer::Item> items;
-  std::vector<verifiers::Verdict> verdicts;  // accuracy verdicts (extracted answers for maj@k)
-  std::vector<rewards::Reward> rewards;      // format score per answer (from the same verification)
-  double tokens = 0;                         // response tokens over all answers
-};
-
-Scored generate_scored(const Config& cfg, rollout::Engine& engine, const tokenizer::Tokenizer& tok,
-                       Scorer& scorer, const std::vector<Row>& rows, int64_t k, double temperature,
-                       uint64_t step) {
+Answers generate_answers(const Config& cfg, rollout::Engine& engine, const tokenizer::Tokenizer& tok,
+                         Scorer& scorer, const std::vector<Row>& rows, const AnswerRequest& req) {
   rollout::GenerateConfig gc;
-  gc.sampler.temperature = temperature;
+  gc.sampler.temperature = req.temperature;
   gc.sampler.top_p = cfg.rollout.top_p;
   ZRL_CHECK(tok.eos_id().has_value(), "eval: the tokenizer has no eos_token");
   gc.stop.eos_ids = {*tok.eos_id()};
   gc.stop.stop = cfg.rollout.stop;
-  gc.stop.max_new_tokens = cfg.eval.max_new_tokens > 0 ? cfg.eval.max_new_tokens : cfg.rollout.max_new_tokens;
-  gc.group_size = k;
-  gc.seed = mix_seed({static_cast<uint64_t>(cfg.run.seed), 0x6576616cULL});
-  gc.step = step;
+  gc.stop.max_new_tokens = req.max_new_tokens;
+  gc.group_size = req.k;
+  gc.seed = req.seed;
+  gc.step = req.step;
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& r : rows) {
     prompts.push_back(encode_prompt(cfg, tok, r));
@@ -76,7 +64,7 @@ Scored generate_scored(const Config& cfg, rollout::Engine& engine, const tokeniz
     torch::NoGradGuard ng;
     res = engine.generate(prompts, gc);
   }
-  Scored s;
+  Answers s;
   s.texts.reserve(res.samples.size());
   for (const auto& t : res.samples) {
     s.texts.push_back(tok.decode(std::vector<int32_t>(t.tokens.begin(), t.tokens.end()), true));
@@ -89,8 +77,26 @@ Scored generate_scored(const Config& cfg, rollout::Engine& engine, const tokeniz
   }
   Scorer::Scored scored = scorer.score_all(s.items);  // each verifier once per answer
   s.verdicts = std::move(scored.accuracy);
+  s.format = std::move(scored.format);
   s.rewards = std::move(scored.rewards);
   return s;
+}
+
+namespace {
+
+using Scored = Answers;
+
+// Answers and their verdicts for k samples per row (greedy when temperature == 0), on eval's random stream.
+Scored generate_scored(const Config& cfg, rollout::Engine& engine, const tokenizer::Tokenizer& tok,
+                       Scorer& scorer, const std::vector<Row>& rows, int64_t k, double temperature,
+                       uint64_t step) {
+  AnswerRequest req;
+  req.k = k;
+  req.temperature = temperature;
+  req.max_new_tokens = cfg.eval.max_new_tokens > 0 ? cfg.eval.max_new_tokens : cfg.rollout.max_new_tokens;
+  req.seed = mix_seed({static_cast<uint64_t>(cfg.run.seed), 0x6576616cULL});
+  req.step = step;
+  return generate_answers(cfg, engine, tok, scorer, rows, req);
 }
 
 void write_samples(JsonlWriter& out, const std::vector<Row>& rows, const Scored& s, int64_t k, bool greedy) {

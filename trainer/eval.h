@@ -12,6 +12,7 @@
 #include "model/decoder.h"
 #include "rollout/engine.h"
 #include "tokenizer/tokenizer.h"
+#include "trainer/components.h"
 #include "trainer/data.h"
 
 namespace zerorl::trainer {
@@ -23,6 +24,26 @@ double pass_at_k(int64_t n, int64_t c, int64_t k);
 // The most frequent non-empty extracted answer (ties: the one seen first) and whether it is correct: a vote
 // is correct when any sample that extracted the same string was judged correct.
 bool majority_correct(const std::vector<std::string>& extracted, const std::vector<bool>& correct);
+
+// k answers per row from `engine` with their verdicts (eval and zerorl sample share this). The random stream
+// of a row's answers is keyed by (seed, step, row.index, sample): it does not depend on the other rows.
+struct AnswerRequest {
+  int64_t k = 1;
+  double temperature = 0;  // 0: greedy
+  int64_t max_new_tokens = 0;
+  uint64_t seed = 0;
+  uint64_t step = 0;
+};
+struct Answers {
+  std::vector<std::string> texts;            // row-major: row p's answers are [p*k, (p+1)*k)
+  std::vector<Scorer::Item> items;           // point into `rows` (keep it alive)
+  std::vector<verifiers::Verdict> verdicts;  // accuracy verdicts (extracted answers for maj@k)
+  std::vector<verifiers::Verdict> format;    // format verdicts (rewards.format_rule)
+  std::vector<rewards::Reward> rewards;      // rewards, format score per answer
+  double tokens = 0;                         // response tokens over all answers
+};
+Answers generate_answers(const Config& cfg, rollout::Engine& engine, const tokenizer::Tokenizer& tok,
+                         Scorer& scorer, const std::vector<Row>& rows, const AnswerRequest& request);
 
 // Runs eval.k samples at eval.temperature (greedy when k = 1) for each row, plus one greedy answer per row
 // when k > 1; writes per-sample lines to `samples_path` when non-empty ("greedy": true marks the greedy

@@ -23,7 +23,7 @@ struct ConsoleField {
 const ConsoleField kConsoleFields[] = {
     {"reward_mean", "reward", 3},    {"accuracy", "acc", 3}, {"format_rate", "format", 3},
     {"response_len_mean", "len", 1}, {"kl", "kl", 4},        {"entropy", "entropy", 3},
-    {"hack/any_frac", "hack", 2},
+    {"hack/any_frac", "hack", 2},    {"loss", "loss", 4},  // loss: zerorl sft's rows
 };
 
 }  // namespace

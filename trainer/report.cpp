@@ -23,8 +23,8 @@ Json pick_number(const Json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_number() ? j[key] : Json(nullptr);
 }
 
-// gnuplot < script, its output to /dev/null; no shell, so no path is ever parsed as shell syntax.
-// Returns the exit status (127: gnuplot could not be started).
+}  // namespace
+
 int run_gnuplot(const std::string& script_path) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -42,8 +42,6 @@ int run_gnuplot(const std::string& script_path) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
-
-}  // namespace
 
 std::string gnuplot_quote(const std::string& text) {
   std::string out = "'";

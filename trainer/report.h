@@ -34,6 +34,10 @@ std::vector<CurvePanel> curve_panels(const std::vector<Json>& metrics_rows);
 // `text` as a gnuplot single-quoted string ('' stands for a quote inside), for paths and titles in scripts.
 std::string gnuplot_quote(const std::string& text);
 
+// gnuplot < script, its output to /dev/null; no shell, so no path is ever parsed as shell syntax.
+// Returns the exit status (127: gnuplot could not be started).
+int run_gnuplot(const std::string& script_path);
+
 // Reads <metrics_path> (JSONL, one object per step with "step") and renders a 2x2 PNG of curve_panels
 // against step (missing keys plot as gaps) to `png_path` with gnuplot (spawned without a shell; any path
 // works); `eval_accuracy` (step, held-out pass@1) points are drawn on the accuracy panel beside the train

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/json_io.h"
+#include "verifiers/language.h"
 #include "verifiers/pool.h"
 #include "verifiers/registry.h"
 
@@ -54,8 +55,17 @@ Sample sample_from_row(const std::string& verifier, const Json& row, const std::
   } else if (verifier == "format") {
     s.response = get_string(
         row, row.contains("completion") && !row.contains("response") ? "completion" : "response", where);
+  } else if (verifier == "language_consistency") {
+    s.response = get_string(row, "response", where);
+    const std::string language = get_string(row, "language", where);
+    try {
+      check_language(language);
+    } catch (const Error& e) {
+      ZRL_FAIL("{}: {}", where, e.what());
+    }
+    s.extra["language"] = language;
   } else {
-    ZRL_FAIL("verify: unknown verifier '{}' (math, countdown, format, code)", verifier);
+    ZRL_FAIL("verify: unknown verifier '{}' (math, countdown, format, language_consistency, code)", verifier);
   }
   return s;
 }
@@ -63,6 +73,13 @@ Sample sample_from_row(const std::string& verifier, const Json& row, const std::
 Json verdict_to_row(const std::string& verifier, const Verdict& v) {
   Json out = {{"correct", v.correct}, {"extracted", v.extracted}, {"reason", v.reason}};
   if (verifier == "format") out["reward"] = v.reward;
+  if (verifier == "language_consistency") {
+    out = {{"reward", v.reward},
+           {"words", v.info.value("words", 0)},
+           {"target_words", v.info.value("target_words", 0)},
+           {"scripts", v.info.value("scripts", Json::object())},
+           {"reason", v.reason}};
+  }
   return out;
 }
 

@@ -12,10 +12,12 @@
 namespace zerorl::verifiers {
 
 // Row -> Sample for `verifier` ("math": gold + response|pred; "countdown": numbers + target + response;
-// "format": response). Throws naming `where` (file and row) and the missing or mistyped key.
+// "format": response; "language_consistency": response + language). Throws naming `where` (file and row) and
+// the missing or mistyped key.
 Sample sample_from_row(const std::string& verifier, const Json& row, const std::string& where);
 
-// Verdict -> output row: {"correct", "extracted", "reason"} (+ "reward" for format).
+// Verdict -> output row: {"correct", "extracted", "reason"} (+ "reward" for format);
+// language_consistency: {"reward" (the fraction), "words", "target_words", "scripts", "reason"}.
 Json verdict_to_row(const std::string& verifier, const Verdict& v);
 
 // Reads `input_path`, verifies every row (thread pool of `threads`, 0: one per core up to 16; per-item

@@ -8,6 +8,7 @@
 #include "core/strings.h"
 #include "verifiers/countdown.h"
 #include "verifiers/format_reward.h"
+#include "verifiers/language.h"
 #include "verifiers/math_verifier.h"
 #include "verifiers/sandbox/code_verifier.h"
 
@@ -61,6 +62,9 @@ Registry Registry::with_builtins() {
   r.add("code", [](const Json& o) { return make_code_verifier(code_options_from_json(o)); });
   r.add("format", [](const Json& o) {
     return std::make_unique<FormatVerifier>(o.empty() ? FormatOptions{} : FormatOptions::from_json(o));
+  });
+  r.add("language_consistency", [](const Json& o) {
+    return std::make_unique<LanguageVerifier>(o.empty() ? LanguageOptions{} : LanguageOptions::from_json(o));
   });
   for (const char* ds :
        {"gsm8k", "openai/gsm8k", "math500", "math-500", "huggingfaceh4/math-500", "aime24", "aime25", "amc23",

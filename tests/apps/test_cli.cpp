@@ -26,8 +26,8 @@ std::string temp_file(const std::string& name, const std::string& content) {
 TEST(Cli, HelpListsEverySubcommand) {
   Result r = run_zerorl("--help");
   EXPECT_EQ(r.code, 0) << r.out;
-  for (const char* sub :
-       {"train", "eval", "pretrain", "generate", "logits", "tokenize", "verify", "version"}) {
+  for (const char* sub : {"train", "eval", "pretrain", "sample", "sft", "pipeline", "generate", "logits",
+                          "tokenize", "verify", "version"}) {
     EXPECT_NE(r.out.find(sub), std::string::npos) << sub << " missing from:\n" << r.out;
   }
 }

@@ -112,6 +112,22 @@ TEST(Reward, HandDerivedComposition) {
   EXPECT_NEAR(compute_reward(dapo, verdict(false, 0.75), nullptr, 0).accuracy, -1.0 + 2.0 * 0.75, kTol);
 }
 
+TEST(Reward, LanguageConsistency) {
+  RewardOptions opts;
+  auto r = compute_reward(opts, verdict(true, 1.0), nullptr, 5);
+  apply_language_consistency(opts, "<think>我们 compute</think>", &r);  // weight 0: not computed
+  EXPECT_EQ(r.total, 1.0);
+  EXPECT_EQ(r.language, 1.0);
+  opts.language_weight = 0.5;
+  opts.language = "zh";
+  // 我 们 (2 Han words) of 3 (compute is Latin): 2/3, weighted by 0.5 on top of accuracy 1.
+  apply_language_consistency(opts, "<think>我们 compute</think><answer>5</answer>", &r);
+  EXPECT_NEAR(r.language, 2.0 / 3.0, kTol);
+  EXPECT_NEAR(r.total, 1.0 + 0.5 * 2.0 / 3.0, kTol);
+  opts.language = "klingon";
+  EXPECT_THROW(validate(opts), Error);
+}
+
 TEST(Reward, VerdictScoreIsRobust) {
   EXPECT_EQ(verdict_score(verdict(true, 0.0)), 1.0);  // correct wins over a missing reward
   EXPECT_EQ(verdict_score(verdict(false, 0.4)), 0.4);
