@@ -10,4 +10,4 @@ apt-get download libyaml-cpp-dev libyaml-cpp0.7 libfmt-dev libfmt9 libspdlog-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libpcre2-dev libpcre2-8-0 libpcre2-16-0 \
   libpcre2-32-0 libpcre2-posix3 libutf8proc-dev libutf8proc2 libgmp-dev libgmp10 libgmpxx4ldbl \
   libmpfr-dev libmpfr6 libseccomp-dev libseccomp2 libboost1.74-dev libboost-system1.74-dev \
-  libboost-system1.74.0 zlib1g-dev pkgconf libpkgconf3 pkgconf-bin
+  libboost-system1.74.0 zlib1g-dev pkgconf libpkgconf3 pkgconf-bin libicu-dev libicu72
