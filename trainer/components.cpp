@@ -12,8 +12,8 @@
 #include "core/strings.h"
 #include "model/checkpoint.h"
 #include "tokenizer/template.h"
-#include "trainer/hack_monitor.h"
 #include "trainer/toy_task.h"
+#include "trainer/hack_monitor.h"
 #include "verifiers/external/from_config.h"
 #include "verifiers/format_reward.h"
 
@@ -143,6 +143,7 @@ std::vector<Row> drop_long_prompts(const Config& cfg, const tokenizer::Tokenizer
   }
   return kept;
 }
+
 
 Scorer::Scorer(const Config& cfg) : registry_(verifiers::Registry::with_builtins()) {
   register_toy_verifiers(registry_);

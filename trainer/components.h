@@ -65,8 +65,8 @@ class Scorer {
     int64_t tokens = 0;    // response length in tokens (EOS included)
     bool finished = true;  // false when cut at max_new_tokens
   };
-  // Per item, in order: both verdicts and the reward made from them (with its hack signs,
-  // rewards/hack_signs.h, and rewards.hack_penalty.* applied). Each verifier runs once per item.
+  // Per item, in order: both verdicts and the reward made from them (with its hack signs, rewards/hack_signs.h,
+  // and rewards.hack_penalty.* applied). Each verifier runs once per item.
   struct Scored {
     std::vector<verifiers::Verdict> accuracy, format;
     std::vector<rewards::Reward> rewards;
