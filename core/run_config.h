@@ -265,6 +265,23 @@ ZRL_CONFIG_STRUCT(OptimSection, ZRL_OPTIM_FIELDS);
   F(bool, memory_check, true, "Estimate memory before step 1 and fail fast if it cannot fit.", check::any())
 ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
 
+#define ZRL_DIST_FIELDS(F)                                                                                   \
+  F(std::string, backend, "auto",                                                                            \
+    "Collectives between ranks (mpirun/srun launches): auto (nccl for CUDA runs, mpi for CPU runs), mpi or " \
+    "nccl. One process needs neither.",                                                                      \
+    check::one_of({"auto", "mpi", "nccl"}))                                                                  \
+  F(double, bucket_mb, 25.0, "Gradients are summed over ranks in fp32 buckets of this many MiB.",            \
+    check::positive())                                                                                       \
+  F(double, timeout_s, 600.0,                                                                                \
+    "Deadline of every collective: a rank that dies or hangs ends every rank within it, naming the lost "    \
+    "rank. Keep it above the longest rank-0-only pause (checkpoint save, evaluation).",                      \
+    check::positive())                                                                                       \
+  F(int64_t, check_every, 0,                                                                                 \
+    "Every N steps compare a checksum of every weight over ranks; a mismatch stops the run naming the "      \
+    "first tensor that differs (0 = off).",                                                                  \
+    check::at_least(0))
+ZRL_CONFIG_STRUCT(DistSection, ZRL_DIST_FIELDS);
+
 #define ZRL_CONFIG_FIELDS(F)                                                                             \
   F(RunSection, run, {}, "Where the run writes and how it is seeded.", check::any())                     \
   F(ModelSection, model, {}, "The policy model.", check::any())                                          \
@@ -279,6 +296,7 @@ ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
   F(EvalSection, eval, {}, "Evaluation: greedy accuracy, avg@k, maj@k, pass@k.", check::any())           \
   F(OptimSection, optim, {}, "Optimizer and learning-rate schedule.", check::any())                      \
   F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())       \
+  F(DistSection, dist, {}, "Data parallelism over the ranks of an mpirun/srun launch.", check::any())    \
   F(PretrainSection, pretrain, {}, "zerorl pretrain: corpus, model shape, schedule.", check::any())      \
   F(SampleSection, sample, {}, "zerorl sample: rejection sampling into SFT JSONL.", check::any())      \
   F(SftSection, sft, {}, "zerorl sft: supervised fine-tuning data and packing.", check::any())

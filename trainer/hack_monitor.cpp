@@ -22,6 +22,7 @@ std::map<std::string, double> hack_penalties(const HackPenaltySection& p) {
 
 HackMonitor::HackMonitor(const std::string& output_dir, const HackMonitorSection& options, int64_t first_step)
     : flagged_per_step_(options.flagged_per_step), trend_(options.window, options.min_rise) {
+  if (output_dir.empty()) return;  // a data-parallel rank other than 0: metrics only, no file
   std::filesystem::create_directories(output_dir);
   const std::string path = output_dir + "/flagged.jsonl";
   truncate_jsonl_after_step(path, first_step);
@@ -61,11 +62,12 @@ Json HackMonitor::finish_step(int64_t step, std::vector<std::string>* warnings) 
   out["hack/penalty_mean"] = signs_.empty() ? 0.0 : penalty_sum_ / static_cast<double>(signs_.size());
   for (auto& row : pending_) {
     row["step"] = step;
-    flagged_->write(row);
+    if (flagged_) flagged_->write(row);
   }
   const auto w = trend_.observe(step, fractions);
   for (const auto& msg : w) {
-    ZRL_WARN("step {}: {}; see {} and the hack/* metrics", step, msg, flagged_->path());
+    ZRL_WARN("step {}: {}; see {} and the hack/* metrics", step, msg,
+             flagged_ ? flagged_->path() : "rank 0's flagged.jsonl");
   }
   if (warnings) *warnings = w;
   signs_.clear();

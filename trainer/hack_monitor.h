@@ -23,7 +23,7 @@ std::map<std::string, double> hack_penalties(const HackPenaltySection& p);
 class HackMonitor {
  public:
   // first_step: the step the run starts from; lines of flagged.jsonl after it are dropped (a resumed run
-  // writes those steps again). The warning window restarts on resume.
+  // writes those steps again). The warning window restarts on resume. output_dir empty: no flagged.jsonl.
   HackMonitor(const std::string& output_dir, const HackMonitorSection& options, int64_t first_step);
   ~HackMonitor();
   // Adds one scoring round of the coming step: rows[i] was answered with responses[i], scored rewards[i]

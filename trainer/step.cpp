@@ -12,9 +12,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/seed.h"
+#include "dist/grad_sync.h"
 #include "model/checkpoint.h"
 #include "model/device.h"
 #include "trainer/checkpoint.h"
+#include "trainer/data_parallel.h"
 #include "trainer/engine_setup.h"
 #include "trainer/eval.h"
 #include "trainer/lr_schedule.h"
@@ -38,6 +40,7 @@ struct Trainer::Groups {
   double verifier_fail_sum =
       0;  // accuracy verdicts with status timeout/error (a broken verifier, not a wrong answer)
   int64_t generated_tokens = 0, sampled_groups = 0;
+  int64_t groups_kept_global = -1;  // data parallel: kept groups over every rank (-1: rows.size())
 };
 
 namespace {
@@ -45,9 +48,9 @@ double per_s(double amount, double seconds) { return seconds > 0 ? amount / seco
 }  // namespace
 
 Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
-    : cfg_(cfg), ctx_(ctx), device_(model::resolve_device(cfg.run.device)) {
-  ZRL_CHECK(ctx.world_size == 1, "{} launched {} processes; the trainer runs world size 1 for now",
-            ctx.launcher, ctx.world_size);
+    : cfg_(cfg), ctx_(ctx), device_(rank_device(cfg.run.device, ctx)) {
+  comm_ = make_run_communicator(cfg, ctx, device_);  // world size 1: the local one, no MPI
+  check_data_parallel(cfg, *comm_);
   tok_ = std::make_unique<tokenizer::Tokenizer>(build_tokenizer(cfg));
   rows_ = drop_long_prompts(cfg, *tok_, build_rows(cfg),
                             cfg.data.train_path.empty() ? "the built-in toy task" : cfg.data.train_path);
@@ -84,6 +87,7 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
     }
   }
   opt_ = std::make_unique<torch::optim::AdamW>(masters_ ? masters_->parameters() : lm_->parameters(), o);
+  sync_initial_weights();
   // The KV budget is measured now, with the weights, masters and reference on the device.
   engine_ = std::make_unique<rollout::Engine>(lm_, engine_options(cfg, *tok_, device_));
   if (cfg.trainer.memory_check) check_memory();
@@ -92,6 +96,67 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::sync_initial_weights() {
+  if (!distributed(*comm_)) return;
+  broadcast_tensors(*comm_, lm_->parameters());
+  if (masters_) {
+    broadcast_tensors(*comm_, masters_->parameters());
+    masters_->push();
+  }
+  if (!ref_.is_empty()) broadcast_tensors(*comm_, ref_->parameters());
+}
+
+void Trainer::check_weights_agree() {
+  const int64_t every = cfg_.dist.check_every;
+  if (!distributed(*comm_) || every == 0 || step_ % every != 0) return;
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> tensors;
+  for (const auto& item : (masters_ ? masters_->masters() : lm_)->named_parameters()) {
+    names.push_back(item.key());
+    tensors.push_back(item.value());
+  }
+  const auto bad = dist::first_divergent_tensor(*comm_, names, tensors);
+  ZRL_CHECK(!bad,
+            "step {}: the weights differ between ranks, first in '{}' (dist.check_every = {}): the ranks "
+            "no longer train the same model; report this with the config",
+            step_, bad.value_or(""), every);
+}
+
+// Sums (and maxima) of the step's metrics over ranks: after this, g and the hack metrics describe the
+// global batch, as one process would have measured it (up to summation order).
+void Trainer::reduce_metrics(Groups& g, Json& hack) {
+  if (!distributed(*comm_)) return;
+  const double local_count = g.count;
+  std::vector<double> sums{g.reward_sum,
+                           g.acc_sum,
+                           g.fmt_sum,
+                           g.len_sum,
+                           g.trunc_sum,
+                           g.count,
+                           g.verifier_fail_sum,
+                           static_cast<double>(g.generated_tokens),
+                           static_cast<double>(g.sampled_groups),
+                           static_cast<double>(g.rows.size())};
+  for (const auto& [key, value] : hack.items())  // fractions of this rank's answers -> counts
+    sums.push_back(key == "hack/flagged" ? value.get<double>() : value.get<double>() * local_count);
+  std::vector<double> maxes{g.len_max};
+  reduce_doubles(*comm_, sums, maxes);
+  g.reward_sum = sums[0], g.acc_sum = sums[1], g.fmt_sum = sums[2], g.len_sum = sums[3];
+  g.trunc_sum = sums[4], g.count = sums[5], g.verifier_fail_sum = sums[6];
+  g.generated_tokens = static_cast<int64_t>(sums[7]), g.sampled_groups = static_cast<int64_t>(sums[8]);
+  g.groups_kept_global = static_cast<int64_t>(sums[9]);
+  g.len_max = maxes[0];
+  size_t i = 10;
+  for (auto& [key, value] : hack.items()) {
+    const double v = sums[i++];
+    if (key == "hack/flagged") {
+      value = static_cast<int64_t>(v);
+    } else {
+      value = g.count > 0 ? v / g.count : 0.0;
+    }
+  }
+}
 
 void Trainer::check_memory() {
   const auto& c = lm_->config();
@@ -151,15 +216,19 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
     rollout::GenerateConfig gc;
     {
       ScopedTimer t(times, "sample_prompts");
-      for (int64_t idx : sampler_->next(P)) rows.push_back(rows_[static_cast<size_t>(idx)]);
-      // Streams keyed by the draw (draw_keys): a row drawn twice in one step (an epoch boundary inside it)
-      // gets two independent groups of samples; the seed mixes the round.
+      // Every rank draws the step's P prompts (the sampler stays the same on every rank) and rolls out its
+      // shard. Streams keyed by the draw (draw_keys): a row drawn twice in one step (an epoch boundary
+      // inside it) gets two independent groups of samples, on whichever rank; the seed mixes the round.
+      const std::vector<int64_t> picked = sampler_->next(P);
       std::vector<int64_t> drawn;
-      for (const auto& row : rows) {
-        prompts.push_back(encode_prompt(cfg_, *tok_, row));
-        drawn.push_back(row.index);
+      for (int64_t idx : picked) drawn.push_back(rows_[static_cast<size_t>(idx)].index);
+      const std::vector<uint64_t> keys = draw_keys(drawn);
+      const PromptShard shard = prompt_shard(P, *comm_);
+      for (int64_t i = shard.begin; i < shard.begin + shard.count; ++i) {
+        rows.push_back(rows_[static_cast<size_t>(picked[static_cast<size_t>(i)])]);
+        prompts.push_back(encode_prompt(cfg_, *tok_, rows.back()));
+        gc.prompt_keys.push_back(keys[static_cast<size_t>(i)]);
       }
-      gc.prompt_keys = draw_keys(drawn);
       gc.sampler = {ro.temperature, ro.top_k, ro.top_p, ro.min_p};
       gc.stop.eos_ids = {eos_};
       gc.stop.stop = ro.stop;
@@ -201,7 +270,8 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
         all_equal = all_equal && r.total == rewards[p * static_cast<size_t>(G)].total;
       }
       ++g.sampled_groups;
-      if ((ro.dynamic_sampling && all_equal) || static_cast<int64_t>(g.rows.size()) == P) continue;
+      if ((ro.dynamic_sampling && all_equal) || static_cast<int64_t>(g.rows.size()) == P)
+        continue;  // P: 1 rank
       g.rows.push_back(rows[p]);
       for (int64_t j = 0; j < G; ++j) {
         const size_t i = p * static_cast<size_t>(G) + static_cast<size_t>(j);
@@ -223,7 +293,13 @@ Json Trainer::update(const Groups& g, PhaseTimes& times) {
   b.prompt_ids = g.prompt_ids, b.responses = g.responses, b.truncated = g.truncated;
   for (const auto& x : g.rewards) b.rewards.push_back(x.total);
   b.logprobs_policy = g.logprobs_policy, b.logprobs_sampling = g.logprobs_sampling;
-  PolicyState p{lm_, ref_, opt_.get(), masters_.get(), opt_steps_};
+  PolicyState p{lm_,
+                ref_,
+                opt_.get(),
+                masters_.get(),
+                opt_steps_,
+                comm_.get(),
+                static_cast<int64_t>(cfg_.dist.bucket_mb * 1048576.0)};
   Json out = policy_update(cfg_, p, b, eos_, times);
   opt_steps_ = p.opt_steps;
   return out;
@@ -240,25 +316,28 @@ Json Trainer::run_step(bool save) {
   if (!ref_.is_empty() && cfg_.algo.ref_reset_every > 0 && step_ % cfg_.algo.ref_reset_every == 0) {
     copy_parameters(ref_, lm_);  // R1-style reference reset
   }
+  check_weights_agree();
+  Json hack = hack_->finish_step(step_);  // hack/*: fractions of answers with hack signs
+  reduce_metrics(g, hack);
   const double c = std::max(1.0, g.count);
   const int64_t total_opt = cfg_.trainer.steps * cfg_.algo.minibatches * cfg_.algo.epochs;
-  Json row{{"step", step_},
-           {"reward_mean", g.reward_sum / c},
-           {"accuracy", g.acc_sum / c},
-           {"format_rate", g.fmt_sum / c},
-           {"response_len_mean", g.len_sum / c},
-           {"response_len_max", g.len_max},
-           {"truncated_frac", g.trunc_sum / c},
-           {"verifier_fail_frac", g.verifier_fail_sum / c},
-           {"lr", lr_at(lr_schedule(cfg_.optim, total_opt), std::max<int64_t>(0, opt_steps_ - 1))},
-           {"groups_kept", static_cast<int64_t>(g.rows.size())},
-           {"groups_sampled", g.sampled_groups},
-           {"epoch", sampler_->epoch()}};
+  Json row{
+      {"step", step_},
+      {"reward_mean", g.reward_sum / c},
+      {"accuracy", g.acc_sum / c},
+      {"format_rate", g.fmt_sum / c},
+      {"response_len_mean", g.len_sum / c},
+      {"response_len_max", g.len_max},
+      {"truncated_frac", g.trunc_sum / c},
+      {"verifier_fail_frac", g.verifier_fail_sum / c},
+      {"lr", lr_at(lr_schedule(cfg_.optim, total_opt), std::max<int64_t>(0, opt_steps_ - 1))},
+      {"groups_kept", g.groups_kept_global >= 0 ? g.groups_kept_global : static_cast<int64_t>(g.rows.size())},
+      {"groups_sampled", g.sampled_groups},
+      {"epoch", sampler_->epoch()}};
   // Only what the update measured: no kl without a reference model, nothing when no group was kept.
   for (const char* key : {"kl", "entropy", "clip_frac", "grad_norm", "pg_loss", "rollout_logprob_diff"}) {
     if (upd.contains(key)) row[key] = upd[key];
   }
-  const Json hack = hack_->finish_step(step_);  // hack/*: fractions of answers with hack signs
   for (const auto& [key, value] : hack.items()) row[key] = value;
   if (save) times["checkpoint_blocking"] = save_checkpoint_async();
   times["total"] = wall.seconds();
@@ -268,6 +347,7 @@ Json Trainer::run_step(bool save) {
   row["tokens_per_s/update"] = per_s(upd["update_tokens"].get<double>(), times["update"]);
   row["tokens_per_s/update_padded"] = per_s(upd["update_tokens_padded"].get<double>(), times["update"]);
   row["tokens_per_s/total"] = per_s(static_cast<double>(g.generated_tokens), times["total"]);
+  if (!ctx_.is_main()) return row;  // only rank 0 writes and reports
   sink_->log_step(row);
   if (g.verifier_fail_sum > 0) {
     ZRL_WARN(
@@ -296,6 +376,10 @@ Json Trainer::run_step(bool save) {
 }
 
 double Trainer::save_checkpoint_async() {
+  if (!ctx_.is_main()) {  // rank 0 writes the step every rank holds (weights, optimizer, sampler: replicated)
+    comm_->barrier();
+    return 0.0;
+  }
   CheckpointContents c;
   // Hugging Face layout at the checkpoint's root: the fp32 masters when there are any (exact resume).
   c.model = masters_ ? masters_->masters() : lm_;
@@ -310,6 +394,8 @@ double Trainer::save_checkpoint_async() {
            {"optimizer_steps", opt_steps_},
            {"sampler", sampler_->state()},
            {"rng", {{"seed", cfg_.run.seed}, {"derivation", "mix_seed(seed, step, round, prompt, sample)"}}},
+           // Data parallel: every rank holds the same weights, optimizer state and sampler (each draws all P
+           // prompts and rolls out its shard), so this state resumes on any world size.
            {"world_size", ctx_.world_size}};
   c.config_yaml = config::to_yaml(cfg_);
   const double blocked = saver_->save(step_, c);
@@ -318,6 +404,7 @@ double Trainer::save_checkpoint_async() {
       "checkpoint step_{}: the step loop waited {:.2f} s (the previous write {:.2f} s, copy to host memory "
       "{:.2f} s); writing in the background",
       step_, blocked, t.value("wait_previous_s", 0.0), t.value("copy_s", 0.0));
+  comm_->barrier();  // the other ranks wait for rank 0's copy to host memory, not for the write
   return blocked;
 }
 
@@ -373,20 +460,24 @@ void Trainer::start(const std::string& resume) {
               "continue, or choose another run.output_dir",
               out);
   }
+  // Only rank 0 writes: the others keep their hack monitor's flagged answers to themselves (no folder).
+  hack_ = std::make_unique<HackMonitor>(ctx_.is_main() ? out : "", cfg_.rewards.hack_monitor, step_);
+  if (!ctx_.is_main()) return;
   fs::create_directories(out);
   write_file_atomic(out + "/config.yaml", config::to_yaml(cfg_));
   sink_ = std::make_unique<MetricsSink>(out, cfg_.trainer.tensorboard, step_, cfg_.trainer.steps,
                                         cfg_.trainer.log_every);
-  hack_ = std::make_unique<HackMonitor>(out, cfg_.rewards.hack_monitor, step_);
 }
 
 void Trainer::run() {
   const std::vector<Row> eval_rows = cfg_.trainer.eval_every > 0 && !cfg_.data.eval_path.empty()
                                          ? load_eval_rows(cfg_, *tok_)
                                          : std::vector<Row>{};
-  auto eval_now = [&] {  // eval/step_<N>.json, once per step (a resumed run keeps what it has)
+  // eval/step_<N>.json, once per step (a resumed run keeps what it has). Data parallel: rank 0 evaluates
+  // alone (not sharded yet) while the others wait in the next step's first collective (dist.timeout_s).
+  auto eval_now = [&] {
     const std::string base = cfg_.run.output_dir + "/eval/step_" + std::to_string(step_);
-    if (eval_rows.empty() || fs::exists(base + ".json")) return;
+    if (eval_rows.empty() || !ctx_.is_main() || fs::exists(base + ".json")) return;
     const Json summary = evaluate(cfg_, lm_, *tok_, eval_rows, base + "_samples.jsonl",
                                   static_cast<uint64_t>(step_), engine_.get());
     write_file_atomic(base + ".json", summary.dump(2) + "\n");
@@ -400,8 +491,10 @@ void Trainer::run() {
       eval_now();
   }
   saver_->finish();  // the last checkpoint is on disk (or its error thrown) before the run counts as done
+  comm_->barrier();  // a rank lost at the very end is still named, not waited for in MPI_Finalize
+  if (!ctx_.is_main()) return;
   sink_->finish();
-  if (!eval_rows.empty() && ctx_.rank == 0) {
+  if (!eval_rows.empty()) {
     const Json summary = write_run_report(cfg_.run.output_dir, step_);
     std::printf("\nheld-out eval (%s), before and after %lld RL steps:\n%s", cfg_.data.eval_path.c_str(),
                 static_cast<long long>(step_), summary_table(summary).c_str());

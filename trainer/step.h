@@ -1,6 +1,6 @@
 // trainer/step.h: the GRPO trainer: built from a Config, one step() of named timed phases, checkpoint save
-// and exact resume, and run() until trainer.steps. Not here: folder mechanics (checkpoint.h), metric sinks
-// (metrics.h), the loss math (algo/), the model (model/).
+// and exact resume, and run() until trainer.steps; data parallel over the ranks of an mpirun/srun launch. Not
+// here: folder mechanics (checkpoint.h), metric sinks (metrics.h), the loss math (algo/), the model (model/).
 #pragma once
 
 #include <memory>
@@ -11,6 +11,7 @@
 #include "core/json_io.h"
 #include "core/run_config.h"
 #include "core/timer.h"
+#include "dist/communicator.h"
 #include "dist/context.h"
 #include "rollout/engine.h"
 #include "trainer/checkpoint_saver.h"
@@ -48,10 +49,14 @@ class Trainer {
   double save_checkpoint_async();  // returns the seconds the step loop was blocked
   void load_checkpoint(const std::string& dir);
   void check_memory();
+  void sync_initial_weights();                 // data parallel: every rank starts from rank 0's weights
+  void check_weights_agree();                  // dist.check_every: weight checksums compared over ranks
+  void reduce_metrics(Groups& g, Json& hack);  // data parallel: the step's metric sums over ranks
 
   Config cfg_;
   dist::Context ctx_;
   torch::Device device_;
+  std::unique_ptr<dist::Communicator> comm_;  // the local one (world size 1), mpi or nccl
   std::vector<Row> rows_;
   std::unique_ptr<EpochSampler> sampler_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;

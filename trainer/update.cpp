@@ -12,6 +12,7 @@
 #include "algo/losses.h"
 #include "compat/torch_compat.h"
 #include "core/error.h"
+#include "dist/grad_sync.h"
 #include "trainer/lr_schedule.h"
 
 namespace zerorl::trainer {
@@ -61,6 +62,18 @@ OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, 
 }
 
 namespace {
+
+// The data-parallel path: more than one rank, or an explicit mpi/nccl backend at world size 1.
+bool data_parallel(const PolicyState& p) { return p.comm != nullptr && p.comm->backend() != "local"; }
+
+// Sums `values` over ranks (float64; nothing to do in one process).
+void sum_over_ranks(const PolicyState& p, std::vector<double>& values) {
+  if (!data_parallel(p)) return;
+  auto t = torch::tensor(values, torch::kFloat64).to(p.comm->device());
+  p.comm->all_reduce(t);
+  t = t.cpu();
+  for (size_t i = 0; i < values.size(); ++i) values[i] = t[static_cast<int64_t>(i)].item<double>();
+}
 
 // Training layout: each row holds its prompt then its response from column 0, right-padded to T: the rollout
 // engine's KV-cache layout, so attention sums a token's keys in the same blocks as the decode step did and,
@@ -136,12 +149,15 @@ struct Prepared {
 // Mean |engine log-prob - recomputed old log-prob| over response tokens: how far the sampling policy is from
 // the trainer's (0 with batch-invariant GEMMs). Comparable only at temperature 1 (or greedy), where the
 // engine's logprobs_policy and the recompute are the same distribution; -1 otherwise.
-double rollout_logprob_diff(const Config& cfg, const UpdateBatch& b, const Prepared& x) {
+double rollout_logprob_diff(const Config& cfg, const PolicyState& p, const UpdateBatch& b,
+                            const Prepared& x) {
   const bool t1 = cfg.rollout.temperature == 1.0 || cfg.rollout.temperature <= 0.0;
   if (!t1 || static_cast<int64_t>(b.logprobs_policy.size()) != x.n) return -1;
   const auto engine = pad_rows(b.logprobs_policy, x.rmask.size(1)).to(x.rmask.device());
-  const double tokens = x.rmask.sum().item<double>();
-  return tokens > 0 ? ((engine - x.logp_old).abs() * x.rmask).sum().item<double>() / tokens : -1;
+  std::vector<double> v{((engine - x.logp_old).abs() * x.rmask).sum().item<double>(),
+                        x.rmask.sum().item<double>()};
+  sum_over_ranks(p, v);  // over every rank's tokens
+  return v[1] > 0 ? v[0] / v[1] : -1;
 }
 
 void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
@@ -168,7 +184,7 @@ void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepa
     if (!p.ref.is_empty())
       x.logp_ref.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(p.ref, i, m, at), y, x.temp));
   });
-  if (!from_rollout) x.rollout_diff = rollout_logprob_diff(cfg, b, x);
+  if (!from_rollout) x.rollout_diff = rollout_logprob_diff(cfg, p, b, x);
 }
 
 void advantages(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
@@ -212,7 +228,8 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, i
 }
 
 // Minibatch loop: zero grads, micro-batches, clip, LR, step, masters -> compute. Returns the last grad norm.
-double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Tensor& stats) {
+double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Tensor& stats,
+                PhaseTimes& times) {
   const auto& a = cfg.algo;
   double grad_norm = 0;
   const int64_t per_mb = (x.n + a.minibatches - 1) / a.minibatches;
@@ -221,9 +238,19 @@ double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Ten
   for (int64_t epoch = 0; epoch < a.epochs; ++epoch) {
     for_chunks(0, x.n, per_mb, [&](int64_t mb, int64_t mb_rows) {
       p.opt->zero_grad();
-      const algo::LossCounts counts = algo::count_loss_terms(x.rmask.narrow(0, mb, mb_rows));
+      algo::LossCounts counts = algo::count_loss_terms(x.rmask.narrow(0, mb, mb_rows));
+      std::vector<double> global{counts.tokens, counts.sequences};
+      sum_over_ranks(p, global);  // the normalizers of the global minibatch
+      counts.tokens = global[0], counts.sequences = global[1];
       for_chunks(mb, mb + mb_rows, x.micro_rows,
                  [&](int64_t s, int64_t c) { stats += micro_step(cfg, p, x, s, c, counts); });
+      if (data_parallel(p)) {
+        ScopedTimer t(times, "grad_sync");
+        std::vector<torch::Tensor> grads;
+        for (const auto& q : params) grads.push_back(q.grad());
+        dist::all_reduce_buckets(*p.comm, grads,
+                                 p.bucket_bytes);  // each rank's share sums to the global grad
+      }
       const double clip_to =
           cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
       grad_norm = torch::nn::utils::clip_grad_norm_(params, clip_to);
@@ -278,13 +305,19 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
   }
   ScopedTimer t(times, "update");
   torch::Tensor stats = torch::zeros({algo::kLossStatCount}, torch::dtype(torch::kFloat64).device(device));
-  const double grad_norm = optimize(cfg, p, x, stats);
+  const double grad_norm = optimize(cfg, p, x, stats, times);
+  if (data_parallel(p)) {
+    stats = stats.to(p.comm->device()).contiguous();
+    p.comm->all_reduce(stats);  // sums over every rank's tokens
+  }
   const algo::LossStats st = algo::read_loss_stats(stats);
   if (!p.ref.is_empty()) out["kl"] = st.kl;  // no reference model: KL is not measured, not 0
   out["entropy"] = st.entropy, out["clip_frac"] = st.clip_frac, out["pg_loss"] = st.pg_loss;
   out["grad_norm"] = grad_norm;
-  out["update_tokens"] = real_tokens(b);
-  out["update_tokens_padded"] = static_cast<int64_t>(x.n * x.T * a.epochs);
+  std::vector<double> tokens{static_cast<double>(real_tokens(b)), static_cast<double>(x.n * x.T * a.epochs)};
+  sum_over_ranks(p, tokens);
+  out["update_tokens"] = static_cast<int64_t>(tokens[0]);
+  out["update_tokens_padded"] = static_cast<int64_t>(tokens[1]);
   if (x.rollout_diff >= 0) out["rollout_logprob_diff"] = x.rollout_diff;
   return out;
 }

@@ -12,6 +12,7 @@
 #include "core/json_io.h"
 #include "core/run_config.h"
 #include "core/timer.h"
+#include "dist/communicator.h"
 #include "model/decoder.h"
 #include "trainer/mixed_precision.h"
 
@@ -34,6 +35,11 @@ struct PolicyState {
   torch::optim::Optimizer* opt = nullptr;
   MasterWeights* masters = nullptr;
   int64_t opt_steps = 0;  // optimizer steps so far (the LR schedule's clock)
+  // Data parallel (null or the local backend: one process): the batch is this rank's share of the step; loss
+  // normalizers, gradients (fp32 buckets of bucket_bytes) and the returned statistics are reduced over ranks,
+  // so every rank takes the optimizer step of the global batch.
+  dist::Communicator* comm = nullptr;
+  int64_t bucket_bytes = int64_t{25} << 20;
   std::vector<torch::Tensor> trainable() const;
 };
 
@@ -58,7 +64,10 @@ OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, 
 // Prompt + response tokens of every answer in `b`, without padding: what one pass over the batch learns from.
 int64_t real_tokens(const UpdateBatch& b);
 
-// Runs the three phases over `b` (times: "old_logprobs", "advantages", "update"). `pad` fills the layout.
+// Runs the three phases over `b` (times: "old_logprobs", "advantages", "update"; data parallel adds
+// "grad_sync", inside "update"). `pad` fills the layout. Data parallel: the returned fields are global
+// (summed or averaged over every rank's tokens); a minibatch (algo.minibatches > 1) is every rank's k-th
+// chunk of its share.
 // Returns {update_tokens (real_tokens(b), counted once however many epochs), update_tokens_padded (rows x
 // padded width x algo.epochs: what the forward passes computed), and when an update ran: entropy, clip_frac,
 // grad_norm, pg_loss, and kl only with a reference model}. A field that was not measured is absent, never 0.
