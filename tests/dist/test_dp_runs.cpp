@@ -52,9 +52,13 @@ int run(const std::vector<std::string>& args, const std::string& log) {
   return wait_exit(spawn_logged(args, log));
 }
 
-const std::vector<std::string> kThreeSteps{
-    "--set", "trainer.steps=3",        "--set", "trainer.save_every=3",
-    "--set", "trainer.sample_every=1", "--set", "trainer.tensorboard=false"};
+// algo.old_logprobs=recompute: the old-log-prob forward runs sharded too, and rollout_logprob_diff (which
+// only a recompute measures) is compared below.
+const std::vector<std::string> kThreeSteps{"--set", "trainer.steps=3",
+                                           "--set", "trainer.save_every=3",
+                                           "--set", "trainer.sample_every=1",
+                                           "--set", "trainer.tensorboard=false",
+                                           "--set", "algo.old_logprobs=recompute"};
 
 std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
