@@ -298,7 +298,7 @@ ZRL_CONFIG_STRUCT(DistSection, ZRL_DIST_FIELDS);
   F(TrainerSection, trainer, {}, "Step budget, checkpoints and evaluation cadence.", check::any())       \
   F(DistSection, dist, {}, "Data parallelism over the ranks of an mpirun/srun launch.", check::any())    \
   F(PretrainSection, pretrain, {}, "zerorl pretrain: corpus, model shape, schedule.", check::any())      \
-  F(SampleSection, sample, {}, "zerorl sample: rejection sampling into SFT JSONL.", check::any())      \
+  F(SampleSection, sample, {}, "zerorl sample: rejection sampling into SFT JSONL.", check::any())        \
   F(SftSection, sft, {}, "zerorl sft: supervised fine-tuning data and packing.", check::any())
 ZRL_CONFIG_STRUCT(Config, ZRL_CONFIG_FIELDS);
 
