@@ -15,6 +15,7 @@ PACKAGES=(
   libseccomp-dev bubblewrap python3      # code sandbox
   libboost-dev libboost-system-dev       # Asio worker pools, Beast HTTP, CRC-32C (Boost.CRC)
   libopenmpi-dev openmpi-bin             # dist/: MPI launch and collectives
+  slurmctld slurmd slurm-client munge    # tests/dist/test_slurm.cpp: a real single-node Slurm (srun --mpi=pmix)
   gnuplot-nox                            # reward curves as PNG
 )
 
