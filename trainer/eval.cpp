@@ -1,18 +1,22 @@
 // trainer/eval.cpp: k samples per question through rollout::Engine, verdicts from the Scorer's verifiers,
-// then accuracy / avg@k / maj@k / pass@k. Not here: training-time scheduling (step.cpp calls evaluate).
+// then accuracy / avg@k / maj@k / pass@k, sharded over ranks and gathered. Not here: training-time
+// scheduling (step.cpp calls evaluate).
 #include "trainer/eval.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <map>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/seed.h"
 #include "core/timer.h"
 #include "model/checkpoint.h"
 #include "model/device.h"
 #include "rollout/engine.h"
 #include "trainer/components.h"
+#include "trainer/data_parallel.h"
 #include "trainer/engine_setup.h"
 
 namespace zerorl::trainer {
@@ -99,84 +103,133 @@ Scored generate_scored(const Config& cfg, rollout::Engine& engine, const tokeniz
   return generate_answers(cfg, engine, tok, scorer, rows, req);
 }
 
-void write_samples(JsonlWriter& out, const std::vector<Row>& rows, const Scored& s, int64_t k, bool greedy) {
+// One answer as eval reports it: its samples.jsonl line, plus "tokens" (response length, not written).
+Json records(const std::vector<Row>& rows, const Scored& s, int64_t k, bool greedy) {
+  Json out = Json::array();
   for (size_t i = 0; i < s.items.size(); ++i) {
     const Row& r = rows[i / static_cast<size_t>(k)];
-    out.write({{"index", r.index},
-               {"sample", greedy ? -1 : static_cast<int64_t>(i % static_cast<size_t>(k))},
-               {"greedy", greedy},
-               {"prompt", r.prompt},
-               {"gold", r.answer},
-               {"response", s.texts[i]},
-               {"extracted", s.verdicts[i].extracted},
-               {"correct", s.verdicts[i].correct},
-               {"format", s.rewards[i].format},
-               {"status", s.verdicts[i].status},
-               {"finished", s.items[i].finished}});
+    out.push_back({{"index", r.index},
+                   {"sample", greedy ? -1 : static_cast<int64_t>(i % static_cast<size_t>(k))},
+                   {"greedy", greedy},
+                   {"prompt", r.prompt},
+                   {"gold", r.answer},
+                   {"response", s.texts[i]},
+                   {"extracted", s.verdicts[i].extracted},
+                   {"correct", s.verdicts[i].correct},
+                   {"format", s.rewards[i].format},
+                   {"status", s.verdicts[i].status},
+                   {"finished", s.items[i].finished},
+                   {"tokens", s.items[i].tokens}});
+  }
+  return out;
+}
+
+void write_records(JsonlWriter& out, Json records) {
+  for (auto& r : records) {
+    r.erase("tokens");
+    out.write(r);
   }
 }
 
-double correct_rate(const Scored& s) {
+// Every rank's JSON array, concatenated in rank order (every rank gets it): the dumps travel as the rows of a
+// [world, longest] uint8 all-gather. World size 1: `mine` as it is.
+Json gather_arrays(dist::Communicator* comm, Json mine) {
+  if (comm == nullptr || comm->world_size() == 1) return mine;
+  const std::string text = mine.dump();
+  auto len = torch::tensor({static_cast<int64_t>(text.size())}, torch::kInt64).to(comm->device());
+  const torch::Tensor lens = comm->all_gather(len).cpu();  // [world, 1]
+  auto bytes = torch::zeros({lens.max().item<int64_t>()}, torch::kUInt8);
+  std::memcpy(bytes.data_ptr(), text.data(), text.size());
+  const torch::Tensor all = comm->all_gather(bytes.to(comm->device())).cpu().contiguous();
+  Json out = Json::array();
+  for (int r = 0; r < comm->world_size(); ++r) {
+    const std::string t(reinterpret_cast<const char*>(all[r].data_ptr<uint8_t>()),
+                        static_cast<size_t>(lens[r][0].item<int64_t>()));
+    for (auto& x : Json::parse(t)) out.push_back(std::move(x));
+  }
+  return out;
+}
+
+double correct_rate(const Json& records) {
   double c = 0;
-  for (const auto& v : s.verdicts) c += v.correct ? 1 : 0;
-  return c / std::max<double>(1.0, static_cast<double>(s.verdicts.size()));
+  for (const auto& r : records) c += r["correct"].get<bool>() ? 1 : 0;
+  return c / std::max<double>(1.0, static_cast<double>(records.size()));
+}
+
+// The summary of evaluate() from the k samples of every question, row-major, and the greedy answers (k > 1).
+Json summarize(const Json& samples, const Json& greedy, size_t questions, int64_t k, double temperature,
+               uint64_t step) {
+  double maj_sum = 0, pass_sum = 0, format_sum = 0, tokens = 0;
+  for (size_t p = 0; p < questions; ++p) {
+    std::vector<std::string> ex;
+    std::vector<bool> ok;
+    for (int64_t j = 0; j < k; ++j) {
+      const Json& r = samples[p * static_cast<size_t>(k) + static_cast<size_t>(j)];
+      ex.push_back(r["extracted"].get<std::string>());
+      ok.push_back(r["correct"].get<bool>());
+      format_sum += r["format"].get<double>();
+      tokens += r["tokens"].get<double>();
+    }
+    const auto c = static_cast<int64_t>(std::count(ok.begin(), ok.end(), true));
+    maj_sum += majority_correct(ex, ok) ? 1 : 0;
+    pass_sum += pass_at_k(k, c, k);
+  }
+  const double q = std::max<double>(1.0, static_cast<double>(questions));
+  const double answers = std::max<double>(1.0, static_cast<double>(samples.size()));
+  Json summary{{"step", step},
+               {"questions", questions},
+               {"k", k},
+               {"temperature", temperature},
+               {"accuracy", correct_rate(samples)},  // greedy (k = 1) or pass@1 averaged over k samples
+               {"format_rate", format_sum / answers},
+               {"response_len_mean", tokens / answers}};
+  if (k > 1) {
+    const std::string ks = std::to_string(k);
+    summary["avg@" + ks] = summary["accuracy"];
+    summary["maj@" + ks] = maj_sum / q;
+    summary["pass@" + ks] = pass_sum / q;
+    summary["greedy_accuracy"] = correct_rate(greedy);
+  } else {
+    summary["greedy_accuracy"] = summary["accuracy"];
+  }
+  return summary;
 }
 
 }  // namespace
 
 Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
               const std::vector<Row>& rows, const std::string& samples_path, uint64_t step,
-              rollout::Engine* engine) {
+              rollout::Engine* engine, dist::Communicator* comm) {
   Stopwatch watch;
   std::unique_ptr<rollout::Engine> own;
   if (engine == nullptr) {
     own = std::make_unique<rollout::Engine>(lm, engine_options(cfg, tok, lm->device()));
     engine = own.get();
   }
+  // This rank's contiguous share of the questions (all of them at world size 1). A row's answers are keyed
+  // by its index, so the shard does not change them.
+  const size_t n = comm != nullptr ? static_cast<size_t>(comm->world_size()) : 1;
+  const size_t r = comm != nullptr ? static_cast<size_t>(comm->rank()) : 0;
+  const std::vector<Row> mine(rows.begin() + static_cast<std::ptrdiff_t>(rows.size() * r / n),
+                              rows.begin() + static_cast<std::ptrdiff_t>(rows.size() * (r + 1) / n));
+  if (n > 1)
+    ZRL_INFO("eval: rank {} of {} answers questions [{}, {}) of {}", r, n, rows.size() * r / n,
+             rows.size() * (r + 1) / n, rows.size());
   const int64_t k = cfg.eval.k;
+  const double temperature = k == 1 ? 0.0 : cfg.eval.temperature;
   Scorer scorer(cfg);
-  const Scored s =
-      generate_scored(cfg, *engine, tok, scorer, rows, k, k == 1 ? 0.0 : cfg.eval.temperature, step);
-  double maj_sum = 0, pass_sum = 0, format_sum = 0;
-  for (size_t p = 0; p < rows.size(); ++p) {
-    std::vector<std::string> ex;
-    std::vector<bool> ok;
-    for (int64_t j = 0; j < k; ++j) {
-      const size_t i = p * static_cast<size_t>(k) + static_cast<size_t>(j);
-      ex.push_back(s.verdicts[i].extracted);
-      ok.push_back(s.verdicts[i].correct);
-      format_sum += s.rewards[i].format;
-    }
-    const auto c = static_cast<int64_t>(std::count(ok.begin(), ok.end(), true));
-    maj_sum += majority_correct(ex, ok) ? 1 : 0;
-    pass_sum += pass_at_k(k, c, k);
-  }
-  const double q = std::max<double>(1.0, static_cast<double>(rows.size()));
-  const double answers = std::max<double>(1.0, static_cast<double>(s.items.size()));
-  Json summary{{"step", step},
-               {"questions", rows.size()},
-               {"k", k},
-               {"temperature", k == 1 ? 0.0 : cfg.eval.temperature},
-               {"accuracy", correct_rate(s)},  // greedy (k = 1) or pass@1 averaged over k samples
-               {"format_rate", format_sum / answers},
-               {"response_len_mean", s.tokens / answers}};
-  std::unique_ptr<JsonlWriter> out;
-  if (!samples_path.empty()) {
+  const Json samples = gather_arrays(
+      comm, records(mine, generate_scored(cfg, *engine, tok, scorer, mine, k, temperature, step), k, k == 1));
+  Json greedy = Json::array();
+  if (k > 1)  // greedy beside the samples
+    greedy = gather_arrays(
+        comm, records(mine, generate_scored(cfg, *engine, tok, scorer, mine, 1, 0.0, step), 1, true));
+  Json summary = summarize(samples, greedy, rows.size(), k, temperature, step);
+  if (!samples_path.empty() && r == 0) {
     std::filesystem::create_directories(std::filesystem::path(samples_path).parent_path());
-    out = std::make_unique<JsonlWriter>(samples_path, false);
-    write_samples(*out, rows, s, k, k == 1);
-  }
-  if (k > 1) {
-    const std::string ks = std::to_string(k);
-    summary["avg@" + ks] = summary["accuracy"];
-    summary["maj@" + ks] = maj_sum / q;
-    summary["pass@" + ks] = pass_sum / q;
-    const Scored g =
-        generate_scored(cfg, *engine, tok, scorer, rows, 1, 0.0, step);  // greedy beside the samples
-    summary["greedy_accuracy"] = correct_rate(g);
-    if (out) write_samples(*out, rows, g, 1, true);
-  } else {
-    summary["greedy_accuracy"] = summary["accuracy"];
+    JsonlWriter out(samples_path, false);
+    write_records(out, samples);
+    write_records(out, greedy);
   }
   summary["seconds"] = watch.seconds();
   return summary;
@@ -200,13 +253,18 @@ int run_eval(const Config& cfg, const std::string& checkpoint) {
       c.tokenizer.path = cfg.model.path;
   }
   const auto tok = build_tokenizer(c);
-  const torch::Device device = model::resolve_device(cfg.run.device);
+  // Under mpirun / srun each rank evaluates its share of the questions; rank 0 alone writes.
+  const dist::Context ctx = dist::discover();
+  const torch::Device device = rank_device(cfg.run.device, ctx);
+  const auto comm = make_run_communicator(c, ctx, device);
   auto lm = build_model(c, tok, device);
   const std::vector<Row> rows = load_eval_rows(c, tok);
   const std::string summary_path =
       !c.eval.output.empty() ? c.eval.output : c.run.output_dir + "/eval/eval.json";
   const std::string samples_path = summary_path.substr(0, summary_path.rfind('.')) + "_samples.jsonl";
-  const Json summary = evaluate(c, lm, tok, rows, samples_path, 0);
+  const Json summary = evaluate(c, lm, tok, rows, samples_path, 0, nullptr, comm.get());
+  comm->barrier();  // every rank's share is in before rank 0 reports
+  if (comm->rank() != 0) return 0;
   std::filesystem::create_directories(std::filesystem::path(summary_path).parent_path());
   write_file_atomic(summary_path, summary.dump(2) + "\n");
   std::printf("%s\n", summary.dump().c_str());

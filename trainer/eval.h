@@ -9,6 +9,7 @@
 
 #include "core/json_io.h"
 #include "core/run_config.h"
+#include "dist/communicator.h"
 #include "model/decoder.h"
 #include "rollout/engine.h"
 #include "tokenizer/tokenizer.h"
@@ -51,16 +52,21 @@ Answers generate_answers(const Config& cfg, rollout::Engine& engine, const token
 // the k samples), greedy_accuracy, format_rate, response_len_mean (tokens), avg@k, maj@k, pass@k, seconds}.
 // `engine`: generate with it (the trainer's, so one KV cache serves rollouts and eval); null = a new engine
 // over `lm` with the config's budget (trainer/engine_setup.h).
+// `comm` (data parallel; null or world size 1: one process): a collective, every rank calls it with the same
+// rows. Rank r answers the questions [q*r/n, q*(r+1)/n); the answers are gathered in question order, so every
+// rank returns the summary one process would (answers are keyed by question index, not by the shard), and
+// rank 0 alone writes `samples_path`.
 Json evaluate(const Config& cfg, model::CausalLM& lm, const tokenizer::Tokenizer& tok,
               const std::vector<Row>& rows, const std::string& samples_path, uint64_t step,
-              rollout::Engine* engine = nullptr);
+              rollout::Engine* engine = nullptr, dist::Communicator* comm = nullptr);
 
 // The held-out rows: data.eval_path (the toy task's rows when empty) without the prompts longer than
 // tokenizer.max_prompt_tokens (drop_long_prompts), cut to eval.max_questions.
 std::vector<Row> load_eval_rows(const Config& cfg, const tokenizer::Tokenizer& tok);
 
 // `zerorl eval`: loads the checkpoint (or model.path / the tiny model), evaluates data.eval_path (the toy
-// task when empty), writes the summary (eval.output or <output_dir>/eval/eval.json) and prints it.
+// task when empty), writes the summary (eval.output or <output_dir>/eval/eval.json) and prints it. Under
+// mpirun / srun the questions are sharded over the ranks (evaluate's `comm`) and rank 0 writes and prints.
 int run_eval(const Config& cfg, const std::string& checkpoint);
 
 }  // namespace zerorl::trainer
