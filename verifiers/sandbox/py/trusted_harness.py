@@ -4,13 +4,16 @@
 # "<nonce> <json>", on its original stdout. Not here: the codec (codec.py), running the candidate
 # (candidate_server.py), the sandboxes and the scoring (C++).
 #
-# stdin: one JSON line {"nonce", "entry_point", "deadline_ms", "setup" (trusted code run before the
-# tests)}; the test code is tests.py in the working directory (/work in the sandbox).
+# It runs as a fork server's child (fork_server.py follows this file): zrl_main() once per test, in a
+# fresh fork. stdin: one JSON line {"nonce", "entry_point", "deadline_ms", "setup" (trusted code run
+# before the tests), "tests" (the test code)}.
 # Verdict results: pass, wrong, candidate_raised, candidate_exited, load_error, timeout, unsupported,
 # protocol, test_error. This process never runs candidate code, and no object of the candidate's reaches
 # the tests: only values rebuilt by zrl_decode.
 import builtins as _zrl_builtins
+import linecache as _zrl_linecache
 import sys as _zrl_sys
+import traceback as _zrl_traceback  # imported once by the fork server, not per test
 
 ZRL_CALL_FD, ZRL_REPLY_FD = 3, 4
 
@@ -123,11 +126,17 @@ def zrl_free_names(code):
 
 
 def zrl_where(e):
-    import traceback
-    for fr in reversed(traceback.extract_tb(e.__traceback__)):
+    for fr in reversed(_zrl_traceback.extract_tb(e.__traceback__)):
         if fr.filename in ('tests.py', 'setup.py'):
             return ' at %s:%d: %s' % (fr.filename, fr.lineno, (fr.line or '')[:160])
     return ''
+
+
+def zrl_compile(source, name):
+    """The code object of `source`; its lines go to linecache under `name`, so tracebacks (zrl_where)
+    quote them without a file (mtime None: linecache never checks the disk for it)."""
+    _zrl_linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    return compile(source, name, 'exec')
 
 
 def zrl_run_tests(cfg, channel):
@@ -141,9 +150,7 @@ def zrl_run_tests(cfg, channel):
     entry = cfg['entry_point']
     g = {'__name__': '__zrl_tests__', '__builtins__': _zrl_builtins}
     try:
-        setup = compile(cfg['setup'], 'setup.py', 'exec') if cfg['setup'] else compile('', 'setup.py', 'exec')
-        with open('tests.py') as f:
-            tests = compile(f.read(), 'tests.py', 'exec')
+        setup, tests = zrl_compile(cfg['setup'], 'setup.py'), zrl_compile(cfg['tests'], 'tests.py')
         exec(setup, g)
     except BaseException as e:
         raise ZrlStop('test_error', 'the setup or test code failed before any test: %s: %s%s'
@@ -190,5 +197,3 @@ def zrl_main():
     zrl_write_all(verdict_fd, cfg['nonce'].encode('ascii') + b' ' + zrl_dumps(verdict))
     _zrl_os._exit(0)
 
-
-zrl_main()
