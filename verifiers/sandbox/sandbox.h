@@ -1,6 +1,7 @@
 // verifiers/sandbox/sandbox.h: runs one untrusted program, or a trusted/untrusted pair joined by two pipes,
 // in fresh, locked-down process trees (bubblewrap namespaces + seccomp + rlimits + cgroup, unprivileged
-// uid). Not here: tests, verdicts (code_verifier.h).
+// uid); the trusted side of a pair may instead be a fork of the slot's long-lived fork server.
+// Not here: tests, verdicts (code_verifier.h).
 #pragma once
 
 #include <sys/types.h>
