@@ -197,7 +197,8 @@ bool Sandbox::start_server(const RunRequest& request, int slot, std::string* err
   r.program = request.program;
   r.argv = request.argv;
   r.wall_s = kServerLifetimeS;
-  r.pass_fds = {sv[1]};  // the server's fd 3; run_in_cell closes our copy once it has started
+  r.cpu_s = kServerLifetimeS;  // its own work is a fork per test; each child gets the test's limit
+  r.pass_fds = {sv[1]};        // the server's fd 3; run_in_cell closes our copy once it has started
   r.abort_fd = ab[0];
   ForkServer* raw = s.get();
   const int cell = options_.slots + slot;

@@ -80,6 +80,7 @@ struct RunRequest {
   std::string stdin_data;
   std::vector<std::pair<std::string, std::string>> files;
   double wall_s = 0.0;  // 0 = limits.wall_s
+  double cpu_s = 0.0;   // RLIMIT_CPU; 0 = limits.cpu_s (a fork server's own run sets its lifetime)
   // Command line instead of the language's run_argv ({file} expands the same way); empty = run_argv.
   std::vector<std::string> argv;
   // Descriptors the program receives as fds 3, 4, ...; run() closes them once the program has started

@@ -321,7 +321,7 @@ RunResult Sandbox::run_in_cell(const RunRequest& req, int cell) {
     oom_before = cgroups_->oom_kills(cell);
   }
   spec.uid = uids_[cell];
-  spec.cpu_s = lim.cpu_s > 0 ? lim.cpu_s : std::ceil(wall) + 1;
+  spec.cpu_s = req.cpu_s > 0 ? req.cpu_s : lim.cpu_s > 0 ? lim.cpu_s : std::ceil(wall) + 1;
   spec.address_space_bytes = lim.address_space_bytes;
   spec.max_processes = lim.max_processes;
   spec.file_size_bytes = lim.file_size_bytes;

@@ -126,6 +126,22 @@ TEST(ForkServer, StuckTrustedCodeIsATimeoutAndTheServerStays) {
   EXPECT_EQ(pythons_of(trusted_uid(v)), server);
 }
 
+// The trusted test code starts a process of its own that would outlive it: it ends with the test.
+TEST(ForkServer, ATestsOwnProcessesEndWithIt) {
+  CodeVerifier v(one_slot());
+  if (!v.sandbox().missing_protections().empty()) GTEST_SKIP() << v.sandbox().missing_protections();
+  ASSERT_TRUE(v.verify(add_sample(kRight)).correct);
+  const std::set<int> server = pythons_of(trusted_uid(v));
+  const std::string tests = std::string(kTests) +
+                            "import os, time\n"
+                            "if os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)\n";
+  Verdict v2 = v.verify(add_sample(kRight, tests));
+  EXPECT_TRUE(v2.correct) << v2.status << " " << v2.reason;
+  // Killed at once; reaped by the server (its sandbox's PID 1) at the latest with the next test.
+  ASSERT_TRUE(v.verify(add_sample(kRight)).correct);
+  EXPECT_EQ(pythons_of(trusted_uid(v)), server);
+}
+
 TEST(ForkServer, NothingOutlivesTheVerifier) {
   uid_t uid = 0;
   {

@@ -45,6 +45,7 @@ def _zrl_child(fds, cpu_s):
             _zrl_os.dup2(fd, i)  # every received fd is >= 5 (fds 0-4 are held open): none is clobbered
         _zrl_os.closerange(5, 1 << 20)  # the server socket (3) is gone too: it became a pipe
         _zrl_resource.setrlimit(_zrl_resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+        _zrl_os.setsid()  # its own process group: whatever it starts ends with it (_zrl_wait)
         zrl_main()
     finally:
         _zrl_os._exit(70)
@@ -75,8 +76,23 @@ def _zrl_wait(sock, pid, wall_s):
     if killed:
         _zrl_os.kill(pid, _zrl_signal.SIGKILL)
     _zrl_os.close(pidfd)
+    try:  # the child is at most a zombie here, so its pid (its group's id) is not reused yet
+        _zrl_os.killpg(pid, _zrl_signal.SIGKILL)
+    except OSError:
+        pass
     _pid, status, ru = _zrl_os.wait4(pid, 0)
+    _zrl_reap()
     return killed, status, ru
+
+
+def _zrl_reap():
+    """Reaps orphans: the server is its sandbox's PID 1, so a test's killed descendants come to it."""
+    while True:
+        try:
+            if _zrl_os.waitpid(-1, _zrl_os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
 
 
 def zrl_fork_server():
