@@ -1,6 +1,7 @@
 // tests/verifiers/sandbox/test_fork_server.cpp: the slot's fork server behind assert-style tests: one
 // server serves many tests, a killed server is restarted, a test stuck in the trusted code is stopped at
-// its deadline without losing the server, and no process outlives the verifier or its owner process.
+// its deadline without losing the server, a plain run_pair takes the cell over, and no process outlives
+// a test, the verifier or its owner process.
 // Not here: the verdicts of hostile candidates (test_red_team.cpp), HumanEval (test_humaneval_sandbox.cpp).
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -140,6 +141,24 @@ TEST(ForkServer, ATestsOwnProcessesEndWithIt) {
   // Killed at once; reaped by the server (its sandbox's PID 1) at the latest with the next test.
   ASSERT_TRUE(v.verify(add_sample(kRight)).correct);
   EXPECT_EQ(pythons_of(trusted_uid(v)), server);
+}
+
+// Plain run_pair (a fresh trusted sandbox) takes the trusted cell from the slot's server, which is
+// stopped first and restarted by the next forked pair.
+TEST(ForkServer, PlainRunPairSharesTheCellWithTheServer) {
+  CodeVerifier v(one_slot());
+  if (!v.sandbox().missing_protections().empty()) GTEST_SKIP() << v.sandbox().missing_protections();
+  ASSERT_TRUE(v.verify(add_sample(kRight)).correct);
+  sandbox::RunRequest trusted, untrusted;
+  trusted.program = "import os\nos.write(3, b'ping')\nos.close(3)\nprint(os.read(4, 100).decode())\n";
+  untrusted.program = "import os\nos.write(4, os.read(3, 100).upper())\n";
+  const sandbox::PairResult r = v.sandbox().run_pair(trusted, untrusted);
+  EXPECT_EQ(r.trusted.status, sandbox::RunStatus::kExited) << r.trusted.error << r.trusted.err;
+  EXPECT_EQ(r.trusted.out, "PING\n");
+  EXPECT_TRUE(pythons_of(trusted_uid(v)).empty()) << "the server was stopped for the plain pair";
+  Verdict after = v.verify(add_sample(kRight));
+  EXPECT_TRUE(after.correct) << after.status << " " << after.reason;
+  EXPECT_EQ(pythons_of(trusted_uid(v)).size(), 1u);
 }
 
 TEST(ForkServer, NothingOutlivesTheVerifier) {
