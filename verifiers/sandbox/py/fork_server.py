@@ -13,6 +13,7 @@
 # request's work happens in the child, which ends with os._exit, so no request changes the next one's
 # starting state.
 import _socket as _zrl_socket
+import gc as _zrl_gc
 import resource as _zrl_resource
 import signal as _zrl_signal
 
@@ -99,6 +100,12 @@ def zrl_fork_server():
     sock = _zrl_socket.socket(fileno=ZRL_SERVER_FD)
     if _zrl_os.open('/dev/null', _zrl_os.O_RDWR) != 4:  # hold fd 4, so received fds land at >= 5
         _zrl_os._exit(2)
+    if 'zrl_warm' in globals():
+        zrl_warm()  # fixed work of the program's own, so each child starts warm
+    # Every object so far out of the collector's reach: a child's collections never walk (and so never
+    # copy-on-write) the server's pages.
+    _zrl_gc.collect()
+    _zrl_gc.freeze()
     while True:
         req = _zrl_request(sock)
         if req is None:
