@@ -130,6 +130,18 @@ struct Served {
   }
 };
 
+// A served run's measurements: wall time, the child's CPU and peak memory (the cgroup's, which includes
+// the server's, when there is one), the capture's truncation.
+void measure_served(const Served& io, Clock::time_point start, const CgroupSlots* cg, int cell,
+                    const SandboxLimits& lim, RunResult* res) {
+  res->wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  res->cpu_s = 1e-6 * static_cast<double>(io.reply.cpu_us);
+  res->peak_memory_bytes = static_cast<uint64_t>(io.reply.maxrss_kb) * 1024;
+  if (cg) res->peak_memory_bytes = std::max(res->peak_memory_bytes, cg->peak_bytes(cell));
+  res->err_truncated = io.err_total > res->err.size();
+  if (io.output_limit) res->out.resize(std::min<size_t>(res->out.size(), lim.stdout_bytes));
+}
+
 enum class Ack { kStarted, kGone, kLate };
 
 // The server's "started" for the request just sent; kGone: it ended (or broke the protocol) first.
@@ -303,24 +315,13 @@ RunResult Sandbox::run_served_once(const RunRequest& req, int slot, std::vector<
   pass->clear();
   Served io(srv->sock, p[1], p[2], p[4]);
   io.run(req.stdin_data, lim, deadline, &res);
-  const Reply& reply = io.reply;
-  const bool output_limit = io.output_limit, late = io.late;
-  const uint64_t err_total = io.err_total;
-  res.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
-  res.cpu_s = 1e-6 * static_cast<double>(reply.cpu_us);
-  res.peak_memory_bytes = static_cast<uint64_t>(reply.maxrss_kb) * 1024;
-  bool oom = false;
-  if (cgroups_) {
-    res.peak_memory_bytes = std::max(res.peak_memory_bytes, cgroups_->peak_bytes(cell));
-    oom = cgroups_->oom_kills(cell) > oom_before;
-  }
-  res.err_truncated = err_total > res.err.size();
-  if (output_limit) res.out.resize(std::min<size_t>(res.out.size(), lim.stdout_bytes));
-  if (late || reply.gone) {
+  measure_served(io, start, cgroups_.get(), cell, lim, &res);
+  if (io.late || io.reply.gone) {
     const std::string how = stop_server(slot);
-    if (!late) res.error = "the fork server ended during the run (" + how + ")";
+    if (!io.late) res.error = "the fork server ended during the run (" + how + ")";
   }
-  classify_served(reply, output_limit, late, oom, wall, &res);
+  const bool oom = cgroups_ && cgroups_->oom_kills(cell) > oom_before;
+  classify_served(io.reply, io.output_limit, io.late, oom, wall, &res);
   return res;
 }
 

@@ -1,6 +1,7 @@
 // verifiers/sandbox/fork_server.h: the Sandbox's record of one slot's fork server (a long-lived trusted
-// process that forks a child per request; py/fork_server.py has the protocol). Not here: starting,
-// talking to and stopping it (fork_server.cpp), what its children run (assert_tests.cpp).
+// process that forks a child per request; py/fork_server.py has the protocol), and the pipe helpers its
+// runs share with normal runs. Not here: starting, talking to and stopping it (fork_server.cpp), what
+// its children run (assert_tests.cpp).
 #pragma once
 
 #include <atomic>

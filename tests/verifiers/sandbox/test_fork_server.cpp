@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "verifiers/sandbox/assert_tests.h"
 #include "verifiers/sandbox/code_verifier.h"
 
 namespace zerorl::verifiers {
@@ -159,6 +160,44 @@ TEST(ForkServer, PlainRunPairSharesTheCellWithTheServer) {
   Verdict after = v.verify(add_sample(kRight));
   EXPECT_TRUE(after.correct) << after.status << " " << after.reason;
   EXPECT_EQ(pythons_of(trusted_uid(v)).size(), 1u);
+}
+
+// run_pair_forked with a server of the test's own: the child's stdin, stdout and exit status go through
+// as in a normal run, an output flood is stopped (kOutputLimit) and the server serves the next call.
+TEST(ForkServer, ServedRunsFeedCaptureAndCap) {
+  CodeVerifierOptions o = one_slot();
+  o.sandbox.limits.stdout_bytes = 1 << 20;
+  CodeVerifier v(o);
+  if (!v.sandbox().missing_protections().empty()) GTEST_SKIP() << v.sandbox().missing_protections();
+  const std::string server =
+      "import posix as _zrl_os, select as _zrl_select, time as _zrl_time\n"
+      "def zrl_main():\n"
+      "    data = _zrl_os.read(0, 100)\n"
+      "    while data == b'flood':\n"
+      "        _zrl_os.write(1, b'x' * 65536)\n"
+      "    _zrl_os.write(1, data.upper())\n"
+      "    _zrl_os._exit(3)\n" +
+      sandbox::harness_python("fork_server");
+  auto call = [&](const std::string& in) {
+    sandbox::RunRequest trusted, untrusted;
+    trusted.program = server;
+    trusted.argv = {"/usr/bin/python3", "-I", "-B", "-S", "{file}"};
+    trusted.stdin_data = in;
+    trusted.wall_s = 5.0;
+    untrusted.program = "pass\n";
+    return v.sandbox().run_pair_forked(trusted, untrusted).trusted;
+  };
+  const sandbox::RunResult hello = call("hello");
+  EXPECT_EQ(hello.status, sandbox::RunStatus::kExited) << hello.error << hello.err;
+  EXPECT_EQ(hello.exit_code, 3);
+  EXPECT_EQ(hello.out, "HELLO");
+  const std::set<int> first = pythons_of(trusted_uid(v));
+  const sandbox::RunResult flood = call("flood");
+  EXPECT_EQ(flood.status, sandbox::RunStatus::kOutputLimit) << flood.error << flood.err;
+  EXPECT_EQ(flood.out.size(), size_t{1} << 20);
+  const sandbox::RunResult again = call("again");
+  EXPECT_EQ(again.out, "AGAIN") << again.error << again.err;
+  EXPECT_EQ(pythons_of(trusted_uid(v)), first) << "one server throughout";
 }
 
 TEST(ForkServer, NothingOutlivesTheVerifier) {
