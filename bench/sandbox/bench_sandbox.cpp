@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "verifiers/sandbox/assert_tests.h"
 #include "verifiers/sandbox/code_verifier.h"
 #include "verifiers/sandbox/sandbox.h"
 
@@ -90,9 +91,10 @@ std::string load_average() {
   return a + " " + b + " " + c;
 }
 
-// The assert harness on the task above, three ways, interleaved run by run so that all three see the same
+// The assert harness on the task above, four ways, interleaved run by run so that all four see the same
 // machine load: verify() (a forked trusted harness, a candidate sandbox and a pipe), the task in one
-// sandboxed process (the old harness, tests beside the candidate), and the task in one bare python3. Medians
+// sandboxed process (the old harness, tests beside the candidate), the task in one bare python3, and the
+// two-sandbox harness without the fork server (fresh_trusted_sandbox; latency and CPU only). Medians
 // of the single-run latencies, the children's CPU per run, and throughput over `workers` threads.
 zerorl::Json assert_harness_bench(const zerorl::verifiers::sandbox::SandboxOptions& base, int runs,
                                   int workers) {
@@ -121,14 +123,34 @@ zerorl::Json assert_harness_bench(const zerorl::verifiers::sandbox::SandboxOptio
     return r.status == sandbox::RunStatus::kExited && r.exit_code == 0;
   };
   auto bare = [&] { return bare_python(in_process.c_str()); };
-  for (int i = 0; i < 5; ++i) pair(), single(), bare();  // warm the page cache
-  runs_per_second(2 * workers, workers, pair);           // every slot's fork server started
-  std::vector<double> ms[3], cpu[3];
+  // The harness before the fork server, for comparison in the same run: the trusted side a fresh sandboxed
+  // interpreter per test (run_pair). Its own sandbox: run_pair would stop `verifier`'s fork servers.
+  CodeVerifierOptions fo = vo;
+  fo.sandbox.uid_base = vo.sandbox.uid_base + 2 * static_cast<uid_t>(workers);
+  CodeVerifier fresh(fo);
+  auto fresh_pair = [&] {
+    using sandbox::harness_python;
+    sandbox::RunRequest trusted, untrusted;
+    trusted.program = harness_python("codec") + harness_python("trusted_harness") + "zrl_main()\n";
+    trusted.stdin_data =
+        zerorl::Json(
+            {{"nonce", "N"}, {"entry_point", "add"}, {"deadline_ms", 9000}, {"setup", ""}, {"tests", kTests}})
+            .dump() +
+        "\n";
+    untrusted.program = harness_python("codec") + harness_python("candidate_server");
+    untrusted.files = {{"solution.py", kSolution}};
+    trusted.argv = untrusted.argv = {"/usr/bin/python3", "-I", "-B", "-S", "{file}"};
+    const auto r = fresh.sandbox().run_pair(trusted, untrusted);
+    return r.trusted.out.rfind("N {\"result\":\"pass\"", 0) == 0;  // the codec writes compact JSON
+  };
+  for (int i = 0; i < 5; ++i) pair(), single(), bare(), fresh_pair();  // warm the page cache
+  runs_per_second(2 * workers, workers, pair);                         // every slot's fork server started
+  std::vector<double> ms[4], cpu[4];
   bool ok = true;
   for (int i = 0; i < runs; ++i) {
     int k = 0;
-    for (const std::function<bool()>& f :
-         {std::function<bool()>(pair_timed), std::function<bool()>(single), std::function<bool()>(bare)}) {
+    for (const std::function<bool()>& f : {std::function<bool()>(pair_timed), std::function<bool()>(single),
+                                           std::function<bool()>(bare), std::function<bool()>(fresh_pair)}) {
       const double c0 = children_cpu_s();
       const auto t0 = Clock::now();
       ok = f() && ok;
@@ -146,6 +168,9 @@ zerorl::Json assert_harness_bench(const zerorl::verifiers::sandbox::SandboxOptio
           {"harness_cpu_ms_median", median(cpu[0])},
           {"old_single_sandbox_cpu_ms_median", median(cpu[1])},
           {"bare_cpu_ms_median", median(cpu[2])},
+          {"fresh_trusted_sandbox_ms_median", median(ms[3])},
+          {"fresh_trusted_sandbox_cpu_ms_median", median(cpu[3])},
+          {"fresh_trusted_sandbox_overhead_ms_median", median(ms[3]) - median(ms[2])},
           {"harness_ms_per_run_concurrent", 1000.0 / pairN},
           {"bare_ms_per_run_concurrent", 1000.0 / bareN},
           {"overhead_ms_per_run_concurrent", 1000.0 / pairN - 1000.0 / bareN}};
