@@ -1,9 +1,9 @@
 // bench/sandbox/bench_sandbox.cpp: sandboxed runs/s of a trivial Python program vs bare
-// `/usr/bin/python3 -c pass` (fork+exec+wait), single and concurrent; and the assert-test harness (a
-// trusted and a candidate sandbox joined by a pipe) vs the same solution + tests run bare in one python3
-// process, and in one sandbox (the harness zerorl had before); prints one JSON object with the machine's
-// load average. Not here: correctness (tests/verifiers/sandbox/).
-// Usage: bench_sandbox [runs] [workers] [cgroups 1|0]
+// `/usr/bin/python3 -c pass` (fork+exec+wait), single and concurrent; and the assert-test harness (the
+// trusted harness forked by the slot's fork server, the candidate in a fresh sandbox, joined by a pipe)
+// vs the same solution + tests run bare in one python3 process, and in one sandbox (the harness zerorl
+// had before); prints one JSON object with the machine's load average. Not here: correctness
+// (tests/verifiers/sandbox/). Usage: bench_sandbox [runs] [workers] [cgroups 1|0]
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "verifiers/sandbox/assert_tests.h"
 #include "verifiers/sandbox/code_verifier.h"
 #include "verifiers/sandbox/sandbox.h"
 
@@ -90,10 +91,11 @@ std::string load_average() {
   return a + " " + b + " " + c;
 }
 
-// The assert harness on the task above, three ways, interleaved run by run so that all three see the same
-// machine load: verify() (two sandboxes and a pipe), the task in one sandboxed process (the old harness,
-// tests beside the candidate), and the task in one bare python3. Medians of the single-run latencies, the
-// children's CPU per run, and throughput over `workers` threads.
+// The assert harness on the task above, four ways, interleaved run by run so that all four see the same
+// machine load: verify() (a forked trusted harness, a candidate sandbox and a pipe), the task in one
+// sandboxed process (the old harness, tests beside the candidate), the task in one bare python3, and the
+// two-sandbox harness without the fork server (fresh_trusted_sandbox; latency and CPU only). Medians
+// of the single-run latencies, the children's CPU per run, and throughput over `workers` threads.
 zerorl::Json assert_harness_bench(const zerorl::verifiers::sandbox::SandboxOptions& base, int runs,
                                   int workers) {
   using namespace zerorl::verifiers;
@@ -107,23 +109,54 @@ zerorl::Json assert_harness_bench(const zerorl::verifiers::sandbox::SandboxOptio
   sandbox::RunRequest one;
   one.program = in_process;
   auto pair = [&] { return verifier.verify(task).correct; };
+  // The trusted side is a child of the slot's fork server, reaped by the server, not by this process: its
+  // CPU is the verdict's cpu_s (the trusted child's, as the server's wait4 saw it, plus the candidate
+  // tree's). The server's own per-test work (a fork, a few messages) is counted nowhere.
+  double pair_cpu_ms = 0.0;
+  auto pair_timed = [&] {
+    const Verdict v = verifier.verify(task);
+    pair_cpu_ms = 1000.0 * v.info.value("cpu_s", 0.0);
+    return v.correct;
+  };
   auto single = [&] {
     auto r = verifier.sandbox().run(one);
     return r.status == sandbox::RunStatus::kExited && r.exit_code == 0;
   };
   auto bare = [&] { return bare_python(in_process.c_str()); };
-  for (int i = 0; i < 5; ++i) pair(), single(), bare();  // warm the page cache
-  std::vector<double> ms[3], cpu[3];
+  // The harness before the fork server, for comparison in the same run: the trusted side a fresh sandboxed
+  // interpreter per test (run_pair). Its own sandbox: run_pair would stop `verifier`'s fork servers.
+  CodeVerifierOptions fo = vo;
+  fo.sandbox.uid_base = vo.sandbox.uid_base + 2 * static_cast<uid_t>(workers);
+  CodeVerifier fresh(fo);
+  auto fresh_pair = [&] {
+    using sandbox::harness_python;
+    sandbox::RunRequest trusted, untrusted;
+    trusted.program = harness_python("codec") + harness_python("trusted_harness") + "zrl_main()\n";
+    trusted.stdin_data =
+        zerorl::Json(
+            {{"nonce", "N"}, {"entry_point", "add"}, {"deadline_ms", 9000}, {"setup", ""}, {"tests", kTests}})
+            .dump() +
+        "\n";
+    untrusted.program = harness_python("codec") + harness_python("candidate_server");
+    untrusted.files = {{"solution.py", kSolution}};
+    trusted.argv = untrusted.argv = {"/usr/bin/python3", "-I", "-B", "-S", "{file}"};
+    const auto r = fresh.sandbox().run_pair(trusted, untrusted);
+    return r.trusted.out.rfind("N {\"result\":\"pass\"", 0) == 0;  // the codec writes compact JSON
+  };
+  for (int i = 0; i < 5; ++i) pair(), single(), bare(), fresh_pair();  // warm the page cache
+  runs_per_second(2 * workers, workers, pair);                         // every slot's fork server started
+  std::vector<double> ms[4], cpu[4];
   bool ok = true;
   for (int i = 0; i < runs; ++i) {
     int k = 0;
-    for (const std::function<bool()>& f :
-         {std::function<bool()>(pair), std::function<bool()>(single), std::function<bool()>(bare)}) {
+    for (const std::function<bool()>& f : {std::function<bool()>(pair_timed), std::function<bool()>(single),
+                                           std::function<bool()>(bare), std::function<bool()>(fresh_pair)}) {
       const double c0 = children_cpu_s();
       const auto t0 = Clock::now();
       ok = f() && ok;
       ms[k].push_back(1000.0 * std::chrono::duration<double>(Clock::now() - t0).count());
-      cpu[k++].push_back(1000.0 * (children_cpu_s() - c0));
+      cpu[k].push_back(k == 0 ? pair_cpu_ms : 1000.0 * (children_cpu_s() - c0));
+      ++k;
     }
   }
   const double pairN = runs_per_second(runs, workers, pair), bareN = runs_per_second(runs, workers, bare);
@@ -135,6 +168,9 @@ zerorl::Json assert_harness_bench(const zerorl::verifiers::sandbox::SandboxOptio
           {"harness_cpu_ms_median", median(cpu[0])},
           {"old_single_sandbox_cpu_ms_median", median(cpu[1])},
           {"bare_cpu_ms_median", median(cpu[2])},
+          {"fresh_trusted_sandbox_ms_median", median(ms[3])},
+          {"fresh_trusted_sandbox_cpu_ms_median", median(cpu[3])},
+          {"fresh_trusted_sandbox_overhead_ms_median", median(ms[3]) - median(ms[2])},
           {"harness_ms_per_run_concurrent", 1000.0 / pairN},
           {"bare_ms_per_run_concurrent", 1000.0 / bareN},
           {"overhead_ms_per_run_concurrent", 1000.0 / pairN - 1000.0 / bareN}};

@@ -49,13 +49,15 @@ AssertOutcome run_assert_task(Sandbox& sandbox, const AssertTask& task) {
   // candidate is reported as such rather than as a killed harness.
   const double margin = std::clamp(0.1 * task.timeout_s, 0.05, 0.5);
   RunRequest trusted;
-  trusted.program = harness_python("codec") + harness_python("trusted_harness");
-  trusted.files = {{"tests.py", task.test_code}};
+  // The slot's fork server: Python, the codec and the harness are loaded once; each test is a fork.
+  trusted.program =
+      harness_python("codec") + harness_python("trusted_harness") + harness_python("fork_server");
   // One ASCII JSON line without floats: what the harness's strict reader accepts.
   const Json cfg = {{"nonce", nonce},
                     {"entry_point", task.entry_point},
                     {"deadline_ms", static_cast<int64_t>(1000.0 * (task.timeout_s - margin))},
-                    {"setup", task.setup}};
+                    {"setup", task.setup},
+                    {"tests", task.test_code}};
   trusted.stdin_data = cfg.dump(-1, ' ', true, Json::error_handler_t::replace) + "\n";
   trusted.wall_s = task.timeout_s;
   trusted.argv = python;
@@ -65,7 +67,7 @@ AssertOutcome run_assert_task(Sandbox& sandbox, const AssertTask& task) {
   untrusted.wall_s = task.timeout_s;
   untrusted.argv = python;
   AssertOutcome o;
-  o.runs = sandbox.run_pair(std::move(trusted), std::move(untrusted));
+  o.runs = sandbox.run_pair_forked(std::move(trusted), std::move(untrusted));
   if (o.runs.trusted.status != RunStatus::kExited || !parse_verdict(o.runs.trusted.out, nonce, &o)) {
     o.result.clear();
   }

@@ -11,7 +11,7 @@
 
 namespace zerorl::verifiers::sandbox {
 
-// The embedded Python sources, by file stem: "codec", "trusted_harness", "candidate_server".
+// The embedded Python sources, by file stem: "codec", "trusted_harness", "fork_server", "candidate_server".
 const std::string& harness_python(const std::string& name);
 
 struct AssertTask {
@@ -36,8 +36,10 @@ struct AssertOutcome {
   PairResult runs;
 };
 
-// Runs the task in one pair of the sandbox. The verdict is read only from the trusted process's stdout,
-// on a line that starts with a nonce only that process was given; the candidate's output never counts.
+// Runs the task in one pair of the sandbox (Sandbox::run_pair_forked: the trusted harness is a fresh fork
+// of the slot's fork server, the candidate a fresh sandboxed interpreter). The verdict is read only from the
+// trusted process's stdout, on a line that starts with a nonce only that process was given; the candidate's
+// output never counts.
 AssertOutcome run_assert_task(Sandbox& sandbox, const AssertTask& task);
 
 }  // namespace zerorl::verifiers::sandbox

@@ -23,6 +23,7 @@
 
 #include "core/log.h"
 #include "verifiers/sandbox/cgroup.h"
+#include "verifiers/sandbox/fork_server.h"
 #include "verifiers/sandbox/seccomp_policy.h"
 #include "verifiers/sandbox/spawn.h"
 
@@ -50,11 +51,13 @@ const char* to_string(RunStatus status) {
 Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   if (options_.slots < 1) options_.slots = 1;
   busy_.assign(options_.slots, false);
+  servers_.resize(options_.slots);
   claim_uids();
   probe();
 }
 
 Sandbox::~Sandbox() {
+  for (int slot = 0; slot < options_.slots; ++slot) stop_server(slot);
   cgroups_.reset();  // kills leftovers before the uids are released
   for (int fd : uid_locks_) ::close(fd);
 }
@@ -171,6 +174,14 @@ RunResult Sandbox::run(const RunRequest& request) {
 }
 
 PairResult Sandbox::run_pair(RunRequest trusted, RunRequest untrusted) {
+  return pair(std::move(trusted), std::move(untrusted), false);
+}
+
+PairResult Sandbox::run_pair_forked(RunRequest trusted, RunRequest untrusted) {
+  return pair(std::move(trusted), std::move(untrusted), true);
+}
+
+PairResult Sandbox::pair(RunRequest trusted, RunRequest untrusted, bool forked) {
   PairResult out;
   if (!trusted.pass_fds.empty() || !untrusted.pass_fds.empty()) {
     for (int fd : trusted.pass_fds) ::close(fd);
@@ -207,7 +218,8 @@ PairResult Sandbox::run_pair(RunRequest trusted, RunRequest untrusted) {
     out.trusted.error = out.untrusted.error = std::string("run_pair: ") + e.what();
     return out;
   }
-  out.trusted = run_guarded(trusted, options_.slots + slot);
+  if (!forked) stop_server(slot);  // the trusted run takes the cell (uid, cgroup) the server lives in
+  out.trusted = forked ? run_served(trusted, slot) : run_guarded(trusted, options_.slots + slot);
   ::close(abort[1]);  // the trusted side is done: stop the untrusted one
   untrusted_run.join();
   ::close(abort[0]);

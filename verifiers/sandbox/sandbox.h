@@ -1,6 +1,7 @@
 // verifiers/sandbox/sandbox.h: runs one untrusted program, or a trusted/untrusted pair joined by two pipes,
 // in fresh, locked-down process trees (bubblewrap namespaces + seccomp + rlimits + cgroup, unprivileged
-// uid). Not here: tests, verdicts (code_verifier.h).
+// uid); the trusted side of a pair may instead be a fork of the slot's long-lived fork server.
+// Not here: tests, verdicts (code_verifier.h).
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +18,7 @@
 namespace zerorl::verifiers::sandbox {
 
 class CgroupSlots;
+struct ForkServer;
 struct SpawnSpec;
 
 // Per-run resource limits. Units are in the names.
@@ -78,6 +80,7 @@ struct RunRequest {
   std::string stdin_data;
   std::vector<std::pair<std::string, std::string>> files;
   double wall_s = 0.0;  // 0 = limits.wall_s
+  double cpu_s = 0.0;   // RLIMIT_CPU; 0 = limits.cpu_s (a fork server's own run sets its lifetime)
   // Command line instead of the language's run_argv ({file} expands the same way); empty = run_argv.
   std::vector<std::string> argv;
   // Descriptors the program receives as fds 3, 4, ...; run() closes them once the program has started
@@ -123,6 +126,14 @@ class Sandbox {
   // Nothing else connects them. When the trusted program ends, the untrusted one is stopped (kAborted).
   // The requests' pass_fds must be empty (the pipes take fds 3 and 4).
   PairResult run_pair(RunRequest trusted, RunRequest untrusted);
+  // run_pair, but the trusted side is a child forked by the slot's fork server: a long-lived process in
+  // the slot's second cell, started from `trusted` (program, argv) on first use, restarted when it has
+  // ended or a request brings another program. Each call's child gets trusted.stdin_data on fd 0 and is
+  // held to trusted.wall_s; its stdout/stderr are captured as usual. trusted.files must be empty. The
+  // program must be a fork server (py/fork_server.py: its protocol). A server that ended between calls
+  // is restarted before the call; one that ends during a call makes that call's trusted result a
+  // kSandboxError. run_pair (the second cell's other user) stops the slot's server first.
+  PairResult run_pair_forked(RunRequest trusted, RunRequest untrusted);
   // Empty when fully protected; else which protections are missing (comma-separated).
   const std::string& missing_protections() const { return missing_; }
   bool has_cgroups() const { return cgroups_ != nullptr; }
@@ -137,6 +148,14 @@ class Sandbox {
   // become a kSandboxError result.
   RunResult run_in_cell(const RunRequest& request, int cell);
   RunResult run_guarded(const RunRequest& request, int cell);
+  PairResult pair(RunRequest trusted, RunRequest untrusted, bool forked);
+  // The fork server of `slot` (fork_server.cpp): one served run; start (false + *error on failure); stop.
+  // run_served_once takes `pass` (the child's fds 3, 4) once the server has them; *retry: the server had
+  // ended before it got the request. stop_server returns how the server's run ended ("" if none ran).
+  RunResult run_served(const RunRequest& request, int slot);
+  RunResult run_served_once(const RunRequest& request, int slot, std::vector<int>* pass, bool* retry);
+  bool start_server(const RunRequest& request, int slot, std::string* error);
+  std::string stop_server(int slot);
   std::vector<std::string> bwrap_argv(const RunRequest& request, int cell) const;
   void supervise(const RunRequest& request, int cell, pid_t pid, double wall_s,
                  std::chrono::steady_clock::time_point start, int in_w, int out_r, int err_r, int info_r,
@@ -156,6 +175,7 @@ class Sandbox {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<bool> busy_;
+  std::vector<std::unique_ptr<ForkServer>> servers_;  // per slot; used only by the slot's holder
 };
 
 }  // namespace zerorl::verifiers::sandbox

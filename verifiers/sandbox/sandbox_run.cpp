@@ -20,10 +20,33 @@
 
 #include "core/files.h"
 #include "verifiers/sandbox/cgroup.h"
+#include "verifiers/sandbox/fork_server.h"
 #include "verifiers/sandbox/sandbox.h"
 #include "verifiers/sandbox/spawn.h"
 
 namespace zerorl::verifiers::sandbox {
+
+void set_nonblock(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+bool drain(int fd, std::string* into, uint64_t cap, uint64_t* total) {
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      *total += static_cast<uint64_t>(n);
+      if (into->size() < cap) into->append(buf, std::min<size_t>(static_cast<size_t>(n), cap - into->size()));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    return false;
+  }
+}
+
+bool contains_memory_error(const std::string& err) {
+  return err.find("MemoryError") != std::string::npos ||
+         err.find("Cannot allocate memory") != std::string::npos;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -74,8 +97,6 @@ bool safe_file_name(const std::string& name) {
   return true;
 }
 
-void set_nonblock(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
 // "child-pid": N from bwrap's --info-fd JSON (the sandbox's PID-namespace init, in our namespace).
 pid_t parse_child_pid(const std::string& info) {
   auto k = info.find("\"child-pid\"");
@@ -83,21 +104,6 @@ pid_t parse_child_pid(const std::string& info) {
   auto c = info.find(':', k);
   if (c == std::string::npos || info.find('}', c) == std::string::npos) return 0;
   return static_cast<pid_t>(std::strtol(info.c_str() + c + 1, nullptr, 10));
-}
-
-// Reads what is available; false at EOF or error. Keeps at most `cap` bytes, counts all in *total.
-bool drain(int fd, std::string* into, uint64_t cap, uint64_t* total) {
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      *total += static_cast<uint64_t>(n);
-      if (into->size() < cap) into->append(buf, std::min<size_t>(static_cast<size_t>(n), cap - into->size()));
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-    return false;
-  }
 }
 
 // Child fds: 0 stdin, 1 stdout, 2 stderr, then the request's pass_fds (3, 4, ...; bwrap leaves them open),
@@ -136,11 +142,6 @@ void kill_tree(int init_pidfd, pid_t bwrap_pid, int bwrap_pidfd, bool bwrap_reap
   }
   if (!bwrap_reaped) ::kill(bwrap_pid, SIGKILL);
   if (cg) cg->kill_all(cell);
-}
-
-bool contains_memory_error(const std::string& err) {
-  return err.find("MemoryError") != std::string::npos ||
-         err.find("Cannot allocate memory") != std::string::npos;
 }
 
 // The insecure fallback's working directory: a fresh host dir owned by the run's uid, removed afterwards.
@@ -320,7 +321,7 @@ RunResult Sandbox::run_in_cell(const RunRequest& req, int cell) {
     oom_before = cgroups_->oom_kills(cell);
   }
   spec.uid = uids_[cell];
-  spec.cpu_s = lim.cpu_s > 0 ? lim.cpu_s : std::ceil(wall) + 1;
+  spec.cpu_s = req.cpu_s > 0 ? req.cpu_s : lim.cpu_s > 0 ? lim.cpu_s : std::ceil(wall) + 1;
   spec.address_space_bytes = lim.address_space_bytes;
   spec.max_processes = lim.max_processes;
   spec.file_size_bytes = lim.file_size_bytes;
