@@ -279,7 +279,12 @@ ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
   F(int64_t, check_every, 0,                                                                                 \
     "Every N steps compare a checksum of every weight over ranks; a mismatch stops the run naming the "      \
     "first tensor that differs (0 = off).",                                                                  \
-    check::at_least(0))
+    check::at_least(0))                                                                                      \
+  F(int64_t, zero, 0,                                                                                        \
+    "ZeRO stage: 0 = every rank holds the whole fp32 optimizer state; 1 = the fp32 master weights and "      \
+    "AdamW moments are sharded over ranks (gradients reduce-scattered, weights all-gathered), 12 bytes "     \
+    "per parameter / world size. Use 1 when the memory plan says the optimizer state does not fit.",         \
+    check::range(0, 1))
 ZRL_CONFIG_STRUCT(DistSection, ZRL_DIST_FIELDS);
 
 #define ZRL_CONFIG_FIELDS(F)                                                                             \

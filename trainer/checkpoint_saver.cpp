@@ -108,7 +108,7 @@ struct CheckpointSaver::Host {
   model::CausalLM model{nullptr}, reference{nullptr};
   std::vector<torch::Tensor> moments;  // 3 per model parameter: exp_avg, exp_avg_sq, max_exp_avg_sq
   std::unique_ptr<torch::optim::AdamW> optimizer;  // over model's host parameters, with the copied state
-  std::string tmp, config_yaml, generation_config_from;
+  std::string tmp, config_yaml, generation_config_from, zero_shards;
   Json state, timing;  // timing: written by the writer thread, read after its join
   int64_t step = 0;
 };
@@ -147,6 +147,7 @@ double CheckpointSaver::save(int64_t step, const CheckpointContents& c) {
   save_timing_["tokenizer_s"] = part.seconds();
   h.step = step, h.state = c.state, h.config_yaml = c.config_yaml;
   h.generation_config_from = c.generation_config_from;
+  h.zero_shards = c.zero_shards;
   h.timing = Json::object();
   const std::string what = "checkpoint step_" + std::to_string(step);
   writer_.submit(what, [this, &h] {
@@ -165,6 +166,7 @@ double CheckpointSaver::save(int64_t step, const CheckpointContents& c) {
       h.optimizer->save(ar);
       ar.save_to(st + "/optimizer.pt");
     }
+    if (!h.zero_shards.empty()) fs::rename(h.zero_shards, st + "/zero");  // same filesystem: checkpoints/
     t["optimizer_s"] = w.seconds();
     w.reset();
     write_file_atomic(st + "/state.json", h.state.dump(2));

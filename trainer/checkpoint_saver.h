@@ -26,7 +26,10 @@ struct CheckpointContents {
   const tokenizer::Tokenizer* tokenizer = nullptr;  // its files at the root, when set
   std::string generation_config_from;               // a folder with generation_config.json, or ""
   Json state = Json::object();                      // trainer_state/state.json
-  std::string config_yaml;                          // trainer_state/config.yaml, when non-empty
+  // ZeRO-1: a folder of every rank's optimizer shard (trainer/zero_state.h), moved into trainer_state/zero/
+  // by the background write before the seal; "" when none.
+  std::string zero_shards;
+  std::string config_yaml;  // trainer_state/config.yaml, when non-empty
 };
 
 class CheckpointSaver {

@@ -37,7 +37,8 @@ std::string plan_kv_cache(const MemoryInputs& in, double wbytes, MemoryPlan& p) 
 std::string recommend(const MemoryInputs& in, const MemoryPlan& p, double states, double usable) {
   if (states > usable) {
     return fmt::format(
-        "model states alone need {} of {} usable: use a smaller model or more GPUs (sharded optimizer)",
+        "model states alone need {} of {} usable: use a smaller model, or more GPUs with dist.zero: 1 "
+        "(the fp32 masters and AdamW moments sharded over the ranks)",
         gib(states), gib(usable));
   }
   const double room = usable - states, act = p.activations + p.logits;
@@ -63,10 +64,11 @@ MemoryPlan plan_memory(const MemoryInputs& in) {
   const double n = static_cast<double>(in.params);
   const double wbytes = in.bf16_compute ? 2.0 : 4.0;
   p.weights = n * wbytes;
-  p.master = in.bf16_compute ? 4.0 * n : 0.0;
+  const double shards = in.zero == 1 ? static_cast<double>(std::max<int64_t>(1, in.world_size)) : 1.0;
+  p.master = in.zero == 1 ? 4.0 * n / shards : in.bf16_compute ? 4.0 * n : 0.0;
   p.grads = 4.0 * n;
-  p.compute_grads = in.bf16_compute ? 2.0 * n : 0.0;
-  p.optimizer = 8.0 * n;
+  p.compute_grads = in.zero == 1 ? wbytes * n : in.bf16_compute ? 2.0 * n : 0.0;
+  p.optimizer = 8.0 * n / shards;
   p.reference = in.reference_model ? n * wbytes : 0.0;
   const double tokens = static_cast<double>(in.micro_batch_tokens);
   const double per_layer = in.gradient_checkpointing ? 2.0 * in.hidden : 34.0 * in.hidden * (wbytes / 2.0);
@@ -85,6 +87,17 @@ MemoryPlan plan_memory(const MemoryInputs& in) {
     p.recommendation = kv_error;
   } else if (!p.fits) {
     p.recommendation = recommend(in, p, states, usable);
+    if (in.zero == 0 && in.world_size > 1) {
+      MemoryInputs sharded = in;
+      sharded.zero = 1;
+      const MemoryPlan z = plan_memory(sharded);
+      if (z.fits) {
+        p.recommendation = fmt::format(
+            "set dist.zero: 1 (the fp32 master weights and AdamW moments sharded over the {} ranks: {} "
+            "in all instead of {})",
+            in.world_size, gib(z.total), gib(p.total));
+      }
+    }
   }
   return p;
 }

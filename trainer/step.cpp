@@ -1,8 +1,8 @@
-// trainer/step.cpp: the GRPO step as named, timed phases, and the trainer's checkpoint state.
+// trainer/step.cpp: the GRPO step as named, timed phases.
 // Phases: sample_prompts -> rollout (rollout::Engine) -> reward (verifier pool + rewards/) -> old_logprobs ->
 // advantages -> update (these three in update.cpp) -> checkpoint when due (the fp32 masters when computing in
-// bf16; copied to host memory here, written in the background by checkpoint_saver.h) -> metrics. Not here:
-// folder mechanics (checkpoint.cpp), sinks (metrics.cpp), components.
+// bf16; step_state.cpp) -> metrics. Not here: checkpoint save/load and weight agreement over ranks
+// (step_state.cpp), folder mechanics (checkpoint.cpp), sinks (metrics.cpp), components.
 #include "trainer/step.h"
 
 #include <cmath>
@@ -22,6 +22,7 @@
 #include "trainer/lr_schedule.h"
 #include "trainer/memory_plan.h"
 #include "trainer/report.h"
+#include "trainer/zero_state.h"
 
 namespace fs = std::filesystem;
 
@@ -71,23 +72,26 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   scorer_ = std::make_unique<Scorer>(cfg);
   torch::optim::AdamWOptions o(cfg.optim.lr);
   o.betas({cfg.optim.beta1, cfg.optim.beta2}).eps(cfg.optim.eps).weight_decay(cfg.optim.weight_decay);
-  if (lm_->dtype() != torch::kFloat32) {
+  if (lm_->dtype() == torch::kFloat16) ZRL_WARN("model.dtype = float16 runs without loss scaling");
+  if (lm_->dtype() != torch::kFloat32 && cfg.dist.zero == 0) {
     // bf16 compute: AdamW owns fp32 masters (mixed_precision.h); the engine keeps sampling with lm_.
-    if (lm_->dtype() == torch::kFloat16) ZRL_WARN("model.dtype = float16 runs without loss scaling");
     masters_ = std::make_unique<MasterWeights>(lm_, torch::kFloat32);
-    const Json& raw = lm_->config().raw;
-    std::string stored;  // transformers < 5 write torch_dtype, 5 writes dtype
-    for (const char* k : {"torch_dtype", "dtype"}) {
-      if (raw.contains(k) && raw[k].is_string()) stored = raw[k].get<std::string>();
-    }
-    if (!cfg.model.path.empty() && stored == "float32") {  // an fp32 checkpoint (ours): not its bf16 rounding
+    if (stored_as_float32(cfg, lm_)) {  // an fp32 checkpoint (ours): not its bf16 rounding
       auto full = model::load_model(cfg.model.path, torch::kFloat32, device_);
       copy_parameters(masters_->masters(), full);
       masters_->push();
     }
   }
-  opt_ = std::make_unique<torch::optim::AdamW>(masters_ ? masters_->parameters() : lm_->parameters(), o);
+  if (cfg.dist.zero == 0)
+    opt_ = std::make_unique<torch::optim::AdamW>(masters_ ? masters_->parameters() : lm_->parameters(), o);
   sync_initial_weights();
+  // ZeRO-1: fp32 masters and moments sharded over ranks (trainer/zero_state.h), from the synced weights.
+  if (cfg.dist.zero == 1) zero_ = make_sharded_adamw(cfg, *comm_, lm_);
+  if (distributed(*comm_) && !zero_) {  // gradient buckets reduced while backward runs (dist/grad_overlap.h)
+    overlap_ = std::make_unique<dist::OverlappedGradSync>(
+        *comm_, lm_->parameters(), masters_ ? masters_->parameters() : lm_->parameters(),
+        static_cast<int64_t>(cfg.dist.bucket_mb * 1048576.0));
+  }
   // The KV budget is measured now, with the weights, masters and reference on the device.
   engine_ = std::make_unique<rollout::Engine>(lm_, engine_options(cfg, *tok_, device_));
   if (cfg.trainer.memory_check) check_memory();
@@ -96,32 +100,6 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
 }
 
 Trainer::~Trainer() = default;
-
-void Trainer::sync_initial_weights() {
-  if (!distributed(*comm_)) return;
-  broadcast_tensors(*comm_, lm_->parameters());
-  if (masters_) {
-    broadcast_tensors(*comm_, masters_->parameters());
-    masters_->push();
-  }
-  if (!ref_.is_empty()) broadcast_tensors(*comm_, ref_->parameters());
-}
-
-void Trainer::check_weights_agree() {
-  const int64_t every = cfg_.dist.check_every;
-  if (!distributed(*comm_) || every == 0 || step_ % every != 0) return;
-  std::vector<std::string> names;
-  std::vector<torch::Tensor> tensors;
-  for (const auto& item : (masters_ ? masters_->masters() : lm_)->named_parameters()) {
-    names.push_back(item.key());
-    tensors.push_back(item.value());
-  }
-  const auto bad = dist::first_divergent_tensor(*comm_, names, tensors);
-  ZRL_CHECK(!bad,
-            "step {}: the weights differ between ranks, first in '{}' (dist.check_every = {}): the ranks "
-            "no longer train the same model; report this with the config",
-            step_, bad.value_or(""), every);
-}
 
 // Sums (and maxima) of the step's metrics over ranks: after this, g and the hack metrics describe the
 // global batch, as one process would have measured it (up to summation order).
@@ -182,11 +160,13 @@ void Trainer::check_memory() {
   mi.bf16_compute = lm_->dtype() != torch::kFloat32;
   mi.gradient_checkpointing = cfg_.model.gradient_checkpointing;
   mi.reference_model = !ref_.is_empty();
+  mi.world_size = ctx_.world_size, mi.zero = cfg_.dist.zero;
   mi.device_bytes = host_memory_bytes();
   if (device_.is_cuda()) {
     double held = 0;  // what this process already put on the device: weights, masters, reference
     for (auto& p : lm_->parameters()) held += static_cast<double>(p.nbytes());
     if (masters_) held += 2.0 * held;  // fp32 = 2 x bf16
+    if (zero_) held += 4.0 * static_cast<double>(zero_->layout().padded + 3 * zero_->layout().shard);
     if (!ref_.is_empty()) held += static_cast<double>(mi.params) * (mi.bf16_compute ? 2.0 : 4.0);
     const auto mem = cuda_device_memory();
     if (!mem) ZRL_WARN("memory plan: could not query CUDA memory (no CUDA runtime symbols); not checked");
@@ -299,7 +279,9 @@ Json Trainer::update(const Groups& g, PhaseTimes& times) {
                 masters_.get(),
                 opt_steps_,
                 comm_.get(),
-                static_cast<int64_t>(cfg_.dist.bucket_mb * 1048576.0)};
+                static_cast<int64_t>(cfg_.dist.bucket_mb * 1048576.0),
+                zero_.get(),
+                overlap_.get()};
   Json out = policy_update(cfg_, p, b, eos_, times);
   opt_steps_ = p.opt_steps;
   return out;
@@ -373,77 +355,6 @@ Json Trainer::run_step(bool save) {
     sink_->log_samples(samples);
   }
   return row;
-}
-
-double Trainer::save_checkpoint_async() {
-  if (!ctx_.is_main()) {  // rank 0 writes the step every rank holds (weights, optimizer, sampler: replicated)
-    comm_->barrier();
-    return 0.0;
-  }
-  CheckpointContents c;
-  // Hugging Face layout at the checkpoint's root: the fp32 masters when there are any (exact resume).
-  c.model = masters_ ? masters_->masters() : lm_;
-  c.reference = ref_;
-  c.optimizer = opt_.get();
-  c.tokenizer = tok_.get();
-  if (!cfg_.model.path.empty()) c.generation_config_from = cfg_.model.path;
-  // RNG: every stream is derived from mix_seed(run.seed, step, round, prompt, sample) or the sampler state,
-  // so (seed, step, sampler) is the complete random state; nothing reads torch's global generator.
-  c.state =
-      Json{{"step", step_},
-           {"optimizer_steps", opt_steps_},
-           {"sampler", sampler_->state()},
-           {"rng", {{"seed", cfg_.run.seed}, {"derivation", "mix_seed(seed, step, round, prompt, sample)"}}},
-           // Data parallel: every rank holds the same weights, optimizer state and sampler (each draws all P
-           // prompts and rolls out its shard), so this state resumes on any world size.
-           {"world_size", ctx_.world_size}};
-  c.config_yaml = config::to_yaml(cfg_);
-  const double blocked = saver_->save(step_, c);
-  const Json t = saver_->timing();
-  ZRL_INFO(
-      "checkpoint step_{}: the step loop waited {:.2f} s (the previous write {:.2f} s, copy to host memory "
-      "{:.2f} s); writing in the background",
-      step_, blocked, t.value("wait_previous_s", 0.0), t.value("copy_s", 0.0));
-  comm_->barrier();  // the other ranks wait for rank 0's copy to host memory, not for the write
-  return blocked;
-}
-
-void Trainer::save_checkpoint() {
-  save_checkpoint_async();
-  saver_->finish();
-}
-
-void Trainer::load_checkpoint(const std::string& dir) {
-  const std::string problem = verify_checkpoint(dir);
-  ZRL_CHECK(problem.empty(), "checkpoint '{}' is corrupted or incomplete: {}", dir, problem);
-  if (masters_) {
-    auto loaded = model::load_model(dir, masters_->dtype(), lm_->device());
-    copy_parameters(masters_->masters(), loaded);
-    masters_->push();  // in place: the engine shares lm_
-  } else {
-    auto loaded = model::load_model(dir, lm_->dtype(), lm_->device());
-    copy_parameters(lm_, loaded);  // in place: the engine shares lm_
-  }
-  const std::string st = dir + "/trainer_state";
-  torch::serialize::InputArchive ar;
-  ar.load_from(st + "/optimizer.pt");
-  opt_->load(ar);
-  if (!ref_.is_empty() && fs::exists(st + "/reference/config.json")) {
-    auto loaded = model::load_model(st + "/reference", ref_->dtype(), ref_->device());
-    copy_parameters(ref_, loaded);
-  }
-  const Json state = read_json(st + "/state.json");
-  step_ = state.at("step").get<int64_t>();
-  opt_steps_ = state.at("optimizer_steps").get<int64_t>();
-  sampler_->load_state(state.at("sampler"));
-  Config saved;
-  config::load_yaml_file(saved, st + "/config.yaml");
-  saved.trainer.steps = cfg_.trainer.steps;  // extending a run is the point of resuming
-  if (config::to_yaml(saved, false) != config::to_yaml(cfg_, false)) {
-    ZRL_WARN("resuming {} with a config that differs from the one it was saved with ({}/config.yaml)", dir,
-             st);
-  }
-  ZRL_INFO("resumed from {} (step {})", dir, step_);
 }
 
 void Trainer::start(const std::string& resume) {

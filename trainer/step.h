@@ -13,6 +13,8 @@
 #include "core/timer.h"
 #include "dist/communicator.h"
 #include "dist/context.h"
+#include "dist/grad_overlap.h"
+#include "dist/zero_optimizer.h"
 #include "rollout/engine.h"
 #include "trainer/checkpoint_saver.h"
 #include "trainer/components.h"
@@ -63,8 +65,10 @@ class Trainer {
   model::CausalLM lm_{nullptr}, ref_{nullptr};
   std::unique_ptr<rollout::Engine> engine_;
   std::unique_ptr<Scorer> scorer_;
-  std::unique_ptr<MasterWeights> masters_;  // bf16 compute only: the fp32 weights AdamW updates
-  std::unique_ptr<torch::optim::AdamW> opt_;
+  std::unique_ptr<MasterWeights> masters_;             // bf16 compute only: the fp32 weights AdamW updates
+  std::unique_ptr<torch::optim::AdamW> opt_;           // dist.zero = 0
+  std::unique_ptr<dist::ShardedAdamW> zero_;           // dist.zero = 1 (then opt_ and masters_ are null)
+  std::unique_ptr<dist::OverlappedGradSync> overlap_;  // data parallel with dist.zero = 0
   int64_t eos_ = 0;
   std::unique_ptr<MetricsSink> sink_;
   std::unique_ptr<HackMonitor> hack_;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "algo/advantages.h"
 #include "algo/logits.h"
@@ -223,7 +224,11 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, i
   auto tok = algo::token_loss(pg.loss, coefs.kl > 0 ? kl : torch::Tensor(),
                               a.entropy_coef > 0 ? ent : torch::Tensor(), coefs);
   algo::aggregate_loss(tok, m, agg, counts).backward();
-  if (p.masters != nullptr) p.masters->accumulate_grads();
+  if (p.zero != nullptr) {
+    p.zero->accumulate_grads();
+  } else if (p.masters != nullptr) {
+    p.masters->accumulate_grads();
+  }
   return algo::loss_stat_sums(pg, kl.defined() ? kl.detach() : kl, ent.detach(), m);
 }
 
@@ -237,24 +242,41 @@ double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Ten
   const auto params = p.trainable();
   for (int64_t epoch = 0; epoch < a.epochs; ++epoch) {
     for_chunks(0, x.n, per_mb, [&](int64_t mb, int64_t mb_rows) {
-      p.opt->zero_grad();
+      if (p.zero != nullptr) {
+        p.zero->zero_grad();
+      } else {
+        p.opt->zero_grad();
+      }
       algo::LossCounts counts = algo::count_loss_terms(x.rmask.narrow(0, mb, mb_rows));
       std::vector<double> global{counts.tokens, counts.sequences};
       sum_over_ranks(p, global);  // the normalizers of the global minibatch
       counts.tokens = global[0], counts.sequences = global[1];
-      for_chunks(mb, mb + mb_rows, x.micro_rows,
-                 [&](int64_t s, int64_t c) { stats += micro_step(cfg, p, x, s, c, counts); });
-      if (data_parallel(p)) {
+      for_chunks(mb, mb + mb_rows, x.micro_rows, [&](int64_t s, int64_t c) {
+        // Gradient accumulation: only the last micro-batch's backward reduces (its hooks see the final sums).
+        if (p.overlap != nullptr && data_parallel(p) && s + c == mb + mb_rows) p.overlap->arm();
+        stats += micro_step(cfg, p, x, s, c, counts);
+      });
+      const double clip_to =
+          cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
+      const double lr = lr_at(lr_schedule(cfg.optim, total_opt), p.opt_steps);
+      if (p.zero != nullptr) {
+        std::optional<ScopedTimer> t;  // one process: no "grad_sync" phase, as with dist.zero = 0
+        if (data_parallel(p)) t.emplace(times, "grad_sync");
+        grad_norm = p.zero->step(lr, clip_to);
+        ++p.opt_steps;
+        return;
+      }
+      if (data_parallel(p) && p.overlap != nullptr) {
+        ScopedTimer t(times, "grad_sync");  // what is left after backward: the last buckets' reduce
+        p.overlap->finish();
+      } else if (data_parallel(p)) {
         ScopedTimer t(times, "grad_sync");
         std::vector<torch::Tensor> grads;
         for (const auto& q : params) grads.push_back(q.grad());
         dist::all_reduce_buckets(*p.comm, grads,
                                  p.bucket_bytes);  // each rank's share sums to the global grad
       }
-      const double clip_to =
-          cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
       grad_norm = torch::nn::utils::clip_grad_norm_(params, clip_to);
-      const double lr = lr_at(lr_schedule(cfg.optim, total_opt), p.opt_steps);
       for (auto& group : p.opt->param_groups())
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       p.opt->step();

@@ -13,6 +13,8 @@
 #include "core/run_config.h"
 #include "core/timer.h"
 #include "dist/communicator.h"
+#include "dist/grad_overlap.h"
+#include "dist/zero_optimizer.h"
 #include "model/decoder.h"
 #include "trainer/mixed_precision.h"
 
@@ -40,6 +42,12 @@ struct PolicyState {
   // so every rank takes the optimizer step of the global batch.
   dist::Communicator* comm = nullptr;
   int64_t bucket_bytes = int64_t{25} << 20;
+  // dist.zero = 1: the sharded AdamW over lm's parameters (its own fp32 masters and gradient buffer) takes
+  // the place of opt and masters (both null): reduce-scatter, clip, step and all-gather in one call.
+  dist::ShardedAdamW* zero = nullptr;
+  // Data parallel, dist.zero = 0: the hook-driven buckets, armed for the last micro-batch of each minibatch
+  // so its all-reduces overlap that backward (null: buckets after backward, grad_sync.h).
+  dist::OverlappedGradSync* overlap = nullptr;
   std::vector<torch::Tensor> trainable() const;
 };
 
@@ -65,7 +73,8 @@ OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, 
 int64_t real_tokens(const UpdateBatch& b);
 
 // Runs the three phases over `b` (times: "old_logprobs", "advantages", "update"; data parallel adds
-// "grad_sync", inside "update"). `pad` fills the layout. Data parallel: the returned fields are global
+// "grad_sync", inside "update": the bucket all-reduce, or under ZeRO-1 the reduce-scatter, sharded AdamW
+// step and all-gather). `pad` fills the layout. Data parallel: the returned fields are global
 // (summed or averaged over every rank's tokens); a minibatch (algo.minibatches > 1) is every rank's k-th
 // chunk of its share.
 // Returns {update_tokens (real_tokens(b), counted once however many epochs), update_tokens_padded (rows x

@@ -6,7 +6,10 @@
 #include <mpi.h>
 
 #include "dist/communicator.h"
+#include "dist/grad_overlap.h"
 #include "dist/grad_sync.h"
+#include "dist/zero_optimizer.h"
+#include "tests/dist/zero_reference.h"
 
 namespace zerorl::dist {
 namespace {
@@ -94,6 +97,77 @@ TEST(MpiComm, AgreementChecksNameTheRankAndTheTensor) {
   if (c->rank() == 1) w[1][1][0] = 1.0f + 1e-7f;  // one ulp-sized change on one rank
   if (c->rank() == 0) w[2][0] = 2.0f;
   EXPECT_EQ(first_divergent_tensor(*c, names, w).value_or("none"), "b");
+}
+
+// A loss over w (rank- and micro-batch-dependent) whose gradient reaches every tensor but the first (w[1]
+// is used twice: its hook must see the summed gradient).
+torch::Tensor overlap_loss(const std::vector<torch::Tensor>& w, int rank, int micro) {
+  const float k = 1.0f + 0.5f * static_cast<float>(rank) + 0.25f * static_cast<float>(micro);
+  return (w[1].sin() * k).sum() + (w[2] * w[2] * k).sum() + (w[3].matmul(w[1].t()).tanh()).sum();
+}
+
+// Overlapped buckets (hooks during the last micro-batch's backward) give the gradients that accumulating
+// every micro-batch and then summing over ranks gives (grad_sync.h, tested above): the same fp32 additions
+// in the same order, so bit for bit. A tensor with no gradient keeps none.
+TEST(MpiComm, OverlappedBucketsEqualBucketsAfterBackward) {
+  auto c = comm();
+  torch::manual_seed(3);
+  const std::vector<torch::Tensor> init{torch::randn({5}), torch::randn({3, 4}), torch::randn({7}),
+                                        torch::randn({2, 4})};
+  auto leaves = [&] {
+    std::vector<torch::Tensor> w;
+    for (const auto& t : init) w.push_back(t.clone().set_requires_grad(true));
+    return w;
+  };
+  auto want = leaves(), got = leaves();
+  for (int m = 0; m < 3; ++m) overlap_loss(want, c->rank(), m).backward();
+  std::vector<torch::Tensor> grads;
+  for (const auto& w : want) grads.push_back(w.grad());
+  all_reduce_buckets(*c, grads, 64);
+  OverlappedGradSync sync(*c, got, got, 40);  // 10 floats: one tensor per bucket
+  EXPECT_EQ(sync.buckets(), 4);
+  for (int round = 0; round < 2; ++round) {  // twice: the hooks re-arm
+    for (auto& w : got) w.mutable_grad().reset();
+    for (int m = 0; m < 3; ++m) {
+      if (m == 2) sync.arm();  // only the last micro-batch reduces
+      overlap_loss(got, c->rank(), m).backward();
+    }
+    // The three buckets of used tensors started inside backward; the unused w[0] (last bucket) in finish().
+    EXPECT_EQ(sync.started_in_backward(), 3) << round;
+    sync.finish();
+    for (size_t i = 1; i < 4; ++i)
+      EXPECT_TRUE(torch::equal(got[i].grad(), want[i].grad())) << round << " " << i;
+    EXPECT_FALSE(got[0].grad().defined());
+  }
+}
+
+// ZeRO-1 over the real ranks: each rank accumulates its own micro-batch gradients, the sharded step equals
+// LibTorch's AdamW + clip on the gradients summed over every rank and micro-batch (zero_reference.h), and
+// every rank ends with the same weights. 35 elements over 2 ranks: the last slice is padded. Tolerances as
+// in test_zero_optimizer.cpp: the same float32 gradients summed in another order.
+TEST(MpiComm, ShardedAdamWEqualsTorchAdamWOnTheGlobalGradient) {
+  auto c = comm();
+  testing::RefOptions o;
+  o.ranks = c->world_size();
+  std::vector<double> want_norms;
+  const auto want = testing::reference_adamw(testing::zero_params(), o, want_norms);
+  std::vector<torch::Tensor> ps;
+  for (const auto& p : testing::zero_params()) ps.push_back(p.clone());
+  ShardedAdamW opt(*c, ps, AdamWHyper{o.beta1, o.beta2, o.eps, o.weight_decay});
+  EXPECT_EQ(opt.layout().shard * c->world_size(), opt.layout().padded);
+  for (int s = 0; s < o.steps; ++s) {
+    opt.zero_grad();
+    for (int m = 0; m < o.micro; ++m) {
+      for (size_t i = 0; i < ps.size(); ++i)
+        ps[i].mutable_grad() = testing::zero_grad_of(ps[i], i, s, m, c->rank());
+      opt.accumulate_grads();
+    }
+    const double norm = opt.step(o.lr, o.max_norm);
+    EXPECT_NEAR(norm, want_norms[static_cast<size_t>(s)], 1e-6 * want_norms[static_cast<size_t>(s)]) << s;
+  }
+  EXPECT_LE(testing::relative_diff(want, ps), 1e-5);
+  std::vector<std::string> names{"a", "b", "c", "d"};
+  EXPECT_FALSE(first_divergent_tensor(*c, names, ps).has_value()) << "every rank holds the same weights";
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // tests/dist/test_dp_runs.cpp: whole data-parallel runs of build/zerorl under `mpirun -np 2` (label dist),
 // started by this test: 2 ranks equal 1 rank with the same global batch (same trajectories and rewards,
-// weights within float summation order), a 2-rank checkpoint resumes on 1 rank, the start-up errors reach
-// every rank, kill -9 of a rank ends the job naming it and --resume auto finishes, and a hung rank is named
-// by the watchdog. Not here: the collectives themselves (test_comm_mpirun.cpp).
+// weights within float summation order), ZeRO-1 equals ZeRO-0 (and its shards resume), a 2-rank checkpoint
+// resumes on 1 rank, the start-up errors reach every rank, kill -9 of a rank ends the job naming it and
+// --resume auto finishes, and a hung rank is named by the watchdog. Not here: the collectives themselves
+// (test_comm_mpirun.cpp).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -83,13 +84,8 @@ void expect_weights_close(const std::string& a, const std::string& b) {
   EXPECT_GT(norm, 0.0);
 }
 
-TEST(DataParallel, TwoRanksEqualOneRankWithTheSameGlobalBatch) {
-  const std::string a = fresh("one"), b = fresh("two");
-  ASSERT_EQ(run(train_args(a, kThreeSteps), a + ".log"), 0) << read_file(a + ".log");
-  // Tiny buckets (1 KiB: several per step) and a weight checksum after every step.
-  const auto dp = plus(kThreeSteps, {"--set", "dist.bucket_mb=0.001", "--set", "dist.check_every=1"});
-  ASSERT_EQ(run(mpirun(2, train_args(b, dp)), b + ".log"), 0) << read_file(b + ".log");
-  expect_weights_close(a + "/checkpoints/step_3", b + "/checkpoints/step_3");
+// Two runs of kThreeSteps agree: the same rewards and trajectories, loss statistics to float summation order.
+void expect_same_run(const std::string& a, const std::string& b) {
   const auto ra = read_jsonl(a + "/metrics.jsonl"), rb = read_jsonl(b + "/metrics.jsonl");
   ASSERT_EQ(ra.size(), 3u);
   ASSERT_EQ(rb.size(), 3u) << "only rank 0 writes metrics.jsonl";
@@ -113,6 +109,16 @@ TEST(DataParallel, TwoRanksEqualOneRankWithTheSameGlobalBatch) {
     EXPECT_EQ(sa[i]["response"], sb[i]["response"]) << i;
     EXPECT_EQ(sa[i]["reward"], sb[i]["reward"]) << i;
   }
+}
+
+TEST(DataParallel, TwoRanksEqualOneRankWithTheSameGlobalBatch) {
+  const std::string a = fresh("one"), b = fresh("two");
+  ASSERT_EQ(run(train_args(a, kThreeSteps), a + ".log"), 0) << read_file(a + ".log");
+  // Tiny buckets (1 KiB: several per step) and a weight checksum after every step.
+  const auto dp = plus(kThreeSteps, {"--set", "dist.bucket_mb=0.001", "--set", "dist.check_every=1"});
+  ASSERT_EQ(run(mpirun(2, train_args(b, dp)), b + ".log"), 0) << read_file(b + ".log");
+  expect_weights_close(a + "/checkpoints/step_3", b + "/checkpoints/step_3");
+  expect_same_run(a, b);
 
   // A checkpoint written by 2 ranks resumes on 1: one more step from each equals the other.
   const std::vector<std::string> four{"--set", "trainer.steps=4", "--set", "trainer.save_every=4", "--resume",
@@ -120,6 +126,69 @@ TEST(DataParallel, TwoRanksEqualOneRankWithTheSameGlobalBatch) {
   ASSERT_EQ(run(train_args(a, four), a + ".log"), 0) << read_file(a + ".log");
   ASSERT_EQ(run(train_args(b, four), b + ".log"), 0) << read_file(b + ".log");
   expect_weights_close(a + "/checkpoints/step_4", b + "/checkpoints/step_4");
+}
+
+// Every weight of two checkpoints is bit for bit the same.
+void expect_weights_equal(const std::string& a, const std::string& b) {
+  auto ma = model::load_model(a), mb = model::load_model(b);
+  const auto pa = ma->named_parameters(), pb = mb->named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (const auto& item : pa) EXPECT_TRUE(torch::equal(item.value(), pb[item.key()])) << item.key();
+}
+
+void copy_run(const std::string& from, const std::string& to) {
+  fs::copy(from, to, fs::copy_options::recursive);
+}
+
+// ZeRO-1 (fp32 masters and AdamW moments sharded, gradients reduce-scattered, weights all-gathered) takes the
+// optimizer step of ZeRO-0, on 2 ranks and on 1; its checkpoint holds every rank's shard and a manifest,
+// resumes bit-exactly on the same world size and re-partitions onto 1 rank; a ZeRO-0 run refuses it.
+TEST(DataParallel, ZeroOneEqualsZeroZero) {
+  const std::string a = fresh("z0_two"), b = fresh("z1_two"), c = fresh("z1_straight"),
+                    d = fresh("z1_to_one");
+  const std::string e = fresh("z0_one"), f = fresh("z1_one"), g = fresh("z1_refused");
+  const auto zero1 = plus(kThreeSteps, {"--set", "dist.zero=1"});
+  ASSERT_EQ(run(mpirun(2, train_args(a, kThreeSteps)), a + ".log"), 0) << read_file(a + ".log");
+  ASSERT_EQ(run(mpirun(2, train_args(b, plus(zero1, {"--set", "dist.check_every=1"}))), b + ".log"), 0)
+      << read_file(b + ".log");
+  expect_weights_close(a + "/checkpoints/step_3", b + "/checkpoints/step_3");
+  expect_same_run(a, b);
+  const std::string shards = b + "/checkpoints/step_3/trainer_state/zero";
+  EXPECT_TRUE(fs::exists(shards + "/shard_0.pt") && fs::exists(shards + "/shard_1.pt"));
+  EXPECT_FALSE(fs::exists(b + "/checkpoints/step_3/trainer_state/optimizer.pt"));
+  const Json manifest = read_json(shards + "/zero.json");
+  EXPECT_EQ(manifest["world_size"], 2);
+  EXPECT_EQ(manifest["steps"], 3);
+  EXPECT_EQ(manifest["shard"].get<int64_t>() * 2, manifest["padded"].get<int64_t>());
+  EXPECT_GE(manifest["padded"].get<int64_t>(), manifest["numel"].get<int64_t>());
+
+  // World size 1: ZeRO-1 equals ZeRO-0 too.
+  ASSERT_EQ(run(train_args(e, kThreeSteps), e + ".log"), 0) << read_file(e + ".log");
+  ASSERT_EQ(run(train_args(f, zero1), f + ".log"), 0) << read_file(f + ".log");
+  expect_weights_close(e + "/checkpoints/step_3", f + "/checkpoints/step_3");
+  expect_same_run(e, f);
+
+  // Resume on the same world size is bit-exact: 3 steps + 1 resumed equals 4 straight.
+  copy_run(b, d);
+  copy_run(b, g);
+  const std::vector<std::string> four{"--set", "trainer.steps=4", "--set",    "trainer.save_every=4",
+                                      "--set", "dist.zero=1",     "--resume", "auto"};
+  ASSERT_EQ(run(mpirun(2, train_args(b, plus(kThreeSteps, four))), b + ".log"), 0) << read_file(b + ".log");
+  const auto straight = plus(
+      kThreeSteps, {"--set", "trainer.steps=4", "--set", "trainer.save_every=4", "--set", "dist.zero=1"});
+  ASSERT_EQ(run(mpirun(2, train_args(c, straight)), c + ".log"), 0) << read_file(c + ".log");
+  expect_weights_equal(c + "/checkpoints/step_4", b + "/checkpoints/step_4");
+
+  // 2 -> 1 rank: the shards are re-partitioned; the step equals the 2-rank one to summation order.
+  ASSERT_EQ(run(train_args(d, plus(kThreeSteps, four)), d + ".log"), 0) << read_file(d + ".log");
+  expect_weights_close(b + "/checkpoints/step_4", d + "/checkpoints/step_4");
+  EXPECT_EQ(read_json(d + "/checkpoints/step_4/trainer_state/zero/zero.json")["world_size"], 1);
+
+  // A ZeRO-0 run cannot read the shards: a clear error naming the key.
+  const std::vector<std::string> four0{"--set", "trainer.steps=4", "--resume", "auto"};
+  EXPECT_NE(run(train_args(g, plus(kThreeSteps, four0)), g + ".log"), 0);
+  EXPECT_NE(read_file(g + ".log").find("resume it with dist.zero: 1"), std::string::npos)
+      << read_file(g + ".log");
 }
 
 TEST(DataParallel, StartUpErrorsReachEveryRankNamingTheValue) {

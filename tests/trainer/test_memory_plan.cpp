@@ -95,6 +95,46 @@ TEST(MemoryPlan, RecommendsTheTermThatOverflows) {
   EXPECT_NE(p.recommendation.find("model states"), std::string::npos) << p.recommendation;
 }
 
+// 7B with fp32 masters on 141 GB H200s (the case), 8 ranks: W = 7e9 parameters, 4096 tokens per
+// micro-batch with checkpointing, 28 layers, hidden 3584, vocab 152064, no KV cache counted. By hand:
+// activations 4096 x 2 x 3584 x 28 + 4096 x 34 x 3584 = 822083584 + 499122176 = 1321205760 B, logits
+// 4096 x 8 x 152064 = 4982833152 B (6304038912 B together).
+//  zero 0: 2 + 4 + 4 + 2 + 8 = 20 B/param = 140e9 B of states: above the 126.9e9 usable on its own;
+//  zero 1: 2 (bf16) + 4/8 (masters) + 4 (fp32 grads) + 2 (bf16 grads) + 8/8 (moments) = 9.5 B/param
+//          = 66.5e9 B, total 72804038912 B: fits.
+TEST(MemoryPlan, ShardsOptimizerStateUnderZeroOneAndRecommendsIt) {
+  MemoryInputs m;
+  m.params = 7000000000;
+  m.layers = 28, m.hidden = 3584, m.intermediate = 18944, m.vocab = 152064, m.kv_heads = 4, m.head_dim = 128;
+  m.micro_batch_tokens = 4096, m.rollout_seqs = 0, m.seq_len = 0;
+  m.bf16_compute = true, m.gradient_checkpointing = true;
+  m.device_bytes = 141e9;
+  m.world_size = 8;
+  const MemoryPlan p = plan_memory(m);
+  EXPECT_DOUBLE_EQ(p.activations + p.logits, 6304038912.0);
+  EXPECT_DOUBLE_EQ(p.total, 146304038912.0);
+  EXPECT_FALSE(p.fits);
+  EXPECT_NE(p.recommendation.find("set dist.zero: 1"), std::string::npos) << p.recommendation;
+  EXPECT_NE(p.recommendation.find("over the 8 ranks"), std::string::npos) << p.recommendation;
+  m.zero = 1;
+  const MemoryPlan z = plan_memory(m);
+  EXPECT_DOUBLE_EQ(z.master, 3.5e9);
+  EXPECT_DOUBLE_EQ(z.optimizer, 7e9);
+  EXPECT_DOUBLE_EQ(z.grads + z.compute_grads, 42e9);
+  EXPECT_DOUBLE_EQ(z.total, 72804038912.0);
+  EXPECT_TRUE(z.fits) << z.to_json().dump();
+  // One rank: nothing to shard over; the advice names more GPUs with dist.zero: 1.
+  m.zero = 0, m.world_size = 1;
+  const MemoryPlan one = plan_memory(m);
+  EXPECT_FALSE(one.fits);
+  EXPECT_NE(one.recommendation.find("more GPUs with dist.zero: 1"), std::string::npos) << one.recommendation;
+  // fp32 compute under zero 1 (CPU runs): fp32 weights 4 + masters 4/8 + grads 4 + one micro-batch's fp32
+  // grads 4 + moments 8/8 = 13.5 B/param.
+  m.bf16_compute = false, m.zero = 1, m.world_size = 8, m.device_bytes = 0;
+  const MemoryPlan f = plan_memory(m);
+  EXPECT_DOUBLE_EQ(f.weights + f.master + f.grads + f.compute_grads + f.optimizer, 13.5 * 7e9);
+}
+
 // The device budget is free memory plus what this process already holds, capped by the total: an H200 that
 // another process fills to 100 GiB leaves too little for the 1.5B recipe, and the plan says what to change.
 TEST(MemoryPlan, DeviceBudgetExcludesOtherProcesses) {
