@@ -48,4 +48,9 @@ using ConfigLoader = std::function<Config(const std::string& config, const std::
 // held-out accuracy and pass@1 where the stage evaluated) and pipeline.png, prints the table.
 int run_pipeline(const std::string& path, const ConfigLoader& load);
 
+// `zerorl pipeline --check`: loads the file and every stage's config with its overrides and `from` wiring
+// (a model not made yet stands as <output_dir>/<stage>/model), prints one line per stage, runs nothing.
+// A bad file, config, key or value throws naming it.
+int check_pipeline(const std::string& path, const ConfigLoader& load);
+
 }  // namespace zerorl::trainer
