@@ -147,15 +147,18 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       app.add_subcommand("pipeline", "Run stages (pretrain | sft | train | sample | eval) in order");
   pipeline->add_option("--config", pipeline_args.config_path, "Pipeline YAML (trainer/pipeline.h)")
       ->required();
+  pipeline->add_flag("--check", pipeline_args.print_config,
+                     "Resolve every stage's config (overrides, from:) and print them; run nothing");
   pipeline->callback([&exit_code]() {
     log::init(0, "info");
-    exit_code = trainer::run_pipeline(pipeline_args.config_path,
-                                      [](const std::string& config, const std::vector<std::string>& set) {
-                                        RunArgs a;
-                                        a.config_path = config;
-                                        a.overrides = set;
-                                        return resolve_config(a);
-                                      });
+    const trainer::ConfigLoader load = [](const std::string& config, const std::vector<std::string>& set) {
+      RunArgs a;
+      a.config_path = config;
+      a.overrides = set;
+      return resolve_config(a);
+    };
+    exit_code = pipeline_args.print_config ? trainer::check_pipeline(pipeline_args.config_path, load)
+                                           : trainer::run_pipeline(pipeline_args.config_path, load);
   });
 }
 

@@ -249,20 +249,25 @@ ZRL_CONFIG_STRUCT(EvalSection, ZRL_EVAL_FIELDS);
   F(double, grad_clip, 1.0, "Clip the global gradient norm to this (0 = off).", check::non_negative())
 ZRL_CONFIG_STRUCT(OptimSection, ZRL_OPTIM_FIELDS);
 
-#define ZRL_TRAINER_FIELDS(F)                                                                               \
-  F(int64_t, steps, 100, "RL steps to run.", check::at_least(0))                                            \
-  F(int64_t, save_every, 50, "Checkpoint every N steps (0 = only at the end).", check::at_least(0))         \
-  F(int64_t, keep_last, 3, "Keep the newest N checkpoints.", check::at_least(1))                            \
-  F(int64_t, eval_every, 0, "Evaluate data.eval_path every N steps into <output_dir>/eval/ (0 = off).",     \
-    check::at_least(0))                                                                                     \
-  F(int64_t, sample_every, 10, "Write prompts/responses/rewards to samples.jsonl every N steps (0 = off).", \
-    check::at_least(0))                                                                                     \
-  F(int64_t, log_every, 1,                                                                                  \
-    "Console not a terminal (Slurm log, nohup, pipe): print a plain line every N steps with step, reward, " \
-    "accuracy, response length, step seconds and ETA (0 = never). A terminal gets a progress bar instead.", \
-    check::at_least(0))                                                                                     \
-  F(bool, tensorboard, true, "Write TensorBoard event files under <output_dir>/tb/.", check::any())         \
-  F(bool, memory_check, true, "Estimate memory before step 1 and fail fast if it cannot fit.", check::any())
+#define ZRL_TRAINER_FIELDS(F)                                                                                \
+  F(int64_t, steps, 100, "RL steps to run.", check::at_least(0))                                             \
+  F(int64_t, save_every, 50, "Checkpoint every N steps (0 = only at the end).", check::at_least(0))          \
+  F(int64_t, keep_last, 3, "Keep the newest N checkpoints.", check::at_least(1))                             \
+  F(int64_t, eval_every, 0, "Evaluate data.eval_path every N steps into <output_dir>/eval/ (0 = off).",      \
+    check::at_least(0))                                                                                      \
+  F(int64_t, sample_every, 10, "Write prompts/responses/rewards to samples.jsonl every N steps (0 = off).",  \
+    check::at_least(0))                                                                                      \
+  F(int64_t, log_every, 1,                                                                                   \
+    "Console not a terminal (Slurm log, nohup, pipe): print a plain line every N steps with step, reward, "  \
+    "accuracy, response length, step seconds and ETA (0 = never). A terminal gets a progress bar instead.",  \
+    check::at_least(0))                                                                                      \
+  F(bool, tensorboard, true, "Write TensorBoard event files under <output_dir>/tb/.", check::any())          \
+  F(bool, memory_check, true, "Estimate memory before step 1 and fail fast if it cannot fit.", check::any()) \
+  F(double, max_minutes, 0.0,                                                                                \
+    "Wall-clock budget of train and sft (0 = off): no step starts once the steps of this process (rollout, " \
+    "update, checkpoint; evals not counted) took this long; the run then saves and evaluates as at "         \
+    "trainer.steps. A resumed run gets the budget afresh. Compares methods at equal time (pipelines).",      \
+    check::non_negative())
 ZRL_CONFIG_STRUCT(TrainerSection, ZRL_TRAINER_FIELDS);
 
 #define ZRL_DIST_FIELDS(F)                                                                                   \

@@ -29,5 +29,8 @@ rm -rf assets/tiny_base
 mkdir -p assets/zero_tiny
 cp -r runs/zero_tiny_base/model assets/tiny_base
 cp data/zero_tiny/train.jsonl data/zero_tiny/eval.jsonl assets/zero_tiny/
+# The CPU pipeline's student (configs/pipeline_tiny.yaml) pretrains on the corpus's first 5000 documents.
+mkdir -p assets/pipeline_tiny
+head -n 5000 data/zero_tiny/corpus.jsonl > assets/pipeline_tiny/corpus.jsonl
 du -sh assets/tiny_base
 echo "make_tiny_base: assets/tiny_base and assets/zero_tiny written in $(( $(date +%s) - start )) s"

@@ -81,7 +81,8 @@ void check_from(const Pipeline& p, size_t i, const std::string& path) {
   }
 }
 
-// The stage's held-out numbers: the newest eval/step_<N>.json (train, sft) or eval/eval.json (eval).
+// The stage's held-out numbers: the newest eval/step_<N>.json (train, sft) or eval/eval.json (eval); a
+// train or sft stage's eval/step_0.json holds its starting model's (the `before_*` columns).
 Json stage_eval(const std::string& dir) {
   std::error_code ec;
   int64_t best = -1;
@@ -141,8 +142,9 @@ std::string stage_model_dir(const PipelineStage& stage, const std::string& dir) 
 
 namespace {
 
-// The stage's config: its file, its overrides, then what `from` gives and its own output_dir.
-Config stage_config(const Pipeline& p, const PipelineStage& s, const ConfigLoader& load) {
+// The stage's config: its file, its overrides, then what `from` gives and its own output_dir. check_only:
+// a stage with no model yet gives <its dir>/model (the file is checked, nothing runs).
+Config stage_config(const Pipeline& p, const PipelineStage& s, const ConfigLoader& load, bool check_only) {
   Config cfg = load(s.config, s.set);
   cfg.run.output_dir = p.output_dir + "/" + s.name;
   for (const std::string& f : s.from) {
@@ -153,7 +155,8 @@ Config stage_config(const Pipeline& p, const PipelineStage& s, const ConfigLoade
     if (src->kind == "sample") {
       cfg.sft.train_path = dir + "/sample/sft.jsonl";
     } else {
-      const std::string model = stage_model_dir(*src, dir);
+      std::string model = stage_model_dir(*src, dir);
+      if (model.empty() && check_only) model = dir + "/model";
       ZRL_CHECK(!model.empty(), "pipeline: stage '{}' needs the model of '{}', which has none in {}", s.name,
                 f, dir);
       cfg.model.path = model;
@@ -180,14 +183,17 @@ void run_stage(const PipelineStage& s, Config cfg) {
 }
 
 std::string summary_text(const Json& rows) {
-  std::string t = fmt::format("{:<16} {:<9} {:>9} {:>9} {:>9}  {}\n", "stage", "kind", "seconds", "pass@1",
-                              "greedy", "model / output");
+  // before: the stage's starting model (its step-0 eval); pass@1 / greedy: its final model.
+  std::string t = fmt::format("{:<18} {:<9} {:>8} {:>6} {:>7} {:>7} {:>7} {:>7}  {}\n", "stage", "kind",
+                              "seconds", "steps", "before", "pass@1", "before", "greedy", "model / output");
   auto num = [](const Json& j, const char* k) {
     return j.contains(k) && j[k].is_number() ? fmt::format("{:.3f}", j[k].get<double>()) : std::string("-");
   };
   for (const auto& r : rows)
-    t += fmt::format("{:<16} {:<9} {:>9.1f} {:>9} {:>9}  {}\n", r["name"].get<std::string>(),
-                     r["kind"].get<std::string>(), r.value("seconds", 0.0), num(r, "accuracy"),
+    t += fmt::format("{:<18} {:<9} {:>8.1f} {:>6} {:>7} {:>7} {:>7} {:>7}  {}\n",
+                     r["name"].get<std::string>(), r["kind"].get<std::string>(), r.value("seconds", 0.0),
+                     r.contains("step") ? std::to_string(r["step"].get<int64_t>()) : std::string("-"),
+                     num(r, "before_accuracy"), num(r, "accuracy"), num(r, "before_greedy_accuracy"),
                      num(r, "greedy_accuracy"), r.value("model", ""));
   return t;
 }
@@ -225,7 +231,7 @@ int run_pipeline(const std::string& path, const ConfigLoader& load) {
       row = read_json(done);
       ZRL_INFO("pipeline: stage {} ({}) is done: skipped", s.name, s.kind);
     } else {
-      const Config cfg = stage_config(p, s, load);
+      const Config cfg = stage_config(p, s, load, /*check_only=*/false);
       ZRL_INFO("pipeline: stage {} ({}) starts in {}", s.name, s.kind, dir);
       Stopwatch w;
       run_stage(s, cfg);
@@ -238,6 +244,12 @@ int run_pipeline(const std::string& path, const ConfigLoader& load) {
       if (s.kind == "eval") row["model"] = cfg.model.path;  // the model it evaluated
       write_file_atomic(done, row.dump(2) + "\n");
     }
+    // The starting model's numbers (a train or sft stage's step-0 eval), also for a stage finished earlier.
+    if ((s.kind == "train" || s.kind == "sft") && fs::exists(dir + "/eval/step_0.json")) {
+      const Json before = read_json(dir + "/eval/step_0.json");
+      for (const char* k : {"accuracy", "greedy_accuracy"})
+        if (before.contains(k)) row[std::string("before_") + k] = before[k];
+    }
     rows.push_back(row);
   }
   const std::string picture = draw(p.output_dir, rows);
@@ -245,6 +257,18 @@ int run_pipeline(const std::string& path, const ConfigLoader& load) {
                     Json{{"stages", rows}, {"picture", picture}}.dump(2) + "\n");
   std::printf("%s", summary_text(rows).c_str());
   std::printf("summary: %s/pipeline_summary.json\npicture: %s\n", p.output_dir.c_str(), picture.c_str());
+  return 0;
+}
+
+int check_pipeline(const std::string& path, const ConfigLoader& load) {
+  const Pipeline p = load_pipeline(path);
+  for (const PipelineStage& s : p.stages) {
+    const Config cfg = stage_config(p, s, load, /*check_only=*/true);
+    std::printf("%-18s %-9s config %s: model.path %s%s\n", s.name.c_str(), s.kind.c_str(), s.config.c_str(),
+                s.kind == "pretrain" ? "(from scratch)" : cfg.model.path.c_str(),
+                s.kind == "sft" ? (", sft.train_path " + cfg.sft.train_path).c_str() : "");
+  }
+  std::printf("%s: %zu stages resolve\n", path.c_str(), p.stages.size());
   return 0;
 }
 

@@ -45,7 +45,14 @@ using ConfigLoader = std::function<Config(const std::string& config, const std::
 // Runs the stages in order. A stage with <output_dir>/<name>/stage.json is done and skipped; any other
 // resumes (train and sft from their newest checkpoint, sample from its progress file, pretrain and eval
 // from the start). Writes <output_dir>/pipeline_summary.json (one row per stage: kind, seconds, model,
-// held-out accuracy and pass@1 where the stage evaluated) and pipeline.png, prints the table.
+// step, held-out pass@1 `accuracy` and `greedy_accuracy` where the stage evaluated, and for train and sft
+// `before_accuracy` / `before_greedy_accuracy`: its starting model's, from eval/step_0.json) and
+// pipeline.png, prints the table.
 int run_pipeline(const std::string& path, const ConfigLoader& load);
+
+// `zerorl pipeline --check`: loads the file and every stage's config with its overrides and `from` wiring
+// (a model not made yet stands as <output_dir>/<stage>/model), prints one line per stage, runs nothing.
+// A bad file, config, key or value throws naming it.
+int check_pipeline(const std::string& path, const ConfigLoader& load);
 
 }  // namespace zerorl::trainer

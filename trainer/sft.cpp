@@ -41,6 +41,7 @@ std::vector<SftSample> load_sft_samples(const Config& cfg, const tokenizer::Toke
   std::vector<SftSample> out;
   int64_t line = 0, dropped = 0;
   for (const Json& row : read_jsonl(s.train_path)) {
+    if (s.max_samples > 0 && static_cast<int64_t>(out.size()) == s.max_samples) break;
     ++line;
     const auto [prompt, response] = prompt_response(s, row, s.train_path + ":" + std::to_string(line));
     Row r;
@@ -61,6 +62,9 @@ std::vector<SftSample> load_sft_samples(const Config& cfg, const tokenizer::Toke
              s.seq_len);
   ZRL_CHECK(!out.empty(), "sft: {} has no sample of at most sft.seq_len = {} tokens", s.train_path,
             s.seq_len);
+  if (s.max_samples > 0)
+    ZRL_INFO("sft: the first {} samples of {} (sft.max_samples = {})", out.size(), s.train_path,
+             s.max_samples);
   return out;
 }
 

@@ -76,10 +76,20 @@ class SftRun {
       ZRL_INFO("eval step {}: {}", step_, last_eval.dump());
     };
     if (step_ == 0) eval_now();
+    const int64_t every = cfg_.trainer.save_every;
+    double step_seconds = 0.0;  // trainer.max_minutes: this process's steps and saves, evals not counted
     while (step_ < cfg_.trainer.steps) {
+      if (cfg_.trainer.max_minutes > 0 && step_seconds >= cfg_.trainer.max_minutes * 60.0) {
+        ZRL_INFO("trainer.max_minutes = {} reached after step {} ({:.1f} s of steps): saving and stopping",
+                 cfg_.trainer.max_minutes, step_, step_seconds);
+        if (every == 0 || step_ % every != 0) save();
+        if (!eval_rows.empty()) eval_now();  // once per step: nothing when step_ was just evaluated
+        break;
+      }
+      Stopwatch w;
       one_step();
-      const int64_t every = cfg_.trainer.save_every;
       if ((every > 0 && step_ % every == 0) || step_ == cfg_.trainer.steps) save();
+      step_seconds += w.seconds();
       if (!eval_rows.empty() && (step_ % cfg_.trainer.eval_every == 0 || step_ == cfg_.trainer.steps))
         eval_now();
     }

@@ -394,10 +394,30 @@ void Trainer::run() {
     write_file_atomic(base + ".json", summary.dump(2) + "\n");
     ZRL_INFO("eval step {}: {}", step_, summary.dump());
   };
+  // trainer.max_minutes: the seconds of this process's steps (evals not counted); rank 0's clock decides for
+  // every rank, so all stop after the same step.
+  double step_seconds = 0.0;
+  auto out_of_time = [&] {
+    if (cfg_.trainer.max_minutes <= 0) return false;
+    auto flag = torch::full({1}, step_seconds >= cfg_.trainer.max_minutes * 60.0 ? 1.0 : 0.0,
+                            torch::TensorOptions().dtype(torch::kFloat64).device(comm_->device()));
+    if (distributed(*comm_)) comm_->broadcast(flag, 0);
+    return flag.item<double>() > 0;
+  };
   if (step_ == 0) eval_now();  // the base model, before any update
+  const int64_t every = cfg_.trainer.save_every;
   while (step_ < cfg_.trainer.steps) {
-    const int64_t next = step_ + 1, every = cfg_.trainer.save_every;
+    if (out_of_time()) {
+      ZRL_INFO("trainer.max_minutes = {} reached after step {} ({:.1f} s of steps): saving and stopping",
+               cfg_.trainer.max_minutes, step_, step_seconds);
+      if (every == 0 || step_ % every != 0) save_checkpoint_async();
+      eval_now();  // once per step: nothing when step_ was just evaluated
+      break;
+    }
+    const int64_t next = step_ + 1;
+    Stopwatch w;
     run_step((every > 0 && next % every == 0) || next == cfg_.trainer.steps);
+    step_seconds += w.seconds();
     if (!eval_rows.empty() && (step_ % cfg_.trainer.eval_every == 0 || step_ == cfg_.trainer.steps))
       eval_now();
   }

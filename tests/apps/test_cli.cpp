@@ -69,6 +69,12 @@ TEST(Cli, PrintConfigShowsOverridesAndReloads) {
   EXPECT_EQ(again.out, r.out);
 }
 
+// A pipeline file (trainer/pipeline.h) rather than a run config: a top-level `stages:` key.
+bool is_pipeline_file(const std::filesystem::path& p) {
+  const std::string text = read_file(p.string());
+  return text.rfind("stages:", 0) == 0 || text.find("\nstages:") != std::string::npos;
+}
+
 TEST(Cli, EmbeddedConfigsResolveFromAnyDirectory) {
   // dapo.yaml and dr_grpo.yaml say `base: r1_zero_qwen2.5_math_1.5b.yaml`: from outside the checkout that
   // base must come from the embedded set, and give the same config as the files on disk.
@@ -78,7 +84,7 @@ TEST(Cli, EmbeddedConfigsResolveFromAnyDirectory) {
   const auto configs = std::filesystem::path(testing::source_dir()) / "configs";
   int seen = 0;
   for (const auto& e : std::filesystem::directory_iterator(configs)) {
-    if (e.path().extension() != ".yaml") continue;
+    if (e.path().extension() != ".yaml" || is_pipeline_file(e.path())) continue;  // next test
     ++seen;
     const std::string name = e.path().filename().string();
     const std::string log = (cwd / (name + ".log")).string();
@@ -93,6 +99,43 @@ TEST(Cli, EmbeddedConfigsResolveFromAnyDirectory) {
   }
   EXPECT_GE(seen, 2);
   remove_tree(cwd.string());
+}
+
+// Every pipeline file of configs/ and examples/pipeline/ resolves: each stage's run config (a file or an
+// embedded name), its `set:` overrides and its `from:` wiring, without running anything (the GPU recipe
+// cannot run here). From the checkout, as the files' relative paths expect.
+TEST(Cli, PipelineFilesResolveEveryStage) {
+  const std::filesystem::path src(testing::source_dir());
+  int seen = 0;
+  for (const auto& dir : {src / "configs", src / "examples" / "pipeline"}) {
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().extension() != ".yaml" || !is_pipeline_file(e.path())) continue;
+      ++seen;
+      const std::string rel = std::filesystem::relative(e.path(), src).string();
+      const std::string log =
+          (std::filesystem::temp_directory_path() / ("zerorl_cli_pipe_" + e.path().stem().string())).string();
+      const int code = testing::wait_exit(
+          testing::spawn_logged({testing::binary_dir() + "/zerorl", "pipeline", "--config", rel, "--check"},
+                                log, src.string(), false));
+      const std::string out = read_file(log);
+      EXPECT_EQ(code, 0) << rel << ":\n" << out;
+      EXPECT_NE(out.find(rel + ": "), std::string::npos) << out;
+      EXPECT_NE(out.find(" stages resolve"), std::string::npos) << out;
+    }
+  }
+  EXPECT_GE(seen,
+            3);  // configs/pipeline_tiny.yaml, the R1-order GPU recipe, examples/pipeline/toy_distill.yaml
+}
+
+TEST(Cli, PipelineCheckNamesABadStageKey) {
+  // A stage's override with a misspelled key fails the check, naming the key.
+  const std::string p =
+      temp_file("zerorl_cli_bad_pipe.yaml",
+                "output_dir: /tmp/zerorl_cli_bad_pipe\nstages:\n  - name: a\n    kind: train\n"
+                "    config: tiny_test.yaml\n    set: [trainer.stepz=3]\n");
+  Result r = run_zerorl("pipeline --config " + p + " --check");
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("trainer.stepz"), std::string::npos) << r.out;
 }
 
 TEST(Cli, DuplicateYamlKeyNamesBothLines) {

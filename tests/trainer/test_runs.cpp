@@ -238,6 +238,33 @@ TEST(Runs, CorruptedCheckpointIsReportedAndAutoFallsBack) {
   EXPECT_EQ(wait_exit(spawn_train(out, {})), 1);
 }
 
+// trainer.max_minutes: no step starts once the steps so far took the budget. Steps of the tiny config take
+// ~0.05 s, so a 1.2 s budget stops after some 10-100 of the 100000 steps; the run then saves that step. The
+// metrics' time/total (each step's own clock, a subset of what the budget counts) bounds where it stopped:
+// the steps before the last took less than the budget.
+TEST(Runs, WallClockBudgetStopsAtAStepBoundaryAndSaves) {
+  const std::string out = fresh("zrl_runs_budget");
+  ASSERT_EQ(wait_exit(spawn_train(out, {"--set", "trainer.steps=100000", "--set", "trainer.max_minutes=0.02",
+                                        "--set", "trainer.save_every=0", "--set", "run.log_level=info"})),
+            0)
+      << read_file(out + ".log");
+  const std::vector<Json> rows = read_jsonl(out + "/metrics.jsonl");
+  ASSERT_GE(rows.size(), 1u);
+  ASSERT_LT(rows.size(), 100000u);
+  const int64_t last = rows.back()["step"].get<int64_t>();
+  EXPECT_EQ(last, static_cast<int64_t>(rows.size()));
+  const auto ck = latest_valid_checkpoint(out);
+  ASSERT_TRUE(ck.has_value());
+  EXPECT_EQ(ck->path, out + "/checkpoints/step_" + std::to_string(last));
+  double before_last = 0;
+  for (size_t i = 0; i + 1 < rows.size(); ++i) before_last += rows[i]["time/total"].get<double>();
+  EXPECT_LT(before_last, 0.02 * 60.0);
+  EXPECT_NE(
+      read_file(out + ".log").find("trainer.max_minutes = 0.02 reached after step " + std::to_string(last)),
+      std::string::npos)
+      << read_file(out + ".log");
+}
+
 // Learning: with seed 1 the tiny config's reward (accuracy + 0.5 format) climbs from ~0.1 to ~0.55 over 20
 // steps. The margin 0.25 leaves room for platform differences in float summation.
 TEST(Runs, RewardRisesOnTheTinyConfig) {

@@ -147,6 +147,20 @@ TEST(Sft, LoadsPromptResponseAndChatRows) {
   EXPECT_EQ(got[0].ids, got[1].ids);  // the same example in both layouts
   EXPECT_EQ(got[0].ids, (std::vector<int64_t>{1, 10, 2, 11, 3, 13}));
   EXPECT_EQ(got[0].prompt_len, 4);
+  // sft.max_samples: the first N samples, in file order (checked against the whole file's).
+  cfg.sft.train_path = testing::write_temp_file("zrl_sft_three.jsonl",
+                                                "{\"prompt\": \"1+2=\", \"response\": \"3\"}\n"
+                                                "{\"prompt\": \"2+2=\", \"response\": \"4\"}\n"
+                                                "{\"prompt\": \"0+1=\", \"response\": \"1\"}\n");
+  const auto all = load_sft_samples(cfg, tok);
+  cfg.sft.max_samples = 2;
+  const auto first = load_sft_samples(cfg, tok);
+  ASSERT_EQ(all.size(), 3u);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].ids, all[0].ids);
+  EXPECT_EQ(first[1].ids, all[1].ids);
+  EXPECT_NE(first[1].ids, all[2].ids);
+  cfg.sft.max_samples = 0;
   cfg.sft.train_path = testing::write_temp_file("zrl_sft_bad.jsonl", "{\"prompt\": \"1+2=\"}\n");
   try {
     load_sft_samples(cfg, tok);

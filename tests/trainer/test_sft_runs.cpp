@@ -35,7 +35,8 @@ std::string write_sft_data() {
   return path;
 }
 
-pid_t spawn_sft(const std::string& out, const std::string& data, bool resume) {
+pid_t spawn_sft(const std::string& out, const std::string& data, bool resume,
+                std::vector<std::string> extra = {}) {
   const std::string src = testing::source_dir();
   std::vector<std::string> args = {testing::binary_dir() + "/zerorl",
                                    "sft",
@@ -62,6 +63,7 @@ pid_t spawn_sft(const std::string& out, const std::string& data, bool resume) {
                                    "--set",
                                    "optim.lr=0.001"};
   if (resume) args.insert(args.end(), {"--resume", "auto"});
+  args.insert(args.end(), extra.begin(), extra.end());
   return testing::spawn_logged(args, out + ".log");
 }
 
@@ -101,6 +103,29 @@ TEST(SftRuns, KilledAfterStep3AndResumedMatchesUninterruptedBitForBit) {
   EXPECT_LT(losses(a).back(), losses(a).front());
   EXPECT_FALSE(read_file(a + "/checkpoints/step_3/model.safetensors") ==
                read_file(a + "/checkpoints/step_9/model.safetensors"));
+}
+
+// trainer.max_minutes in sft: a 2 s budget of 100000 steps stops at a step boundary, saves that step, and
+// the steps before the last took less than the budget (time/total: each step's own clock, a subset of what
+// the budget counts). sft.max_samples: only the first 8 of the 64 samples are trained on.
+TEST(SftRuns, WallClockBudgetAndMaxSamples) {
+  const std::string data = write_sft_data();
+  const std::string out = fresh("zrl_sft_budget");
+  pid_t pid = spawn_sft(out, data, false,
+                        {"--set", "trainer.steps=100000", "--set", "trainer.max_minutes=0.0334", "--set",
+                         "trainer.save_every=0", "--set", "sft.max_samples=8"});
+  ASSERT_EQ(testing::wait_exit(pid), 0) << read_file(out + ".log");
+  const std::vector<Json> rows = read_jsonl(out + "/metrics.jsonl");
+  ASSERT_GE(rows.size(), 1u);
+  ASSERT_LT(rows.size(), 100000u);
+  const int64_t last = rows.back()["step"].get<int64_t>();
+  EXPECT_TRUE(fs::exists(out + "/checkpoints/step_" + std::to_string(last) + "/manifest.json"));
+  double before_last = 0;
+  for (size_t i = 0; i + 1 < rows.size(); ++i) before_last += rows[i]["time/total"].get<double>();
+  EXPECT_LT(before_last, 0.0334 * 60.0);
+  const std::string log = read_file(out + ".log");
+  EXPECT_NE(log.find("reached after step " + std::to_string(last)), std::string::npos) << log;
+  EXPECT_NE(log.find("sft: 8 samples in"), std::string::npos) << log;  // the loaded set, of 64 in the file
 }
 
 }  // namespace
