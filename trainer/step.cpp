@@ -384,13 +384,19 @@ void Trainer::run() {
   const std::vector<Row> eval_rows = cfg_.trainer.eval_every > 0 && !cfg_.data.eval_path.empty()
                                          ? load_eval_rows(cfg_, *tok_)
                                          : std::vector<Row>{};
-  // eval/step_<N>.json, once per step (a resumed run keeps what it has). Data parallel: rank 0 evaluates
-  // alone (not sharded yet) while the others wait in the next step's first collective (dist.timeout_s).
+  // eval/step_<N>.json, once per step (a resumed run keeps what it has). Data parallel: rank 0 decides (other
+  // nodes may not see output_dir), every rank answers its share of the questions (evaluate's comm) and rank 0
+  // alone writes. At world size 1 the broadcast is a no-op and evaluate runs as one process.
   auto eval_now = [&] {
+    if (eval_rows.empty()) return;
     const std::string base = cfg_.run.output_dir + "/eval/step_" + std::to_string(step_);
-    if (eval_rows.empty() || !ctx_.is_main() || fs::exists(base + ".json")) return;
+    torch::Tensor todo = torch::tensor({ctx_.is_main() && !fs::exists(base + ".json") ? 1 : 0}, torch::kInt64)
+                             .to(comm_->device());
+    comm_->broadcast(todo, 0);
+    if (todo.cpu().item<int64_t>() == 0) return;
     const Json summary = evaluate(cfg_, lm_, *tok_, eval_rows, base + "_samples.jsonl",
-                                  static_cast<uint64_t>(step_), engine_.get());
+                                  static_cast<uint64_t>(step_), engine_.get(), comm_.get());
+    if (!ctx_.is_main()) return;
     write_file_atomic(base + ".json", summary.dump(2) + "\n");
     ZRL_INFO("eval step {}: {}", step_, summary.dump());
   };

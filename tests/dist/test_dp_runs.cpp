@@ -111,18 +111,57 @@ void expect_same_run(const std::string& a, const std::string& b) {
   }
 }
 
+// Eleven held-out toy questions (an odd count: the ranks' shards differ in size) for periodic evaluation
+// at steps 0 and 3, two samples each: {"--set", "data.eval_path=...", ...}.
+std::vector<std::string> eval_settings() {
+  const std::string path = (fs::temp_directory_path() / "zerorl_dp_eval_rows.jsonl").string();
+  std::string rows;
+  for (int i = 0; i < 11; ++i) {
+    const int x = i % 5, y = (i * 3) % 5;
+    rows += Json{{"prompt", std::to_string(x) + "+" + std::to_string(y) + "="},
+                 {"answer", std::to_string(x + y)},
+                 {"data_source", "toy_addition"}}
+                .dump() +
+            "\n";
+  }
+  write_file_atomic(path, rows);
+  return {"--set", "data.eval_path=" + path, "--set", "trainer.eval_every=3", "--set", "eval.k=2"};
+}
+
+// The periodic evaluations of two runs agree (sharded over ranks or not): summaries (but their seconds) and
+// every sample line, since answers are keyed by question index.
+void expect_same_evals(const std::string& a, const std::string& b, const std::vector<int>& steps) {
+  for (int step : steps) {
+    const std::string base = "/eval/step_" + std::to_string(step);
+    Json ea = read_json(a + base + ".json"), eb = read_json(b + base + ".json");
+    ea.erase("seconds"), eb.erase("seconds");
+    EXPECT_EQ(ea, eb) << "step " << step;
+    EXPECT_EQ(ea["questions"], 11) << ea.dump();
+    const auto sa = read_jsonl(a + base + "_samples.jsonl"), sb = read_jsonl(b + base + "_samples.jsonl");
+    ASSERT_EQ(sa.size(), 11u * 3u) << "2 samples + 1 greedy per question, step " << step;
+    ASSERT_EQ(sa.size(), sb.size());
+    for (size_t i = 0; i < sa.size(); ++i) EXPECT_EQ(sa[i], sb[i]) << "step " << step << " line " << i;
+  }
+}
+
 TEST(DataParallel, TwoRanksEqualOneRankWithTheSameGlobalBatch) {
   const std::string a = fresh("one"), b = fresh("two");
-  ASSERT_EQ(run(train_args(a, kThreeSteps), a + ".log"), 0) << read_file(a + ".log");
+  const auto evals = eval_settings();
+  ASSERT_EQ(run(train_args(a, plus(kThreeSteps, evals)), a + ".log"), 0) << read_file(a + ".log");
   // Tiny buckets (1 KiB: several per step) and a weight checksum after every step.
-  const auto dp = plus(kThreeSteps, {"--set", "dist.bucket_mb=0.001", "--set", "dist.check_every=1"});
+  const auto dp = plus(plus(kThreeSteps, evals), {"--set", "dist.bucket_mb=0.001", "--set",
+                                                  "dist.check_every=1", "--set", "run.log_level=info"});
   ASSERT_EQ(run(mpirun(2, train_args(b, dp)), b + ".log"), 0) << read_file(b + ".log");
   expect_weights_close(a + "/checkpoints/step_3", b + "/checkpoints/step_3");
   expect_same_run(a, b);
+  expect_same_evals(a, b, {0, 3});
+  // ... and it was sharded: rank 1 answered its own share of the questions (logged at info level).
+  const std::string log = read_file(b + ".log");
+  EXPECT_NE(log.find("eval: rank 1 of 2 answers questions [5, 11) of 11"), std::string::npos) << log;
 
   // A checkpoint written by 2 ranks resumes on 1: one more step from each equals the other.
-  const std::vector<std::string> four{"--set", "trainer.steps=4", "--set", "trainer.save_every=4", "--resume",
-                                      "auto"};
+  const std::vector<std::string> four =
+      plus(evals, {"--set", "trainer.steps=4", "--set", "trainer.save_every=4", "--resume", "auto"});
   ASSERT_EQ(run(train_args(a, four), a + ".log"), 0) << read_file(a + ".log");
   ASSERT_EQ(run(train_args(b, four), b + ".log"), 0) << read_file(b + ".log");
   expect_weights_close(a + "/checkpoints/step_4", b + "/checkpoints/step_4");
