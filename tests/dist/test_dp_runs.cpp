@@ -15,6 +15,7 @@
 #include "core/files.h"
 #include "core/json_io.h"
 #include "model/checkpoint.h"
+#include "tests/dist/weights_close.h"
 #include "tests/run_process.h"
 
 namespace fs = std::filesystem;
@@ -66,23 +67,7 @@ std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std:
   return a;
 }
 
-// Weights of two checkpoints agree to float32 summation order: ||a - b|| <= 1e-5 ||a|| over all weights
-// (the bound). Not per tensor: k_proj.bias gets a gradient that is pure rounding (softmax ignores a
-// shift shared by every key), which AdamW scales up to lr-sized steps whose sign the summation order
-// decides; its few-ulp differences are large relative to that tiny tensor, not to the model.
-void expect_weights_close(const std::string& a, const std::string& b) {
-  auto ma = model::load_model(a), mb = model::load_model(b);
-  const auto pa = ma->named_parameters(), pb = mb->named_parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  double diff = 0, norm = 0;
-  for (const auto& item : pa) {
-    const auto x = item.value().to(torch::kFloat64), y = pb[item.key()].to(torch::kFloat64);
-    diff += (x - y).square().sum().item<double>();
-    norm += x.square().sum().item<double>();
-  }
-  EXPECT_LE(std::sqrt(diff), 1e-5 * std::sqrt(norm));
-  EXPECT_GT(norm, 0.0);
-}
+using testing::expect_weights_close;  // tests/dist/weights_close.h
 
 // Two runs of kThreeSteps agree: the same rewards and trajectories, loss statistics to float summation order.
 void expect_same_run(const std::string& a, const std::string& b) {

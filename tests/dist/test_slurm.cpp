@@ -10,6 +10,7 @@
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "tests/dist/slurm_cluster.h"
+#include "tests/dist/weights_close.h"
 #include "tests/run_process.h"
 
 namespace fs = std::filesystem;
@@ -47,21 +48,7 @@ int submit(const SlurmCluster& c, const std::string& out, const std::vector<std:
   return code;
 }
 
-// Weights of two checkpoints agree to float32 summation order (as tests/dist/test_dp_runs.cpp: the whole
-// model, 1e-5 relative).
-void expect_weights_close(const std::string& a, const std::string& b) {
-  auto ma = model::load_model(a), mb = model::load_model(b);
-  const auto pa = ma->named_parameters(), pb = mb->named_parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  double diff = 0, norm = 0;
-  for (const auto& item : pa) {
-    const auto x = item.value().to(torch::kFloat64), y = pb[item.key()].to(torch::kFloat64);
-    diff += (x - y).square().sum().item<double>();
-    norm += x.square().sum().item<double>();
-  }
-  EXPECT_LE(std::sqrt(diff), 1e-5 * std::sqrt(norm));
-  EXPECT_GT(norm, 0.0);
-}
+using testing::expect_weights_close;  // tests/dist/weights_close.h
 
 TEST(Slurm, TrainSbatchRunsTwoRanksToTheEnd) {
   const std::string why = SlurmCluster::unavailable_reason();
