@@ -8,6 +8,7 @@
 #include <iostream>
 #include <random>
 
+#include "bench/common/grpo_bench_step.h"
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/log.h"
@@ -34,9 +35,7 @@ struct Options {
   uint64_t seed = 1;
 };
 
-void sync(const torch::Device& d) {
-  if (d.is_cuda()) torch::cuda::synchronize();
-}
+using zr::bench::sync;
 
 // The maximum over ranks: the slowest rank sets the pace of every collective that follows.
 double max_over_ranks(zr::dist::Communicator& comm, double v) {
@@ -76,14 +75,7 @@ zr::Json all_reduce_sweep(zr::dist::Communicator& comm, const Options& o) {
   return rows;
 }
 
-zr::model::ModelConfig model_config(bool tiny) {
-  auto c = zr::model::qwen25_05b_config();
-  if (tiny) {  // CPU smoke test
-    c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 176, c.num_hidden_layers = 2;
-    c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 16;
-  }
-  return c;
-}
+using zr::bench::model_config;
 
 // The model, its optimizer and engine on one rank (as bench/grpo_step: bf16 + fp32 masters on CUDA).
 struct Policy {
@@ -107,43 +99,11 @@ struct Policy {
   }
 };
 
-double trivial_reward(const std::vector<int64_t>& tokens) {  // as bench/grpo_step: weights are random
-  size_t even = 0;
-  for (int64_t t : tokens) even += (t % 2 == 0) ? 1 : 0;
-  return 2 * even > tokens.size() ? 1.0 : 0.0;
-}
-
 // One GRPO step over `prompts` (this rank's share, or all of them at world size 1): seconds per phase.
 zr::PhaseTimes grpo_step(const zr::Config& cfg, const Options& o, Policy& p,
                          const std::vector<std::vector<int64_t>>& prompts, uint64_t step) {
-  const torch::Device device = p.lm->device();
   zr::PhaseTimes times;
-  zr::Stopwatch wall;
-  zr::rollout::GenerateConfig gc;
-  gc.group_size = o.group, gc.seed = o.seed, gc.step = step;
-  gc.stop.ignore_eos = true, gc.stop.max_new_tokens = o.new_tokens;
-  zr::rollout::RolloutResult res;
-  {
-    zr::ScopedTimer t(times, "rollout");
-    torch::NoGradGuard ng;
-    res = p.engine->generate(prompts, gc);
-    sync(device);
-  }
-  zr::trainer::UpdateBatch b;
-  {
-    zr::ScopedTimer t(times, "reward");
-    for (const auto& s : res.samples) {
-      b.prompt_ids.push_back(prompts[static_cast<size_t>(s.prompt_index)]);
-      b.responses.push_back(s.tokens);
-      b.truncated.push_back(false);
-      b.rewards.push_back(trivial_reward(s.tokens));
-      b.logprobs_policy.push_back(s.logprobs_policy);
-      b.logprobs_sampling.push_back(s.logprobs);
-    }
-  }
-  zr::trainer::policy_update(cfg, p.state, b, 0, times);
-  sync(device);
-  times["total"] = wall.seconds();
+  zr::bench::grpo_step(cfg, *p.engine, p.state, prompts, o.group, o.seed, o.new_tokens, step, times);
   return times;
 }
 

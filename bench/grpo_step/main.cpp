@@ -9,6 +9,7 @@
 #include <iostream>
 #include <random>
 
+#include "bench/common/grpo_bench_step.h"
 #include "core/json_io.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -33,27 +34,6 @@ struct Options {
   uint64_t seed = 1;
 };
 
-zr::model::ModelConfig model_config(bool tiny) {
-  auto c = zr::model::qwen25_05b_config();
-  if (tiny) {  // CPU smoke test
-    c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 176, c.num_hidden_layers = 2;
-    c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 16;
-  }
-  return c;
-}
-
-void sync(const torch::Device& d) {
-  if (d.is_cuda()) torch::cuda::synchronize();
-}
-
-// Trivial verifier (random weights give no meaningful text): an answer scores 1 when most of its tokens have
-// an even id. It costs what reading every token costs and gives mixed rewards within groups.
-double trivial_reward(const std::vector<int64_t>& tokens) {
-  size_t even = 0;
-  for (int64_t t : tokens) even += (t % 2 == 0) ? 1 : 0;
-  return 2 * even > tokens.size() ? 1.0 : 0.0;
-}
-
 zr::Config run_config(const Options& o) {
   zr::Config cfg;
   cfg.rollout.prompts_per_step = o.prompts, cfg.rollout.group_size = o.group;
@@ -63,42 +43,18 @@ zr::Config run_config(const Options& o) {
   return cfg;
 }
 
-// One step: rollout -> reward -> policy_update (old_logprobs, advantages, update). Seconds per phase.
+// One step (bench/common/grpo_bench_step.h) and its rates.
 zr::Json grpo_step(const zr::Config& cfg, const Options& o, zr::rollout::Engine& engine,
                    zr::trainer::PolicyState& policy, const std::vector<std::vector<int64_t>>& prompts,
                    uint64_t step) {
-  const torch::Device device = policy.lm->device();
   zr::PhaseTimes times;
-  zr::Stopwatch wall;
-  zr::rollout::GenerateConfig gc;  // temperature 1, no filters: the baseline's sampling
-  gc.group_size = o.group, gc.seed = o.seed, gc.step = step;
-  gc.stop.ignore_eos = true, gc.stop.max_new_tokens = o.new_tokens;  // exactly new_tokens per answer
-  zr::rollout::RolloutResult res;
-  {
-    zr::ScopedTimer t(times, "rollout");
-    torch::NoGradGuard ng;
-    res = engine.generate(prompts, gc);
-    sync(device);
-  }
-  zr::trainer::UpdateBatch b;
-  {
-    zr::ScopedTimer t(times, "reward");
-    for (const auto& s : res.samples) {
-      b.prompt_ids.push_back(prompts[static_cast<size_t>(s.prompt_index)]);
-      b.responses.push_back(s.tokens);
-      b.truncated.push_back(false);  // the length is the benchmark's, not a truncation to penalize
-      b.rewards.push_back(trivial_reward(s.tokens));
-      b.logprobs_policy.push_back(s.logprobs_policy);
-      b.logprobs_sampling.push_back(s.logprobs);
-    }
-  }
-  const zr::Json upd = zr::trainer::policy_update(cfg, policy, b, 0, times);
-  sync(device);
-  times["total"] = wall.seconds();
+  const auto r =
+      zr::bench::grpo_step(cfg, engine, policy, prompts, o.group, o.seed, o.new_tokens, step, times);
+  const zr::Json& upd = r.update;
   zr::Json j;
   for (const auto& [phase, s] : times) j[phase] = s;
-  j["new_tokens"] = res.new_tokens;
-  j["gen_tok_per_s"] = static_cast<double>(res.new_tokens) / times["rollout"];
+  j["new_tokens"] = r.new_tokens;
+  j["gen_tok_per_s"] = static_cast<double>(r.new_tokens) / times["rollout"];
   j["update_tok_per_s"] = upd["update_tokens"].get<double>() / times["update"];
   j["grad_norm"] = upd["grad_norm"];
   if (upd.contains("rollout_logprob_diff")) j["rollout_logprob_diff"] = upd["rollout_logprob_diff"];
@@ -143,7 +99,7 @@ int main(int argc, char** argv) {
 
   const torch::Device device(o.device);
   const auto dtype = device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
-  const auto mc = model_config(o.tiny);
+  const auto mc = zr::bench::model_config(o.tiny);
   zr::model::CausalLM lm(mc, dtype, device);
   zr::model::init_random_(lm, o.seed);
   lm->set_gradient_checkpointing(o.gradient_checkpointing);
