@@ -7,10 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <sstream>
 #include <thread>
-#include <type_traits>
 
+#include "compat/optim_state_key.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
@@ -23,20 +22,6 @@ namespace fs = std::filesystem;
 namespace zerorl::trainer {
 
 namespace {
-
-// The key of a parameter's entry in Optimizer::state(): its TensorImpl address, printed (LibTorch 1.x) or as
-// a pointer (2.x), the way torch::optim keys it itself.
-template <class Opt>
-auto state_key(const Opt& opt, const torch::Tensor& p) {
-  using Key = typename std::decay_t<decltype(opt.state())>::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream os;
-    os << p.unsafeGetTensorImpl();
-    return os.str();
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
 
 // slot := src on the host (pinned memory when src is on CUDA: the copy is then asynchronous, finished by
 // the caller's synchronize). The slot's storage is reused when the shape and dtype still match.
@@ -84,7 +69,7 @@ void mirror_optimizer(torch::optim::AdamW& src, model::CausalLM& src_model, mode
       const auto it = index.find(p.unsafeGetTensorImpl());
       ZRL_CHECK(it != index.end(), "checkpoint: the optimizer steps a tensor that is not a model parameter");
       params.push_back(host_params[it->second]);
-      const auto st = src.state().find(state_key(src, p));
+      const auto st = src.state().find(compat::optimizer_state_key(src, p));
       if (st != src.state().end())
         states.push_back({it->second, static_cast<const torch::optim::AdamWParamState*>(st->second.get())});
     }
@@ -98,7 +83,7 @@ void mirror_optimizer(torch::optim::AdamW& src, model::CausalLM& src_model, mode
     copy->exp_avg_sq(host_copy(st->exp_avg_sq(), moments[3 * i + 1]));
     if (st->max_exp_avg_sq().defined())
       copy->max_exp_avg_sq(host_copy(st->max_exp_avg_sq(), moments[3 * i + 2]));
-    out->state()[state_key(*out, host_params[i])] = std::move(copy);
+    out->state()[compat::optimizer_state_key(*out, host_params[i])] = std::move(copy);
   }
 }
 

@@ -7,10 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <sstream>
 #include <thread>
-#include <type_traits>
 
+#include "compat/optim_state_key.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "model/checkpoint.h"
@@ -83,20 +82,6 @@ std::string fresh_dir(const std::string& name) {
   return d;
 }
 
-// The key of a parameter's entry in Optimizer::state(): a printed TensorImpl address (LibTorch 1.x) or the
-// pointer (2.x).
-template <class Opt>
-auto state_key(const Opt& opt, const torch::Tensor& p) {
-  using Key = typename std::decay_t<decltype(opt.state())>::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream os;
-    os << p.unsafeGetTensorImpl();
-    return os.str();
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
-
 // Per parameter: step, exp_avg, exp_avg_sq (clones).
 struct Moments {
   std::vector<int64_t> steps;
@@ -105,7 +90,7 @@ struct Moments {
 Moments moments(const torch::optim::AdamW& opt, model::CausalLM& lm) {
   Moments m;
   for (const auto& p : lm->parameters()) {
-    const auto it = opt.state().find(state_key(opt, p));
+    const auto it = opt.state().find(compat::optimizer_state_key(opt, p));
     EXPECT_NE(it, opt.state().end());
     if (it == opt.state().end()) continue;
     const auto& st = static_cast<const torch::optim::AdamWParamState&>(*it->second);

@@ -12,8 +12,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
-#include <type_traits>
 
+#include "compat/optim_state_key.h"
 #include "core/files.h"
 #include "core/json_io.h"
 #include "model/checkpoint.h"
@@ -64,20 +64,6 @@ std::vector<Json> metrics_without_timing(const std::string& out) {
   return rows;
 }
 
-// The key of a parameter's entry in Optimizer::state(): its TensorImpl address, printed (LibTorch 1.x) or
-// as a pointer (2.x). Dependent on Opt so that only the matching branch is compiled.
-template <class Opt>
-auto state_key(const Opt& opt, const torch::Tensor& p) {
-  using Key = typename std::decay_t<decltype(opt.state())>::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream os;
-    os << p.unsafeGetTensorImpl();
-    return os.str();
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
-
 std::string tensor_bytes(const torch::Tensor& t) {
   if (!t.defined()) return "<undefined>";
   const auto c = t.detach().to(torch::kCPU).contiguous();
@@ -104,7 +90,7 @@ std::vector<std::string> adamw_state(const std::string& checkpoint) {
     out.push_back(os.str());
   }
   for (const auto& p : lm->parameters()) {
-    const auto it = opt.state().find(state_key(opt, p));
+    const auto it = opt.state().find(compat::optimizer_state_key(opt, p));
     if (it == opt.state().end()) {
       out.push_back("<no state>");
       continue;
