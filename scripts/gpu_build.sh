@@ -21,6 +21,9 @@ if compgen -G ".gpu/debs/*.deb" >/dev/null; then
           -DCMAKE_LIBRARY_PATH="$lib" -DCMAKE_BUILD_RPATH="$lib"
           -DCMAKE_CXX_FLAGS="-isystem $SYSROOT/usr/include/x86_64-linux-gnu")
 fi
+# PyTorch's own NCCL (the nvidia-nccl wheel) for the nccl backend, so one NCCL is loaded in the process.
+nccl_root="$(python3 -c 'import nvidia.nccl as n;print(list(n.__path__)[0])' 2>/dev/null || true)"
+[ -n "$nccl_root" ] && extra+=(-DNCCL_ROOT="$nccl_root")
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DTORCH_CUDA_ARCH_LIST=9.0 "${extra[@]}"
 if [ $# -gt 0 ]; then cmake --build build-gpu -j"$(nproc)" --target "$@"; else cmake --build build-gpu -j"$(nproc)" -- -k 0; fi
