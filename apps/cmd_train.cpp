@@ -9,6 +9,7 @@
 #include "apps/embedded_configs.h"
 #include "core/log.h"
 #include "core/run_config.h"
+#include "dist/context.h"
 #include "trainer/eval.h"
 #include "trainer/pipeline.h"
 #include "trainer/pretrain.h"
@@ -62,6 +63,9 @@ Config resolve_config(const RunArgs& args) {
   return cfg;
 }
 
+// This process's rank in an mpirun/srun/torchrun launch (0 alone), for the log prefix and level.
+int launch_rank() { return dist::discover().rank; }
+
 void add_config_options(CLI::App* cmd, RunArgs& args) {
   cmd->add_option(
       "--config", args.config_path,
@@ -87,7 +91,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       exit_code = 0;
       return;
     }
-    log::init(0, cfg.run.log_level);
+    log::init(launch_rank(), cfg.run.log_level);
     exit_code = trainer::run_train(cfg, train_args.resume);
   });
 
@@ -100,7 +104,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       std::fputs(config::to_yaml(cfg).c_str(), stdout);
       return;
     }
-    log::init(0, cfg.run.log_level);
+    log::init(launch_rank(), cfg.run.log_level);
     exit_code = trainer::run_eval(cfg, eval_args.checkpoint);
   });
 
@@ -112,7 +116,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       std::fputs(config::to_yaml(cfg).c_str(), stdout);
       return;
     }
-    log::init(0, cfg.run.log_level);
+    log::init(launch_rank(), cfg.run.log_level);
     exit_code = trainer::run_pretrain(cfg.pretrain, cfg.run.output_dir, cfg.run.seed, cfg.run.device);
   });
 
@@ -125,7 +129,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       std::fputs(config::to_yaml(cfg).c_str(), stdout);
       return;
     }
-    log::init(0, cfg.run.log_level);
+    log::init(launch_rank(), cfg.run.log_level);
     exit_code = trainer::run_sample(cfg, sample_args.checkpoint);
   });
 
@@ -139,7 +143,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       std::fputs(config::to_yaml(cfg).c_str(), stdout);
       return;
     }
-    log::init(0, cfg.run.log_level);
+    log::init(launch_rank(), cfg.run.log_level);
     exit_code = trainer::run_sft(cfg, sft_args.resume);
   });
 

@@ -1,4 +1,5 @@
-// core/log.h: rank-aware logging on spdlog. Rank 0 logs at the chosen level; other ranks warn and above.
+// core/log.h: rank-aware logging on spdlog. Rank 0 logs at the chosen level; other ranks warn and above,
+// or every line at debug and trace.
 // Not here: metrics (core/metrics.h) and the progress bar (core/progress.h).
 #pragma once
 

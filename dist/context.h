@@ -1,7 +1,6 @@
 // dist/context.h: who this process is in a launch (rank, world size, local rank), discovered from the
-// launcher's environment (mpirun, srun, torchrun). Not here: communicators (MPI/NCCL) and collectives;
-// today every consumer requires world_size == 1 and takes this context as a parameter so data parallelism
-// can slot in later without changing signatures.
+// launcher's environment (mpirun, srun, torchrun). Not here: communicators (MPI/NCCL) and collectives
+// (dist/communicator.h).
 #pragma once
 
 #include <functional>

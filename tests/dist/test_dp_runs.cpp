@@ -135,14 +135,16 @@ TEST(DataParallel, TwoRanksEqualOneRankWithTheSameGlobalBatch) {
   ASSERT_EQ(run(train_args(a, plus(kThreeSteps, evals)), a + ".log"), 0) << read_file(a + ".log");
   // Tiny buckets (1 KiB: several per step) and a weight checksum after every step.
   const auto dp = plus(plus(kThreeSteps, evals), {"--set", "dist.bucket_mb=0.001", "--set",
-                                                  "dist.check_every=1", "--set", "run.log_level=info"});
+                                                  "dist.check_every=1", "--set", "run.log_level=debug"});
   ASSERT_EQ(run(mpirun(2, train_args(b, dp)), b + ".log"), 0) << read_file(b + ".log");
   expect_weights_close(a + "/checkpoints/step_3", b + "/checkpoints/step_3");
   expect_same_run(a, b);
   expect_same_evals(a, b, {0, 3});
-  // ... and it was sharded: rank 1 answered its own share of the questions (logged at info level).
+  // ... and it was sharded: rank 1 answered its own share of the questions (its info lines show at debug
+  // level, under its own rank's prefix).
   const std::string log = read_file(b + ".log");
-  EXPECT_NE(log.find("eval: rank 1 of 2 answers questions [5, 11) of 11"), std::string::npos) << log;
+  EXPECT_NE(log.find("[zerorl r1] info eval: rank 1 of 2 answers questions [5, 11) of 11"), std::string::npos)
+      << log;
 
   // A checkpoint written by 2 ranks resumes on 1: one more step from each equals the other.
   const std::vector<std::string> four =
