@@ -22,6 +22,9 @@ std::function<std::string(const double&)> positive() {
 std::function<std::string(const double&)> non_negative() {
   return [](const double& x) { return x >= 0 ? "" : std::string("must be >= 0"); };
 }
+std::function<std::string(const double&)> greater_than(double lo) {
+  return [lo](const double& x) { return x > lo ? "" : fmt::format("must be > {}", lo); };
+}
 std::function<std::string(const double&)> range(double lo, double hi) {
   return [lo, hi](const double& x) {
     return (x >= lo && x <= hi) ? "" : fmt::format("must be in [{}, {}]", lo, hi);

@@ -29,6 +29,7 @@ inline auto any() {
 }
 std::function<std::string(const double&)> positive();
 std::function<std::string(const double&)> non_negative();
+std::function<std::string(const double&)> greater_than(double lo);  // strictly
 std::function<std::string(const double&)> range(double lo, double hi);
 std::function<std::string(const int64_t&)> at_least(int64_t lo);
 std::function<std::string(const std::string&)> one_of(StringList choices);

@@ -160,7 +160,22 @@ ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
     "tempered or filtered sampler, or bf16 GEMMs that round differently in decode and in the trainer, "      \
     "would "                                                                                                 \
     "make the ratio start away from 1. The choice and why are logged at start.",                             \
-    check::one_of({"auto", "recompute", "rollout"}))
+    check::one_of({"auto", "recompute", "rollout"}))                                                         \
+  F(std::string, off_policy_correction, "none",                                                              \
+    "Correct for answers sampled by a policy mu (the engine) other than the old policy pi_old (the "         \
+    "trainer's recompute), per token, r = pi_old / mu: none; tis (truncated importance sampling, Yao et "    \
+    "al. "                                                                                                   \
+    "2025, as verl/TRL/NeMo-RL): the PPO loss of each token times min(r, algo.is_cap), no gradient through " \
+    "the weight; mask: tokens with r outside [1 / is_cap, is_cap] leave the loss and its normalizers, the "  \
+    "rest are weighted by r. Token level, not sequence level: a product of hundreds of ratios has a "        \
+    "variance that grows exponentially with the length. Needs pi_old apart from mu: auto then resolves "     \
+    "old_logprobs to recompute, and old_logprobs = rollout (mu = pi_old, every weight 1) is refused. "       \
+    "Metrics: off_policy/*.",                                                                                \
+    check::one_of({"none", "tis", "mask"}))                                                                  \
+  F(double, is_cap, 2.0,                                                                                     \
+    "Importance-weight cap C > 1 of algo.off_policy_correction: tis truncates r at C, mask keeps r in "      \
+    "[1/C, C] (Yao et al. and verl use 2).",                                                                 \
+    check::greater_than(1.0))
 ZRL_CONFIG_STRUCT(AlgoSection, ZRL_ALGO_FIELDS);
 
 #define ZRL_HACK_PENALTY_FIELDS(F)                                                                        \

@@ -21,9 +21,15 @@ struct ConsoleField {
 };
 // In display order. Extend here (e.g. a monitor's rate) to show a metric on the bar and in the lines.
 const ConsoleField kConsoleFields[] = {
-    {"reward_mean", "reward", 3},    {"accuracy", "acc", 3}, {"format_rate", "format", 3},
-    {"response_len_mean", "len", 1}, {"kl", "kl", 4},        {"entropy", "entropy", 3},
-    {"hack/any_frac", "hack", 2},    {"loss", "loss", 4},  // loss: zerorl sft's rows
+    {"reward_mean", "reward", 3},
+    {"accuracy", "acc", 3},
+    {"format_rate", "format", 3},
+    {"response_len_mean", "len", 1},
+    {"kl", "kl", 4},
+    {"entropy", "entropy", 3},
+    {"hack/any_frac", "hack", 2},
+    {"loss", "loss", 4},                       // loss: zerorl sft's rows
+    {"off_policy/is_weight_mean", "is_w", 3},  // algo.off_policy_correction on
 };
 
 }  // namespace

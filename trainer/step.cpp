@@ -320,6 +320,9 @@ Json Trainer::run_step(bool save) {
   for (const char* key : {"kl", "entropy", "clip_frac", "grad_norm", "pg_loss", "rollout_logprob_diff"}) {
     if (upd.contains(key)) row[key] = upd[key];
   }
+  for (const auto& [key, value] : upd.items()) {  // algo.off_policy_correction's metrics
+    if (key.rfind("off_policy/", 0) == 0) row[key] = value;
+  }
   for (const auto& [key, value] : hack.items()) row[key] = value;
   if (save) times["checkpoint_blocking"] = save_checkpoint_async();
   times["total"] = wall.seconds();

@@ -11,9 +11,11 @@
 #include "algo/advantages.h"
 #include "algo/logits.h"
 #include "algo/losses.h"
+#include "algo/off_policy.h"
 #include "compat/torch_compat.h"
 #include "core/error.h"
 #include "dist/grad_sync.h"
+#include "trainer/data_parallel.h"
 #include "trainer/lr_schedule.h"
 
 namespace zerorl::trainer {
@@ -22,7 +24,27 @@ std::vector<torch::Tensor> PolicyState::trainable() const {
   return masters != nullptr ? masters->parameters() : lm->parameters();
 }
 
+namespace {
+
+// algo.off_policy_correction against the resolved algo.old_logprobs (see validate_old_logprobs).
+void check_off_policy(const Config& cfg, const std::string& old_logprobs) {
+  const auto& a = cfg.algo;
+  if (a.off_policy_correction == "none") return;
+  ZRL_CHECK(old_logprobs != "rollout",
+            "algo.off_policy_correction = {} with algo.old_logprobs = rollout: the old policy would be the "
+            "engine's own log-probs (mu = pi_old), every importance weight 1 and nothing corrected; set "
+            "algo.old_logprobs: recompute (or auto), or algo.off_policy_correction: none",
+            a.off_policy_correction);
+  ZRL_CHECK(cfg.rollout.temperature > 0.0,
+            "algo.off_policy_correction = {} with rollout.temperature = 0: greedy decoding has no sampling "
+            "distribution to weigh against; sample (temperature > 0) or set algo.off_policy_correction: none",
+            a.off_policy_correction);
+}
+
+}  // namespace
+
 void validate_old_logprobs(const Config& cfg) {
+  check_off_policy(cfg, cfg.algo.old_logprobs);
   const auto& r = cfg.rollout;
   const bool filtered = r.top_k > 0 || r.top_p < 1.0 || r.min_p > 0.0;
   const bool t1 = r.temperature == 1.0 || r.temperature <= 0.0;
@@ -35,6 +57,11 @@ void validate_old_logprobs(const Config& cfg) {
 OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, bool cuda) {
   const auto& r = cfg.rollout;
   if (cfg.algo.old_logprobs != "auto") return {cfg.algo.old_logprobs, "set in the config"};
+  if (cfg.algo.off_policy_correction != "none")
+    return {"recompute",
+            fmt::format("algo.off_policy_correction = {} weighs the trainer's pi_old against the "
+                        "engine's log-probs, so pi_old is recomputed",
+                        cfg.algo.off_policy_correction)};
   if (r.temperature != 1.0)
     return {"recompute", fmt::format("rollout.temperature is {}, not 1: the engine's log-probs are of a "
                                      "tempered policy",
@@ -142,6 +169,9 @@ torch::Tensor pad_rows(const std::vector<std::vector<float>>& rows, int64_t tr) 
 // Everything the three phases share.
 struct Prepared {
   torch::Tensor ids, attn, rmask, targets, predict_at, logp_old, logp_ref, adv;
+  // algo.off_policy_correction on: per-token weights of the pg loss, the tokens kept, the metric sums
+  // (algo/off_policy.h); undefined when off.
+  torch::Tensor is_weight, is_keep, is_stats;
   int64_t n = 0, T = 0, micro_rows = 1;
   double temp = 1.0;
   double rollout_diff = -1;  // mean |engine T = 1 log-prob - recomputed old log-prob|; < 0 = not measured
@@ -161,10 +191,44 @@ double rollout_logprob_diff(const Config& cfg, const PolicyState& p, const Updat
   return v[1] > 0 ? v[0] / v[1] : -1;
 }
 
+// The model's log-probs of the response tokens (no grad), micro_rows rows at a time, into out [n, Tr].
+void chunked_logprobs(model::CausalLM& lm, const Prepared& x, torch::Tensor& out) {
+  torch::NoGradGuard ng;
+  for_chunks(0, x.n, x.micro_rows, [&](int64_t s, int64_t c) {
+    auto i = x.ids.narrow(0, s, c), m = x.attn.narrow(0, s, c), y = x.targets.narrow(0, s, c);
+    auto at = x.predict_at.narrow(0, s, c);
+    out.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(lm, i, m, at), y, x.temp));
+  });
+}
+
+// algo.off_policy_correction: mu = the engine's sampling log-probs (the distribution the answers were drawn
+// from: tempered and filtered as configured), pi_old = x.logp_old; weights and metric sums into x.
+void importance(const Config& cfg, const UpdateBatch& b, Prepared& x) {
+  const auto& a = cfg.algo;
+  const auto corr = algo::parse_off_policy_correction(a.off_policy_correction);
+  if (corr == algo::OffPolicyCorrection::kNone) return;
+  const auto& rows = b.logprobs_sampling;
+  ZRL_CHECK(
+      static_cast<int64_t>(rows.size()) == x.n,
+      "algo.off_policy_correction = {}: {} rows of behaviour log-probs (the engine's, per answer) for {} "
+      "answers",
+      a.off_policy_correction, rows.size(), x.n);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ZRL_CHECK(rows[i].size() == b.responses[i].size(),
+              "algo.off_policy_correction = {}: answer {} has {} tokens but {} behaviour log-probs",
+              a.off_policy_correction, i, b.responses[i].size(), rows[i].size());
+  }
+  const auto mu = pad_rows(rows, x.rmask.size(1)).to(x.rmask.device());
+  const auto w = algo::importance_weights(x.logp_old, mu, x.rmask, corr, a.is_cap);
+  x.is_stats = algo::off_policy_stat_sums(x.logp_old, mu, x.rmask, w, corr, a.is_cap);
+  x.is_weight = w.weight, x.is_keep = w.keep;
+}
+
 void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
   torch::NoGradGuard ng;
-  const bool from_rollout =
-      resolve_old_logprobs(cfg, p.lm->dtype(), p.lm->device().is_cuda()).value == "rollout";
+  const std::string resolved = resolve_old_logprobs(cfg, p.lm->dtype(), p.lm->device().is_cuda()).value;
+  check_off_policy(cfg, resolved);
+  const bool from_rollout = resolved == "rollout";
   if (from_rollout) {
     const bool t1 = cfg.rollout.temperature == 1.0 || cfg.rollout.temperature <= 0.0;
     const auto& rows = t1 ? b.logprobs_policy : b.logprobs_sampling;
@@ -173,19 +237,30 @@ void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepa
     x.logp_old = pad_rows(rows, x.rmask.size(1)).to(x.rmask.device()) * x.rmask;
   } else {
     x.logp_old = torch::zeros_like(x.rmask);
+    chunked_logprobs(p.lm, x, x.logp_old);
+    x.rollout_diff = rollout_logprob_diff(cfg, p, b, x);
   }
-  if (!p.ref.is_empty()) x.logp_ref = torch::zeros_like(x.rmask);
-  if (from_rollout && p.ref.is_empty()) return;
-  for_chunks(0, x.n, x.micro_rows, [&](int64_t s, int64_t c) {
-    auto i = x.ids.narrow(0, s, c), m = x.attn.narrow(0, s, c), y = x.targets.narrow(0, s, c);
-    auto at = x.predict_at.narrow(0, s, c);
-    if (!from_rollout) {
-      x.logp_old.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(p.lm, i, m, at), y, x.temp));
-    }
-    if (!p.ref.is_empty())
-      x.logp_ref.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(p.ref, i, m, at), y, x.temp));
-  });
-  if (!from_rollout) x.rollout_diff = rollout_logprob_diff(cfg, p, b, x);
+  if (!p.ref.is_empty()) {
+    x.logp_ref = torch::zeros_like(x.rmask);
+    chunked_logprobs(p.ref, x, x.logp_ref);
+  }
+  importance(cfg, b, x);
+}
+
+// off_policy/* metrics over every rank's tokens.
+void add_off_policy_metrics(const Config& cfg, const PolicyState& p, const Prepared& x, Json& out) {
+  if (!x.is_stats.defined()) return;
+  auto v = x.is_stats.to(torch::kCPU).contiguous();
+  std::vector<double> sums(v.data_ptr<double>(), v.data_ptr<double>() + algo::kOffPolicyStatCount - 1);
+  std::vector<double> maxes{v.data_ptr<double>()[algo::kOffPolicyStatCount - 1]};
+  if (data_parallel(p)) reduce_doubles(*p.comm, sums, maxes);
+  sums.push_back(maxes[0]);
+  const algo::OffPolicyStats st = algo::read_off_policy_stats(torch::tensor(sums, torch::kFloat64));
+  out["off_policy/is_ratio_mean"] = st.ratio_mean, out["off_policy/is_ratio_max"] = st.ratio_max;
+  out["off_policy/is_weight_mean"] = st.weight_mean;
+  const bool mask = cfg.algo.off_policy_correction == "mask";
+  out[mask ? "off_policy/is_masked_frac" : "off_policy/is_clip_frac"] = st.out_of_bound_frac;
+  out["off_policy/logprob_abs_diff"] = st.logprob_abs_diff;
 }
 
 void advantages(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
@@ -218,6 +293,7 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, i
   torch::Tensor ent = a.entropy_coef > 0 ? algo::entropy_from_logits(logits, x.temp)
                                          : algo::entropy_from_logits(logits.detach(), x.temp);
   auto pg = algo::policy_loss(logp, x.logp_old.narrow(0, s, c), x.adv.narrow(0, s, c), clip);
+  if (x.is_weight.defined()) pg.loss = pg.loss * x.is_weight.narrow(0, s, c);  // off-policy correction
   torch::Tensor kl;
   if (!p.ref.is_empty())
     kl = algo::kl_penalty(logp, x.logp_ref.narrow(0, s, c), algo::parse_kl_estimator(a.kl_estimator));
@@ -287,6 +363,24 @@ double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Ten
   return grad_norm;
 }
 
+// The training layout of `b` on `device`, with overlong-masked rows zeroed and the micro-batch row count.
+Prepared prepare(const Config& cfg, const UpdateBatch& b, int64_t pad, const torch::Device& device) {
+  Prepared x;
+  x.n = static_cast<int64_t>(b.responses.size());
+  Layout lay = make_layout(b.prompt_ids, b.responses, pad);
+  x.T = lay.ids.size(1);
+  x.ids = lay.ids.to(device), x.attn = lay.attention_mask.to(device), x.rmask = lay.response_mask.to(device);
+  x.targets = lay.targets.to(device), x.predict_at = lay.predict_at.to(device);
+  if (cfg.algo.overlong == "mask") {
+    for (int64_t i = 0; i < x.n; ++i) {
+      if (b.truncated[static_cast<size_t>(i)]) x.rmask[i].zero_();
+    }
+  }
+  x.micro_rows = std::max<int64_t>(1, cfg.algo.micro_batch_tokens / x.T);
+  x.temp = cfg.rollout.temperature > 0 ? cfg.rollout.temperature : 1.0;
+  return x;
+}
+
 }  // namespace
 
 int64_t real_tokens(const UpdateBatch& b) {
@@ -297,24 +391,20 @@ int64_t real_tokens(const UpdateBatch& b) {
   return n;
 }
 
+torch::Tensor recompute_old_logprobs(const Config& cfg, model::CausalLM& lm, const UpdateBatch& b,
+                                     int64_t pad) {
+  Prepared x = prepare(cfg, b, pad, lm->device());
+  x.logp_old = torch::zeros_like(x.rmask);
+  if (x.n > 0) chunked_logprobs(lm, x, x.logp_old);
+  return x.logp_old;
+}
+
 Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int64_t pad, PhaseTimes& times) {
   const auto& a = cfg.algo;
   Json out{{"update_tokens", 0}, {"update_tokens_padded", 0}};
-  Prepared x;
-  x.n = static_cast<int64_t>(b.responses.size());
-  if (x.n == 0) return out;  // dynamic sampling kept nothing: no update this step
+  if (b.responses.empty()) return out;  // dynamic sampling kept nothing: no update this step
   const torch::Device device = p.lm->device();
-  Layout lay = make_layout(b.prompt_ids, b.responses, pad);
-  x.T = lay.ids.size(1);
-  x.ids = lay.ids.to(device), x.attn = lay.attention_mask.to(device), x.rmask = lay.response_mask.to(device);
-  x.targets = lay.targets.to(device), x.predict_at = lay.predict_at.to(device);
-  if (a.overlong == "mask") {
-    for (int64_t i = 0; i < x.n; ++i) {
-      if (b.truncated[static_cast<size_t>(i)]) x.rmask[i].zero_();
-    }
-  }
-  x.micro_rows = std::max<int64_t>(1, a.micro_batch_tokens / x.T);
-  x.temp = cfg.rollout.temperature > 0 ? cfg.rollout.temperature : 1.0;
+  Prepared x = prepare(cfg, b, pad, device);
   {
     ScopedTimer t(times, "old_logprobs");
     old_logprobs(cfg, p, b, x);
@@ -325,6 +415,7 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
     advantages(cfg, p, b, x);
     if (device.is_cuda()) torch::cuda::synchronize();
   }
+  if (x.is_keep.defined()) x.rmask = x.is_keep;  // algo.off_policy_correction = mask: dropped tokens leave
   ScopedTimer t(times, "update");
   torch::Tensor stats = torch::zeros({algo::kLossStatCount}, torch::dtype(torch::kFloat64).device(device));
   const double grad_norm = optimize(cfg, p, x, stats, times);
@@ -341,6 +432,7 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
   out["update_tokens"] = static_cast<int64_t>(tokens[0]);
   out["update_tokens_padded"] = static_cast<int64_t>(tokens[1]);
   if (x.rollout_diff >= 0) out["rollout_logprob_diff"] = x.rollout_diff;
+  add_off_policy_metrics(cfg, p, x, out);
   return out;
 }
 

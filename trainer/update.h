@@ -26,7 +26,8 @@ struct UpdateBatch {
   std::vector<bool> truncated;                              // cut at max_new_tokens
   std::vector<double> rewards;                              // total reward per answer
   // Per response token, from the rollout engine (Trajectory::logprobs_policy at T = 1, ::logprobs at the
-  // sampling temperature): read only when algo.old_logprobs = rollout.
+  // sampling temperature): read when algo.old_logprobs = rollout, and logprobs_sampling as the behaviour
+  // policy mu when algo.off_policy_correction is on (the distribution the answers were drawn from).
   std::vector<std::vector<float>> logprobs_policy, logprobs_sampling;
 };
 
@@ -53,7 +54,9 @@ struct PolicyState {
 
 // algo.old_logprobs = rollout reads, per token, the engine's log-probs of the distribution the trainer
 // scores (T = rollout.temperature, no filters). Throws naming the keys when no engine value matches:
-// temperature != 1 together with top_k / top_p / min_p.
+// temperature != 1 together with top_k / top_p / min_p. Also throws for algo.off_policy_correction != none
+// with old_logprobs = rollout (then mu = pi_old and every weight is 1: a correction that does nothing is
+// refused rather than run silently) or with greedy decoding (temperature 0: no sampling distribution).
 void validate_old_logprobs(const Config& cfg);
 
 // algo.old_logprobs = auto, resolved once at start (value "rollout" or "recompute", and why): rollout where
@@ -61,13 +64,19 @@ void validate_old_logprobs(const Config& cfg);
 // same numbers from the same dtype path: float32 compute (the engine's decode and the trainer's forward
 // differ by float rounding of different GEMM shapes, ~1e-7 on CPU), or bf16/fp16 on CUDA with
 // rollout.batch_invariant and a LibTorch that can turn split-K off (compat::kHasSplitKControl: equal to fp32
-// rounding). Anything else recomputes. A value other than auto is returned as it is ("set in the config").
-// policy_update resolves auto the same way from PolicyState::lm; the trainer resolves it once at start to log
-// the choice.
+// rounding). Anything else recomputes. With algo.off_policy_correction on, auto recomputes: the correction
+// needs pi_old apart from the engine's mu. A value other than auto is returned as it is ("set in the
+// config"). policy_update resolves auto the same way from PolicyState::lm; the trainer resolves it once at
+// start to log the choice.
 struct OldLogprobsChoice {
   std::string value, why;
 };
 OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, bool cuda);
+
+// The old policy's log-probs [n, Tr] (float32, on lm's device; 0 beyond each response) as the old_logprobs
+// phase recomputes them: the same layout, micro-batch rows and temperature, so the same numbers.
+torch::Tensor recompute_old_logprobs(const Config& cfg, model::CausalLM& lm, const UpdateBatch& b,
+                                     int64_t pad);
 
 // Prompt + response tokens of every answer in `b`, without padding: what one pass over the batch learns from.
 int64_t real_tokens(const UpdateBatch& b);
@@ -80,6 +89,10 @@ int64_t real_tokens(const UpdateBatch& b);
 // Returns {update_tokens (real_tokens(b), counted once however many epochs), update_tokens_padded (rows x
 // padded width x algo.epochs: what the forward passes computed), and when an update ran: entropy, clip_frac,
 // grad_norm, pg_loss, and kl only with a reference model}. A field that was not measured is absent, never 0.
+// With algo.off_policy_correction on, the policy-gradient loss of each token is multiplied by its importance
+// weight (algo/off_policy.h; pg_loss is the weighted one) and the result adds off_policy/{is_ratio_mean,
+// is_ratio_max, is_weight_mean, is_clip_frac (tis) or is_masked_frac (mask), logprob_abs_diff}, over the
+// valid response tokens of every rank.
 Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int64_t pad, PhaseTimes& times);
 
 }  // namespace zerorl::trainer
