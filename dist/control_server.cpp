@@ -41,6 +41,7 @@ struct ControlServer::Impl {
   std::thread thread;
   std::map<uint64_t, std::shared_ptr<Session>> sessions;  // registered; I/O thread only
   uint64_t next_id = 1;
+  bool stopping = false;  // I/O thread only: the destructor is closing every connection
 
   mutable std::mutex mutex;  // guards the fields below
   std::condition_variable cv;
@@ -174,7 +175,11 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
       impl->push({ControlEvent::Kind::kRejected, 0, peer, reason, {}});
       return;
     }
-    ZRL_WARN("rollout coordinator: worker {} ({}) left: {}", id, peer, reason);
+    if (impl->stopping) {
+      ZRL_INFO("rollout coordinator: closed worker {} ({}): {}", id, peer, reason);
+    } else {
+      ZRL_WARN("rollout coordinator: worker {} ({}) left: {}", id, peer, reason);
+    }
     impl->sessions.erase(id);
     {
       std::lock_guard<std::mutex> lock(impl->mutex);
@@ -216,6 +221,7 @@ ControlServer::~ControlServer() {
   asio::post(impl_->io, [impl = impl_.get()] {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
+    impl->stopping = true;
     auto sessions = impl->sessions;
     for (auto& [id, session] : sessions) session->close("coordinator shutting down");
     impl->io.stop();

@@ -1,6 +1,5 @@
-// dist/wire_body.cpp: each message's CBOR map: field names, raw little-endian blocks, and the checks that
-// make a decoded message safe to use (lengths agree, slices inside their bucket). Not here: framing
-// (wire.cpp).
+// dist/wire_body.cpp: each message's CBOR map (fields, raw little-endian blocks) and the checks that make a
+// decoded message safe to use (lengths agree, slices inside their bucket). Not here: framing (wire.cpp).
 #include "dist/wire_body.h"
 
 #include <cstring>
