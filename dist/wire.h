@@ -51,7 +51,7 @@ struct TensorSlice {
 };
 
 // Coordinator -> worker: bucket `bucket` of `buckets` of weight version `version`. A worker applies a
-// version only when all its buckets have arrived.
+// version only when all its buckets have arrived. Versions start at 1 (0 = no weights yet).
 struct Weights {
   uint64_t version = 0;
   uint32_t bucket = 0;
