@@ -226,6 +226,40 @@ TEST(RolloutWorkers, AKilledWorkersGroupsAreRequeuedAndANewWorkerJoins) {
               read_file(b + "/checkpoints/step_8/model.safetensors"));
 }
 
+// The only worker dies mid-run (frozen first, so it holds the step's groups): the trainer waits
+// rollout.worker_wait_s for another one, then exits non-zero saying so.
+TEST(RolloutWorkers, EveryWorkerGoneEndsTheRunAfterTheWait) {
+  const std::string b = fresh("all_gone");
+  const std::string token = b + "_token";
+  write_file_atomic(token, "secret\n");
+  const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + token};
+  Children children;
+  const pid_t trainer = children.start(
+      zerorl("train", plus(plus(kThreeSteps, remote),
+                           {"--set", "trainer.steps=50", "--set", "run.output_dir=" + b, "--set",
+                            "rollout.mode=workers", "--set", "rollout.worker_wait_s=3"})),
+      b + ".log");
+  const std::string address = coordinator_address(b + ".log");
+  ASSERT_FALSE(address.empty()) << read_file(b + ".log");
+  const pid_t w1 =
+      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w1.log");
+  for (int i = 0; i < 2400 && steps_logged(b) < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(w1, SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(w1, SIGKILL);
+  EXPECT_EQ(children.wait(w1), 128 + SIGKILL);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(children.wait(trainer), 1);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(waited, 2.0) << "the trainer must wait rollout.worker_wait_s (3 s) for a worker";
+  const std::string log = read_file(b + ".log");
+  EXPECT_NE(log.find("every worker is gone and none registered with the coordinator at " + address),
+            std::string::npos)
+      << log;
+  EXPECT_LT(steps_logged(b), 50u);
+}
+
 TEST(RolloutWorkers, NoWorkerWithinTheWaitIsAClearError) {
   const std::string b = fresh("noworker");
   const std::string token = b + "_token";
