@@ -1,4 +1,5 @@
-// apps/cmd_train.cpp: `zerorl train | eval | pretrain | sample | sft | pipeline`: load the YAML config (with
+// apps/cmd_train.cpp: `zerorl train | eval | pretrain | sample | sft | pipeline | rollout-worker`: load the
+// YAML config (with
 // --set), then run. Not here: the RL loop (trainer/), which these commands only call.
 #include <cstdio>
 #include <filesystem>
@@ -78,8 +79,9 @@ void add_config_options(CLI::App* cmd, RunArgs& args) {
 }  // namespace
 
 void register_train_commands(CLI::App& app, int& exit_code) {
-  static RunArgs train_args, eval_args, pretrain_args, sample_args, sft_args,
-      pipeline_args;  // CLI11 binds options to storage that outlives parse.
+  static RunArgs train_args, eval_args, pretrain_args, sample_args, sft_args, pipeline_args,
+      worker_args;  // CLI11 binds options to storage that outlives parse.
+  static std::string worker_trainer, worker_device;
 
   auto* train = app.add_subcommand("train", "Run GRPO-style RL from a YAML config");
   add_config_options(train, train_args);
@@ -93,6 +95,25 @@ void register_train_commands(CLI::App& app, int& exit_code) {
     }
     log::init(launch_rank(), cfg.run.log_level);
     exit_code = trainer::run_train(cfg, train_args.resume);
+  });
+
+  auto* worker = app.add_subcommand(
+      "rollout-worker", "Generate answers for a trainer running with rollout.mode: workers (same config)");
+  add_config_options(worker, worker_args);
+  worker
+      ->add_option("--trainer", worker_trainer,
+                   "The trainer's coordinator HOST:PORT (its log: \"rollout coordinator: listening on ...\")")
+      ->required();
+  worker->add_option("--device", worker_device, "Device of this worker (overrides run.device): cpu, cuda:N");
+  worker->callback([&exit_code]() {
+    if (!worker_device.empty()) worker_args.overrides.push_back("run.device=" + worker_device);
+    Config cfg = resolve_config(worker_args);
+    if (worker_args.print_config) {
+      std::fputs(config::to_yaml(cfg).c_str(), stdout);
+      return;
+    }
+    log::init(0, cfg.run.log_level);
+    exit_code = run_rollout_worker(cfg, worker_trainer);
   });
 
   auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint: pass@1, avg@k, maj@k");

@@ -10,7 +10,8 @@
 namespace zerorl::apps {
 
 // Each registers its subcommands on `app`. A subcommand's callback sets `exit_code`.
-void register_train_commands(CLI::App& app, int& exit_code);  // train, eval, pretrain, sample, sft, pipeline
+void register_train_commands(CLI::App& app, int& exit_code);  // train, eval, pretrain, sample, sft, pipeline,
+                                                              // rollout-worker
 void register_model_commands(CLI::App& app, int& exit_code);  // generate, logits
 void register_tokenize_command(CLI::App& app, int& exit_code);  // tokenize
 void register_verify_command(CLI::App& app, int& exit_code);    // verify
@@ -29,6 +30,10 @@ int run_verify(const VerifyArgs& args);
 // (cmd_verify_code.cpp).
 int verify_code_jsonl(const std::string& input_path, const SandboxSection& sandbox, int threads,
                       double deadline_s);
+
+// `zerorl rollout-worker`: serves the coordinator at `trainer_address` (host:port) until the trainer ends
+// (cmd_rollout_worker.cpp). Returns the exit code: 0 when the trainer said bye or closed the connection.
+int run_rollout_worker(const Config& cfg, const std::string& trainer_address);
 
 // Prints "not implemented yet: see issue N" to stderr and returns 2 (the only allowed placeholder).
 int not_implemented(const char* what, int issue);

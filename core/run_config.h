@@ -117,7 +117,29 @@ ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
   F(bool, dynamic_sampling, false, "DAPO: drop groups whose rewards are all equal, resample to refill.",  \
     check::any())                                                                                         \
   F(int64_t, max_resample_rounds, 3, "DAPO dynamic sampling: extra rollout rounds per step at most.",     \
-    check::at_least(0))
+    check::at_least(0))                                                                                   \
+  F(std::string, mode, "colocated",                                                                       \
+    "Where answers are generated: colocated (the trainer's own engine) or workers (`zerorl "              \
+    "rollout-worker` processes that register with the trainer's coordinator; README, \"Rollout workers\"). " \
+    "Placement does not change results: every sample's stream is keyed by (seed, step, prompt, sample).",  \
+    check::one_of({"colocated", "workers"}))                                                              \
+  F(std::string, listen, "127.0.0.1:0",                                                                   \
+    "workers mode: host:port the coordinator listens on (port 0 = any free port; the bound one is "       \
+    "logged as \"rollout coordinator: listening on HOST:PORT\"). Loopback by default.",                    \
+    check::any())                                                                                         \
+  F(std::string, auth_token_file, "",                                                                     \
+    "workers mode: file holding the shared secret every worker must present (trainer and workers read "   \
+    "the same file; required in workers mode).",                                                          \
+    check::any())                                                                                         \
+  F(int64_t, workers, 1, "workers mode: workers to wait for before the first step.", check::at_least(1))  \
+  F(double, worker_wait_s, 600.0,                                                                         \
+    "workers mode: how long the trainer waits for workers (at start, or when every worker is gone) "      \
+    "before it exits with a message naming the coordinator's address.",                                   \
+    check::positive())                                                                                    \
+  F(double, weight_bucket_mb, 256.0,                                                                      \
+    "workers mode: weights go to each worker in buckets of this many MiB (model dtype), one frame each, " \
+    "versioned by the step that produced them.",                                                          \
+    check::positive())
 ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
 
 #define ZRL_ALGO_FIELDS(F)                                                                                   \

@@ -21,6 +21,7 @@
 #include "trainer/eval.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/memory_plan.h"
+#include "trainer/remote_rollout.h"
 #include "trainer/report.h"
 #include "trainer/zero_state.h"
 
@@ -95,6 +96,13 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   // The KV budget is measured now, with the weights, masters and reference on the device.
   engine_ = std::make_unique<rollout::Engine>(lm_, engine_options(cfg, *tok_, device_));
   if (cfg.trainer.memory_check) check_memory();
+  if (cfg.rollout.mode == "workers") {
+    ZRL_CHECK(!distributed(*comm_),
+              "rollout.mode = workers runs with one trainer process for now (this launch "
+              "has {} ranks); use rollout.mode: colocated for data-parallel runs",
+              comm_->world_size());
+    remote_ = std::make_unique<RemoteRollout>(cfg);
+  }
   saver_ = std::make_unique<CheckpointSaver>(cfg.run.output_dir, cfg.trainer.keep_last,
                                              checkpoint_delay_from_env());
 }
@@ -221,7 +229,10 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
     {
       ScopedTimer t(times, "rollout");
       torch::NoGradGuard ng;
-      res = engine_->generate(prompts, gc);
+      // rollout.mode = workers: the same groups and keys, answered by rollout workers with this step's
+      // weights (version step_ + 1: the weights after step_ updates).
+      res = remote_ ? remote_->generate(lm_, static_cast<uint64_t>(step_ + 1), prompts, gc)
+                    : engine_->generate(prompts, gc);
     }
     ScopedTimer t(times, "reward");
     std::vector<Scorer::Item> items;
@@ -324,6 +335,10 @@ Json Trainer::run_step(bool save) {
     if (key.rfind("off_policy/", 0) == 0) row[key] = value;
   }
   for (const auto& [key, value] : hack.items()) row[key] = value;
+  if (remote_) {
+    const Json remote = remote_->step_metrics();  // named: items() of a temporary would dangle
+    for (const auto& [key, value] : remote.items()) row[key] = value;
+  }
   if (save) times["checkpoint_blocking"] = save_checkpoint_async();
   times["total"] = wall.seconds();
   for (const auto& [phase, s] : times) row["time/" + phase] = s;

@@ -26,6 +26,8 @@
 
 namespace zerorl::trainer {
 
+class RemoteRollout;  // remote_rollout.h
+
 class Trainer {
  public:
   Trainer(const Config& cfg, const dist::Context& ctx);
@@ -64,6 +66,7 @@ class Trainer {
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   model::CausalLM lm_{nullptr}, ref_{nullptr};
   std::unique_ptr<rollout::Engine> engine_;
+  std::unique_ptr<RemoteRollout> remote_;  // rollout.mode = workers (remote_rollout.h)
   std::unique_ptr<Scorer> scorer_;
   std::unique_ptr<MasterWeights> masters_;             // bf16 compute only: the fp32 weights AdamW updates
   std::unique_ptr<torch::optim::AdamW> opt_;           // dist.zero = 0

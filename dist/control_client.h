@@ -1,0 +1,37 @@
+// dist/control_client.h: a rollout worker's connection to the coordinator (blocking Boost.Asio socket):
+// hello/welcome, then framed messages both ways. Not here: the coordinator (control_server.h), generation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dist/wire.h"
+
+namespace zerorl::dist {
+
+class ControlClient {
+ public:
+  // Connects to `trainer` ("host:port"), sends a hello with `auth_token` and waits for the welcome. Throws
+  // zerorl::Error naming the address when the connection is refused or the coordinator drops the worker
+  // (wrong token, other protocol version: the coordinator's log says which).
+  ControlClient(const std::string& trainer, const std::string& auth_token, const std::string& worker_id,
+                uint32_t max_body = wire::kDefaultMaxBody);
+  ~ControlClient();
+  ControlClient(const ControlClient&) = delete;
+  ControlClient& operator=(const ControlClient&) = delete;
+
+  const wire::Welcome& welcome() const { return welcome_; }
+  // Blocks for the next message. An error value (never an exception) when the connection ends or a frame
+  // is bad: the caller then exits with that reason.
+  wire::Decoded<wire::Message> receive();
+  // Sends one message; false when the connection is gone.
+  bool send(const wire::Message& message);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  wire::Welcome welcome_;
+};
+
+}  // namespace zerorl::dist

@@ -1,0 +1,28 @@
+// rollout/worker.h: a rollout worker's loop: weights in, groups generated with the same rollout::Engine and
+// stream keys as a colocated run, results out, until the trainer says bye or goes away. Not here: the process
+// set-up from a config (apps/cmd_rollout_worker.cpp), the coordinator (trainer/remote_rollout.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dist/control_client.h"
+#include "rollout/engine.h"
+#include "rollout/weight_channel.h"
+
+namespace zerorl::rollout {
+
+struct WorkerStats {
+  int64_t groups = 0;          // Work messages answered
+  int64_t weight_updates = 0;  // versions applied
+  std::string end_reason;      // why the loop ended ("bye: ..." or the connection's error)
+};
+
+// Serves `client` until the trainer ends it. `stop` carries the run's eos ids and stop strings (the Work
+// messages carry sampler, length limit, seed, step and keys). Work for a weight version other than the
+// applied one is a protocol error: the worker says bye and returns (the coordinator re-queues the group).
+WorkerStats run_worker(dist::ControlClient& client, Engine& engine, WeightChannel& weights,
+                       const StopRules& stop);
+
+}  // namespace zerorl::rollout

@@ -1,0 +1,281 @@
+// tests/dist/test_rollout_workers.cpp: rollout.mode = workers end to end, with processes this test starts on
+// loopback: `zerorl train` plus two `zerorl rollout-worker` give bit-identical weights, metrics and samples
+// to a colocated run of configs/tiny_test.yaml. Not here: the control plane's bad peers (test_control.cpp).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/files.h"
+#include "core/json_io.h"
+#include "tests/run_process.h"
+
+namespace fs = std::filesystem;
+
+namespace zerorl {
+namespace {
+
+using testing::spawn_logged;
+using testing::wait_exit;
+
+std::string fresh(const std::string& name) {
+  const std::string d = (fs::temp_directory_path() / ("zerorl_workers_" + name)).string();
+  remove_tree(d);
+  // Logs of an earlier run must not answer this run's polls (a worker's log is truncated only once it
+  // starts).
+  for (const char* log : {".log", "_w1.log", "_w2.log", "_w3.log"}) fs::remove(d + log);
+  return d;
+}
+
+std::vector<std::string> zerorl(const std::string& command, const std::vector<std::string>& extra) {
+  std::vector<std::string> a{testing::binary_dir() + "/zerorl", command, "--config",
+                             testing::source_dir() + "/configs/tiny_test.yaml"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+// algo.old_logprobs=recompute: the update then depends on the sampled tokens only. A worker's engine batch
+// holds one prompt's G rows where the colocated engine holds all P * G, so the engine's log-probs may differ
+// in their last bits (BLAS blocking depends on the row count: tests/rollout/engine_test.cpp), which the
+// default (the engine's log-probs as the ratio denominator on CPU fp32) would carry into the weights.
+const std::vector<std::string> kThreeSteps{"--set", "trainer.steps=3",
+                                           "--set", "trainer.save_every=3",
+                                           "--set", "trainer.sample_every=1",
+                                           "--set", "trainer.tensorboard=false",
+                                           "--set", "algo.old_logprobs=recompute"};
+
+std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Every process this test started and has not waited for is killed (SIGKILL) and reaped when it fails early.
+struct Children {
+  std::vector<pid_t> pids;
+  pid_t start(const std::vector<std::string>& args, const std::string& log) {
+    pids.push_back(spawn_logged(args, log, "", false));
+    return pids.back();
+  }
+  int wait(pid_t pid) {
+    const int code = wait_exit(pid);
+    pids.erase(std::find(pids.begin(), pids.end(), pid));
+    return code;
+  }
+  ~Children() {
+    for (pid_t pid : pids) {
+      kill(pid, SIGKILL);
+      wait_exit(pid);
+    }
+  }
+};
+
+// The coordinator's "listening on HOST:PORT" line of the trainer's log, waiting up to 120 s for it.
+std::string coordinator_address(const std::string& log) {
+  const std::string marker = "rollout coordinator: listening on ";
+  for (int i = 0; i < 1200; ++i) {
+    std::ifstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t at = line.find(marker);
+      if (at != std::string::npos) return line.substr(at + marker.size());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return "";
+}
+
+TEST(RolloutWorkers, TwoWorkersGiveBitIdenticalRunsToColocated) {
+  const std::string a = fresh("colocated"), b = fresh("workers");
+  ASSERT_EQ(wait_exit(spawn_logged(zerorl("train", plus(kThreeSteps, {"--set", "run.output_dir=" + a})),
+                                   a + ".log")),
+            0)
+      << read_file(a + ".log");
+
+  const std::string token = b + "_token";
+  write_file_atomic(token, "a shared secret for this test\n");
+  const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + token};
+  Children children;
+  const pid_t trainer = children.start(
+      zerorl("train", plus(plus(kThreeSteps, remote),
+                           {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers", "--set",
+                            "rollout.workers=2", "--set", "rollout.listen=127.0.0.1:0", "--set",
+                            "rollout.worker_wait_s=120", "--set", "rollout.weight_bucket_mb=0.01"})),
+      b + ".log");
+  const std::string address = coordinator_address(b + ".log");
+  ASSERT_FALSE(address.empty()) << read_file(b + ".log");
+  const pid_t w1 =
+      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w1.log");
+  const pid_t w2 =
+      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w2.log");
+  ASSERT_EQ(children.wait(trainer), 0) << read_file(b + ".log");
+  EXPECT_EQ(children.wait(w1), 0) << read_file(b + "_w1.log");
+  EXPECT_EQ(children.wait(w2), 0) << read_file(b + "_w2.log");
+  // Both workers answered groups (placement really was spread), and weights went out in several buckets.
+  for (const std::string& w : {b + "_w1.log", b + "_w2.log"}) {
+    const std::string log = read_file(w);
+    EXPECT_EQ(log.find("after 0 groups"), std::string::npos) << log;
+    EXPECT_NE(log.find("done after"), std::string::npos) << log;
+  }
+
+  // Bit-identical: the same trajectories, rewards, update statistics and final weights.
+  const auto ra = read_jsonl(a + "/metrics.jsonl"), rb = read_jsonl(b + "/metrics.jsonl");
+  ASSERT_EQ(ra.size(), 3u);
+  ASSERT_EQ(rb.size(), 3u);
+  for (size_t i = 0; i < ra.size(); ++i) {
+    for (const char* k :
+         {"step", "reward_mean", "accuracy", "format_rate", "response_len_mean", "response_len_max",
+          "truncated_frac", "groups_kept", "entropy", "pg_loss", "grad_norm"}) {
+      EXPECT_EQ(ra[i][k], rb[i][k]) << "step " << i + 1 << " " << k;
+    }
+    // The engines' log-probs against the trainer's forward: float32 rounding either way (|log p| < ~10 here).
+    EXPECT_NEAR(ra[i]["rollout_logprob_diff"].get<double>(), rb[i]["rollout_logprob_diff"].get<double>(),
+                1e-5)
+        << "step " << i + 1;
+    EXPECT_EQ(rb[i]["rollout/workers"], 2) << rb[i].dump();
+    EXPECT_EQ(rb[i]["rollout/requeued_groups"], 0) << rb[i].dump();
+  }
+  const auto sa = read_jsonl(a + "/samples.jsonl"), sb = read_jsonl(b + "/samples.jsonl");
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_EQ(sa[i]["prompt"], sb[i]["prompt"]) << i;
+    EXPECT_EQ(sa[i]["response"], sb[i]["response"]) << i;
+    EXPECT_EQ(sa[i]["reward"], sb[i]["reward"]) << i;
+  }
+  const std::string wa = read_file(a + "/checkpoints/step_3/model.safetensors");
+  const std::string wb = read_file(b + "/checkpoints/step_3/model.safetensors");
+  EXPECT_FALSE(wa.empty());
+  EXPECT_TRUE(wa == wb) << "step-3 weights differ between colocated and workers";
+}
+
+// A file's text so far ("" while it does not exist).
+std::string text_of(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Lines of a run's metrics.jsonl so far (0 while it does not exist).
+size_t steps_logged(const std::string& run) {
+  std::ifstream in(run + "/metrics.jsonl");
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) n += line.empty() ? 0 : 1;
+  return n;
+}
+
+// kill -9 of a worker mid-run, and a new worker joining: the run completes, every group of every step is
+// answered exactly once (the run equals the colocated one bit for bit), re-queues are counted.
+TEST(RolloutWorkers, AKilledWorkersGroupsAreRequeuedAndANewWorkerJoins) {
+  const std::vector<std::string> steps{"--set", "trainer.steps=8", "--set", "trainer.save_every=8"};
+  const std::string a = fresh("kill_colocated"), b = fresh("kill_workers");
+  ASSERT_EQ(
+      wait_exit(spawn_logged(
+          zerorl("train", plus(plus(kThreeSteps, steps), {"--set", "run.output_dir=" + a})), a + ".log")),
+      0)
+      << read_file(a + ".log");
+  const std::string token = b + "_token";
+  write_file_atomic(token, "another secret\n");
+  const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + token};
+  Children children;
+  const pid_t trainer = children.start(
+      zerorl("train", plus(plus(plus(kThreeSteps, steps), remote),
+                           {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers", "--set",
+                            "rollout.workers=2", "--set", "rollout.worker_wait_s=120"})),
+      b + ".log");
+  const std::string address = coordinator_address(b + ".log");
+  ASSERT_FALSE(address.empty()) << read_file(b + ".log");
+  const pid_t w1 =
+      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w1.log");
+  const pid_t w2 =
+      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w2.log");
+  for (int i = 0; i < 2400 && steps_logged(b) < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Both workers frozen: the next step's groups go out (2 per worker) and stay unanswered. Then w1 dies with
+  // its groups in flight, and a new worker must register before the step can finish (w2 still frozen).
+  kill(w2, SIGSTOP);
+  kill(w1, SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  kill(w1, SIGKILL);
+  EXPECT_EQ(children.wait(w1), 128 + SIGKILL);
+  const pid_t w3 =
+      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w3.log");
+  for (int i = 0; i < 2400 && text_of(b + "_w3.log").find("registered") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(w2, SIGCONT);
+  ASSERT_EQ(children.wait(trainer), 0) << read_file(b + ".log");
+  EXPECT_EQ(children.wait(w2), 0) << read_file(b + "_w2.log");
+  EXPECT_EQ(children.wait(w3), 0) << read_file(b + "_w3.log");
+
+  const auto ra = read_jsonl(a + "/metrics.jsonl"), rb = read_jsonl(b + "/metrics.jsonl");
+  ASSERT_EQ(rb.size(), 8u);
+  int64_t requeued = 0;
+  for (size_t i = 0; i < rb.size(); ++i) {
+    for (const char* k :
+         {"reward_mean", "accuracy", "response_len_mean", "groups_sampled", "pg_loss", "grad_norm"}) {
+      EXPECT_EQ(ra[i][k], rb[i][k]) << "step " << i + 1 << " " << k;
+    }
+    requeued += rb[i]["rollout/requeued_groups"].get<int64_t>();
+  }
+  EXPECT_GE(requeued, 1) << "w1 was killed holding groups";
+  EXPECT_NE(read_file(b + "_w3.log").find("registered"), std::string::npos) << read_file(b + "_w3.log");
+  EXPECT_EQ(rb.back()["rollout/workers"], 2) << "w3 should have replaced w1: " << rb.back().dump();
+  EXPECT_TRUE(read_file(a + "/checkpoints/step_8/model.safetensors") ==
+              read_file(b + "/checkpoints/step_8/model.safetensors"));
+}
+
+// The only worker dies mid-run (frozen first, so it holds the step's groups): the trainer waits
+// rollout.worker_wait_s for another one, then exits non-zero saying so.
+TEST(RolloutWorkers, EveryWorkerGoneEndsTheRunAfterTheWait) {
+  const std::string b = fresh("all_gone");
+  const std::string token = b + "_token";
+  write_file_atomic(token, "secret\n");
+  const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + token};
+  Children children;
+  const pid_t trainer = children.start(
+      zerorl("train", plus(plus(kThreeSteps, remote),
+                           {"--set", "trainer.steps=50", "--set", "run.output_dir=" + b, "--set",
+                            "rollout.mode=workers", "--set", "rollout.worker_wait_s=3"})),
+      b + ".log");
+  const std::string address = coordinator_address(b + ".log");
+  ASSERT_FALSE(address.empty()) << read_file(b + ".log");
+  const pid_t w1 =
+      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w1.log");
+  for (int i = 0; i < 2400 && steps_logged(b) < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(w1, SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(w1, SIGKILL);
+  EXPECT_EQ(children.wait(w1), 128 + SIGKILL);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(children.wait(trainer), 1);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(waited, 2.0) << "the trainer must wait rollout.worker_wait_s (3 s) for a worker";
+  const std::string log = read_file(b + ".log");
+  EXPECT_NE(log.find("every worker is gone and none registered with the coordinator at " + address),
+            std::string::npos)
+      << log;
+  EXPECT_LT(steps_logged(b), 50u);
+}
+
+TEST(RolloutWorkers, NoWorkerWithinTheWaitIsAClearError) {
+  const std::string b = fresh("noworker");
+  const std::string token = b + "_token";
+  write_file_atomic(token, "secret\n");
+  Children children;
+  const pid_t trainer = children.start(
+      zerorl("train",
+             plus(kThreeSteps, {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers", "--set",
+                                "rollout.auth_token_file=" + token, "--set", "rollout.worker_wait_s=1"})),
+      b + ".log");
+  EXPECT_EQ(children.wait(trainer), 1);
+  const std::string log = read_file(b + ".log");
+  EXPECT_NE(log.find("0 of 1 workers registered with the coordinator at 127.0.0.1:"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("zerorl rollout-worker --config"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace zerorl

@@ -1,0 +1,266 @@
+// tests/dist/test_wire.cpp: the rollout wire format: round trips of every message, the byte layout against
+// hand-written bytes, and a fuzz test (random, truncated, bit-flipped, oversized, deeply nested frames).
+// Not here: sockets (test_control.cpp).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "dist/wire.h"
+
+namespace zerorl::dist::wire {
+namespace {
+
+Work sample_work() {
+  Work w;
+  w.group_id = 42;
+  w.step = 3;
+  w.seed = 0xDEADBEEFCAFEull;  // above 32 bits: keys and seeds are full u64
+  w.weight_version = 7;
+  w.group_size = 4;
+  w.max_new_tokens = 96;
+  w.sampler = {0.7, 20, 0.95, 0.05};
+  w.prompt_keys = {5, (1ull << 63) + 9};
+  w.prompts = {{1, 2, 3}, {151643, 0x01020304, -1}};
+  return w;
+}
+
+Result sample_result() {
+  Result r;
+  r.group_id = 42;
+  r.weight_version = 7;
+  r.generate_s = 1.25;
+  r.new_tokens = 5;
+  Trajectory t;
+  t.prompt_index = 1;
+  t.sample_index = 3;
+  t.tokens = {9, 8, 151643};
+  t.logprobs = {-0.5f, -1e-30f, -std::numeric_limits<float>::infinity()};
+  t.logprobs_policy = {-0.25f, 0.0f, -7.0f};
+  t.finish = 1;
+  t.text = "<answer>4</answer>";
+  r.samples = {t, Trajectory{0, 0, {3, 4}, {-1.f, -2.f}, {-1.5f, -2.5f}, 3, ""}};
+  return r;
+}
+
+Weights sample_weights() {
+  Weights w;
+  w.version = 2;
+  w.bucket = 1;
+  w.buckets = 3;
+  w.data.resize(4 * 6 + 2 * 4);
+  for (size_t i = 0; i < w.data.size(); ++i) w.data[i] = static_cast<uint8_t>(i * 7);
+  w.tensors = {{"model.embed_tokens.weight", "float32", {2, 3}, 0, 24},
+               {"lm_head.weight", "bfloat16", {4}, 24, 8}};
+  return w;
+}
+
+std::vector<Message> all_messages() {
+  return {Hello{"s3cret", "host:123", kVersion},
+          Welcome{3, 9},
+          sample_weights(),
+          sample_work(),
+          sample_result(),
+          Bye{"trainer finished"}};
+}
+
+Message round_trip(const Message& m) {
+  std::vector<uint8_t> frame = encode(m);
+  Decoded<Message> d = decode(frame.data(), frame.size());
+  EXPECT_TRUE(d.ok()) << d.error;
+  EXPECT_EQ(d.value.index(), m.index());
+  return d.value;
+}
+
+TEST(Wire, RoundTripsEveryField) {
+  auto hello = std::get<Hello>(round_trip(Hello{"s3cret", "host:123", kVersion}));
+  EXPECT_EQ(hello.auth_token, "s3cret");
+  EXPECT_EQ(hello.worker_id, "host:123");
+  EXPECT_EQ(hello.version, kVersion);
+  auto welcome = std::get<Welcome>(round_trip(Welcome{3, 9}));
+  EXPECT_EQ(welcome.worker_index, 3u);
+  EXPECT_EQ(welcome.weight_version, 9u);
+  EXPECT_EQ(std::get<Bye>(round_trip(Bye{"done"})).reason, "done");
+
+  Work w = sample_work(), w2 = std::get<Work>(round_trip(w));
+  EXPECT_EQ(w2.group_id, w.group_id);
+  EXPECT_EQ(w2.step, w.step);
+  EXPECT_EQ(w2.seed, w.seed);
+  EXPECT_EQ(w2.weight_version, w.weight_version);
+  EXPECT_EQ(w2.group_size, w.group_size);
+  EXPECT_EQ(w2.max_new_tokens, w.max_new_tokens);
+  EXPECT_EQ(w2.sampler.temperature, w.sampler.temperature);
+  EXPECT_EQ(w2.sampler.top_k, w.sampler.top_k);
+  EXPECT_EQ(w2.sampler.top_p, w.sampler.top_p);
+  EXPECT_EQ(w2.sampler.min_p, w.sampler.min_p);
+  EXPECT_EQ(w2.prompt_keys, w.prompt_keys);
+  EXPECT_EQ(w2.prompts, w.prompts);
+
+  Result r = sample_result(), r2 = std::get<Result>(round_trip(r));
+  EXPECT_EQ(r2.group_id, r.group_id);
+  EXPECT_EQ(r2.weight_version, r.weight_version);
+  EXPECT_EQ(r2.generate_s, r.generate_s);
+  EXPECT_EQ(r2.new_tokens, r.new_tokens);
+  ASSERT_EQ(r2.samples.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const Trajectory &a = r.samples[i], &b = r2.samples[i];
+    EXPECT_EQ(b.prompt_index, a.prompt_index);
+    EXPECT_EQ(b.sample_index, a.sample_index);
+    EXPECT_EQ(b.tokens, a.tokens);
+    EXPECT_EQ(b.logprobs, a.logprobs);  // bit patterns travel raw: -inf and denormals survive
+    EXPECT_EQ(b.logprobs_policy, a.logprobs_policy);
+    EXPECT_EQ(b.finish, a.finish);
+    EXPECT_EQ(b.text, a.text);
+  }
+
+  Weights ws = sample_weights(), ws2 = std::get<Weights>(round_trip(ws));
+  EXPECT_EQ(ws2.version, 2u);
+  EXPECT_EQ(ws2.bucket, 1u);
+  EXPECT_EQ(ws2.buckets, 3u);
+  EXPECT_EQ(ws2.data, ws.data);
+  ASSERT_EQ(ws2.tensors.size(), 2u);
+  EXPECT_EQ(ws2.tensors[1].name, "lm_head.weight");
+  EXPECT_EQ(ws2.tensors[1].dtype, "bfloat16");
+  EXPECT_EQ(ws2.tensors[1].shape, std::vector<int64_t>{4});
+  EXPECT_EQ(ws2.tensors[1].offset, 24u);
+  EXPECT_EQ(ws2.tensors[1].nbytes, 8u);
+}
+
+// The layout written down in wire.h, checked byte by byte; the body parsed by nlohmann's own CBOR reader.
+TEST(Wire, ByteLayoutIsLittleEndianAsDocumented) {
+  Work w = sample_work();
+  std::vector<uint8_t> frame = encode(w);
+  const std::vector<uint8_t> head = {'Z', 'R', 'L', 'W', 1, 0, 4, 0};
+  ASSERT_GE(frame.size(), kHeaderBytes);
+  EXPECT_EQ(std::vector<uint8_t>(frame.begin(), frame.begin() + 8), head);
+  const size_t body = frame.size() - kHeaderBytes;
+  EXPECT_EQ(frame[8] | frame[9] << 8 | frame[10] << 16 | size_t(frame[11]) << 24, body);
+  auto j = nlohmann::json::from_cbor(std::vector<uint8_t>(frame.begin() + kHeaderBytes, frame.end()));
+  const auto& block = j.at("prompts").at(1).get_binary();
+  // 151643 = 0x0002505B, 0x01020304, -1: each as 4 little-endian bytes.
+  const std::vector<uint8_t> want = {0x5B, 0x50, 0x02, 0x00, 0x04, 0x03, 0x02, 0x01, 0xFF, 0xFF, 0xFF, 0xFF};
+  EXPECT_EQ(std::vector<uint8_t>(block.begin(), block.end()), want);
+  EXPECT_EQ(j.at("seed").get<uint64_t>(), 0xDEADBEEFCAFEull);
+}
+
+TEST(Wire, RejectsBadHeadersWithAReason) {
+  std::vector<uint8_t> frame = encode(Bye{"x"});
+  auto expect_error = [](std::vector<uint8_t> f, const std::string& what, uint32_t max = kDefaultMaxBody) {
+    Decoded<Message> d = decode(f.data(), f.size(), max);
+    EXPECT_FALSE(d.ok());
+    EXPECT_NE(d.error.find(what), std::string::npos) << d.error;
+  };
+  auto bad = frame;
+  bad[0] = 'X';
+  expect_error(bad, "bad magic");
+  bad = frame;
+  bad[4] = 2;
+  expect_error(bad, "protocol version 2");
+  bad = frame;
+  bad[6] = 9;
+  expect_error(bad, "unknown message type 9");
+  bad = frame;
+  bad[8] = bad[9] = bad[10] = bad[11] = 0xFF;  // 4 GiB claimed: rejected from the header alone
+  expect_error(bad, "exceeds the limit");
+  expect_error(frame, "exceeds the limit", 2);
+  expect_error({frame.begin(), frame.begin() + 5}, "truncated frame header");
+  bad = frame;
+  bad.pop_back();
+  expect_error(bad, "header says");
+  // A frame whose body is valid CBOR but the wrong shape names the field.
+  bad = encode(Bye{"x"});
+  bad[6] = 2;  // now claims to be a welcome
+  expect_error(bad, "welcome.worker_index is missing");
+}
+
+TEST(Wire, RejectsInconsistentBodies) {
+  Work w = sample_work();
+  w.prompt_keys.pop_back();
+  auto f = encode(w);
+  EXPECT_NE(decode(f.data(), f.size()).error.find("prompt_keys and work.prompts differ"), std::string::npos);
+  Weights ws = sample_weights();
+  ws.tensors[1].offset = 30;  // 8 bytes at 30 run past the 32-byte bucket
+  f = encode(ws);
+  EXPECT_NE(decode(f.data(), f.size()).error.find("slice outside the bucket"), std::string::npos);
+  ws = sample_weights();
+  ws.tensors[0].shape = {int64_t(1) << 40, int64_t(1) << 40};  // product overflows 64 bits
+  f = encode(ws);
+  EXPECT_NE(decode(f.data(), f.size()).error.find("bad shape"), std::string::npos);
+  Result r = sample_result();
+  r.samples[0].logprobs.pop_back();
+  f = encode(r);
+  EXPECT_NE(decode(f.data(), f.size()).error.find("differ in length"), std::string::npos);
+}
+
+std::vector<uint8_t> with_header(Type type, const std::vector<uint8_t>& body) {
+  std::vector<uint8_t> f = {'Z', 'R', 'L', 'W', 1, 0, static_cast<uint8_t>(type), 0};
+  for (int i = 0; i < 4; ++i) f.push_back(static_cast<uint8_t>(body.size() >> (8 * i)));
+  f.insert(f.end(), body.begin(), body.end());
+  return f;
+}
+
+// The CBOR reader recurses per nesting level: a megabyte of "array of one" must not overflow the stack.
+TEST(Wire, DeepNestingAndHugeCountsAreRejected) {
+  std::vector<uint8_t> deep(1 << 20, 0x81);
+  deep.push_back(0x00);
+  auto f = with_header(Type::kWork, deep);
+  Decoded<Message> d = decode(f.data(), f.size());
+  EXPECT_NE(d.error.find("nested deeper"), std::string::npos) << d.error;
+  // An array, a byte string and a map that claim 2^64-1 entries in a 9-byte body: no allocation, an error.
+  for (uint8_t major : {0x9B, 0x5B, 0xBB}) {
+    std::vector<uint8_t> body = {major, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    f = with_header(Type::kResult, body);
+    d = decode(f.data(), f.size());
+    EXPECT_FALSE(d.ok()) << int(major);
+  }
+}
+
+// Random mutations of valid frames and random bytes: the decoder returns (ok or an error), never crashes,
+// and decoding stays bounded in time. Also meaningful under ASan/UBSan (build-asan/).
+TEST(Wire, FuzzNeverCrashes) {
+  std::mt19937_64 rng(1234);
+  std::vector<std::vector<uint8_t>> valid;
+  for (const Message& m : all_messages()) valid.push_back(encode(m));
+  const auto start = std::chrono::steady_clock::now();
+  int64_t decoded_ok = 0, rejected = 0;
+  auto feed = [&](const std::vector<uint8_t>& f) {
+    Decoded<Message> d = decode(f.data(), f.size());
+    (d.ok() ? decoded_ok : rejected)++;
+    EXPECT_TRUE(d.ok() || !d.error.empty());
+  };
+  for (const auto& f : valid) {
+    for (size_t n = 0; n < f.size(); ++n) feed({f.begin(), f.begin() + n});  // every truncation
+    for (size_t bit = 0; bit < f.size() * 8; ++bit) {                        // every single bit flip
+      auto g = f;
+      g[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+      feed(g);
+    }
+  }
+  for (int i = 0; i < 20000; ++i) {
+    auto g = valid[rng() % valid.size()];
+    const int flips = 1 + int(rng() % 16);
+    for (int k = 0; k < flips; ++k) g[kHeaderBytes + rng() % (g.size() - kHeaderBytes)] = uint8_t(rng());
+    feed(g);
+    std::vector<uint8_t> noise(rng() % 256);
+    for (auto& b : noise) b = uint8_t(rng());
+    feed(noise);
+    feed(with_header(static_cast<Type>(1 + rng() % 6), noise));
+  }
+  EXPECT_GT(rejected, 0);
+  EXPECT_GT(decoded_ok, int64_t(valid.size()));  // the unmutated prefixes' full frames, and harmless flips
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 120.0);  // generous bound for ASan on a loaded 2-core machine; typically well under 5 s
+}
+
+TEST(Wire, SecretsCompareExactly) {
+  EXPECT_TRUE(secrets_equal("abc", "abc"));
+  EXPECT_FALSE(secrets_equal("abc", "abd"));
+  EXPECT_FALSE(secrets_equal("abc", "ab"));
+  EXPECT_FALSE(secrets_equal("abc", "abcd"));
+  EXPECT_FALSE(secrets_equal("abc", ""));
+  EXPECT_FALSE(secrets_equal("", "x"));
+}
+
+}  // namespace
+}  // namespace zerorl::dist::wire
