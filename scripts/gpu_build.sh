@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/gpu_build.sh: configure and build zerorl on a CUDA machine against pip's PyTorch (2.x).
 # If .gpu/debs holds Debian packages (scripts/gpu_debs.sh), they are unpacked into a private sysroot
-# (never into /) and used for the C++ dependencies the machine lacks. Usage: scripts/gpu_build.sh [targets]
+# (never into /) and used for the C++ dependencies the machine lacks. Warnings stay warnings there (its GCC 13
+# is not the GCC 12 that CI holds the code to). Usage: scripts/gpu_build.sh [targets]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SYSROOT=${ZERORL_SYSROOT:-/tmp/zerorl-sysroot}
@@ -25,5 +26,5 @@ fi
 nccl_root="$(python3 -c 'import nvidia.nccl as n;print(list(n.__path__)[0])' 2>/dev/null || true)"
 [ -n "$nccl_root" ] && extra+=(-DNCCL_ROOT="$nccl_root")
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DTORCH_CUDA_ARCH_LIST=9.0 "${extra[@]}"
-if [ $# -gt 0 ]; then cmake --build build-gpu -j"$(nproc)" --target "$@"; else cmake --build build-gpu -j"$(nproc)" -- -k 0; fi
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DTORCH_CUDA_ARCH_LIST=9.0 -DZERORL_WERROR=OFF "${extra[@]}"
+if [ $# -gt 0 ]; then cmake --build build-gpu -j"$(nproc)" --target "$@" -- -k 0; else cmake --build build-gpu -j"$(nproc)" -- -k 0; fi
