@@ -215,5 +215,9 @@ def zrl_main():
     result, reason = zrl_verdict(cfg, channel)
     verdict = {'result': result, 'reason': reason, 'calls': channel.calls, 'helpers': sorted(channel.helpers)}
     zrl_write_all(verdict_fd, cfg['nonce'].encode('ascii') + b' ' + zrl_dumps(verdict))
+    # The candidate reads end of file now and exits while this process's own exit (its address space's
+    # teardown) runs, instead of after it.
+    _zrl_os.close(ZRL_CALL_FD)
+    _zrl_os.close(ZRL_REPLY_FD)
     _zrl_os._exit(0)
 
