@@ -151,6 +151,8 @@ def zrl_run_tests(cfg, channel):
     except BaseException as e:
         raise ZrlStop('test_error', 'the setup or test code failed before any test: %s: %s%s'
                       % (type(e).__name__, str(e)[:200], zrl_where(e)))
+    if not _zrl_select.select([ZRL_REPLY_FD], [], [], 0)[0]:  # the candidate is still starting
+        zrl_warm_calls()
     hello = channel.frame()
     if 'load_error' in hello:
         channel.fail('load_error', 'the program failed to load: %s' % str(hello['load_error'])[:300])
@@ -204,6 +206,18 @@ def zrl_warm():
         g['check'](lambda x: 0)
     except AssertionError as e:
         zrl_where(e)
+
+
+def zrl_warm_calls():
+    """Run by each test's fork before the candidate's hello, while the candidate's sandbox is still starting,
+    on fixed data (never a test's): one call frame and one reply frame through the codec, as each test call
+    does. The fork's first use of those paths costs copy-on-write faults (measured with the project's
+    python3: the calls after the hello took 2.4 ms of CPU without this, 0.5 ms with it, for 1.1 ms more in
+    all); they are taken here instead of between the candidate's replies."""
+    call = zrl_dumps({'id': 'w', 'fn': 'f', 'a': zrl_encode([1, 2.5, 'a', [1]]), 'k': zrl_encode({})})
+    zrl_decode(zrl_loads(call.rstrip(b'\n'))['a'], [ZRL_MAX_VALUES])
+    reply = zrl_dumps({'id': 'w', 'ok': zrl_encode([1, 2.5, 'a', (1,), {2: b'x'}, {3}])})
+    zrl_decode(zrl_loads(reply.rstrip(b'\n'))['ok'], [ZRL_MAX_VALUES])
 
 
 def zrl_main():
