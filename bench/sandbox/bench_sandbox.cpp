@@ -91,11 +91,12 @@ std::string load_average() {
   return a + " " + b + " " + c;
 }
 
-// The assert harness on the task above, four ways, interleaved run by run so that all four see the same
+// The assert harness on the task above, five ways, interleaved run by run so that all five see the same
 // machine load: verify() (a forked trusted harness, a candidate sandbox and a pipe), the task in one
-// sandboxed process (the old harness, tests beside the candidate), the task in one bare python3, and the
-// two-sandbox harness without the fork server (fresh_trusted_sandbox; latency and CPU only). Medians
-// of the single-run latencies, the children's CPU per run, and throughput over `workers` threads.
+// sandboxed process (the old harness, tests beside the candidate), the task in one bare python3, the
+// two-sandbox harness without the fork server (fresh_trusted_sandbox; latency and CPU only), and verify()
+// with cgroups the other way (interleaved_harness_*). Medians of the single-run latencies, the children's
+// CPU per run, and throughput over `workers` threads.
 zerorl::Json assert_harness_bench(const zerorl::verifiers::sandbox::SandboxOptions& base, int runs,
                                   int workers) {
   using namespace zerorl::verifiers;
@@ -143,37 +144,61 @@ zerorl::Json assert_harness_bench(const zerorl::verifiers::sandbox::SandboxOptio
     const auto r = fresh.sandbox().run_pair(trusted, untrusted);
     return r.trusted.out.rfind("N {\"result\":\"pass\"", 0) == 0;  // the codec writes compact JSON
   };
-  for (int i = 0; i < 5; ++i) pair(), single(), bare(), fresh_pair();  // warm the page cache
-  runs_per_second(2 * workers, workers, pair);                         // every slot's fork server started
-  std::vector<double> ms[4], cpu[4];
+  // The same harness with cgroups the other way (flipped.use_cgroups = !base.use_cgroups), interleaved too:
+  // what the cgroups cost at the same load, which two runs of the bench apart cannot tell.
+  CodeVerifierOptions flipped_options = fo;
+  flipped_options.sandbox.uid_base = fo.sandbox.uid_base + 2 * static_cast<uid_t>(workers);
+  flipped_options.sandbox.use_cgroups = !base.use_cgroups;
+  CodeVerifier flipped(flipped_options);
+  // A machine without writable cgroups has no such comparison (that sandbox refuses to run): left out.
+  const bool flip_ok = flipped.sandbox().missing_protections().empty();
+  double flipped_cpu_ms = 0.0;
+  auto flipped_timed = [&] {
+    if (!flip_ok) return true;
+    const Verdict v = flipped.verify(task);
+    flipped_cpu_ms = 1000.0 * v.info.value("cpu_s", 0.0);
+    return v.correct;
+  };
+  for (int i = 0; i < 5; ++i) pair(), single(), bare(), fresh_pair(), flipped_timed();  // warm the page cache
+  runs_per_second(2 * workers, workers, pair);  // every slot's fork server started
+  std::vector<double> ms[5], cpu[5];
   bool ok = true;
   for (int i = 0; i < runs; ++i) {
     int k = 0;
-    for (const std::function<bool()>& f : {std::function<bool()>(pair_timed), std::function<bool()>(single),
-                                           std::function<bool()>(bare), std::function<bool()>(fresh_pair)}) {
+    for (const std::function<bool()>& f :
+         {std::function<bool()>(pair_timed), std::function<bool()>(single), std::function<bool()>(bare),
+          std::function<bool()>(fresh_pair), std::function<bool()>(flipped_timed)}) {
       const double c0 = children_cpu_s();
       const auto t0 = Clock::now();
       ok = f() && ok;
       ms[k].push_back(1000.0 * std::chrono::duration<double>(Clock::now() - t0).count());
-      cpu[k].push_back(k == 0 ? pair_cpu_ms : 1000.0 * (children_cpu_s() - c0));
+      cpu[k].push_back(k == 0 ? pair_cpu_ms : k == 4 ? flipped_cpu_ms : 1000.0 * (children_cpu_s() - c0));
       ++k;
     }
   }
+  const bool cg = base.use_cgroups;
   const double pairN = runs_per_second(runs, workers, pair), bareN = runs_per_second(runs, workers, bare);
-  return {{"all_correct", ok},
-          {"harness_ms_median", median(ms[0])},
-          {"old_single_sandbox_ms_median", median(ms[1])},
-          {"bare_ms_median", median(ms[2])},
-          {"overhead_ms_median", median(ms[0]) - median(ms[2])},
-          {"harness_cpu_ms_median", median(cpu[0])},
-          {"old_single_sandbox_cpu_ms_median", median(cpu[1])},
-          {"bare_cpu_ms_median", median(cpu[2])},
-          {"fresh_trusted_sandbox_ms_median", median(ms[3])},
-          {"fresh_trusted_sandbox_cpu_ms_median", median(cpu[3])},
-          {"fresh_trusted_sandbox_overhead_ms_median", median(ms[3]) - median(ms[2])},
-          {"harness_ms_per_run_concurrent", 1000.0 / pairN},
-          {"bare_ms_per_run_concurrent", 1000.0 / bareN},
-          {"overhead_ms_per_run_concurrent", 1000.0 / pairN - 1000.0 / bareN}};
+  zerorl::Json out = {{"all_correct", ok},
+                      {"harness_ms_median", median(ms[0])},
+                      {"old_single_sandbox_ms_median", median(ms[1])},
+                      {"bare_ms_median", median(ms[2])},
+                      {"overhead_ms_median", median(ms[0]) - median(ms[2])},
+                      {"harness_cpu_ms_median", median(cpu[0])},
+                      {"old_single_sandbox_cpu_ms_median", median(cpu[1])},
+                      {"bare_cpu_ms_median", median(cpu[2])},
+                      {"fresh_trusted_sandbox_ms_median", median(ms[3])},
+                      {"fresh_trusted_sandbox_cpu_ms_median", median(cpu[3])},
+                      {"fresh_trusted_sandbox_overhead_ms_median", median(ms[3]) - median(ms[2])},
+                      {"harness_ms_per_run_concurrent", 1000.0 / pairN},
+                      {"bare_ms_per_run_concurrent", 1000.0 / bareN},
+                      {"overhead_ms_per_run_concurrent", 1000.0 / pairN - 1000.0 / bareN}};
+  if (flip_ok) {
+    out["interleaved_harness_with_cgroups_ms_median"] = median(ms[cg ? 0 : 4]);
+    out["interleaved_harness_without_cgroups_ms_median"] = median(ms[cg ? 4 : 0]);
+    out["interleaved_harness_with_cgroups_cpu_ms_median"] = median(cpu[cg ? 0 : 4]);
+    out["interleaved_harness_without_cgroups_cpu_ms_median"] = median(cpu[cg ? 4 : 0]);
+  }
+  return out;
 }
 
 }  // namespace

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <random>
 
 #include "core/json_io.h"
+#include "core/log.h"
 
 namespace zerorl::verifiers::sandbox {
 namespace {
@@ -38,7 +41,42 @@ bool parse_verdict(const std::string& out, const std::string& nonce, AssertOutco
   return true;
 }
 
+// The .pyc file's name in the candidate's working directory (/work in the sandbox, the host temp dir of
+// the insecure fallback): the command line names it relative to the working directory, as both set it.
+constexpr const char* kCandidatePyc = "zrl_candidate.pyc";
+
+// Compiles src.py (its working directory's) and writes the .pyc image to stdout. The header's flags, date
+// and size are zero: running a .pyc file by name checks only its magic number.
+constexpr const char* kCompilePyc =
+    "import importlib.util, marshal, sys\n"
+    "code = compile(open('src.py', encoding='utf-8').read(), 'candidate_server.py', 'exec')\n"
+    "sys.stdout.buffer.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))\n";
+
 }  // namespace
+
+const std::string& candidate_server_pyc(Sandbox& sandbox, const std::string& python) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string> images;  // interpreter path -> image ("" = failed)
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = images.find(python);
+  if (it != images.end()) return it->second;
+  RunRequest req;
+  req.program = kCompilePyc;
+  req.files = {{"src.py", harness_python("codec") + harness_python("candidate_server")}};
+  req.argv = {python, "-I", "-B", "-S", "{file}"};
+  req.wall_s = 20.0;  // once per process; generous, so a busy machine does not cost every later test
+  const RunResult r = sandbox.run(req);
+  std::string image;
+  if (r.status == RunStatus::kExited && r.exit_code == 0 && r.out.size() > 16) {
+    image = r.out;
+  } else {
+    const std::string why = r.error.empty() ? r.err : r.error;
+    ZRL_WARN("code verifier: compiling the candidate harness with {} failed ({}: {}); running its source",
+             python, to_string(r.status),
+             why.substr(0, std::min<size_t>(300, why.find_last_not_of(" \n") + 1)));
+  }
+  return images.emplace(python, std::move(image)).first->second;
+}
 
 AssertOutcome run_assert_task(Sandbox& sandbox, const AssertTask& task) {
   const std::string nonce = make_nonce();
@@ -62,10 +100,16 @@ AssertOutcome run_assert_task(Sandbox& sandbox, const AssertTask& task) {
   trusted.wall_s = task.timeout_s;
   trusted.argv = python;
   RunRequest untrusted;
-  untrusted.program = harness_python("codec") + harness_python("candidate_server");
   untrusted.files = {{"solution.py", task.program}};
   untrusted.wall_s = task.timeout_s;
   untrusted.argv = python;
+  const std::string& pyc = candidate_server_pyc(sandbox, python[0]);
+  if (pyc.empty()) {
+    untrusted.program = harness_python("codec") + harness_python("candidate_server");
+  } else {  // the program file stays empty; the interpreter runs the image beside it
+    untrusted.files.push_back({kCandidatePyc, pyc});
+    untrusted.argv.back() = kCandidatePyc;
+  }
   AssertOutcome o;
   o.runs = sandbox.run_pair_forked(std::move(trusted), std::move(untrusted));
   if (o.runs.trusted.status != RunStatus::kExited || !parse_verdict(o.runs.trusted.out, nonce, &o)) {

@@ -151,6 +151,8 @@ def zrl_run_tests(cfg, channel):
     except BaseException as e:
         raise ZrlStop('test_error', 'the setup or test code failed before any test: %s: %s%s'
                       % (type(e).__name__, str(e)[:200], zrl_where(e)))
+    if not _zrl_select.select([ZRL_REPLY_FD], [], [], 0)[0]:  # the candidate is still starting
+        zrl_warm_calls()
     hello = channel.frame()
     if 'load_error' in hello:
         channel.fail('load_error', 'the program failed to load: %s' % str(hello['load_error'])[:300])
@@ -206,6 +208,18 @@ def zrl_warm():
         zrl_where(e)
 
 
+def zrl_warm_calls():
+    """Run by each test's fork before the candidate's hello, while the candidate's sandbox is still starting,
+    on fixed data (never a test's): one call frame and one reply frame through the codec, as each test call
+    does. The fork's first use of those paths costs copy-on-write faults (measured with the project's
+    python3: the calls after the hello took 2.4 ms of CPU without this, 0.5 ms with it, for 1.1 ms more in
+    all); they are taken here instead of between the candidate's replies."""
+    call = zrl_dumps({'id': 'w', 'fn': 'f', 'a': zrl_encode([1, 2.5, 'a', [1]]), 'k': zrl_encode({})})
+    zrl_decode(zrl_loads(call.rstrip(b'\n'))['a'], [ZRL_MAX_VALUES])
+    reply = zrl_dumps({'id': 'w', 'ok': zrl_encode([1, 2.5, 'a', (1,), {2: b'x'}, {3}])})
+    zrl_decode(zrl_loads(reply.rstrip(b'\n'))['ok'], [ZRL_MAX_VALUES])
+
+
 def zrl_main():
     start = _zrl_time.monotonic()
     cfg = zrl_loads(_zrl_sys.stdin.buffer.readline().rstrip(b'\n'))
@@ -215,5 +229,9 @@ def zrl_main():
     result, reason = zrl_verdict(cfg, channel)
     verdict = {'result': result, 'reason': reason, 'calls': channel.calls, 'helpers': sorted(channel.helpers)}
     zrl_write_all(verdict_fd, cfg['nonce'].encode('ascii') + b' ' + zrl_dumps(verdict))
+    # The candidate reads end of file now and exits while this process's own exit (its address space's
+    # teardown) runs, instead of after it.
+    _zrl_os.close(ZRL_CALL_FD)
+    _zrl_os.close(ZRL_REPLY_FD)
     _zrl_os._exit(0)
 
