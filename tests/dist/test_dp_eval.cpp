@@ -42,12 +42,16 @@ TEST(DataParallelEval, TwoRanksEqualOneRank) {
   ASSERT_EQ(testing::wait_exit(testing::spawn_logged(eval_args(one), one + ".log")), 0)
       << read_file(one + ".log");
   std::vector<std::string> mpi{ZERORL_MPIEXEC, "-np", "2", "--oversubscribe"};
-  const auto cmd = eval_args(two);
+  auto cmd = eval_args(two);
+  cmd.insert(cmd.end(), {"--set", "run.log_level=debug"});  // rank 1's info lines show at debug
   mpi.insert(mpi.end(), cmd.begin(), cmd.end());
   ASSERT_EQ(testing::wait_exit(testing::spawn_logged(mpi, two + ".log")), 0) << read_file(two + ".log");
   const std::string log = read_file(two + ".log");
-  EXPECT_NE(log.find("eval: rank 0 of 2 answers questions [0, 32) of 64"), std::string::npos) << log;
-  EXPECT_NE(log.find("eval: rank 1 of 2 answers questions [32, 64) of 64"), std::string::npos) << log;
+  EXPECT_NE(log.find("[zerorl r0] info eval: rank 0 of 2 answers questions [0, 32) of 64"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("[zerorl r1] info eval: rank 1 of 2 answers questions [32, 64) of 64"),
+            std::string::npos)
+      << log;
 
   Json a = read_json(one + "/eval/eval.json"), b = read_json(two + "/eval/eval.json");
   a.erase("seconds"), b.erase("seconds");
