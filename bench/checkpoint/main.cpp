@@ -9,6 +9,7 @@
 
 #include "core/files.h"
 #include "core/json_io.h"
+#include "core/log.h"
 #include "core/timer.h"
 #include "model/config.h"
 #include "model/decoder.h"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_dir, "output folder (its checkpoints/ is written and pruned)")->required();
   app.add_option("--saves", saves, "saves in a row (the first one also allocates the host copies)");
   CLI11_PARSE(app, argc, argv);
+  zerorl::log::init(0, "info");  // logs on stderr: stdout is the JSON alone
 
   const torch::Device device(device_name);
   torch::manual_seed(0);
