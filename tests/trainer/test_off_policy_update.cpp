@@ -14,31 +14,15 @@
 #include "core/files.h"
 #include "model/config.h"
 #include "tests/test_paths.h"
+#include "tests/trainer/known_batch.h"
 #include "trainer/step.h"
 #include "trainer/update.h"
 
 namespace zerorl::trainer {
 namespace {
 
-model::CausalLM tiny_model(uint64_t seed) {
-  model::ModelConfig c = model::qwen25_05b_config();
-  c.vocab_size = 32, c.hidden_size = 16, c.intermediate_size = 32, c.num_hidden_layers = 1;
-  c.num_attention_heads = 2, c.num_key_value_heads = 1, c.head_dim = 8;
-  model::CausalLM lm(c, torch::kFloat32);
-  model::init_random_(lm, seed, 0.1);
-  return lm;
-}
-
-// One group of G = 2: responses of 2 and 4 tokens (EOS included), rewards 1 and 0 -> Dr. GRPO advantages
-// +0.5 and -0.5.
-UpdateBatch known_batch() {
-  UpdateBatch b;
-  b.prompt_ids = {{3, 4, 5}, {6, 7, 8, 9, 10}};
-  b.responses = {{11, 1}, {12, 13, 14, 1}};
-  b.truncated = {false, false};
-  b.rewards = {1.0, 0.0};
-  return b;
-}
+using testing::known_batch;
+using testing::tiny_update_model;
 
 Config base_config(const std::string& correction) {
   Config cfg;
@@ -69,7 +53,7 @@ struct UpdateRun {
   std::vector<torch::Tensor> params, grads;
 };
 UpdateRun run_update(const Config& cfg, uint64_t seed, const UpdateBatch& b) {
-  auto lm = tiny_model(seed);
+  auto lm = tiny_update_model(seed);
   torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(1e-3));
   PolicyState p{lm, model::CausalLM(nullptr), &opt, nullptr, 0};
   PhaseTimes times;
@@ -87,7 +71,7 @@ TEST(OffPolicyUpdate, BehaviourEqualToOldPolicyChangesNothing) {
     Config none = base_config("none"), corr = base_config(mode);
     none.algo.epochs = corr.algo.epochs = 2;  // the 2nd epoch has ratios != 1: still weight 1
     UpdateBatch b = known_batch();
-    auto lm = tiny_model(1);
+    auto lm = tiny_update_model(1);
     b.logprobs_sampling = to_rows(recompute_old_logprobs(corr, lm, b, 0), b);
     const UpdateRun a = run_update(none, 1, b), c = run_update(corr, 1, b);
     EXPECT_EQ(a.out["pg_loss"].get<double>(), c.out["pg_loss"].get<double>()) << mode;
@@ -112,7 +96,7 @@ const std::vector<double> kAdv = {0.5, -0.5};
 
 UpdateBatch hand_batch(const Config& cfg, uint64_t seed) {
   UpdateBatch b = known_batch();
-  auto lm = tiny_model(seed);
+  auto lm = tiny_update_model(seed);
   b.logprobs_sampling = to_rows(recompute_old_logprobs(cfg, lm, b, 0), b);
   for (size_t i = 0; i < kRatios.size(); ++i)
     for (size_t j = 0; j < kRatios[i].size(); ++j)
@@ -124,7 +108,7 @@ UpdateBatch hand_batch(const Config& cfg, uint64_t seed) {
 // -A * rho and d rho = d logp) from one unpadded forward per answer, and its gradient.
 std::vector<torch::Tensor> naive_grads(uint64_t seed, const UpdateBatch& b,
                                        const std::vector<std::vector<double>>& w) {
-  auto lm = tiny_model(seed);
+  auto lm = tiny_update_model(seed);
   double n = 0;
   for (const auto& row : w)
     for (double x : row) n += x > 0 ? 1 : 0;
