@@ -156,7 +156,7 @@ class SftRun {
     auto loaded = model::load_model(dir, lm_->dtype(), lm_->device());
     copy_parameters(lm_, loaded);
     torch::serialize::InputArchive ar;
-    ar.load_from(dir + "/trainer_state/optimizer.pt");
+    ar.load_from(dir + "/trainer_state/optimizer.pt", lm_->device());  // beside the parameters
     opt_->load(ar);
     const Json state = read_json(dir + "/trainer_state/state.json");
     ZRL_CHECK(state.value("kind", "") == "sft", "checkpoint '{}' was not written by zerorl sft", dir);

@@ -103,7 +103,9 @@ void Trainer::load_checkpoint(const std::string& dir) {
   } else {
     check_not_zero_checkpoint(dir);
     torch::serialize::InputArchive ar;
-    ar.load_from(st + "/optimizer.pt");
+    // Onto the parameters' device: the archive was written from host-memory mirrors (checkpoint_saver.h),
+    // and AdamW's moments must sit beside its (CUDA) parameters.
+    ar.load_from(st + "/optimizer.pt", lm_->device());
     opt_->load(ar);
   }
   if (!ref_.is_empty() && fs::exists(st + "/reference/config.json")) {
