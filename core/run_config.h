@@ -84,61 +84,61 @@ ZRL_CONFIG_STRUCT(TokenizerSection, ZRL_TOKENIZER_FIELDS);
   F(bool, shuffle, true, "Reshuffle every epoch from (run.seed, epoch).", check::any())
 ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
 
-#define ZRL_ROLLOUT_FIELDS(F)                                                                             \
-  F(int64_t, prompts_per_step, 32, "Prompts sampled per step (P).", check::at_least(1))                   \
-  F(int64_t, group_size, 8, "Samples per prompt (G).", check::at_least(1))                                \
-  F(double, temperature, 1.0, "Sampling temperature (0 = greedy).", check::non_negative())                \
-  F(double, top_p, 1.0, "Nucleus sampling mass (1 = off).", check::range(0.0, 1.0))                       \
-  F(int64_t, top_k, 0, "Keep the k most likely tokens (0 = off).", check::at_least(0))                    \
-  F(double, min_p, 0.0, "Drop tokens below min_p * p_max (0 = off).", check::range(0.0, 1.0))             \
-  F(int64_t, max_new_tokens, 512, "Longest answer in tokens.", check::at_least(1))                        \
-  F(StringList, stop, {}, "Stop strings (checked on decoded text).", check::any())                        \
-  F(double, kv_cache_fraction, 0.3,                                                                       \
-    "KV cache budget as a share of the device's free memory, measured once the model is loaded (like "    \
-    "vLLM's gpu_memory_utilization, for the cache alone; on CPU: of available RAM). The engine keeps it " \
-    "allocated across the update; trainer.memory_check counts it. Sequences beyond it queue for a slot.", \
-    [](const double& x) { return x > 0 && x <= 1 ? std::string() : std::string("must be in (0, 1]"); })   \
-  F(double, kv_cache_gb, 0.0,                                                                             \
-    "Explicit KV cache budget in GiB, replacing kv_cache_fraction (0 = use the fraction).",               \
-    check::non_negative())                                                                                \
-  F(int64_t, max_total_tokens, 0,                                                                         \
-    "KV cache budget in cached tokens over all sequences (SGLang's max_total_tokens; 0 = off); applies "  \
-    "with the byte budget, the smaller wins.",                                                            \
-    check::at_least(0))                                                                                   \
-  F(int64_t, max_num_seqs, 0, "Sequences decoded at once at most (vLLM's max_num_seqs; 0 = what fits).",  \
-    check::at_least(0))                                                                                   \
-  F(int64_t, max_num_batched_tokens, 65536,                                                               \
-    "Padded prompt tokens per prefill forward (vLLM's max_num_batched_tokens; one prompt at least).",     \
-    check::at_least(1))                                                                                   \
-  F(bool, batch_invariant, true,                                                                          \
-    "bf16 on CUDA: GEMMs without split-K, so the engine's log-probs equal the trainer's forward to fp32 " \
-    "rounding (rollout costs 4% at 256 sequences per step, ~35% at 64-128).",                             \
-    check::any())                                                                                         \
-  F(bool, dynamic_sampling, false, "DAPO: drop groups whose rewards are all equal, resample to refill.",  \
-    check::any())                                                                                         \
-  F(int64_t, max_resample_rounds, 3, "DAPO dynamic sampling: extra rollout rounds per step at most.",     \
-    check::at_least(0))                                                                                   \
-  F(std::string, mode, "colocated",                                                                       \
-    "Where answers are generated: colocated (the trainer's own engine) or workers (`zerorl "              \
+#define ZRL_ROLLOUT_FIELDS(F)                                                                                \
+  F(int64_t, prompts_per_step, 32, "Prompts sampled per step (P).", check::at_least(1))                      \
+  F(int64_t, group_size, 8, "Samples per prompt (G).", check::at_least(1))                                   \
+  F(double, temperature, 1.0, "Sampling temperature (0 = greedy).", check::non_negative())                   \
+  F(double, top_p, 1.0, "Nucleus sampling mass (1 = off).", check::range(0.0, 1.0))                          \
+  F(int64_t, top_k, 0, "Keep the k most likely tokens (0 = off).", check::at_least(0))                       \
+  F(double, min_p, 0.0, "Drop tokens below min_p * p_max (0 = off).", check::range(0.0, 1.0))                \
+  F(int64_t, max_new_tokens, 512, "Longest answer in tokens.", check::at_least(1))                           \
+  F(StringList, stop, {}, "Stop strings (checked on decoded text).", check::any())                           \
+  F(double, kv_cache_fraction, 0.3,                                                                          \
+    "KV cache budget as a share of the device's free memory, measured once the model is loaded (like "       \
+    "vLLM's gpu_memory_utilization, for the cache alone; on CPU: of available RAM). The engine keeps it "    \
+    "allocated across the update; trainer.memory_check counts it. Sequences beyond it queue for a slot.",    \
+    [](const double& x) { return x > 0 && x <= 1 ? std::string() : std::string("must be in (0, 1]"); })      \
+  F(double, kv_cache_gb, 0.0,                                                                                \
+    "Explicit KV cache budget in GiB, replacing kv_cache_fraction (0 = use the fraction).",                  \
+    check::non_negative())                                                                                   \
+  F(int64_t, max_total_tokens, 0,                                                                            \
+    "KV cache budget in cached tokens over all sequences (SGLang's max_total_tokens; 0 = off); applies "     \
+    "with the byte budget, the smaller wins.",                                                               \
+    check::at_least(0))                                                                                      \
+  F(int64_t, max_num_seqs, 0, "Sequences decoded at once at most (vLLM's max_num_seqs; 0 = what fits).",     \
+    check::at_least(0))                                                                                      \
+  F(int64_t, max_num_batched_tokens, 65536,                                                                  \
+    "Padded prompt tokens per prefill forward (vLLM's max_num_batched_tokens; one prompt at least).",        \
+    check::at_least(1))                                                                                      \
+  F(bool, batch_invariant, true,                                                                             \
+    "bf16 on CUDA: GEMMs without split-K, so the engine's log-probs equal the trainer's forward to fp32 "    \
+    "rounding (rollout costs 4% at 256 sequences per step, ~35% at 64-128).",                                \
+    check::any())                                                                                            \
+  F(bool, dynamic_sampling, false, "DAPO: drop groups whose rewards are all equal, resample to refill.",     \
+    check::any())                                                                                            \
+  F(int64_t, max_resample_rounds, 3, "DAPO dynamic sampling: extra rollout rounds per step at most.",        \
+    check::at_least(0))                                                                                      \
+  F(std::string, mode, "colocated",                                                                          \
+    "Where answers are generated: colocated (the trainer's own engine) or workers (`zerorl "                 \
     "rollout-worker` processes that register with the trainer's coordinator; README, \"Rollout workers\"). " \
-    "Placement does not change results: every sample's stream is keyed by (seed, step, prompt, sample).",  \
-    check::one_of({"colocated", "workers"}))                                                              \
-  F(std::string, listen, "127.0.0.1:0",                                                                   \
-    "workers mode: host:port the coordinator listens on (port 0 = any free port; the bound one is "       \
-    "logged as \"rollout coordinator: listening on HOST:PORT\"). Loopback by default.",                    \
-    check::any())                                                                                         \
-  F(std::string, auth_token_file, "",                                                                     \
-    "workers mode: file holding the shared secret every worker must present (trainer and workers read "   \
-    "the same file; required in workers mode).",                                                          \
-    check::any())                                                                                         \
-  F(int64_t, workers, 1, "workers mode: workers to wait for before the first step.", check::at_least(1))  \
-  F(double, worker_wait_s, 600.0,                                                                         \
-    "workers mode: how long the trainer waits for workers (at start, or when every worker is gone) "      \
-    "before it exits with a message naming the coordinator's address.",                                   \
-    check::positive())                                                                                    \
-  F(double, weight_bucket_mb, 256.0,                                                                      \
-    "workers mode: weights go to each worker in buckets of this many MiB (model dtype), one frame each, " \
-    "versioned by the step that produced them.",                                                          \
+    "Placement does not change results: every sample's stream is keyed by (seed, step, prompt, sample).",    \
+    check::one_of({"colocated", "workers"}))                                                                 \
+  F(std::string, listen, "127.0.0.1:0",                                                                      \
+    "workers mode: host:port the coordinator listens on (port 0 = any free port; the bound one is "          \
+    "logged as \"rollout coordinator: listening on HOST:PORT\"). Loopback by default.",                      \
+    check::any())                                                                                            \
+  F(std::string, auth_token_file, "",                                                                        \
+    "workers mode: file holding the shared secret every worker must present (trainer and workers read "      \
+    "the same file; required in workers mode).",                                                             \
+    check::any())                                                                                            \
+  F(int64_t, workers, 1, "workers mode: workers to wait for before the first step.", check::at_least(1))     \
+  F(double, worker_wait_s, 600.0,                                                                            \
+    "workers mode: how long the trainer waits for workers (at start, or when every worker is gone) "         \
+    "before it exits with a message naming the coordinator's address.",                                      \
+    check::positive())                                                                                       \
+  F(double, weight_bucket_mb, 256.0,                                                                         \
+    "workers mode: weights go to each worker in buckets of this many MiB (model dtype), one frame each, "    \
+    "versioned by the step that produced them.",                                                             \
     check::positive())
 ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
 
