@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/verifiers/sandbox/own_uid_base.h"
 #include "verifiers/sandbox/assert_tests.h"
 #include "verifiers/sandbox/code_verifier.h"
 
@@ -34,7 +35,7 @@ Sample add_sample(const std::string& program, const std::string& tests = kTests,
 CodeVerifierOptions one_slot() {
   CodeVerifierOptions o;
   o.sandbox.slots = 1;
-  o.sandbox.uid_base = 62500;
+  o.sandbox.uid_base = testing::own_uid_base(62500, 10);  // 8 tests: 62500-62571
   o.sandbox.limits.wall_s = 5.0;
   return o;
 }

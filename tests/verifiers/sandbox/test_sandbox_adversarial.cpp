@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "tests/verifiers/sandbox/own_uid_base.h"
 #include "verifiers/sandbox/code_verifier.h"
 
 namespace zerorl::verifiers {
@@ -27,7 +28,7 @@ constexpr double kDeadline = 2.0;  // seconds, for the cases that must be stoppe
 CodeVerifierOptions test_options() {
   CodeVerifierOptions o;
   o.sandbox.slots = kSlots;
-  o.sandbox.uid_base = kUidBase;
+  o.sandbox.uid_base = testing::own_uid_base(kUidBase, 2 * kSlots);  // 17 tests: 62000-62067
   o.sandbox.limits.wall_s = 2.0;
   o.sandbox.limits.memory_bytes = 256ull << 20;
   o.sandbox.limits.address_space_bytes = 512ull << 20;
