@@ -121,7 +121,9 @@ ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
   F(std::string, mode, "colocated",                                                                          \
     "Where answers are generated: colocated (the trainer's own engine) or workers (`zerorl "                 \
     "rollout-worker` processes that register with the trainer's coordinator; README, \"Rollout workers\"). " \
-    "Placement does not change results: every sample's stream is keyed by (seed, step, prompt, sample).",    \
+    "Placement does not change the samples: every stream is keyed by (seed, step, prompt, sample); the "     \
+    "weights are bit-identical with algo.old_logprobs: recompute (the engine's log-probs round with its "    \
+    "batch).",                                                                                               \
     check::one_of({"colocated", "workers"}))                                                                 \
   F(std::string, listen, "127.0.0.1:0",                                                                      \
     "workers mode: host:port the coordinator listens on (port 0 = any free port; the bound one is "          \
