@@ -59,6 +59,10 @@ struct Children {
     pids.push_back(spawn_logged(args, log, "", false));
     return pids.back();
   }
+  // `zerorl rollout-worker` with the test's settings, registering at the trainer's `address`.
+  pid_t worker(const std::vector<std::string>& settings, const std::string& address, const std::string& log) {
+    return start(zerorl("rollout-worker", plus(settings, {"--trainer", address})), log);
+  }
   int wait(pid_t pid) {
     const int code = wait_exit(pid);
     pids.erase(std::find(pids.begin(), pids.end(), pid));
@@ -106,10 +110,8 @@ TEST(RolloutWorkers, TwoWorkersGiveBitIdenticalRunsToColocated) {
       b + ".log");
   const std::string address = coordinator_address(b + ".log");
   ASSERT_FALSE(address.empty()) << read_file(b + ".log");
-  const pid_t w1 =
-      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w1.log");
-  const pid_t w2 =
-      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w2.log");
+  const pid_t w1 = children.worker(remote, address, b + "_w1.log");
+  const pid_t w2 = children.worker(remote, address, b + "_w2.log");
   ASSERT_EQ(children.wait(trainer), 0) << read_file(b + ".log");
   EXPECT_EQ(children.wait(w1), 0) << read_file(b + "_w1.log");
   EXPECT_EQ(children.wait(w2), 0) << read_file(b + "_w2.log");
@@ -186,10 +188,8 @@ TEST(RolloutWorkers, AKilledWorkersGroupsAreRequeuedAndANewWorkerJoins) {
       b + ".log");
   const std::string address = coordinator_address(b + ".log");
   ASSERT_FALSE(address.empty()) << read_file(b + ".log");
-  const pid_t w1 =
-      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w1.log");
-  const pid_t w2 =
-      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w2.log");
+  const pid_t w1 = children.worker(remote, address, b + "_w1.log");
+  const pid_t w2 = children.worker(remote, address, b + "_w2.log");
   for (int i = 0; i < 2400 && steps_logged(b) < 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   // Both workers frozen: the next step's groups go out (2 per worker) and stay unanswered. Then w1 dies with
@@ -199,8 +199,7 @@ TEST(RolloutWorkers, AKilledWorkersGroupsAreRequeuedAndANewWorkerJoins) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   kill(w1, SIGKILL);
   EXPECT_EQ(children.wait(w1), 128 + SIGKILL);
-  const pid_t w3 =
-      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w3.log");
+  const pid_t w3 = children.worker(remote, address, b + "_w3.log");
   for (int i = 0; i < 2400 && text_of(b + "_w3.log").find("registered") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -241,8 +240,7 @@ TEST(RolloutWorkers, EveryWorkerGoneEndsTheRunAfterTheWait) {
       b + ".log");
   const std::string address = coordinator_address(b + ".log");
   ASSERT_FALSE(address.empty()) << read_file(b + ".log");
-  const pid_t w1 =
-      children.start(zerorl("rollout-worker", plus(remote, {"--trainer", address})), b + "_w1.log");
+  const pid_t w1 = children.worker(remote, address, b + "_w1.log");
   for (int i = 0; i < 2400 && steps_logged(b) < 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   kill(w1, SIGSTOP);
