@@ -141,7 +141,14 @@ ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
   F(double, weight_bucket_mb, 256.0,                                                                         \
     "workers mode: weights go to each worker in buckets of this many MiB (model dtype), one frame each, "    \
     "versioned by the step that produced them.",                                                             \
-    check::positive())
+    check::positive())                                                                                       \
+  F(int64_t, max_staleness, 0,                                                                               \
+    "workers mode: K = 0 is synchronous (each step's answers come from its own weights). K >= 1 is "         \
+    "K-step-off: step s's groups go to the workers during step s - K, with the weights of that moment, "     \
+    "and are generated while the trainer updates; every answer is then exactly min(K, s - 1) versions "      \
+    "old (metric rollout/staleness). Pair with algo.off_policy_correction: tis. K >= 2 excludes "            \
+    "rollout.dynamic_sampling.",                                                                             \
+    check::at_least(0))
 ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
 
 #define ZRL_ALGO_FIELDS(F)                                                                                   \

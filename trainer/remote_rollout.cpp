@@ -1,12 +1,13 @@
 // trainer/remote_rollout.cpp: scheduling of prompt groups over rollout workers (one prompt = one group, all
 // G answers on one worker), exactly once: a group is done when its result arrives, re-queued when its worker
-// leaves first. Not here: frames and sockets (dist/), generation (the workers' rollout::Engine).
+// leaves first. One scheduler thread owns the sockets; submit() and collect() meet it under one mutex. Not
+// here: frames and sockets (dist/), generation (the workers' rollout::Engine).
 #include "trainer/remote_rollout.h"
 
-#include <chrono>
+#include <algorithm>
 #include <cstdio>
-#include <deque>
 #include <limits>
+#include <utility>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -15,27 +16,29 @@
 namespace zerorl::trainer {
 namespace wire = dist::wire;
 using Kind = dist::ControlEvent::Kind;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 // Groups a worker holds at once: enough to keep it busy while a result travels, few enough that a faster
 // worker takes more of the step's groups.
 constexpr size_t kMaxInFlight = 2;
+// How long the scheduler waits for an event before it looks at its queue again (new submits, deadlines).
+constexpr double kPollS = 0.02;
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 }  // namespace
 
-// One generate() call: the groups not yet sent, and where each group's answers go.
-struct RemoteRollout::Pending {
-  std::deque<size_t> queue;                 // prompt indices waiting for a worker
-  std::map<uint64_t, size_t> group_prompt;  // group id -> prompt index (sent, not answered)
-  std::vector<wire::Work> work;             // per prompt (group_id set when sent)
+// One submit(): its groups, and where their answers go.
+struct RemoteRollout::Ticket {
+  std::vector<wire::Work> work;  // per prompt (group_id set when sent)
   rollout::RolloutResult result;
-  std::vector<bool> filled;  // per trajectory slot
   size_t done = 0;
   int64_t group_size = 1;
   uint64_t version = 0;
+  int64_t requeued = 0;                // groups sent again after their worker left
+  double generate_s = 0;               // the workers' generation seconds, summed
+  std::map<uint64_t, int64_t> groups;  // worker -> groups it answered
+  Clock::time_point submitted = Clock::now();
 };
 
 RemoteRollout::RemoteRollout(const Config& cfg) : ro_(cfg.rollout) {
@@ -50,94 +53,130 @@ RemoteRollout::RemoteRollout(const Config& cfg) : ro_(cfg.rollout) {
   server_ = std::make_unique<dist::ControlServer>(o);
   channel_ = rollout::make_frame_weight_channel(bucket_bytes);
   std::fprintf(stderr, "rollout coordinator: listening on %s\n", server_->address().c_str());
+  idle_since_ = Clock::now();
+  thread_ = std::thread([this] { serve(); });
 }
 
 RemoteRollout::~RemoteRollout() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  thread_.join();
   for (const auto& [id, w] : workers_) server_->send(id, wire::Bye{"the trainer is done"});
 }
 
-void RemoteRollout::wait_for_workers(size_t wanted) {
-  const RolloutSection& ro = ro_;
-  Stopwatch waited;
-  while (workers_.size() < wanted) {
-    const double left = ro.worker_wait_s - waited.seconds();
-    ZRL_CHECK(left > 0,
-              "rollout.mode = workers: {} of {} workers registered with the coordinator at {} within "
-              "rollout.worker_wait_s = {} s; start them with `zerorl rollout-worker --config <this config> "
-              "--trainer {}`",
-              workers_.size(), wanted, server_->address(), ro.worker_wait_s, server_->address());
-    std::optional<dist::ControlEvent> e = server_->next_event(left);
-    if (!e) continue;
-    Pending none;
-    handle(*e, none);
+void RemoteRollout::serve() {
+  while (true) {
+    std::optional<dist::ControlEvent> e = server_->next_event(kPollS);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    if (!error_.empty()) continue;  // collect() throws it; the run ends
+    try {
+      if (e) handle(*e);
+      started_ = started_ || workers_.size() >= static_cast<size_t>(ro_.workers);
+      if (started_) dispatch();
+      check_deadlines();
+    } catch (const std::exception& ex) {
+      error_ = ex.what();
+    }
+    done_cv_.notify_all();
   }
 }
 
-void RemoteRollout::handle(dist::ControlEvent& e, Pending& p) {
+// Fails the run when work waits and no worker came (or is left) within rollout.worker_wait_s.
+void RemoteRollout::check_deadlines() {
+  const RolloutSection& ro = ro_;
+  const bool waiting = !queue_.empty() || !sent_.empty();
+  if (!started_) {
+    ZRL_CHECK(!first_submit_ || seconds_since(*first_submit_) < ro.worker_wait_s,
+              "rollout.mode = workers: {} of {} workers registered with the coordinator at {} within "
+              "rollout.worker_wait_s = {} s; start them with `zerorl rollout-worker --config <this config> "
+              "--trainer {}`",
+              workers_.size(), ro.workers, server_->address(), ro.worker_wait_s, server_->address());
+    return;
+  }
+  if (!workers_.empty() || !waiting) {
+    idle_since_ = Clock::now();
+    return;
+  }
+  size_t answered = 0, groups = 0;
+  for (const auto& [id, t] : tickets_) answered += t.done, groups += t.work.size();
+  ZRL_CHECK(seconds_since(idle_since_) < ro.worker_wait_s,
+            "rollout.mode = workers: every worker is gone and none registered with the coordinator at {} "
+            "within rollout.worker_wait_s = {} s ({} of {} submitted groups answered)",
+            server_->address(), ro.worker_wait_s, answered, groups);
+}
+
+void RemoteRollout::handle(dist::ControlEvent& e) {
   if (e.kind == Kind::kJoined) {
     workers_[e.worker] = Worker{};
   } else if (e.kind == Kind::kLeft) {
-    auto it = workers_.find(e.worker);
-    if (it == workers_.end()) return;
-    for (uint64_t group : it->second.in_flight) {  // back to the front of the queue, in prompt order
-      p.queue.push_front(p.group_prompt.at(group));
-      p.group_prompt.erase(group);
-      ++requeued_;
-    }
-    if (!it->second.in_flight.empty()) {
-      ZRL_WARN("rollout: worker {} left ({}); {} groups re-queued", e.worker, e.reason,
-               it->second.in_flight.size());
-    }
-    workers_.erase(it);
+    on_left(e.worker, e.reason);
   } else if (e.kind == Kind::kMessage) {
     auto* r = std::get_if<wire::Result>(&e.message);
     auto it = workers_.find(e.worker);
     if (!r || it == workers_.end() || !it->second.in_flight.count(r->group_id)) {
       return server_->drop(e.worker, "result for a group it was not sent");
     }
-    const size_t prompt = p.group_prompt.at(r->group_id);
-    const auto G = static_cast<size_t>(p.group_size);
-    bool valid = r->samples.size() == G && r->weight_version == p.version;
-    std::vector<bool> seen(G, false);
-    for (const auto& t : r->samples) {
-      valid = valid && t.prompt_index == 0 && t.sample_index >= 0 &&
-              static_cast<size_t>(t.sample_index) < G && !seen[static_cast<size_t>(t.sample_index)];
-      if (valid) seen[static_cast<size_t>(t.sample_index)] = true;
-    }
-    if (!valid) return server_->drop(e.worker, "malformed result (sample count, index or weight version)");
-    for (auto& t : r->samples) {
-      const size_t slot = prompt * G + static_cast<size_t>(t.sample_index);
-      p.filled[slot] = true;
-      rollout::Trajectory& out = p.result.samples[slot];
-      out.prompt_index = static_cast<int64_t>(prompt);
-      out.sample_index = t.sample_index;
-      out.tokens.assign(t.tokens.begin(), t.tokens.end());
-      out.logprobs = std::move(t.logprobs);
-      out.logprobs_policy = std::move(t.logprobs_policy);
-      out.finish = static_cast<rollout::FinishReason>(t.finish);
-      out.text = std::move(t.text);
-    }
-    p.result.new_tokens += r->new_tokens;
-    it->second.in_flight.erase(r->group_id);
-    ++it->second.groups;
-    p.group_prompt.erase(r->group_id);
-    ++p.done;
+    on_result(e.worker, *r);
   }  // kRejected: a stranger, already logged by the server
 }
 
-void RemoteRollout::send_weights(uint64_t id, Worker& w, model::CausalLM& lm, uint64_t version) {
-  Stopwatch sync;
-  if (frames_version_ != version) {
-    frames_ = channel_->pack(lm, version);
-    frames_version_ = version;
+void RemoteRollout::on_left(uint64_t worker, const std::string& reason) {
+  auto it = workers_.find(worker);
+  if (it == workers_.end()) return;
+  const std::set<uint64_t>& lost = it->second.in_flight;
+  for (auto g = lost.rbegin(); g != lost.rend(); ++g) {  // back to the front of the queue, in send order
+    const auto [ticket, prompt] = sent_.at(*g);
+    queue_.emplace_front(ticket, prompt);
+    ++tickets_.at(ticket).requeued;
+    sent_.erase(*g);
   }
-  for (const auto& frame : frames_) server_->send(id, frame);
+  if (!lost.empty())
+    ZRL_WARN("rollout: worker {} left ({}); {} groups re-queued", worker, reason, lost.size());
+  workers_.erase(it);
+}
+
+void RemoteRollout::on_result(uint64_t worker, wire::Result& r) {
+  const auto [ticket_id, prompt] = sent_.at(r.group_id);
+  Ticket& t = tickets_.at(ticket_id);
+  const auto G = static_cast<size_t>(t.group_size);
+  bool valid = r.samples.size() == G && r.weight_version == t.version;
+  std::vector<bool> seen(G, false);
+  for (const auto& s : r.samples) {
+    valid = valid && s.prompt_index == 0 && s.sample_index >= 0 && static_cast<size_t>(s.sample_index) < G &&
+            !seen[static_cast<size_t>(s.sample_index)];
+    if (valid) seen[static_cast<size_t>(s.sample_index)] = true;
+  }
+  if (!valid) return server_->drop(worker, "malformed result (sample count, index or weight version)");
+  for (auto& s : r.samples) {
+    rollout::Trajectory& out = t.result.samples[prompt * G + static_cast<size_t>(s.sample_index)];
+    out.prompt_index = static_cast<int64_t>(prompt);
+    out.sample_index = s.sample_index;
+    out.tokens.assign(s.tokens.begin(), s.tokens.end());
+    out.logprobs = std::move(s.logprobs);
+    out.logprobs_policy = std::move(s.logprobs_policy);
+    out.finish = static_cast<rollout::FinishReason>(s.finish);
+    out.text = std::move(s.text);
+  }
+  t.result.new_tokens += r.new_tokens;
+  t.generate_s += r.generate_s;
+  ++t.groups[worker];
+  ++t.done;
+  workers_.at(worker).in_flight.erase(r.group_id);
+  sent_.erase(r.group_id);
+}
+
+void RemoteRollout::send_weights(uint64_t id, Worker& w, uint64_t version) {
+  Stopwatch sync;
+  for (const auto& frame : frames_.at(version)) server_->send(id, frame);
   w.version = version;
   weight_sync_s_ += sync.seconds();
 }
 
-void RemoteRollout::dispatch(model::CausalLM& lm, Pending& p) {
-  while (!p.queue.empty()) {
+void RemoteRollout::dispatch() {
+  while (!queue_.empty()) {
     Worker* best = nullptr;
     uint64_t best_id = 0;
     for (auto& [id, w] : workers_) {  // least loaded first; ties: the lowest id
@@ -146,31 +185,27 @@ void RemoteRollout::dispatch(model::CausalLM& lm, Pending& p) {
       }
     }
     if (!best) return;
-    if (best->version != p.version) send_weights(best_id, *best, lm, p.version);
-    const size_t prompt = p.queue.front();
-    wire::Work& work = p.work[prompt];
+    const auto [ticket, prompt] = queue_.front();
+    Ticket& t = tickets_.at(ticket);
+    // Weights travel ahead of the group on the same connection, so a worker never mixes two versions.
+    if (best->version != t.version) send_weights(best_id, *best, t.version);
+    wire::Work& work = t.work[prompt];
     work.group_id = next_group_++;
     if (!server_->send(best_id, work)) return;  // it just left: its kLeft event is on the way
-    p.queue.pop_front();
-    p.group_prompt[work.group_id] = prompt;
+    queue_.pop_front();
+    sent_[work.group_id] = {ticket, prompt};
     best->in_flight.insert(work.group_id);
   }
 }
 
-rollout::RolloutResult RemoteRollout::generate(model::CausalLM& lm, uint64_t weight_version,
-                                               const std::vector<std::vector<int64_t>>& prompts,
-                                               const rollout::GenerateConfig& gc) {
+uint64_t RemoteRollout::submit(model::CausalLM& lm, uint64_t weight_version,
+                               const std::vector<std::vector<int64_t>>& prompts,
+                               const rollout::GenerateConfig& gc) {
   ZRL_CHECK(weight_version >= 1, "remote rollout: weight versions start at 1");
-  const RolloutSection& ro = ro_;
-  wait_for_workers(started_ ? 1 : static_cast<size_t>(ro.workers));
-  started_ = true;
-  requeued_ = 0, weight_sync_s_ = 0;
-  for (auto& [id, w] : workers_) w.groups = 0;
-  Pending p;
-  p.group_size = gc.group_size;
-  p.version = weight_version;
-  p.result.samples.resize(prompts.size() * static_cast<size_t>(gc.group_size));
-  p.filled.assign(p.result.samples.size(), false);
+  Ticket t;
+  t.group_size = gc.group_size;
+  t.version = weight_version;
+  t.result.samples.resize(prompts.size() * static_cast<size_t>(gc.group_size));
   for (size_t i = 0; i < prompts.size(); ++i) {
     wire::Work w;
     w.step = gc.step, w.seed = gc.seed, w.weight_version = weight_version, w.group_size = gc.group_size;
@@ -183,31 +218,63 @@ rollout::RolloutResult RemoteRollout::generate(model::CausalLM& lm, uint64_t wei
                 i, id);
       w.prompts.back().push_back(static_cast<int32_t>(id));
     }
-    p.work.push_back(std::move(w));
-    p.queue.push_back(i);
+    t.work.push_back(std::move(w));
   }
-  auto idle_since = std::chrono::steady_clock::now();
-  while (p.done < prompts.size()) {
-    dispatch(lm, p);
-    std::optional<dist::ControlEvent> e = server_->next_event(1.0);
-    if (e) handle(*e, p);
-    if (!workers_.empty()) {
-      idle_since = std::chrono::steady_clock::now();
-    } else {
-      ZRL_CHECK(seconds_since(idle_since) < ro.worker_wait_s,
-                "rollout.mode = workers: every worker is gone and none registered with the coordinator at {} "
-                "within rollout.worker_wait_s = {} s ({} of {} groups of step {} answered)",
-                server_->address(), ro.worker_wait_s, p.done, prompts.size(), gc.step);
-    }
+  bool packed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    packed = frames_.count(weight_version) > 0;
   }
-  return std::move(p.result);
+  std::vector<wire::Weights> frames;
+  Stopwatch pack;
+  if (!packed) frames = channel_->pack(lm, weight_version);  // outside the lock: the scheduler goes on
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!packed) frames_[weight_version] = std::move(frames), weight_sync_s_ += pack.seconds();
+  if (!first_submit_) first_submit_ = Clock::now();
+  const uint64_t id = next_ticket_++;
+  for (size_t i = 0; i < prompts.size(); ++i) queue_.emplace_back(id, i);
+  tickets_.emplace(id, std::move(t));
+  return id;
 }
 
-Json RemoteRollout::step_metrics() const {
-  Json m{{"rollout/workers", workers_.size()},
-         {"rollout/requeued_groups", requeued_},
-         {"time/weight_sync", weight_sync_s_}};
-  return m;
+rollout::RolloutResult RemoteRollout::collect(uint64_t ticket) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = tickets_.find(ticket);
+  ZRL_CHECK(it != tickets_.end(), "remote rollout: unknown ticket {}", ticket);
+  done_cv_.wait(lock, [&] { return !error_.empty() || it->second.done == it->second.work.size(); });
+  if (!error_.empty()) throw Error(error_, __FILE__, __LINE__);
+  Ticket t = std::move(it->second);
+  tickets_.erase(it);
+  // Keep the packed versions a waiting ticket still needs, and the newest (the next submit may reuse it).
+  for (auto f = frames_.begin(); f != frames_.end();) {
+    bool needed = f->first == frames_.rbegin()->first;
+    for (const auto& [id, other] : tickets_) needed = needed || other.version == f->first;
+    f = needed ? std::next(f) : frames_.erase(f);
+  }
+  Collected& c = collected_;
+  c.requeued += t.requeued;
+  c.generate_s += t.generate_s;
+  c.worker_s += seconds_since(t.submitted) * static_cast<double>(std::max<size_t>(1, workers_.size()));
+  for (const auto& [worker, n] : t.groups) c.groups[worker] += n;
+  return std::move(t.result);
+}
+
+Json RemoteRollout::step_metrics() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Collected c = std::exchange(collected_, Collected{});
+  int64_t most = 0, least = std::numeric_limits<int64_t>::max();
+  for (const auto& [id, w] : workers_) {  // a worker that answered nothing counts as 0
+    const auto n = c.groups.count(id) ? c.groups.at(id) : int64_t{0};
+    most = std::max(most, n), least = std::min(least, n);
+  }
+  Json out{{"rollout/workers", workers_.size()},
+           {"rollout/requeued_groups", c.requeued},
+           {"rollout/groups_per_worker_max", most},
+           {"rollout/groups_per_worker_min", workers_.empty() ? 0 : least},
+           {"time/weight_sync", weight_sync_s_}};
+  if (c.worker_s > 0) out["rollout/worker_utilization"] = c.generate_s / c.worker_s;
+  weight_sync_s_ = 0;
+  return out;
 }
 
 }  // namespace zerorl::trainer

@@ -29,24 +29,32 @@ namespace fs = std::filesystem;
 
 namespace zerorl::trainer {
 
-// The groups that go into one update: P' prompts x G answers, flattened prompt-major.
-struct Trainer::Groups {
-  std::vector<Row> rows;
-  std::vector<std::vector<int64_t>> prompt_ids, responses;  // responses include the finishing EOS
-  std::vector<bool> truncated;
-  std::vector<rewards::Reward> rewards;
-  std::vector<std::string> texts;
-  std::vector<std::vector<float>> logprobs_policy, logprobs_sampling;  // the engine's, per response token
-  // Over everything sampled this step (dropped groups included): the honest picture of the policy.
-  double reward_sum = 0, acc_sum = 0, fmt_sum = 0, len_sum = 0, len_max = 0, trunc_sum = 0, count = 0;
-  double verifier_fail_sum =
-      0;  // accuracy verdicts with status timeout/error (a broken verifier, not a wrong answer)
-  int64_t generated_tokens = 0, sampled_groups = 0;
-  int64_t groups_kept_global = -1;  // data parallel: kept groups over every rank (-1: rows.size())
-};
-
 namespace {
 double per_s(double amount, double seconds) { return seconds > 0 ? amount / seconds : 0.0; }
+
+// rollout.max_staleness needs workers to overlap with (the colocated engine shares the trainer's thread and
+// device); K >= 2 would draw a later step's prompts before this step's resample rounds, which a checkpoint's
+// sampler state cannot express.
+void check_staleness_settings(const Config& cfg) {
+  const int64_t K = cfg.rollout.max_staleness;
+  if (K == 0) return;
+  ZRL_CHECK(
+      cfg.rollout.mode == "workers",
+      "rollout.max_staleness = {} needs rollout.mode: workers (the colocated engine cannot generate while "
+      "the trainer updates); set rollout.max_staleness: 0",
+      K);
+  ZRL_CHECK(
+      K == 1 || !cfg.rollout.dynamic_sampling,
+      "rollout.max_staleness = {} with rollout.dynamic_sampling: resample rounds would draw after later "
+      "steps' prompts; use rollout.max_staleness: 1, or dynamic_sampling: false",
+      K);
+  if (cfg.algo.off_policy_correction == "none") {
+    ZRL_INFO(
+        "rollout.max_staleness = {}: answers come from weights {} update(s) old; "
+        "algo.off_policy_correction: tis corrects for that (now none)",
+        K, K);
+  }
+}
 }  // namespace
 
 Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
@@ -103,6 +111,7 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
               comm_->world_size());
     remote_ = std::make_unique<RemoteRollout>(cfg);
   }
+  check_staleness_settings(cfg);
   saver_ = std::make_unique<CheckpointSaver>(cfg.run.output_dir, cfg.trainer.keep_last,
                                              checkpoint_delay_from_env());
 }
@@ -193,92 +202,6 @@ void Trainer::check_memory() {
             plan.total / 1073741824.0, plan.device / 1073741824.0, plan.recommendation);
 }
 
-Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
-  const auto& ro = cfg_.rollout;
-  const int64_t P = ro.prompts_per_step, G = ro.group_size;
-  const int64_t rounds = ro.dynamic_sampling ? 1 + ro.max_resample_rounds : 1;
-  Groups g;
-  for (int64_t round = 0; round < rounds && static_cast<int64_t>(g.rows.size()) < P; ++round) {
-    std::vector<Row> rows;
-    std::vector<std::vector<int64_t>> prompts;
-    rollout::GenerateConfig gc;
-    {
-      ScopedTimer t(times, "sample_prompts");
-      // Every rank draws the step's P prompts (the sampler stays the same on every rank) and rolls out its
-      // shard. Streams keyed by the draw (draw_keys): a row drawn twice in one step (an epoch boundary
-      // inside it) gets two independent groups of samples, on whichever rank; the seed mixes the round.
-      const std::vector<int64_t> picked = sampler_->next(P);
-      std::vector<int64_t> drawn;
-      for (int64_t idx : picked) drawn.push_back(rows_[static_cast<size_t>(idx)].index);
-      const std::vector<uint64_t> keys = draw_keys(drawn);
-      const PromptShard shard = prompt_shard(P, *comm_);
-      for (int64_t i = shard.begin; i < shard.begin + shard.count; ++i) {
-        rows.push_back(rows_[static_cast<size_t>(picked[static_cast<size_t>(i)])]);
-        prompts.push_back(encode_prompt(cfg_, *tok_, rows.back()));
-        gc.prompt_keys.push_back(keys[static_cast<size_t>(i)]);
-      }
-      gc.sampler = {ro.temperature, ro.top_k, ro.top_p, ro.min_p};
-      gc.stop.eos_ids = {eos_};
-      gc.stop.stop = ro.stop;
-      gc.stop.max_new_tokens = ro.max_new_tokens;
-      gc.group_size = G;
-      gc.seed = mix_seed({static_cast<uint64_t>(cfg_.run.seed), static_cast<uint64_t>(round)});
-      gc.step = static_cast<uint64_t>(step_ + 1);
-    }
-    rollout::RolloutResult res;
-    {
-      ScopedTimer t(times, "rollout");
-      torch::NoGradGuard ng;
-      // rollout.mode = workers: the same groups and keys, answered by rollout workers with this step's
-      // weights (version step_ + 1: the weights after step_ updates).
-      res = remote_ ? remote_->generate(lm_, static_cast<uint64_t>(step_ + 1), prompts, gc)
-                    : engine_->generate(prompts, gc);
-    }
-    ScopedTimer t(times, "reward");
-    std::vector<Scorer::Item> items;
-    std::vector<std::string> texts;
-    for (const auto& tr : res.samples) {
-      std::vector<int32_t> ids(tr.tokens.begin(), tr.tokens.end());
-      texts.push_back(tok_->decode(ids, true));
-      items.push_back({&rows[static_cast<size_t>(tr.prompt_index)], texts.back(),
-                       static_cast<int64_t>(tr.tokens.size()), tr.finish != rollout::FinishReason::kLength});
-    }
-    const auto rewards = scorer_->score(items);
-    std::vector<const Row*> item_rows;
-    for (const auto& it : items) item_rows.push_back(it.row);
-    hack_->add(item_rows, texts, rewards);
-    for (size_t p = 0; p < rows.size(); ++p) {
-      bool all_equal = true;
-      for (int64_t j = 0; j < G; ++j) {
-        const size_t i = p * static_cast<size_t>(G) + static_cast<size_t>(j);
-        const auto& r = rewards[i];
-        const auto len = static_cast<double>(items[i].tokens);
-        g.reward_sum += r.total, g.acc_sum += r.correct ? 1 : 0, g.fmt_sum += r.format;
-        g.len_sum += len, g.len_max = std::max(g.len_max, len), g.count += 1;
-        g.trunc_sum += items[i].finished ? 0 : 1;
-        g.verifier_fail_sum += r.status == "timeout" || r.status == "error" ? 1 : 0;
-        g.generated_tokens += items[i].tokens;
-        all_equal = all_equal && r.total == rewards[p * static_cast<size_t>(G)].total;
-      }
-      ++g.sampled_groups;
-      if ((ro.dynamic_sampling && all_equal) || static_cast<int64_t>(g.rows.size()) == P)
-        continue;  // P: 1 rank
-      g.rows.push_back(rows[p]);
-      for (int64_t j = 0; j < G; ++j) {
-        const size_t i = p * static_cast<size_t>(G) + static_cast<size_t>(j);
-        g.prompt_ids.push_back(prompts[p]);
-        g.responses.push_back(res.samples[i].tokens);
-        g.truncated.push_back(!items[i].finished);
-        g.rewards.push_back(rewards[i]);
-        g.texts.push_back(texts[i]);
-        g.logprobs_policy.push_back(res.samples[i].logprobs_policy);
-        g.logprobs_sampling.push_back(res.samples[i].logprobs);
-      }
-    }
-  }
-  return g;
-}
-
 Json Trainer::update(const Groups& g, PhaseTimes& times) {
   UpdateBatch b;
   b.prompt_ids = g.prompt_ids, b.responses = g.responses, b.truncated = g.truncated;
@@ -304,6 +227,7 @@ Json Trainer::run_step(bool save) {
   PhaseTimes times;
   Stopwatch wall;
   Groups g = rollout_groups(times);
+  prefetch_rollouts(times);  // rollout.max_staleness: later steps' groups generate while this one updates
   Json upd = update(g, times);
   ++step_;
   if (!ref_.is_empty() && cfg_.algo.ref_reset_every > 0 && step_ % cfg_.algo.ref_reset_every == 0) {
@@ -338,6 +262,7 @@ Json Trainer::run_step(bool save) {
   if (remote_) {
     const Json remote = remote_->step_metrics();  // named: items() of a temporary would dangle
     for (const auto& [key, value] : remote.items()) row[key] = value;
+    row["rollout/staleness"] = g.staleness;
   }
   if (save) times["checkpoint_blocking"] = save_checkpoint_async();
   times["total"] = wall.seconds();

@@ -44,8 +44,44 @@ class Trainer {
   MasterWeights* masters() { return masters_.get(); }  // null unless the compute dtype is below float32
 
  private:
-  struct Groups;
+  // The groups that go into one update: P' prompts x G answers, flattened prompt-major.
+  struct Groups {
+    std::vector<Row> rows;
+    std::vector<std::vector<int64_t>> prompt_ids, responses;  // responses include the finishing EOS
+    std::vector<bool> truncated;
+    std::vector<rewards::Reward> rewards;
+    std::vector<std::string> texts;
+    std::vector<std::vector<float>> logprobs_policy, logprobs_sampling;  // the engine's, per response token
+    // Over everything sampled this step (dropped groups included): the honest picture of the policy.
+    double reward_sum = 0, acc_sum = 0, fmt_sum = 0, len_sum = 0, len_max = 0, trunc_sum = 0, count = 0;
+    double verifier_fail_sum =
+        0;  // verdicts with status timeout/error (a broken verifier, not a wrong answer)
+    int64_t generated_tokens = 0, sampled_groups = 0;
+    int64_t groups_kept_global = -1;  // data parallel: kept groups over every rank (-1: rows.size())
+    int64_t staleness = 0;            // updates between the first round's weights and this step's
+  };
+  // One rollout round's prompts: the rows drawn (this rank's shard), encoded, and how to generate them.
+  struct PromptBatch {
+    std::vector<Row> rows;
+    std::vector<std::vector<int64_t>> prompts;
+    rollout::GenerateConfig gc;
+  };
+  // rollout.max_staleness: a later step's first round, submitted to the workers ahead of time.
+  struct Prefetched {
+    int64_t step = 0;      // the step it belongs to
+    uint64_t version = 0;  // the weights it is generated with (step_ + 1 when submitted)
+    uint64_t ticket = 0;   // RemoteRollout's
+    Json sampler_before;   // the sampler's state before its draw: what a checkpoint saves (resume redraws it)
+    PromptBatch batch;
+  };
+  // step_rollout.cpp: sample_prompts -> rollout -> reward, for every round of the step.
   Groups rollout_groups(PhaseTimes& times);
+  PromptBatch draw_prompts(int64_t round, int64_t step);
+  void score_round(const PromptBatch& b, const rollout::RolloutResult& res, Groups& g);
+  // Submits the first rounds of steps step_ + 2 .. step_ + 1 + rollout.max_staleness (those not submitted
+  // yet) with the weights of now, before this step's update changes them.
+  void prefetch_rollouts(PhaseTimes& times);
+  Json sampler_state() const;  // what a checkpoint saves: the state before the oldest prefetched draw
   Json update(const Groups& g, PhaseTimes& times);
   // step(); with save, a checkpoint of the new step is copied to host memory before the metrics row is
   // logged (time/checkpoint_blocking) and written in the background.
@@ -67,6 +103,7 @@ class Trainer {
   model::CausalLM lm_{nullptr}, ref_{nullptr};
   std::unique_ptr<rollout::Engine> engine_;
   std::unique_ptr<RemoteRollout> remote_;  // rollout.mode = workers (remote_rollout.h)
+  std::vector<Prefetched> prefetched_;     // rollout.max_staleness > 0: oldest first
   std::unique_ptr<Scorer> scorer_;
   std::unique_ptr<MasterWeights> masters_;             // bf16 compute only: the fp32 weights AdamW updates
   std::unique_ptr<torch::optim::AdamW> opt_;           // dist.zero = 0

@@ -64,7 +64,7 @@ double Trainer::save_checkpoint_async() {
   c.state =
       Json{{"step", step_},
            {"optimizer_steps", opt_steps_},
-           {"sampler", sampler_->state()},
+           {"sampler", sampler_state()},
            {"rng", {{"seed", cfg_.run.seed}, {"derivation", "mix_seed(seed, step, round, prompt, sample)"}}},
            // Data parallel: every rank holds the same weights, optimizer state and sampler (each draws all P
            // prompts and rolls out its shard), so this state resumes on any world size.
