@@ -291,6 +291,30 @@ Json sync_once(SyncContext& c, uint64_t version) {
           {"weights_equal", differing == 0}};
 }
 
+// Where transfer_s goes, in this process without a socket: wire::encode and wire::decode of the largest
+// bucket of one more pack, beside a plain copy of its bytes (fresh memory) for scale.
+Json codec_breakdown(SyncContext& c, uint64_t version, uint32_t max_body) {
+  std::vector<wire::Weights> frames = c.channel.pack(c.lm, version);
+  const auto largest = std::max_element(frames.begin(), frames.end(), [](const auto& a, const auto& b) {
+    return a.data.size() < b.data.size();
+  });
+  Stopwatch t;
+  const std::vector<uint8_t> copy(largest->data);
+  const double copy_s = t.seconds();
+  t.reset();
+  const std::vector<uint8_t> frame = wire::encode(*largest, max_body);
+  const double encode_s = t.seconds();
+  t.reset();
+  const wire::Decoded<wire::Message> back = wire::decode(frame.data(), frame.size(), max_body);
+  const double decode_s = t.seconds();
+  const auto* w = std::get_if<wire::Weights>(&back.value);
+  ZRL_CHECK(back.ok() && w != nullptr && w->data == copy, "bench: a bucket does not survive encode + decode");
+  return {{"bucket_bytes", largest->data.size()},
+          {"encode_s", encode_s},
+          {"decode_s", decode_s},
+          {"plain_copy_s", copy_s}};
+}
+
 double median_of(const Json& runs, const char* key) {
   std::vector<double> v;
   for (const Json& r : runs) v.push_back(r.at(key).get<double>());
@@ -300,7 +324,7 @@ double median_of(const Json& runs, const char* key) {
 }
 
 Json summary(const Options& o, int64_t params, const Json& runs, const Json& warmups, size_t differ_before,
-             pid_t worker_pid) {
+             const Json& codec, pid_t worker_pid) {
   bool all_equal = true;
   for (const Json* set : {&runs, &warmups})
     for (const Json& r : *set) all_equal = all_equal && r.at("weights_equal").get<bool>();
@@ -325,6 +349,7 @@ Json summary(const Options& o, int64_t params, const Json& runs, const Json& war
       {"weights_equal", all_equal},
       {"tensors_differing_before_first_sync", differ_before},
       {"median", median},
+      {"codec", codec},
       {"runs", runs},
       {"warmup", warmups},
       {"note",
@@ -332,7 +357,8 @@ Json summary(const Options& o, int64_t params, const Json& runs, const Json& war
        "host buckets; transfer_s = total_s - pack_s - unpack_s: encode (send_s, trainer thread), socket, "
        "decode; unpack_s: WeightChannel::receive on the worker (bucket copies + copy into the model, "
        "device-synchronized); gbps = bytes / total_s. weights_equal: CRC-32C of every tensor, worker vs "
-       "trainer, after every sync."},
+       "trainer, after every sync. codec: wire::encode / wire::decode of the largest bucket in one process "
+       "(no socket) and a plain copy of its bytes, after the syncs."},
       {"reference",
        "published, not measured here: verl on H20, 7B weights, 0.12 s tensor-by-tensor and 0.02 s bucketed "
        "(NCCL/CUDA IPC, no host staging): another model, path and machine, a point of comparison only"}};
@@ -365,7 +391,8 @@ int run_trainer_role(const Options& o) {
     const auto e = server.next_event(1.0);
     if (e && e->kind == dist::ControlEvent::Kind::kLeft) break;
   }
-  const Json out = summary(o, params, runs, warmups, differ_before, worker->pid());
+  const Json codec = codec_breakdown(c, static_cast<uint64_t>(o.warmup + o.reps + 1), co.max_body);
+  const Json out = summary(o, params, runs, warmups, differ_before, codec, worker->pid());
   std::cout << out.dump(1) << "\n";
   return out["weights_equal"].get<bool>() ? 0 : 2;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -72,6 +73,11 @@ TEST(BenchRolloutWorkers, TinySyncIsTimedAndBitExact) {
   }
   for (const char* k : {"pack_s", "transfer_s", "unpack_s", "total_s", "gbps"})
     EXPECT_GT(j["median"].value(k, -1.0), 0.0) << k;
+  const Json& codec = j["codec"];
+  EXPECT_GT(codec.value("bucket_bytes", int64_t{0}), 0);
+  // A tensor larger than a bucket gets a bucket of its own: the bf16 embeddings, 512 * 64 * 2 bytes.
+  EXPECT_LE(codec.value("bucket_bytes", int64_t{0}), std::max<int64_t>(bucket_bytes, 512 * 64 * 2));
+  for (const char* k : {"encode_s", "decode_s", "plain_copy_s"}) EXPECT_GT(codec.value(k, -1.0), 0.0) << k;
   // Two runs: the median is their mean.
   const double mean_total =
       0.5 * (j["runs"][0]["total_s"].get<double>() + j["runs"][1]["total_s"].get<double>());
