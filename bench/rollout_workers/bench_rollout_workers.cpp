@@ -1,9 +1,7 @@
-// bench/rollout_workers/bench_rollout_workers.cpp: the weight-sync path trainer -> rollout worker, measured:
-// a trainer process (this one: a loopback dist::ControlServer and rollout::WeightChannel::pack) and a worker
-// process (this binary again, --role worker: dist::ControlClient and WeightChannel::receive) on random-weight
-// Qwen2.5 shapes. Per sync: pack, transfer and unpack seconds, GB/s, buckets, and a bit-for-bit check of the
-// worker's weights (CRC-32C per tensor). Prints one JSON object. Not here: the channel itself (rollout/),
-// the coordinator's scheduling (trainer/remote_rollout.cpp), an NCCL or CUDA IPC channel (not built yet).
+// bench/rollout_workers/bench_rollout_workers.cpp: the weight-sync path trainer process -> rollout worker
+// process (this binary again, --role worker) over a loopback dist::ControlServer: pack / transfer / unpack
+// seconds and a bit-for-bit check of the worker's weights; prints one JSON. Not here: the channel
+// (rollout/weight_channel.h).
 #include <spawn.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
