@@ -32,7 +32,8 @@ int run_rollout_worker(const Config& cfg, const std::string& trainer_address) {
   gethostname(host, sizeof host - 1);
   const std::string worker_id = std::string(host) + ":" + std::to_string(getpid());
   dist::ControlClient client(trainer_address, dist::load_auth_token(cfg.rollout.auth_token_file), worker_id,
-                             dist::wire::max_body_for_bucket(static_cast<uint64_t>(bucket_bytes)));
+                             dist::wire::max_body_for_bucket(static_cast<uint64_t>(bucket_bytes)),
+                             cfg.rollout.worker_wait_s);
   std::fprintf(stderr, "zerorl rollout-worker %s: registered with %s as worker %llu\n", worker_id.c_str(),
                trainer_address.c_str(), static_cast<unsigned long long>(client.welcome().worker_index));
   rollout::StopRules stop;

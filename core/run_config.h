@@ -136,7 +136,8 @@ ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
   F(int64_t, workers, 1, "workers mode: workers to wait for before the first step.", check::at_least(1))     \
   F(double, worker_wait_s, 600.0,                                                                            \
     "workers mode: how long the trainer waits for workers (at start, or when every worker is gone) "         \
-    "before it exits with a message naming the coordinator's address.",                                      \
+    "before it exits with a message naming the coordinator's address; also how long a starting worker "      \
+    "retries connecting to a trainer that does not listen yet (an MPMD mpirun, a Slurm hetjob).",            \
     check::positive())                                                                                       \
   F(double, weight_bucket_mb, 256.0,                                                                         \
     "workers mode: weights go to each worker in buckets of this many MiB (model dtype), one frame each, "    \

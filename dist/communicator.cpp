@@ -54,6 +54,15 @@ std::unique_ptr<Communicator> make_communicator(const Context& ctx, const CommOp
             "dist.backend = '{}': expected auto, mpi or nccl", o.backend);
   ZRL_CHECK(o.timeout_s > 0, "dist.timeout_s = {}: must be > 0", o.timeout_s);
   if (ctx.world_size == 1 && o.backend == "auto") return detail::make_local();
+  // MPI_Init waits for every process of the launch, and the other programs of an MPMD launch (rollout
+  // workers) never call it: the job would hang until they exit, then mpirun would abort it.
+  ZRL_CHECK(
+      !ctx.mpmd(),
+      "this {} launch has {} app contexts (MPMD, `mpirun ... : ...`) and this process's app context has "
+      "{} process(es) with dist.backend = {}: a data-parallel world cannot share an mpirun with other "
+      "programs (MPI_Init would wait for all of them); start data-parallel ranks in an mpirun of their "
+      "own, or one trainer process with dist.backend = auto beside the rollout workers",
+      ctx.launcher, ctx.apps, ctx.world_size, o.backend);
   const std::string want = o.backend == "auto" ? (o.cuda ? "nccl" : "mpi") : o.backend;
   ZRL_CHECK(
       !(want == "nccl" && !o.cuda),

@@ -13,11 +13,23 @@ struct Context {
   int world_size = 1;
   int local_rank = 0;
   std::string launcher = "none";  // "mpirun", "srun", "torchrun" or "none"
+  // An MPMD launch (`mpirun -np 1 zerorl train ... : -np 2 zerorl rollout-worker ...`) has several app
+  // contexts; rank, world size and local rank above are then this process's app context's, not MPI's
+  // (MPI_COMM_WORLD spans every program of the launch, which MPI_Init would wait for).
+  int app = 0;   // this process's app context (0 unless MPMD)
+  int apps = 1;  // app contexts in the launch
   bool is_main() const { return rank == 0; }
+  bool mpmd() const { return apps > 1; }
 };
 
 // Reads OMPI_COMM_WORLD_{RANK,SIZE,LOCAL_RANK}, then SLURM_{PROCID,NTASKS,LOCALID}, then
-// RANK/WORLD_SIZE/LOCAL_RANK. `getenv` is injectable for tests. A malformed value throws naming the variable.
+// RANK/WORLD_SIZE/LOCAL_RANK. Under mpirun (OpenMPI 4.1) an MPMD launch is read from OMPI_NUM_APP_CTX,
+// OMPI_APP_CTX_NUM_PROCS (each app context's size, in order) and OMPI_MCA_orte_app_num (this one's index):
+// ranks are numbered app by app, so the app's rank is the world rank less the sizes of the apps before it;
+// the local rank is the app's rank on one node (LOCAL_SIZE == SIZE), else mpirun's node-local rank (right
+// for the first app context with mpirun's default by-slot mapping). Slurm's heterogeneous jobs need no
+// special case when each component is its own `srun` step (scripts/slurm/rollout_workers.sbatch).
+// `getenv` is injectable for tests. A malformed value throws naming the variable.
 Context discover(const std::function<const char*(const char*)>& getenv_fn = nullptr);
 
 }  // namespace zerorl::dist

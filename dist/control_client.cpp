@@ -3,8 +3,11 @@
 #include "dist/control_client.h"
 
 #include <boost/asio.hpp>
+#include <chrono>
+#include <thread>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "dist/control_server.h"
 
 namespace zerorl::dist {
@@ -18,7 +21,7 @@ struct ControlClient::Impl {
 };
 
 ControlClient::ControlClient(const std::string& trainer, const std::string& auth_token,
-                             const std::string& worker_id, uint32_t max_body)
+                             const std::string& worker_id, uint32_t max_body, double connect_wait_s)
     : impl_(std::make_unique<Impl>()) {
   impl_->max_body = max_body;
   const auto [host, port] = parse_host_port(trainer, "--trainer");
@@ -26,9 +29,20 @@ ControlClient::ControlClient(const std::string& trainer, const std::string& auth
   tcp::resolver resolver(impl_->io);
   const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
   ZRL_CHECK(!ec, "--trainer {}: cannot resolve '{}': {}", trainer, host, ec.message());
-  asio::connect(impl_->socket, endpoints, ec);
-  ZRL_CHECK(!ec, "--trainer {}: cannot connect: {} (is `zerorl train` with rollout.mode: workers running?)",
-            trainer, ec.message());
+  // A worker may start before its trainer listens (an MPMD mpirun, a Slurm hetjob): retry until the deadline.
+  const auto start = std::chrono::steady_clock::now();
+  double waited = 0;
+  for (asio::connect(impl_->socket, endpoints, ec); ec && waited < connect_wait_s;
+       asio::connect(impl_->socket, endpoints, ec)) {
+    if (waited == 0)
+      ZRL_INFO("--trainer {}: {}; retrying for up to {} s", trainer, ec.message(), connect_wait_s);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  ZRL_CHECK(!ec,
+            "--trainer {}: cannot connect: {} after {:.0f} s (is `zerorl train` with rollout.mode: workers "
+            "running there?)",
+            trainer, ec.message(), waited);
   impl_->socket.set_option(tcp::no_delay(true), ec);
   ZRL_CHECK(send(wire::Hello{auth_token, worker_id, wire::kVersion}), "--trainer {}: connection lost",
             trainer);

@@ -14,9 +14,10 @@ class ControlClient {
  public:
   // Connects to `trainer` ("host:port"), sends a hello with `auth_token` and waits for the welcome. Throws
   // zerorl::Error naming the address when the connection is refused or the coordinator drops the worker
-  // (wrong token, other protocol version: the coordinator's log says which).
+  // (wrong token, other protocol version: the coordinator's log says which). A refused connection is retried
+  // every 0.25 s for `connect_wait_s` seconds first (a worker started beside its trainer, before it listens).
   ControlClient(const std::string& trainer, const std::string& auth_token, const std::string& worker_id,
-                uint32_t max_body = wire::kDefaultMaxBody);
+                uint32_t max_body = wire::kDefaultMaxBody, double connect_wait_s = 0);
   ~ControlClient();
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;

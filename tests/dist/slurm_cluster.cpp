@@ -1,12 +1,9 @@
-// tests/dist/slurm_cluster.cpp: starts and stops the private single-node Slurm of slurm_cluster.h. Not here:
+// tests/dist/slurm_cluster.cpp: starts and stops the private one-host Slurm of slurm_cluster.h. Not here:
 // jobs and their checks (test_slurm.cpp).
 #include "tests/dist/slurm_cluster.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +18,8 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "tests/dist/free_port.h"
 
 namespace fs = std::filesystem;
 
@@ -39,20 +38,6 @@ std::string find_binary(const std::string& name) {
     start = end + 1;
   }
   return "";
-}
-
-// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick; released before the daemon binds).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    throw std::runtime_error("SlurmCluster: no free port on 127.0.0.1");
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 // Starts a daemon in the foreground, output to `log`. PR_SET_PDEATHSIG: it gets SIGTERM if this test process
@@ -108,7 +93,7 @@ std::string SlurmCluster::unavailable_reason() {
   return "";
 }
 
-SlurmCluster::SlurmCluster(int cpus) {
+SlurmCluster::SlurmCluster(int cpus, int nodes) : nodes_(nodes) {
   std::string tmpl = (fs::temp_directory_path() / "zerorl_slurm_XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("SlurmCluster: mkdtemp failed");
   dir_ = tmpl;
@@ -122,7 +107,7 @@ SlurmCluster::SlurmCluster(int cpus) {
     for (int i = 0; i < 1024; ++i) k.put(static_cast<char>(rd() & 0xff));
   }
   chmod(key.c_str(), 0400);  // munged refuses a key others can read
-  write_conf(cpus);
+  write_conf(cpus, nodes);
   munged_ = spawn_daemon({find_binary("munged"), "-F", "-f", "--key-file=" + key,
                           "--socket=" + dir_ + "/munge/socket", "--pid-file=" + dir_ + "/munge/pid",
                           "--seed-file=" + dir_ + "/munge/seed", "--log-file=" + dir_ + "/log/munged.log"},
@@ -130,8 +115,11 @@ SlurmCluster::SlurmCluster(int cpus) {
   for (int i = 0; i < 100 && !fs::exists(dir_ + "/munge/socket"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   slurmctld_ = spawn_daemon({find_binary("slurmctld"), "-D", "-i", "-f", conf_}, dir_ + "/log/slurmctld.out");
-  slurmd_ =
-      spawn_daemon({find_binary("slurmd"), "-D", "-N", "localhost", "-f", conf_}, dir_ + "/log/slurmd.out");
+  for (int i = 0; i < nodes; ++i) {
+    const std::string name = nodes == 1 ? "localhost" : "n" + std::to_string(i);
+    slurmds_.push_back(spawn_daemon({find_binary("slurmd"), "-D", "-N", name, "-f", conf_},
+                                    dir_ + "/log/slurmd_" + name + ".out"));
+  }
   if (!wait_idle(60)) {
     const std::string why = "SlurmCluster: node not idle within 60 s\n" + logs();
     stop();
@@ -141,26 +129,34 @@ SlurmCluster::SlurmCluster(int cpus) {
 
 SlurmCluster::~SlurmCluster() { stop(); }
 
-void SlurmCluster::write_conf(int cpus) {
+void SlurmCluster::write_conf(int cpus, int nodes) {
   conf_ = dir_ + "/slurm.conf";
   std::ofstream c(conf_);
   // Plugins that need nothing from the host: no cgroups (proctrack/linuxproc, task/none), no accounting.
   c << "ClusterName=zerorltest\n"
     << "SlurmctldHost=localhost(127.0.0.1)\n"
-    << "SlurmctldPort=" << free_port() << "\nSlurmdPort=" << free_port() << "\n"
+    << "SlurmctldPort=" << free_port() << "\n"
     << "AuthType=auth/munge\nCredType=cred/munge\nAuthInfo=socket=" << dir_ << "/munge/socket\n"
     << "SlurmUser=root\nSlurmdUser=root\nMailProg=/bin/true\n"
-    << "StateSaveLocation=" << dir_ << "/state\nSlurmdSpoolDir=" << dir_ << "/spool\n"
+    << "StateSaveLocation=" << dir_ << "/state\nSlurmdSpoolDir=" << dir_ << "/spool/%n\n"
     << "TmpFS=" << dir_ << "/tmp\n"  // the PMIx plugin's per-step folders go under TmpFS
-    << "SlurmctldPidFile=" << dir_ << "/slurmctld.pid\nSlurmdPidFile=" << dir_ << "/slurmd.pid\n"
-    << "SlurmctldLogFile=" << dir_ << "/log/slurmctld.log\nSlurmdLogFile=" << dir_ << "/log/slurmd.log\n"
+    << "SlurmctldPidFile=" << dir_ << "/slurmctld.pid\nSlurmdPidFile=" << dir_ << "/slurmd_%n.pid\n"
+    << "SlurmctldLogFile=" << dir_ << "/log/slurmctld.log\nSlurmdLogFile=" << dir_ << "/log/slurmd_%n.log\n"
     << "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nSwitchType=switch/none\nMpiDefault=none\n"
-    << "SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\nSchedulerType=sched/builtin\n"
+    << "SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n"
+    // Heterogeneous jobs are scheduled by sched/backfill only; every second here, not every 30 s.
+    << "SchedulerType=sched/backfill\nSchedulerParameters=bf_interval=1\n"
     << "ReturnToService=2\nSlurmdParameters=config_overrides\n"  // CPUs below, whatever the host has
     << "JobCompType=jobcomp/none\nAccountingStorageType=accounting_storage/none\n"
-    << "JobAcctGatherType=jobacct_gather/none\n"
-    << "NodeName=localhost NodeAddr=127.0.0.1 CPUs=" << cpus << " State=UNKNOWN\n"
-    << "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP\n";
+    << "JobAcctGatherType=jobacct_gather/none\n";
+  std::string names;
+  for (int i = 0; i < nodes; ++i) {
+    const std::string name = nodes == 1 ? "localhost" : "n" + std::to_string(i);
+    names += (i == 0 ? "" : ",") + name;
+    c << "NodeName=" << name << " NodeHostname=localhost NodeAddr=127.0.0.1 Port=" << free_port()
+      << " CPUs=" << cpus << " State=UNKNOWN\n";
+  }
+  c << "PartitionName=debug Nodes=" << names << " Default=YES MaxTime=INFINITE State=UP\n";
 }
 
 int SlurmCluster::client(const std::string& cmd, std::string* out) const {
@@ -180,7 +176,12 @@ bool SlurmCluster::wait_idle(double seconds) const {
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < end) {
     std::string out;
-    if (client("timeout 10 sinfo -h -N -o %t", &out) == 0 && out.rfind("idle", 0) == 0) return true;
+    // One line per node: every one idle.
+    if (client("timeout 10 sinfo -h -N -o %t", &out) == 0) {
+      size_t idle = 0, at = 0;
+      while ((at = out.find("idle", at)) != std::string::npos) ++idle, at += 4;
+      if (idle == static_cast<size_t>(nodes_) && out.size() == idle * 5) return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return false;
@@ -188,14 +189,13 @@ bool SlurmCluster::wait_idle(double seconds) const {
 
 std::string SlurmCluster::logs() const {
   std::string s;
-  for (const char* f :
-       {"munged.out", "munged.log", "slurmctld.out", "slurmctld.log", "slurmd.out", "slurmd.log"})
-    s += std::string("--- ") + f + "\n" + tail(dir_ + "/log/" + f, 3000) + "\n";
+  for (const auto& e : fs::directory_iterator(dir_ + "/log"))
+    s += "--- " + e.path().filename().string() + "\n" + tail(e.path().string(), 3000) + "\n";
   return s;
 }
 
 void SlurmCluster::stop() {
-  if (slurmctld_ > 0 && slurmd_ > 0) {
+  if (slurmctld_ > 0 && !slurmds_.empty()) {
     // Cancel what is still queued or running on this cluster (its conf: no other cluster is asked), and give
     // the job steps time to end before their slurmd goes.
     client("timeout 10 scancel --quiet --user=root", nullptr);
@@ -205,7 +205,8 @@ void SlurmCluster::stop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
   }
-  stop_pid(slurmd_, 15);
+  for (pid_t& pid : slurmds_) stop_pid(pid, 15);
+  slurmds_.clear();
   stop_pid(slurmctld_, 15);
   stop_pid(munged_, 10);
   if (!dir_.empty()) {

@@ -1,4 +1,4 @@
-// tests/dist/slurm_cluster.h: a private single-node Slurm for tests: munged, slurmctld and slurmd started in
+// tests/dist/slurm_cluster.h: a private one-host Slurm for tests: munged, slurmctld and slurmd(s) started in
 // the foreground in a temp dir with their own key, socket, ports on 127.0.0.1 and state, stopped (only those
 // pids) and removed when it goes. Not here: what the tests submit (test_slurm.cpp).
 #pragma once
@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace zerorl::testing {
 
@@ -15,8 +16,9 @@ class SlurmCluster {
   static std::string unavailable_reason();
 
   // Starts the daemons for `cpus` CPUs on node "localhost"; throws with the daemons' logs when the node is
-  // not idle within 60 s.
-  explicit SlurmCluster(int cpus);
+  // not idle within 60 s. With nodes > 1: nodes "n0", "n1", ... of `cpus` CPUs each, every one a slurmd of
+  // its own on this host (127.0.0.1, a port each): a heterogeneous job needs a node per component to start.
+  explicit SlurmCluster(int cpus, int nodes = 1);
   ~SlurmCluster();  // cancels this cluster's jobs, stops its daemons, removes the temp dir
   SlurmCluster(const SlurmCluster&) = delete;
   SlurmCluster& operator=(const SlurmCluster&) = delete;
@@ -29,12 +31,14 @@ class SlurmCluster {
   std::string logs() const;  // the daemons' log tails, for failure messages
 
  private:
-  void write_conf(int cpus);
+  void write_conf(int cpus, int nodes);
   bool wait_idle(double seconds) const;
   void stop();
 
   std::string dir_, conf_;
-  pid_t munged_ = -1, slurmctld_ = -1, slurmd_ = -1;
+  pid_t munged_ = -1, slurmctld_ = -1;
+  std::vector<pid_t> slurmds_;
+  int nodes_ = 1;
 };
 
 }  // namespace zerorl::testing

@@ -1,6 +1,7 @@
 // tests/dist/test_communicator.cpp: the world-size-1 communicator (what `zerorl train` without mpirun
 // uses): every collective is the identity, no MPI is initialised, gradient buckets leave the gradients'
-// bytes untouched, and bad dist.* values are errors naming the key. Not here: MPI (test_comm_mpirun.cpp).
+// bytes untouched, bad dist.* values are errors naming the key, and an MPMD launch never initialises MPI.
+// Not here: MPI (test_comm_mpirun.cpp).
 #include <gtest/gtest.h>
 
 #include "core/error.h"
@@ -61,6 +62,27 @@ TEST(LocalComm, BadOptionsNameTheKey) {
   CommOptions zero_timeout;
   zero_timeout.timeout_s = 0;
   EXPECT_THROW(make_communicator(Context{}, zero_timeout), Error);
+}
+
+// An MPMD mpirun (`train : rollout-worker`): one trainer process with dist.backend auto is the local backend
+// (no MPI_Init, which would wait for the workers); anything needing MPI is an error naming the launch, raised
+// before MPI is touched (this test runs without mpirun).
+TEST(LocalComm, MpmdLaunchGetsTheLocalBackendOrAClearError) {
+  Context trainer;
+  trainer.launcher = "mpirun", trainer.apps = 2;
+  EXPECT_EQ(make_communicator(trainer, CommOptions{})->backend(), "local");
+  Context two = trainer;
+  two.world_size = 2;
+  CommOptions mpi;
+  mpi.backend = "mpi";
+  for (const auto& [ctx, options] : {std::pair{two, CommOptions{}}, {trainer, mpi}, {two, mpi}}) {
+    try {
+      make_communicator(ctx, options);
+      ADD_FAILURE() << "no error for an MPMD launch of " << ctx.world_size << " with " << options.backend;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("2 app contexts (MPMD"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

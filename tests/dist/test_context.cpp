@@ -1,7 +1,8 @@
-// tests/dist/test_context.cpp: dist::discover on hand-made launcher environments (mpirun, srun, torchrun,
-// none, malformed). Not here: a real launch (test_mpirun.cpp, label dist).
+// tests/dist/test_context.cpp: dist::discover on hand-made launcher environments (mpirun, MPMD mpirun, srun,
+// torchrun, none, malformed). Not here: a real launch (test_mpirun.cpp, label dist).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 #include <string>
 
@@ -50,6 +51,47 @@ TEST(DistContext, DiscoversLaunchersFromEnvironment) {
   EXPECT_EQ(discover(get).world_size, 2);
 }
 
+// `mpirun -np 1 A : -np 2 B` as OpenMPI 4.1 (Debian 12) sets it (recorded with `mpirun -np 1 env : -np 2
+// env`): every process sees the world of 3; each program's Context is its own app context.
+TEST(DistContext, MpmdLaunchIsNarrowedToTheAppContext) {
+  FakeEnv env;
+  const auto get = [&](const char* k) { return env(k); };
+  const auto mpmd = [](int world_rank, int app, const char* local_size) {
+    return std::map<std::string, std::string>{{"OMPI_COMM_WORLD_RANK", std::to_string(world_rank)},
+                                              {"OMPI_COMM_WORLD_SIZE", "3"},
+                                              {"OMPI_COMM_WORLD_LOCAL_RANK", std::to_string(world_rank)},
+                                              {"OMPI_COMM_WORLD_LOCAL_SIZE", local_size},
+                                              {"OMPI_NUM_APP_CTX", "2"},
+                                              {"OMPI_APP_CTX_NUM_PROCS", "1 2"},
+                                              {"OMPI_MCA_orte_app_num", std::to_string(app)}};
+  };
+  // {world rank, app} -> {rank, world size, local rank}; one node (LOCAL_SIZE 3 == SIZE).
+  for (const auto& [in, want] : std::vector<std::pair<std::pair<int, int>, std::array<int, 3>>>{
+           {{0, 0}, {0, 1, 0}}, {{1, 1}, {0, 2, 0}}, {{2, 1}, {1, 2, 1}}}) {
+    env.vars = mpmd(in.first, in.second, "3");
+    const Context c = discover(get);
+    EXPECT_EQ(c.launcher, "mpirun");
+    EXPECT_TRUE(c.mpmd());
+    EXPECT_EQ(c.apps, 2);
+    EXPECT_EQ(c.app, in.second);
+    EXPECT_EQ((std::array<int, 3>{c.rank, c.world_size, c.local_rank}), want) << "world rank " << in.first;
+  }
+  // Several nodes: the local rank stays mpirun's (the app's own is unknown).
+  env.vars = mpmd(2, 1, "2");
+  env.vars["OMPI_COMM_WORLD_LOCAL_RANK"] = "0";
+  EXPECT_EQ(discover(get).local_rank, 0);
+  // A plain mpirun has one app context: nothing changes.
+  env.vars = {{"OMPI_COMM_WORLD_RANK", "1"},
+              {"OMPI_COMM_WORLD_SIZE", "2"},
+              {"OMPI_NUM_APP_CTX", "1"},
+              {"OMPI_APP_CTX_NUM_PROCS", "2"},
+              {"OMPI_MCA_orte_app_num", "0"}};
+  const Context plain = discover(get);
+  EXPECT_FALSE(plain.mpmd());
+  EXPECT_EQ(plain.rank, 1);
+  EXPECT_EQ(plain.world_size, 2);
+}
+
 TEST(DistContext, MalformedValuesNameTheVariable) {
   FakeEnv env;
   const auto get = [&](const char* k) { return env(k); };
@@ -57,7 +99,20 @@ TEST(DistContext, MalformedValuesNameTheVariable) {
            {{{"RANK", "x"}, {"WORLD_SIZE", "2"}}, "RANK"},
            {{{"RANK", "3"}, {"WORLD_SIZE", "2"}}, "RANK"},
            {{{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "-1"}}, "SLURM_NTASKS"},
-           {{{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2x"}}, "OMPI_COMM_WORLD_SIZE"}}) {
+           {{{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2x"}}, "OMPI_COMM_WORLD_SIZE"},
+           {{{"OMPI_COMM_WORLD_RANK", "1"},
+             {"OMPI_COMM_WORLD_SIZE", "3"},
+             {"OMPI_NUM_APP_CTX", "2"},
+             {"OMPI_APP_CTX_NUM_PROCS", "1 x"}},
+            "OMPI_APP_CTX_NUM_PROCS"},
+           {{{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "3"}, {"OMPI_NUM_APP_CTX", "2"}},
+            "OMPI_APP_CTX_NUM_PROCS"},
+           {{{"OMPI_COMM_WORLD_RANK", "1"},
+             {"OMPI_COMM_WORLD_SIZE", "3"},
+             {"OMPI_NUM_APP_CTX", "2"},
+             {"OMPI_APP_CTX_NUM_PROCS", "1 1"},
+             {"OMPI_MCA_orte_app_num", "1"}},
+            "OMPI_APP_CTX_NUM_PROCS='1 1'"}}) {
     env.vars = vars;
     try {
       discover(get);

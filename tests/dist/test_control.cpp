@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
+#include <chrono>
 #include <random>
+#include <thread>
 
 #include "core/error.h"
 #include "dist/control_client.h"
@@ -207,6 +209,57 @@ TEST(ControlPlane, ClearErrorsForBadSettings) {
               ControlClient c("127.0.0.1:" + std::to_string(dead_port), "x", "w");
             }).find("cannot connect"),
             std::string::npos);
+}
+
+// A worker started before its trainer (an MPMD mpirun, a Slurm hetjob) retries a refused connection until
+// the coordinator listens on that port, then registers; with a deadline that passes, the error says how long
+// it tried.
+TEST(ControlPlane, AWorkerStartedFirstConnectsOnceTheCoordinatorListens) {
+  uint16_t port = 0;
+  {
+    ControlServer s(options());
+    port = s.port();
+  }
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  std::unique_ptr<ControlClient> client;
+  std::string error;
+  std::thread worker([&] {
+    try {
+      client = std::make_unique<ControlClient>(address, "correct horse battery staple", "early-worker",
+                                               wire::kDefaultMaxBody, 30.0);
+    } catch (const Error& e) {
+      error = e.what();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // the worker's first tries are refused
+  ControlOptions o = options();
+  o.listen = address;
+  std::unique_ptr<ControlServer> server;
+  try {
+    server = std::make_unique<ControlServer>(o);
+  } catch (const Error& e) {
+    error = e.what();  // the worker then gives up after its 30 s
+  }
+  const ControlEvent joined = server ? expect_event(*server, Kind::kJoined, "early-worker") : ControlEvent{};
+  worker.join();
+  ASSERT_TRUE(server) << error;
+  ASSERT_TRUE(client) << error;
+  EXPECT_EQ(client->welcome().worker_index, joined.worker);
+
+  uint16_t dead_port = 0;
+  {
+    ControlServer s(options());
+    dead_port = s.port();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    ControlClient c("127.0.0.1:" + std::to_string(dead_port), "x", "w", wire::kDefaultMaxBody, 1.0);
+    ADD_FAILURE() << "connected to a closed port";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot connect"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("after 1 s"), std::string::npos) << e.what();
+  }
+  EXPECT_GE(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0);
 }
 
 }  // namespace

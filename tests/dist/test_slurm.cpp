@@ -1,6 +1,7 @@
-// tests/dist/test_slurm.cpp: scripts/slurm/train.sbatch submitted with `sbatch --wait` to a real single-node
-// Slurm that this test starts (label dist): 2 tasks started by srun --mpi=pmix form one 2-rank world, run
-// configs/tiny_test.yaml to the end, and equal the 1-rank run. Not here: the daemons (slurm_cluster.cpp).
+// tests/dist/test_slurm.cpp: scripts/slurm/*.sbatch submitted with `sbatch --wait` to a real Slurm that this
+// test starts on this host (label dist): train.sbatch's 2 tasks started by srun --mpi=pmix form one 2-rank
+// world, run configs/tiny_test.yaml to the end, and equal the 1-rank run; rollout_workers.sbatch runs a
+// trainer and 2 rollout workers as a heterogeneous job. Not here: the daemons (slurm_cluster.cpp).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include "core/files.h"
 #include "core/json_io.h"
 #include "model/checkpoint.h"
+#include "tests/dist/free_port.h"
 #include "tests/dist/slurm_cluster.h"
 #include "tests/dist/weights_close.h"
 #include "tests/run_process.h"
@@ -86,6 +88,45 @@ TEST(Slurm, TrainSbatchRunsTwoRanksToTheEnd) {
     for (const char* k :
          {"step", "reward_mean", "accuracy", "format_rate", "response_len_mean", "groups_kept"})
       EXPECT_EQ(m1[i][k], m2[i][k]) << "step " << i + 1 << " " << k;
+}
+
+// scripts/slurm/rollout_workers.sbatch as a real heterogeneous job (1 trainer task : 2 worker tasks, CPU
+// only) on two slurmd nodes of this host: the workers find the trainer through Slurm (its node's NodeAddr),
+// present the job's token, both are served, the run ends 0 and the token is gone.
+TEST(Slurm, RolloutWorkersSbatchRunsATrainerAndTwoWorkersAsAHetjob) {
+  const std::string why = SlurmCluster::unavailable_reason();
+  if (!why.empty()) GTEST_SKIP() << why;
+  SlurmCluster cluster(2, 2);
+  const std::string run = cluster.dir() + "/runs/hetjob", job_dir = cluster.dir() + "/job";
+  fs::create_directories(job_dir);
+  fs::create_directories(cluster.dir() + "/runs");
+  const int port = testing::free_port();
+  const std::string cmd =
+      "cd '" + testing::source_dir() + "' && ZERORL_BIN='" + testing::binary_dir() +
+      "/zerorl' ZERORL_JOB_DIR='" + job_dir + "' ZERORL_ROLLOUT_PORT=" + std::to_string(port) +
+      " timeout 400 sbatch --wait --output='" + run +
+      ".log' --gpus-per-node=0 --cpus-per-task=1 --time=8 : --ntasks-per-node=2 --gpus-per-task=0 "
+      "--cpus-per-task=1 --time=8 scripts/slurm/rollout_workers.sbatch configs/tiny_test.yaml --set "
+      "run.output_dir='" +
+      run + "' --set rollout.worker_wait_s=120 --set run.log_level=info" + join(kThreeSteps);
+  std::string said;
+  const int code = cluster.client(cmd, &said);
+  const std::string log = read_or_empty(run + ".log");
+  ASSERT_EQ(code, 0) << "$ " << cmd << "\n" << said << "\n--- job output\n" << log << cluster.logs();
+  const std::string where = "trainer on n0 at 127.0.0.1:" + std::to_string(port) + ", 2 workers on n1";
+  EXPECT_NE(log.find(where), std::string::npos) << log;
+  EXPECT_NE(log.find("(mode 600)"), std::string::npos) << "the token must be the job user's only:\n" << log;
+  const std::regex joined("rollout coordinator: worker [0-9]+ \\([^)]*\\) joined");
+  EXPECT_EQ(std::distance(std::sregex_iterator(log.begin(), log.end(), joined), std::sregex_iterator()), 2)
+      << log;
+  const std::regex served("zerorl rollout-worker: done after [1-9][0-9]* groups");
+  EXPECT_EQ(std::distance(std::sregex_iterator(log.begin(), log.end(), served), std::sregex_iterator()), 2)
+      << log;
+  const auto metrics = read_jsonl(run + "/metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 3u) << log;
+  for (const auto& m : metrics) EXPECT_EQ(m["rollout/workers"], 2) << m.dump();
+  EXPECT_TRUE(fs::exists(run + "/checkpoints/step_3/manifest.json")) << log;
+  EXPECT_TRUE(fs::is_empty(job_dir)) << "the token outlived the job";
 }
 
 }  // namespace

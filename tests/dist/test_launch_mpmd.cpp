@@ -1,0 +1,77 @@
+// tests/dist/test_launch_mpmd.cpp: rollout workers started by one MPMD mpirun (`-np 1 zerorl train : -np 2
+// zerorl rollout-worker`, label dist): the trainer is a world of one, both workers register, the run ends 0
+// and leaves no process. Not here: separately started workers (test_rollout_workers.cpp), Slurm
+// (test_slurm.cpp).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "core/files.h"
+#include "core/json_io.h"
+#include "tests/dist/free_port.h"
+#include "tests/run_process.h"
+
+namespace fs = std::filesystem;
+
+namespace zerorl {
+namespace {
+
+// Pids of live processes whose command line contains `marker` (this test's token path is in every one).
+std::vector<std::string> processes_with(const std::string& marker) {
+  std::vector<std::string> found;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string pid = e.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    if (cmdline.find(marker) != std::string::npos) found.push_back(pid + ": " + cmdline);
+  }
+  return found;
+}
+
+size_t count(const std::string& text, const std::string& pattern) {
+  const std::regex re(pattern);
+  return static_cast<size_t>(std::distance(std::sregex_iterator(text.begin(), text.end(), re), {}));
+}
+
+TEST(LaunchMpmd, TrainerAndTwoWorkersInOneMpirun) {
+  const std::string run = (fs::temp_directory_path() / "zerorl_mpmd_run").string();
+  remove_tree(run);
+  const std::string token = run + "_token", log = run + ".log";
+  write_file_atomic(token, "the mpmd test's secret\n");
+  // A fixed port: the workers start with the trainer and must be told where it will listen.
+  const int port = testing::free_port();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  const std::string zerorl = testing::binary_dir() + "/zerorl";
+  const std::string config = testing::source_dir() + "/configs/tiny_test.yaml";
+  const std::vector<std::string> args{
+      ZERORL_MPIEXEC, "--oversubscribe", "-np", "1", zerorl, "train", "--config", config, "--set",
+      "trainer.steps=2", "--set", "trainer.save_every=2", "--set", "trainer.tensorboard=false", "--set",
+      "run.output_dir=" + run, "--set", "rollout.mode=workers", "--set", "rollout.workers=2", "--set",
+      "rollout.listen=" + address, "--set", "rollout.worker_wait_s=120", "--set",
+      "rollout.auth_token_file=" + token, "--set", "run.log_level=info",  // "worker N joined"
+      // the workers: the same config and secret; they retry until the trainer listens
+      ":", "-np", "2", zerorl, "rollout-worker", "--config", config, "--set",
+      "rollout.auth_token_file=" + token, "--set", "rollout.worker_wait_s=120", "--trainer", address};
+  fs::remove(log);
+  const int code = testing::wait_exit(testing::spawn_logged(args, log));
+  const std::string out = read_file(log);
+  ASSERT_EQ(code, 0) << out;
+  // The trainer ran as a world of one (a 3-rank world would have called MPI_Init and waited for the workers,
+  // or refused rollout.mode = workers); both workers registered and were served.
+  EXPECT_EQ(count(out, "rollout coordinator: worker [0-9]+ \\([^)]*\\) joined"), 2u) << out;
+  EXPECT_EQ(count(out, "zerorl rollout-worker [^ ]+: registered with " + address), 2u) << out;
+  EXPECT_EQ(count(out, "zerorl rollout-worker: done after [1-9][0-9]* groups"), 2u) << out;
+  const auto metrics = read_jsonl(run + "/metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 2u) << out;
+  for (const auto& m : metrics) EXPECT_EQ(m["rollout/workers"], 2) << m.dump();
+  EXPECT_TRUE(fs::exists(run + "/checkpoints/step_2/manifest.json")) << out;
+  // mpirun returned: nothing of this launch is left.
+  const auto left = processes_with(token);
+  EXPECT_TRUE(left.empty()) << left.size() << " processes left, first: " << (left.empty() ? "" : left[0]);
+}
+
+}  // namespace
+}  // namespace zerorl
