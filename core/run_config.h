@@ -177,6 +177,12 @@ ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
   F(int64_t, epochs, 1, "Passes over the rollout batch.", check::at_least(1))                                \
   F(int64_t, micro_batch_tokens, 16384, "Token budget of one forward/backward micro-batch.",                 \
     check::at_least(1))                                                                                      \
+  F(bool, pack_sequences, false,                                                                             \
+    "Pack the sequences (prompt + response) of each micro-batch into rows as wide as the batch's longest "   \
+    "sequence (first-fit decreasing), each attending only within itself, instead of one padded row each. "   \
+    "Same micro-batches, loss and gradients as unpacked, to float rounding; fewer rows when lengths vary. "  \
+    "Off by default: no gain on the CPU demo, whose rows are mostly prompt (bench/results/pack_cpu.json).",  \
+    check::any())                                                                                            \
   F(std::string, overlong, "none", "Truncated answers: none, mask (no loss), soft (DAPO penalty).",          \
     check::one_of({"none", "mask", "soft"}))                                                                 \
   F(int64_t, overlong_buffer, 0, "DAPO soft penalty ramps over the last N tokens before the limit.",         \

@@ -278,6 +278,11 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids,
 }
 
 torch::Tensor CausalLMImpl::forward_packed(const torch::Tensor& input_ids, const torch::Tensor& segment_ids) {
+  return logits(hidden_states_packed(input_ids, segment_ids));
+}
+
+torch::Tensor CausalLMImpl::hidden_states_packed(const torch::Tensor& input_ids,
+                                                 const torch::Tensor& segment_ids) {
   ZRL_CHECK(input_ids.dim() == 2 && segment_ids.sizes() == input_ids.sizes(),
             "CausalLM::forward_packed: input_ids and segment_ids must both be [B,T]");
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
@@ -297,7 +302,7 @@ torch::Tensor CausalLMImpl::forward_packed(const torch::Tensor& input_ids, const
                 .logical_and(same)
                 .logical_or(torch::eye(T, bool_opts).unsqueeze(0))
                 .unsqueeze(1);
-  return logits(run_layers(ids, idx - first, in, nullptr));
+  return run_layers(ids, idx - first, in, nullptr);
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {

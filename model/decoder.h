@@ -128,6 +128,8 @@ class CausalLMImpl : public torch::nn::Module {
   // restarts at 0 in each segment, so every sample's outputs equal the sample run alone. Returns float32
   // logits [B,T,V]; outputs at padding are finite garbage.
   torch::Tensor forward_packed(const torch::Tensor& input_ids, const torch::Tensor& segment_ids);
+  // forward_packed's final-norm hidden states [B,T,hidden] (the packed GRPO update's chunked log-probs).
+  torch::Tensor hidden_states_packed(const torch::Tensor& input_ids, const torch::Tensor& segment_ids);
   // Same as forward but returns the final-norm hidden states [B,T,hidden] (for chunked logprobs).
   torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {});
   // hidden [..., hidden] -> logits [..., V] float32 with the (possibly tied) LM head (linear_float32):

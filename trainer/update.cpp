@@ -17,6 +17,7 @@
 #include "dist/grad_sync.h"
 #include "trainer/data_parallel.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/packing.h"
 
 namespace zerorl::trainer {
 
@@ -76,6 +77,10 @@ OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, 
     return {"recompute",
             "bf16/fp16 on CPU: no batch-invariant GEMMs, the engine's log-probs may differ by "
             "bf16 rounding"};
+  if (cfg.algo.pack_sequences)
+    return {"recompute",
+            "algo.pack_sequences: a packed row moves a sequence's columns, so the trainer's bf16 attention "
+            "no longer sums the keys in the engine's blocks (~1e-2 apart)"};
   if (!r.batch_invariant)
     return {"recompute",
             "rollout.batch_invariant is off: decode GEMMs round differently from the trainer's "
@@ -174,8 +179,31 @@ struct Prepared {
   torch::Tensor is_weight, is_keep, is_stats;
   int64_t n = 0, T = 0, micro_rows = 1;
   double temp = 1.0;
+  // algo.pack_sequences: each micro-batch's sequences packed into rows of T (packing.h); the lengths per
+  // answer build them.
+  bool pack = false;
+  std::vector<int64_t> prompt_len, response_len;
   double rollout_diff = -1;  // mean |engine T = 1 log-prob - recomputed old log-prob|; < 0 = not measured
 };
+
+// Logits [c, Tr, V] of the response tokens of answers s .. s+c-1: one padded row each, or packed rows
+// (algo.pack_sequences; the same logits to float rounding). Adds the forward's rows x columns to `cells`.
+torch::Tensor micro_logits(model::CausalLM& lm, const Prepared& x, int64_t s, int64_t c, int64_t& cells) {
+  if (!x.pack) {
+    cells += c * x.T;
+    return response_logits(lm, x.ids.narrow(0, s, c), x.attn.narrow(0, s, c), x.predict_at.narrow(0, s, c));
+  }
+  const auto span = [&](const std::vector<int64_t>& v) {
+    return std::vector<int64_t>(v.begin() + s, v.begin() + s + c);
+  };
+  const auto tr = x.targets.size(1);
+  const PackedMicroBatch pk =
+      pack_micro_batch(x.ids.narrow(0, s, c), span(x.prompt_len), span(x.response_len), tr);
+  cells += pk.ids.numel();
+  auto h = lm->hidden_states_packed(pk.ids, pk.segment_ids);
+  h = h.reshape({-1, h.size(-1)}).index_select(0, pk.predict_at.view({-1}));
+  return lm->logits(h.view({c, tr, -1}));
+}
 
 // Mean |engine log-prob - recomputed old log-prob| over response tokens: how far the sampling policy is from
 // the trainer's (0 with batch-invariant GEMMs). Comparable only at temperature 1 (or greedy), where the
@@ -194,10 +222,10 @@ double rollout_logprob_diff(const Config& cfg, const PolicyState& p, const Updat
 // The model's log-probs of the response tokens (no grad), micro_rows rows at a time, into out [n, Tr].
 void chunked_logprobs(model::CausalLM& lm, const Prepared& x, torch::Tensor& out) {
   torch::NoGradGuard ng;
+  int64_t cells = 0;
   for_chunks(0, x.n, x.micro_rows, [&](int64_t s, int64_t c) {
-    auto i = x.ids.narrow(0, s, c), m = x.attn.narrow(0, s, c), y = x.targets.narrow(0, s, c);
-    auto at = x.predict_at.narrow(0, s, c);
-    out.narrow(0, s, c).copy_(algo::token_logprobs(response_logits(lm, i, m, at), y, x.temp));
+    auto logits = micro_logits(lm, x, s, c, cells);
+    out.narrow(0, s, c).copy_(algo::token_logprobs(logits, x.targets.narrow(0, s, c), x.temp));
   });
 }
 
@@ -280,15 +308,14 @@ void advantages(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepare
 
 // One micro-batch: forward, loss, backward (grads land in the compute model); returns its stat sums.
 torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, int64_t s, int64_t c,
-                         const algo::LossCounts& counts) {
+                         const algo::LossCounts& counts, int64_t& cells) {
   const auto& a = cfg.algo;
   algo::ClipOptions clip{a.clip_low, a.clip_high, a.dual_clip_c};
   algo::LossCoefficients coefs{a.kl_in == "loss" ? a.kl_coef : 0.0, a.entropy_coef};
   algo::AggregationOptions agg{algo::parse_loss_aggregation(a.loss_agg),
                                static_cast<double>(cfg.rollout.max_new_tokens)};
   auto m = x.rmask.narrow(0, s, c);
-  auto logits =
-      response_logits(p.lm, x.ids.narrow(0, s, c), x.attn.narrow(0, s, c), x.predict_at.narrow(0, s, c));
+  auto logits = micro_logits(p.lm, x, s, c, cells);
   auto logp = algo::token_logprobs(logits, x.targets.narrow(0, s, c), x.temp);
   torch::Tensor ent = a.entropy_coef > 0 ? algo::entropy_from_logits(logits, x.temp)
                                          : algo::entropy_from_logits(logits.detach(), x.temp);
@@ -308,9 +335,10 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, i
   return algo::loss_stat_sums(pg, kl.defined() ? kl.detach() : kl, ent.detach(), m);
 }
 
-// Minibatch loop: zero grads, micro-batches, clip, LR, step, masters -> compute. Returns the last grad norm.
-double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Tensor& stats,
-                PhaseTimes& times) {
+// Minibatch loop: zero grads, micro-batches, clip, LR, step, masters -> compute. Returns the last grad norm;
+// adds the forward passes' rows x columns to `cells`.
+double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Tensor& stats, PhaseTimes& times,
+                int64_t& cells) {
   const auto& a = cfg.algo;
   double grad_norm = 0;
   const int64_t per_mb = (x.n + a.minibatches - 1) / a.minibatches;
@@ -330,7 +358,7 @@ double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Ten
       for_chunks(mb, mb + mb_rows, x.micro_rows, [&](int64_t s, int64_t c) {
         // Gradient accumulation: only the last micro-batch's backward reduces (its hooks see the final sums).
         if (p.overlap != nullptr && data_parallel(p) && s + c == mb + mb_rows) p.overlap->arm();
-        stats += micro_step(cfg, p, x, s, c, counts);
+        stats += micro_step(cfg, p, x, s, c, counts, cells);
       });
       const double clip_to =
           cfg.optim.grad_clip > 0 ? cfg.optim.grad_clip : std::numeric_limits<double>::infinity();
@@ -377,6 +405,11 @@ Prepared prepare(const Config& cfg, const UpdateBatch& b, int64_t pad, const tor
     }
   }
   x.micro_rows = std::max<int64_t>(1, cfg.algo.micro_batch_tokens / x.T);
+  x.pack = cfg.algo.pack_sequences;
+  for (int64_t i = 0; i < x.n; ++i) {
+    x.prompt_len.push_back(static_cast<int64_t>(b.prompt_ids[static_cast<size_t>(i)].size()));
+    x.response_len.push_back(static_cast<int64_t>(b.responses[static_cast<size_t>(i)].size()));
+  }
   x.temp = cfg.rollout.temperature > 0 ? cfg.rollout.temperature : 1.0;
   return x;
 }
@@ -400,7 +433,6 @@ torch::Tensor recompute_old_logprobs(const Config& cfg, model::CausalLM& lm, con
 }
 
 Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int64_t pad, PhaseTimes& times) {
-  const auto& a = cfg.algo;
   Json out{{"update_tokens", 0}, {"update_tokens_padded", 0}};
   if (b.responses.empty()) return out;  // dynamic sampling kept nothing: no update this step
   const torch::Device device = p.lm->device();
@@ -418,7 +450,8 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
   if (x.is_keep.defined()) x.rmask = x.is_keep;  // algo.off_policy_correction = mask: dropped tokens leave
   ScopedTimer t(times, "update");
   torch::Tensor stats = torch::zeros({algo::kLossStatCount}, torch::dtype(torch::kFloat64).device(device));
-  const double grad_norm = optimize(cfg, p, x, stats, times);
+  int64_t cells = 0;  // rows x columns the update's forward passes computed, over every epoch
+  const double grad_norm = optimize(cfg, p, x, stats, times, cells);
   if (data_parallel(p)) {
     stats = stats.to(p.comm->device()).contiguous();
     p.comm->all_reduce(stats);  // sums over every rank's tokens
@@ -427,7 +460,7 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
   if (!p.ref.is_empty()) out["kl"] = st.kl;  // no reference model: KL is not measured, not 0
   out["entropy"] = st.entropy, out["clip_frac"] = st.clip_frac, out["pg_loss"] = st.pg_loss;
   out["grad_norm"] = grad_norm;
-  std::vector<double> tokens{static_cast<double>(real_tokens(b)), static_cast<double>(x.n * x.T * a.epochs)};
+  std::vector<double> tokens{static_cast<double>(real_tokens(b)), static_cast<double>(cells)};
   sum_over_ranks(p, tokens);
   out["update_tokens"] = static_cast<int64_t>(tokens[0]);
   out["update_tokens_padded"] = static_cast<int64_t>(tokens[1]);

@@ -63,8 +63,9 @@ void validate_old_logprobs(const Config& cfg);
 // the engine's log-probs are the trainer's: rollout.temperature exactly 1 and no top_k/top_p/min_p, and the
 // same numbers from the same dtype path: float32 compute (the engine's decode and the trainer's forward
 // differ by float rounding of different GEMM shapes, ~1e-7 on CPU), or bf16/fp16 on CUDA with
-// rollout.batch_invariant and a LibTorch that can turn split-K off (compat::kHasSplitKControl: equal to fp32
-// rounding). Anything else recomputes. With algo.off_policy_correction on, auto recomputes: the correction
+// rollout.batch_invariant, algo.pack_sequences off (packed rows shift the attention's blocks) and a
+// LibTorch that can turn split-K off (compat::kHasSplitKControl: equal to fp32 rounding). Anything else
+// recomputes. With algo.off_policy_correction on, auto recomputes: the correction
 // needs pi_old apart from the engine's mu. A value other than auto is returned as it is ("set in the
 // config"). policy_update resolves auto the same way from PolicyState::lm; the trainer resolves it once at
 // start to log the choice.
@@ -81,13 +82,16 @@ torch::Tensor recompute_old_logprobs(const Config& cfg, model::CausalLM& lm, con
 // Prompt + response tokens of every answer in `b`, without padding: what one pass over the batch learns from.
 int64_t real_tokens(const UpdateBatch& b);
 
+// algo.pack_sequences packs each micro-batch's answers into rows (trainer/packing.h); the micro-batches,
+// loss terms and normalizers stay those of the padded layout, so the result is the same to float rounding.
 // Runs the three phases over `b` (times: "old_logprobs", "advantages", "update"; data parallel adds
 // "grad_sync", inside "update": the bucket all-reduce, or under ZeRO-1 the reduce-scatter, sharded AdamW
 // step and all-gather). `pad` fills the layout. Data parallel: the returned fields are global
 // (summed or averaged over every rank's tokens); a minibatch (algo.minibatches > 1) is every rank's k-th
 // chunk of its share.
 // Returns {update_tokens (real_tokens(b), counted once however many epochs), update_tokens_padded (rows x
-// padded width x algo.epochs: what the forward passes computed), and when an update ran: entropy, clip_frac,
+// width of every update forward, over algo.epochs: what they computed; with algo.pack_sequences the packed
+// rows, trainer/packing.h), and when an update ran: entropy, clip_frac,
 // grad_norm, pg_loss, and kl only with a reference model}. A field that was not measured is absent, never 0.
 // With algo.off_policy_correction on, the policy-gradient loss of each token is multiplied by its importance
 // weight (algo/off_policy.h; pg_loss is the weighted one) and the result adds off_policy/{is_ratio_mean,

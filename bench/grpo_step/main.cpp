@@ -30,7 +30,7 @@ struct Options {
   int64_t prompts = 64, group = 8, prompt_len = 256, new_tokens = 512, micro_batch_tokens = 16384, steps = 2;
   int64_t prompt_len_min = 0;  // > 0: prompt lengths drawn from [prompt_len_min, prompt_len]
   std::string device = torch::cuda::is_available() ? "cuda" : "cpu", old_logprobs = "recompute";
-  bool gradient_checkpointing = false, batch_invariant = true;
+  bool gradient_checkpointing = false, batch_invariant = true, pack_sequences = false;
   uint64_t seed = 1;
 };
 
@@ -39,6 +39,7 @@ zr::Config run_config(const Options& o) {
   cfg.rollout.prompts_per_step = o.prompts, cfg.rollout.group_size = o.group;
   cfg.rollout.temperature = 1.0, cfg.rollout.max_new_tokens = o.new_tokens;
   cfg.algo.micro_batch_tokens = o.micro_batch_tokens, cfg.algo.old_logprobs = o.old_logprobs;
+  cfg.algo.pack_sequences = o.pack_sequences;
   cfg.optim.lr = 1e-6, cfg.trainer.steps = 1000;
   return cfg;
 }
@@ -56,6 +57,7 @@ zr::Json grpo_step(const zr::Config& cfg, const Options& o, zr::rollout::Engine&
   j["new_tokens"] = r.new_tokens;
   j["gen_tok_per_s"] = static_cast<double>(r.new_tokens) / times["rollout"];
   j["update_tok_per_s"] = upd["update_tokens"].get<double>() / times["update"];
+  j["update_tokens"] = upd["update_tokens"], j["update_tokens_padded"] = upd["update_tokens_padded"];
   j["grad_norm"] = upd["grad_norm"];
   if (upd.contains("rollout_logprob_diff")) j["rollout_logprob_diff"] = upd["rollout_logprob_diff"];
   j["cuda_graph_active"] = engine.cuda_graph_active();
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "one GRPO step (rollout, reward, old log-probs, update) on random Qwen2.5-0.5B-shaped weights"};
   Options o;
-  app.add_flag("--tiny", o.tiny, "tiny model and batch (CPU smoke test)");
+  app.add_flag("--tiny", o.tiny, "tiny model, and a tiny batch unless the options below size it");
   app.add_option("--prompts", o.prompts, "P prompts");
   app.add_option("--group", o.group, "G samples per prompt");
   app.add_option("--prompt-len", o.prompt_len, "prompt tokens (random ids)");
@@ -87,15 +89,24 @@ int main(int argc, char** argv) {
   app.add_option("--gradient-checkpointing", o.gradient_checkpointing, "model.gradient_checkpointing");
   app.add_option("--prompt-len-min", o.prompt_len_min,
                  "> 0: prompt lengths uniform in [this, --prompt-len] (the trainer pads them)");
+  app.add_option("--pack-sequences", o.pack_sequences,
+                 "algo.pack_sequences (packed rows; pays with --prompt-len-min spread lengths)");
   app.add_option("--batch-invariant", o.batch_invariant, "rollout.batch_invariant (GEMMs without split-K)");
   app.add_option("--steps", o.steps, "full steps; the first is cold (allocator, kernels, graph capture)");
   app.add_option("--device", o.device, "cuda | cpu");
   app.add_option("--seed", o.seed, "weights, prompts and sampling seed");
   CLI11_PARSE(app, argc, argv);
   zr::log::init(0, "info");  // logs on stderr: stdout is the JSON alone
+  if (o.tiny) {  // a tiny batch too, where the command line does not size it (a CPU measurement may)
+    const auto unless_given = [&](const char* name, int64_t& v, int64_t tiny) {
+      if (app.count(name) == 0) v = tiny;
+    };
+    unless_given("--prompts", o.prompts, 4), unless_given("--group", o.group, 4);
+    unless_given("--prompt-len", o.prompt_len, 16), unless_given("--new", o.new_tokens, 8);
+    unless_given("--micro-batch-tokens", o.micro_batch_tokens, 64);
+  }
   if (o.prompt_len_min > o.prompt_len)
     throw std::invalid_argument("--prompt-len-min must not exceed --prompt-len");
-  if (o.tiny) o.prompts = 4, o.group = 4, o.prompt_len = 16, o.new_tokens = 8, o.micro_batch_tokens = 64;
 
   const torch::Device device(o.device);
   const auto dtype = device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
@@ -142,6 +153,7 @@ int main(int argc, char** argv) {
                {"gradient_checkpointing", o.gradient_checkpointing},
                {"prompt_len_min", o.prompt_len_min > 0 ? o.prompt_len_min : o.prompt_len},
                {"batch_invariant", o.batch_invariant},
+               {"pack_sequences", o.pack_sequences},
                {"reward", "trivial rule (majority of even token ids): weights are random"},
                {"steps", steps},
                {"seconds", steps.back()},
