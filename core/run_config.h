@@ -138,6 +138,11 @@ ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
     "workers mode: how long the trainer waits for workers (at start, or when every worker is gone) "         \
     "before it exits with a message naming the coordinator's address.",                                      \
     check::positive())                                                                                       \
+  F(double, heartbeat_s, 5.0,                                                                                \
+    "workers mode: each worker sends a heartbeat this often (the coordinator announces it at "               \
+    "registration); a worker silent for 3.5 periods (hung, SIGSTOPped, host gone) is dropped and its "       \
+    "groups re-queued. 0 = no liveness check.",                                                              \
+    check::non_negative())                                                                                   \
   F(double, weight_bucket_mb, 256.0,                                                                         \
     "workers mode: weights go to each worker in buckets of this many MiB (model dtype), one frame each, "    \
     "versioned by the step that produced them.",                                                             \
