@@ -1,9 +1,14 @@
 // apps/cmd_rollout_worker.cpp: `zerorl rollout-worker`: builds the run's model, tokenizer and engine from the
-// config, registers with the trainer's coordinator and serves it. Not here: the loop (rollout/worker.h).
+// config, registers with the trainer's coordinator and serves it, reconnecting after a lost trainer when
+// asked
+// (--reconnect-s). Not here: the loop (rollout/worker.h), the frames and sockets (dist/).
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "apps/commands.h"
 #include "core/error.h"
@@ -16,36 +21,90 @@
 #include "trainer/engine_setup.h"
 
 namespace zerorl::apps {
+namespace {
 
-int run_rollout_worker(const Config& cfg, const std::string& trainer_address) {
+// Pause between connection attempts while the trainer is away (a restarted trainer needs seconds to load).
+constexpr double kRetryPauseS = 0.5;
+
+// A registered connection, trying for up to `patience_s` seconds (0 = once: the first failure throws); a
+// refused connection is also retried inside ControlClient for `connect_wait_s` (an MPMD launch starts the
+// workers beside the trainer, before it listens). nullptr when every attempt failed; `last_error` says why.
+std::unique_ptr<dist::ControlClient> register_with(const std::string& trainer, const std::string& token,
+                                                   const std::string& worker_id, uint32_t max_body,
+                                                   double patience_s, double connect_wait_s,
+                                                   std::string& last_error) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(patience_s);
+  while (true) {
+    try {
+      return std::make_unique<dist::ControlClient>(trainer, token, worker_id, max_body, connect_wait_s);
+    } catch (const Error& e) {
+      if (patience_s <= 0) throw;
+      last_error = e.what();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return nullptr;
+    std::this_thread::sleep_for(std::chrono::duration<double>(kRetryPauseS));
+  }
+}
+
+}  // namespace
+
+int run_rollout_worker(const Config& cfg, const std::string& trainer_address, double reconnect_s) {
   ZRL_CHECK(
       !cfg.rollout.auth_token_file.empty(),
       "zerorl rollout-worker needs rollout.auth_token_file (the file holding the trainer's shared secret)");
+  ZRL_CHECK(reconnect_s >= 0, "--reconnect-s: {} is negative (0 = exit when the trainer is lost)",
+            reconnect_s);
   const torch::Device device = model::resolve_device(cfg.run.device);
   const tokenizer::Tokenizer tok = trainer::build_tokenizer(cfg);
   ZRL_CHECK(tok.eos_id().has_value(), "the tokenizer has no eos_token (tokenizer_config.json)");
   model::CausalLM lm = trainer::build_model(cfg, tok, device);
   rollout::Engine engine(lm, trainer::engine_options(cfg, tok, device));
   const auto bucket_bytes = static_cast<int64_t>(cfg.rollout.weight_bucket_mb * 1048576.0);
-  auto weights = rollout::make_frame_weight_channel(bucket_bytes);
+  const uint32_t max_body = dist::wire::max_body_for_bucket(static_cast<uint64_t>(bucket_bytes));
+  const std::string token = dist::load_auth_token(cfg.rollout.auth_token_file);
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   const std::string worker_id = std::string(host) + ":" + std::to_string(getpid());
-  dist::ControlClient client(trainer_address, dist::load_auth_token(cfg.rollout.auth_token_file), worker_id,
-                             dist::wire::max_body_for_bucket(static_cast<uint64_t>(bucket_bytes)),
-                             cfg.rollout.worker_wait_s);
-  std::fprintf(stderr, "zerorl rollout-worker %s: registered with %s as worker %llu\n", worker_id.c_str(),
-               trainer_address.c_str(), static_cast<unsigned long long>(client.welcome().worker_index));
   rollout::StopRules stop;
   stop.eos_ids = {*tok.eos_id()};
   stop.stop = cfg.rollout.stop;
-  const rollout::WorkerStats stats = rollout::run_worker(client, engine, *weights, stop);
-  const bool clean =
-      stats.end_reason.rfind("bye", 0) == 0 || stats.end_reason == "the trainer closed the connection";
-  std::fprintf(stderr, "zerorl rollout-worker: %s after %lld groups and %lld weight updates (%s)\n",
-               clean ? "done" : "error", static_cast<long long>(stats.groups),
-               static_cast<long long>(stats.weight_updates), stats.end_reason.c_str());
-  return clean ? 0 : 1;
+  int64_t groups = 0, updates = 0;
+  for (int connection = 0;; ++connection) {
+    std::string error;
+    auto client =
+        register_with(trainer_address, token, worker_id, max_body, connection == 0 ? 0 : reconnect_s,
+                      connection == 0 ? cfg.rollout.worker_wait_s : 0, error);
+    if (!client) {
+      std::fprintf(stderr, "zerorl rollout-worker: error: no trainer at %s within --reconnect-s %g s (%s)\n",
+                   trainer_address.c_str(), reconnect_s, error.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "zerorl rollout-worker %s: registered with %s as worker %llu\n", worker_id.c_str(),
+                 trainer_address.c_str(), static_cast<unsigned long long>(client->welcome().worker_index));
+    // A fresh channel per connection: a restarted trainer sends its current version first, whatever this
+    // worker applied before.
+    auto weights = rollout::make_frame_weight_channel(bucket_bytes);
+    const rollout::WorkerStats stats = rollout::run_worker(*client, engine, *weights, stop);
+    client.reset();
+    groups += stats.groups, updates += stats.weight_updates;
+    if (stats.end == rollout::WorkerEnd::kLost && reconnect_s > 0) {
+      std::fprintf(stderr,
+                   "zerorl rollout-worker: lost the trainer (%s); reconnecting to %s for up to %g s "
+                   "(--reconnect-s)\n",
+                   stats.end_reason.c_str(), trainer_address.c_str(), reconnect_s);
+      continue;
+    }
+    const bool clean = stats.end == rollout::WorkerEnd::kBye;
+    const char* hint =
+        stats.end == rollout::WorkerEnd::kLost
+            ? "; lost the trainer: it died or the network failed (pass --reconnect-s N to wait "
+              "for a restarted trainer)"
+            : "";
+    std::fprintf(stderr, "zerorl rollout-worker: %s after %lld groups and %lld weight updates (%s)%s\n",
+                 clean ? "done" : "error", static_cast<long long>(groups), static_cast<long long>(updates),
+                 stats.end_reason.c_str(), hint);
+    return clean ? 0 : 1;
+  }
 }
 
 }  // namespace zerorl::apps

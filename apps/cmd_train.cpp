@@ -82,6 +82,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
   static RunArgs train_args, eval_args, pretrain_args, sample_args, sft_args, pipeline_args,
       worker_args;  // CLI11 binds options to storage that outlives parse.
   static std::string worker_trainer, worker_device;
+  static double worker_reconnect_s = 0;
 
   auto* train = app.add_subcommand("train", "Run GRPO-style RL from a YAML config");
   add_config_options(train, train_args);
@@ -105,6 +106,12 @@ void register_train_commands(CLI::App& app, int& exit_code) {
                    "The trainer's coordinator HOST:PORT (its log: \"rollout coordinator: listening on ...\")")
       ->required();
   worker->add_option("--device", worker_device, "Device of this worker (overrides run.device): cpu, cuda:N");
+  worker
+      ->add_option("--reconnect-s", worker_reconnect_s,
+                   "When the trainer is lost (its connection ends without a bye: killed, crashed), retry "
+                   "connecting for up to this many seconds, then register again and serve the restarted "
+                   "trainer (`zerorl train --resume auto` on the same rollout.listen). 0 (default): exit 1.")
+      ->check(CLI::NonNegativeNumber);
   worker->callback([&exit_code]() {
     if (!worker_device.empty()) worker_args.overrides.push_back("run.device=" + worker_device);
     Config cfg = resolve_config(worker_args);
@@ -113,7 +120,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       return;
     }
     log::init(0, cfg.run.log_level);
-    exit_code = run_rollout_worker(cfg, worker_trainer);
+    exit_code = run_rollout_worker(cfg, worker_trainer, worker_reconnect_s);
   });
 
   auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint: pass@1, avg@k, maj@k");

@@ -139,6 +139,11 @@ ZRL_CONFIG_STRUCT(DataSection, ZRL_DATA_FIELDS);
     "before it exits with a message naming the coordinator's address; also how long a starting worker "      \
     "retries connecting to a trainer that does not listen yet (an MPMD mpirun, a Slurm hetjob).",            \
     check::positive())                                                                                       \
+  F(double, heartbeat_s, 5.0,                                                                                \
+    "workers mode: each worker sends a heartbeat this often (the coordinator announces it at "               \
+    "registration); a worker silent for 3.5 periods (hung, SIGSTOPped, host gone) is dropped and its "       \
+    "groups re-queued. 0 = no liveness check.",                                                              \
+    check::non_negative())                                                                                   \
   F(double, weight_bucket_mb, 256.0,                                                                         \
     "workers mode: weights go to each worker in buckets of this many MiB (model dtype), one frame each, "    \
     "versioned by the step that produced them.",                                                             \

@@ -2,8 +2,11 @@
 // Not here: the worker's loop (rollout/worker.h), the coordinator (control_server.cpp).
 #include "dist/control_client.h"
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "core/error.h"
@@ -18,6 +21,32 @@ struct ControlClient::Impl {
   asio::io_context io;
   tcp::socket socket{io};
   uint32_t max_body = wire::kDefaultMaxBody;
+  std::mutex write_mutex;  // send() and the heartbeat thread write whole frames, one at a time
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  bool stop = false;  // guarded by stop_mutex
+  std::atomic<int64_t> heartbeats{0};
+  std::thread heartbeat;
+
+  bool write(const std::vector<uint8_t>& frame) {
+    std::lock_guard<std::mutex> lock(write_mutex);
+    boost::system::error_code ec;
+    asio::write(socket, asio::buffer(frame), ec);
+    return !ec;
+  }
+
+  // Until stopped or a write fails (the connection is gone: receive() will say so).
+  void beat(double period_s) {
+    std::unique_lock<std::mutex> lock(stop_mutex);
+    for (uint64_t sequence = 1;; ++sequence) {
+      if (stop_cv.wait_for(lock, std::chrono::duration<double>(period_s), [&] { return stop; })) return;
+      lock.unlock();
+      const bool ok = write(wire::encode(wire::Heartbeat{sequence}, max_body));
+      lock.lock();
+      if (!ok) return;
+      ++heartbeats;
+    }
+  }
 };
 
 ControlClient::ControlClient(const std::string& trainer, const std::string& auth_token,
@@ -56,13 +85,26 @@ ControlClient::ControlClient(const std::string& trainer, const std::string& auth
   ZRL_CHECK(welcome, "--trainer {}: expected a welcome, got {}", trainer,
             wire::type_name(wire::type_of(reply.value)));
   welcome_ = *welcome;
+  if (welcome_.heartbeat_s > 0) {
+    impl_->heartbeat =
+        std::thread([impl = impl_.get(), period = welcome_.heartbeat_s] { impl->beat(period); });
+  }
 }
 
 ControlClient::~ControlClient() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->stop_mutex);
+    impl_->stop = true;
+  }
+  impl_->stop_cv.notify_all();
   boost::system::error_code ignored;
+  // Shutting the socket down also ends a heartbeat write blocked on a full send buffer.
   impl_->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  if (impl_->heartbeat.joinable()) impl_->heartbeat.join();
   impl_->socket.close(ignored);
 }
+
+int64_t ControlClient::heartbeats_sent() const { return impl_->heartbeats; }
 
 wire::Decoded<wire::Message> ControlClient::receive() {
   wire::Decoded<wire::Message> out;
@@ -70,7 +112,7 @@ wire::Decoded<wire::Message> ControlClient::receive() {
   boost::system::error_code ec;
   asio::read(impl_->socket, asio::buffer(header), ec);
   if (ec) {
-    out.error = ec == asio::error::eof ? "the trainer closed the connection" : ec.message();
+    out.error = ec == asio::error::eof ? "the trainer closed the connection without a bye" : ec.message();
     return out;
   }
   wire::Decoded<wire::Header> head = wire::decode_header(header, sizeof header, impl_->max_body);
@@ -88,10 +130,7 @@ wire::Decoded<wire::Message> ControlClient::receive() {
 }
 
 bool ControlClient::send(const wire::Message& message) {
-  const std::vector<uint8_t> frame = wire::encode(message, impl_->max_body);
-  boost::system::error_code ec;
-  asio::write(impl_->socket, asio::buffer(frame), ec);
-  return !ec;
+  return impl_->write(wire::encode(message, impl_->max_body));
 }
 
 }  // namespace zerorl::dist

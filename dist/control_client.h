@@ -1,5 +1,6 @@
 // dist/control_client.h: a rollout worker's connection to the coordinator (blocking Boost.Asio socket):
-// hello/welcome, then framed messages both ways. Not here: the coordinator (control_server.h), generation.
+// hello/welcome, then framed messages both ways, and heartbeats from a thread of its own. Not here: the
+// coordinator (control_server.h), generation.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +17,11 @@ class ControlClient {
   // zerorl::Error naming the address when the connection is refused or the coordinator drops the worker
   // (wrong token, other protocol version: the coordinator's log says which). A refused connection is retried
   // every 0.25 s for `connect_wait_s` seconds first (a worker started beside its trainer, before it listens).
+  // Once welcomed it sends a Heartbeat every welcome().heartbeat_s (when > 0) until destroyed, whatever the
+  // caller's thread is doing.
   ControlClient(const std::string& trainer, const std::string& auth_token, const std::string& worker_id,
                 uint32_t max_body = wire::kDefaultMaxBody, double connect_wait_s = 0);
-  ~ControlClient();
+  ~ControlClient();  // stops the heartbeats and closes the connection
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;
 
@@ -26,8 +29,10 @@ class ControlClient {
   // Blocks for the next message. An error value (never an exception) when the connection ends or a frame
   // is bad: the caller then exits with that reason.
   wire::Decoded<wire::Message> receive();
-  // Sends one message; false when the connection is gone.
+  // Sends one message; false when the connection is gone. Safe beside the heartbeat thread (one writer at a
+  // time); receive() is for one thread only.
   bool send(const wire::Message& message);
+  int64_t heartbeats_sent() const;
 
  private:
   struct Impl;

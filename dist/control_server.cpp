@@ -4,6 +4,7 @@
 
 #include <boost/asio.hpp>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -41,7 +42,8 @@ struct ControlServer::Impl {
   std::thread thread;
   std::map<uint64_t, std::shared_ptr<Session>> sessions;  // registered; I/O thread only
   uint64_t next_id = 1;
-  bool stopping = false;  // I/O thread only: the destructor is closing every connection
+  bool stopping = false;            // I/O thread only: the destructor is closing every connection
+  asio::steady_timer liveness{io};  // checks the registered workers' last sign of life
 
   mutable std::mutex mutex;  // guards the fields below
   std::condition_variable cv;
@@ -57,6 +59,7 @@ struct ControlServer::Impl {
     cv.notify_all();
   }
   void accept();
+  void check_liveness();
 };
 
 struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
@@ -69,6 +72,8 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
   std::string peer;
   uint64_t id = 0;  // 0 until registered
   bool closed = false;
+  bool saying_bye = false;  // shutting down: half-close once `out` is written, then wait for the peer's EOF
+  std::chrono::steady_clock::time_point heard = std::chrono::steady_clock::now();  // last byte from the peer
   uint8_t header[wire::kHeaderBytes] = {};
   wire::Header head;
   std::vector<uint8_t> body;
@@ -88,6 +93,7 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
   void read_header() {
     asio::async_read(socket, asio::buffer(header), [self = shared_from_this()](auto ec, std::size_t) {
       if (ec) return self->close(ec == asio::error::eof ? "connection closed" : ec.message());
+      self->heard = std::chrono::steady_clock::now();
       const uint32_t limit = self->id == 0 ? kHelloMaxBody : self->impl->options.max_body;
       wire::Decoded<wire::Header> h = wire::decode_header(self->header, wire::kHeaderBytes, limit);
       if (!h.ok()) return self->close("bad frame: " + h.error);
@@ -100,6 +106,7 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
   void read_body() {
     asio::async_read(socket, asio::buffer(body), [self = shared_from_this()](auto ec, std::size_t) {
       if (ec) return self->close(ec == asio::error::eof ? "connection closed mid-frame" : ec.message());
+      self->heard = std::chrono::steady_clock::now();
       wire::Decoded<wire::Message> m = wire::decode_body(self->head, self->body.data(), self->body.size());
       self->body = {};
       if (!m.ok()) return self->close("bad frame: " + m.error);
@@ -110,6 +117,7 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
   // Returns whether to keep reading.
   bool handle(wire::Message message) {
     if (id == 0) return handle_hello(message);
+    if (std::holds_alternative<wire::Heartbeat>(message)) return true;  // `heard` is all it carries
     if (auto* bye = std::get_if<wire::Bye>(&message)) {
       close("said bye: " + bye->reason);
       return false;
@@ -141,7 +149,7 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
         version = impl->weight_version;
       }
       ZRL_INFO("rollout coordinator: worker {} ({}, {}) joined", id, hello->worker_id, peer);
-      write(wire::encode(wire::Welcome{id, version}));
+      write(wire::encode(wire::Welcome{id, version, impl->options.heartbeat_s}));
       impl->push({ControlEvent::Kind::kJoined, id, peer, hello->worker_id, {}});
       return true;
     }
@@ -156,10 +164,23 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
 
   void write_next() {
     asio::async_write(socket, asio::buffer(out.front()), [self = shared_from_this()](auto ec, std::size_t) {
+      if (self->closed) return;  // the write may have completed just before close(): nothing more to send
       if (ec) return self->close("write failed: " + ec.message());
       self->out.pop_front();
-      if (!self->out.empty()) self->write_next();
+      if (!self->out.empty()) return self->write_next();
+      if (self->saying_bye) {
+        boost::system::error_code ignored;
+        self->socket.shutdown(tcp::socket::shutdown_send, ignored);
+      }
     });
+  }
+
+  // The coordinator is going: a Bye after whatever is queued, then half-close; the read loop closes the
+  // session at the worker's EOF (or the destructor does, after kShutdownFlushS).
+  void say_bye(const std::string& reason) {
+    if (closed || saying_bye) return;
+    write(wire::encode(wire::Bye{reason}));
+    saying_bye = true;
   }
 
   void close(const std::string& reason) {
@@ -168,8 +189,7 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
     boost::system::error_code ignored;
     timer.cancel();
     socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
-    out.clear();
+    socket.close(ignored);  // `out` stays: a write in flight still points into its front frame
     if (id == 0) {
       ZRL_WARN("rollout coordinator: dropped peer {}: {}", peer, reason);
       impl->push({ControlEvent::Kind::kRejected, 0, peer, reason, {}});
@@ -189,6 +209,25 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
   }
 };
 
+void ControlServer::Impl::check_liveness() {
+  const double timeout_s = kHeartbeatTimeoutPeriods * options.heartbeat_s;
+  liveness.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(options.heartbeat_s / 2)));
+  liveness.async_wait([self = this, timeout_s](const boost::system::error_code& ec) {
+    if (ec || self->stopping) return;
+    const auto now = std::chrono::steady_clock::now();
+    auto sessions = self->sessions;  // close() erases from the map
+    for (auto& [id, session] : sessions) {
+      const double silent_s = std::chrono::duration<double>(now - session->heard).count();
+      if (silent_s > timeout_s) {
+        session->close(fmt::format("no heartbeat for {:.1f} s (rollout.heartbeat_s = {} s; hung or stopped?)",
+                                   silent_s, self->options.heartbeat_s));
+      }
+    }
+    self->check_liveness();
+  });
+}
+
 void ControlServer::Impl::accept() {
   acceptor.async_accept([self = this](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
@@ -201,6 +240,8 @@ ControlServer::ControlServer(ControlOptions options) : impl_(std::make_unique<Im
   ZRL_CHECK(!options.auth_token.empty(),
             "rollout coordinator: empty auth token (set rollout.auth_token_file)");
   impl_->options = std::move(options);
+  ZRL_CHECK(impl_->options.heartbeat_s >= 0, "rollout.heartbeat_s: {} is negative (0 = off)",
+            impl_->options.heartbeat_s);
   const auto [host, port] = parse_host_port(impl_->options.listen, "rollout.listen");
   boost::system::error_code ec;
   const auto ip = asio::ip::make_address(host, ec);
@@ -213,6 +254,7 @@ ControlServer::ControlServer(ControlOptions options) : impl_(std::make_unique<Im
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   ZRL_CHECK(!ec, "rollout.listen: cannot listen on {}: {}", impl_->options.listen, ec.message());
   impl_->accept();
+  if (impl_->options.heartbeat_s > 0) impl_->check_liveness();
   impl_->thread = std::thread([impl = impl_.get()] { impl->io.run(); });
   ZRL_INFO("rollout coordinator: listening on {}", this->address());
 }
@@ -221,7 +263,16 @@ ControlServer::~ControlServer() {
   asio::post(impl_->io, [impl = impl_.get()] {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
+    impl->liveness.cancel();
     impl->stopping = true;
+    for (auto& [id, session] : impl->sessions) session->say_bye("the coordinator is shutting down");
+  });
+  {
+    std::unique_lock<std::mutex> lock(impl_->mutex);  // each close() notifies (its kLeft event)
+    impl_->cv.wait_for(lock, std::chrono::duration<double>(kShutdownFlushS),
+                       [&] { return impl_->registered.empty(); });
+  }
+  asio::post(impl_->io, [impl = impl_.get()] {
     auto sessions = impl->sessions;
     for (auto& [id, session] : sessions) session->close("coordinator shutting down");
     impl->io.stop();

@@ -19,7 +19,16 @@ struct ControlOptions {
   std::string auth_token;              // the shared secret a worker's hello must carry (non-empty)
   double register_timeout_s = 10.0;    // a peer that has not sent a good hello by then is dropped
   uint32_t max_body = wire::kDefaultMaxBody;  // frame body limit once registered (before: kHelloMaxBody)
+  // Workers send a heartbeat this often (announced in the Welcome); a registered worker silent for
+  // kHeartbeatTimeoutPeriods of them is dropped (kLeft, "no heartbeat for N s"). 0 = no liveness check.
+  double heartbeat_s = 0;
 };
+
+// Heartbeat periods a worker may miss before it counts as hung (SIGSTOP, deadlock, a dead host): more than 3,
+// so one late heartbeat on a loaded machine is not a death, few enough that its groups soon go elsewhere.
+constexpr double kHeartbeatTimeoutPeriods = 3.5;
+// How long ~ControlServer waits for workers to take their Bye and close before it cuts the connections.
+constexpr double kShutdownFlushS = 2.0;
 
 // Before a peer is registered its frames may be at most this long: an unauthenticated peer cannot make the
 // coordinator allocate more.
@@ -44,7 +53,9 @@ class ControlServer {
   // Binds options.listen and starts serving on its own thread. Throws zerorl::Error naming the address when
   // it cannot bind, or when the token is empty.
   explicit ControlServer(ControlOptions options);
-  ~ControlServer();  // closes every connection and joins the I/O thread
+  // Sends every worker a Bye, gives them kShutdownFlushS to close their end, then closes every connection
+  // and joins the I/O thread. A worker that reads EOF without a Bye therefore lost its trainer.
+  ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 

@@ -82,10 +82,13 @@ const char* type_name(Type type) {
       return "result";
     case Type::kBye:
       return "bye";
+    case Type::kHeartbeat:
+      return "heartbeat";
   }
   return "unknown";
 }
 
+static_assert(std::variant_size_v<Message> == kLastType, "one Message alternative per Type, in order");
 Type type_of(const Message& message) { return static_cast<Type>(message.index() + 1); }
 
 uint32_t max_body_for_bucket(uint64_t bucket_bytes) {
@@ -134,7 +137,7 @@ Decoded<Header> decode_header(const uint8_t* bytes, size_t size, uint32_t max_bo
     out.error = "bad magic (not a zerorl rollout frame)";
   } else if (version != kVersion) {
     out.error = "protocol version " + std::to_string(version) + ", expected " + std::to_string(kVersion);
-  } else if (type < 1 || type > 6) {
+  } else if (type < 1 || type > kLastType) {
     out.error = "unknown message type " + std::to_string(type);
   } else if (length > max_body) {
     out.error =

@@ -16,7 +16,8 @@ namespace zerorl::dist::wire {
 // The body is one CBOR map (nlohmann-json). Token and log-prob arrays inside it are CBOR byte strings
 // holding raw little-endian blocks (i32 tokens, f32 log-probs), not CBOR arrays of numbers.
 constexpr uint32_t kMagic = 0x574C525Au;  // bytes "ZRLW"
-constexpr uint16_t kVersion = 1;
+// 2: Welcome carries heartbeat_s; the Heartbeat message.
+constexpr uint16_t kVersion = 2;
 constexpr size_t kHeaderBytes = 12;
 // Default bound on a body; the decoder rejects a larger length before allocating anything. Weight buckets
 // must fit one frame, so the coordinator raises it to the bucket size plus slack (max_frame_for_bucket).
@@ -25,7 +26,16 @@ constexpr uint32_t kDefaultMaxBody = 64u << 20;
 // would otherwise overflow the stack).
 constexpr int kMaxDepth = 32;
 
-enum class Type : uint16_t { kHello = 1, kWelcome = 2, kWeights = 3, kWork = 4, kResult = 5, kBye = 6 };
+enum class Type : uint16_t {
+  kHello = 1,
+  kWelcome = 2,
+  kWeights = 3,
+  kWork = 4,
+  kResult = 5,
+  kBye = 6,
+  kHeartbeat = 7,
+};
+constexpr uint16_t kLastType = 7;
 const char* type_name(Type type);
 
 // Worker -> coordinator, first frame of a connection.
@@ -39,6 +49,7 @@ struct Hello {
 struct Welcome {
   uint64_t worker_index = 0;    // the coordinator's id for this worker
   uint64_t weight_version = 0;  // version the worker will be sent before any work
+  double heartbeat_s = 0;  // send a Heartbeat at least this often (seconds; 0 = the coordinator wants none)
 };
 
 // One tensor inside a weights bucket: `nbytes` bytes at `offset` of Weights::data.
@@ -106,7 +117,14 @@ struct Bye {
   std::string reason;
 };
 
-using Message = std::variant<Hello, Welcome, Weights, Work, Result, Bye>;
+// Worker -> coordinator every Welcome::heartbeat_s, from a thread of its own: the worker is alive even while
+// generation blocks its loop. Any frame counts as a sign of life; this one carries nothing else.
+struct Heartbeat {
+  uint64_t sequence = 0;  // 1, 2, ... per connection (for logs and tests)
+};
+
+// The variant's order is the Type order (type_of = index + 1).
+using Message = std::variant<Hello, Welcome, Weights, Work, Result, Bye, Heartbeat>;
 Type type_of(const Message& message);
 
 // A decoded header (no body yet).

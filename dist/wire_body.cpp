@@ -137,8 +137,10 @@ json to_body(const Hello& m) {
   return {{"token", m.auth_token}, {"worker", m.worker_id}, {"version", m.version}};
 }
 json to_body(const Welcome& m) {
-  return {{"worker_index", m.worker_index}, {"weight_version", m.weight_version}};
+  return {
+      {"worker_index", m.worker_index}, {"weight_version", m.weight_version}, {"heartbeat_s", m.heartbeat_s}};
 }
+json to_body(const Heartbeat& m) { return {{"sequence", m.sequence}}; }
 json to_body(const Bye& m) { return {{"reason", m.reason}}; }
 
 json to_body(const Weights& m) {
@@ -205,6 +207,14 @@ std::string from_body(const json& j, Welcome& m) {
   Fields f(j, "welcome");
   f.u64("worker_index", m.worker_index);
   f.u64("weight_version", m.weight_version);
+  f.f64("heartbeat_s", m.heartbeat_s);
+  if (f.ok() && !(m.heartbeat_s >= 0 && m.heartbeat_s < 1e6)) return "welcome.heartbeat_s is out of range";
+  return f.error();
+}
+
+std::string from_body(const json& j, Heartbeat& m) {
+  Fields f(j, "heartbeat");
+  f.u64("sequence", m.sequence);
   return f.error();
 }
 
@@ -366,6 +376,9 @@ std::string decode(Type type, const nlohmann::json& body, Message& out) {
       break;
     case Type::kBye:
       d = decode_as<Bye>(body);
+      break;
+    case Type::kHeartbeat:
+      d = decode_as<Heartbeat>(body);
       break;
     default:
       return "unknown message type";

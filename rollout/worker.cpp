@@ -52,7 +52,7 @@ WorkerStats run_worker(dist::ControlClient& client, Engine& engine, WeightChanne
   WorkerStats stats;
   while (true) {
     wire::Decoded<wire::Message> msg = client.receive();
-    if (!msg.ok()) {
+    if (!msg.ok()) {  // a bad frame from the trainer is as fatal to this connection as a lost one
       stats.end_reason = msg.error;
       return stats;
     }
@@ -65,6 +65,7 @@ WorkerStats run_worker(dist::ControlClient& client, Engine& engine, WeightChanne
       if (work->weight_version != weights.applied_version()) {
         stats.end_reason = "work for weights version " + std::to_string(work->weight_version) + ", have " +
                            std::to_string(weights.applied_version());
+        stats.end = WorkerEnd::kProtocol;
         client.send(wire::Bye{stats.end_reason});
         return stats;
       }
@@ -75,9 +76,11 @@ WorkerStats run_worker(dist::ControlClient& client, Engine& engine, WeightChanne
       ++stats.groups;
     } else if (auto* bye = std::get_if<wire::Bye>(&msg.value)) {
       stats.end_reason = "bye: " + bye->reason;
+      stats.end = WorkerEnd::kBye;
       return stats;
     } else {
       stats.end_reason = std::string("unexpected ") + wire::type_name(wire::type_of(msg.value));
+      stats.end = WorkerEnd::kProtocol;
       client.send(wire::Bye{stats.end_reason});
       return stats;
     }

@@ -13,10 +13,15 @@
 
 namespace zerorl::rollout {
 
+// How a worker's loop ended: the trainer said bye; the connection was lost (EOF without a bye, a reset, a
+// failed send: the trainer died or the network went); or the trainer sent something this worker cannot use.
+enum class WorkerEnd { kBye, kLost, kProtocol };
+
 struct WorkerStats {
   int64_t groups = 0;          // Work messages answered
   int64_t weight_updates = 0;  // versions applied
   std::string end_reason;      // why the loop ended ("bye: ..." or the connection's error)
+  WorkerEnd end = WorkerEnd::kLost;
 };
 
 // Serves `client` until the trainer ends it. `stop` carries the run's eos ids and stop strings (the Work

@@ -48,6 +48,7 @@ RemoteRollout::RemoteRollout(const Config& cfg) : ro_(cfg.rollout) {
   dist::ControlOptions o;
   o.listen = cfg.rollout.listen;
   o.auth_token = dist::load_auth_token(cfg.rollout.auth_token_file);
+  o.heartbeat_s = cfg.rollout.heartbeat_s;
   const auto bucket_bytes = static_cast<int64_t>(cfg.rollout.weight_bucket_mb * 1048576.0);
   o.max_body = wire::max_body_for_bucket(static_cast<uint64_t>(bucket_bytes));
   server_ = std::make_unique<dist::ControlServer>(o);

@@ -54,6 +54,12 @@ struct RawPeer {
     socket.read_some(asio::buffer(&byte, 1), ec);
     return ec == asio::error::eof || ec == asio::error::connection_reset;
   }
+  bool closed_after(size_t* bytes_read) {  // reads what the coordinator sent (a welcome) until it closes
+    uint8_t buffer[256];
+    boost::system::error_code ec;
+    while (!ec) *bytes_read += socket.read_some(asio::buffer(buffer), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
 };
 
 wire::Work some_work() {
@@ -112,7 +118,7 @@ TEST(ControlPlane, BadPeersAreDroppedAndTheCoordinatorKeepsServing) {
   EXPECT_TRUE(garbage.closed_by_peer());
 
   RawPeer oversized(port);  // a hello header claiming 1 GiB: refused from the header, nothing allocated
-  oversized.write({'Z', 'R', 'L', 'W', 1, 0, 1, 0, 0, 0, 0, 0x40});
+  oversized.write({'Z', 'R', 'L', 'W', wire::kVersion, 0, 1, 0, 0, 0, 0, 0x40});
   expect_event(server, Kind::kRejected, "exceeds the limit");
   EXPECT_TRUE(oversized.closed_by_peer());
 
@@ -132,7 +138,7 @@ TEST(ControlPlane, BadPeersAreDroppedAndTheCoordinatorKeepsServing) {
   RawPeer worker(port);
   worker.write(wire::encode(wire::Hello{"correct horse battery staple", "raw", wire::kVersion}));
   const uint64_t id = expect_event(server, Kind::kJoined).worker;
-  worker.write({'Z', 'R', 'L', 'W', 1, 0, 5, 0, 0, 0, 0x20, 0});  // 2 MiB > max_body (1 MiB)
+  worker.write({'Z', 'R', 'L', 'W', wire::kVersion, 0, 5, 0, 0, 0, 0x20, 0});  // 2 MiB > max_body (1 MiB)
   EXPECT_EQ(expect_event(server, Kind::kLeft, "exceeds the limit").worker, id);
 
   ControlClient good(address, "correct horse battery staple", "good");
@@ -170,13 +176,79 @@ TEST(ControlPlane, FuzzedConnectionsNeverStopTheCoordinator) {
   EXPECT_EQ(expect_event(server, Kind::kJoined, "after-fuzz").worker, good.welcome().worker_index);
 }
 
+// A coordinator that shuts down says bye first (the worker then knows the run ended, not the trainer died).
 TEST(ControlPlane, WorkerSeesTheTrainerGo) {
   auto server = std::make_unique<ControlServer>(options());
-  ControlClient client("127.0.0.1:" + std::to_string(server->port()), "correct horse battery staple", "w");
-  server.reset();
-  wire::Decoded<wire::Message> got = client.receive();
+  auto client = std::make_unique<ControlClient>("127.0.0.1:" + std::to_string(server->port()),
+                                                "correct horse battery staple", "w");
+  std::thread closer([&] { server.reset(); });  // waits up to kShutdownFlushS for this worker's EOF
+  wire::Decoded<wire::Message> got = client->receive();
+  EXPECT_TRUE(got.ok()) << got.error;
+  EXPECT_TRUE(std::holds_alternative<wire::Bye>(got.value));
+  if (got.ok()) {
+    EXPECT_NE(std::get<wire::Bye>(got.value).reason.find("shutting down"), std::string::npos);
+  }
+  got = client->receive();
   EXPECT_FALSE(got.ok());
   EXPECT_FALSE(got.error.empty());
+  client.reset();  // the coordinator's destructor returns at this EOF
+  closer.join();
+}
+
+// A trainer that dies (here: a raw coordinator that welcomes, then closes without a bye) is told apart from
+// one that said bye.
+TEST(ControlPlane, WorkerTellsALostTrainerFromABye) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::thread trainer([&] {
+    tcp::socket socket(io);
+    acceptor.accept(socket);
+    uint8_t header[wire::kHeaderBytes];
+    asio::read(socket, asio::buffer(header));
+    wire::Decoded<wire::Header> h = wire::decode_header(header, sizeof header);
+    std::vector<uint8_t> body(h.value.body_bytes);
+    asio::read(socket, asio::buffer(body));
+    asio::write(socket, asio::buffer(wire::encode(wire::Welcome{1, 0, 0.0})));
+  });  // the socket closes here, with no bye
+  ControlClient client("127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()), "x", "w");
+  trainer.join();
+  EXPECT_EQ(client.welcome().heartbeat_s, 0.0);
+  wire::Decoded<wire::Message> got = client.receive();
+  EXPECT_FALSE(got.ok());
+  EXPECT_NE(got.error.find("without a bye"), std::string::npos) << got.error;
+}
+
+// Liveness: a registered peer that goes silent (a hung or SIGSTOPped worker) is dropped after
+// kHeartbeatTimeoutPeriods heartbeat periods, not before; a ControlClient that never sends anything itself
+// (its loop blocked in generation) stays registered on its heartbeats alone.
+TEST(ControlPlane, SilentWorkerIsDroppedAndAHeartbeatingOneIsKept) {
+  ControlOptions o = options();
+  o.heartbeat_s = 0.2;
+  const double timeout_s = kHeartbeatTimeoutPeriods * o.heartbeat_s;
+  ControlServer server(o);
+  const std::string address = "127.0.0.1:" + std::to_string(server.port());
+  ControlClient alive(address, "correct horse battery staple", "alive");
+  EXPECT_EQ(alive.welcome().heartbeat_s, 0.2);
+  const uint64_t alive_id = expect_event(server, Kind::kJoined, "alive").worker;
+
+  RawPeer hung(server.port());  // registers, then never sends another byte
+  const auto registered = std::chrono::steady_clock::now();
+  hung.write(wire::encode(wire::Hello{"correct horse battery staple", "hung", wire::kVersion}));
+  const uint64_t hung_id = expect_event(server, Kind::kJoined, "hung").worker;
+  ControlEvent left = expect_event(server, Kind::kLeft, "no heartbeat for");
+  const double after_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - registered).count();
+  EXPECT_EQ(left.worker, hung_id);
+  EXPECT_GE(after_s, timeout_s);
+  // The check runs every heartbeat_s / 2; the rest is slack for a loaded 2-core machine.
+  EXPECT_LT(after_s, timeout_s + 5.0);
+  size_t welcome_bytes = 0;
+  EXPECT_TRUE(hung.closed_after(&welcome_bytes));
+  EXPECT_GT(welcome_bytes, wire::kHeaderBytes);
+
+  // Several more timeouts: the heartbeating client is still there and nothing else happened.
+  EXPECT_FALSE(server.next_event(4 * timeout_s).has_value());
+  EXPECT_EQ(server.workers(), std::vector<uint64_t>{alive_id});
+  EXPECT_GE(alive.heartbeats_sent(), 5);
 }
 
 TEST(ControlPlane, ClearErrorsForBadSettings) {

@@ -11,89 +11,27 @@
 
 #include "core/files.h"
 #include "core/json_io.h"
-#include "tests/run_process.h"
+#include "tests/dist/rollout_workers_helpers.h"
 
 namespace fs = std::filesystem;
 
 namespace zerorl {
 namespace {
 
+using testing::Children;
+using testing::coordinator_address;
+using testing::fresh_run;
+using testing::kThreeSteps;
+using testing::plus;
 using testing::spawn_logged;
+using testing::steps_logged;
+using testing::text_of;
 using testing::wait_exit;
-
-std::string fresh(const std::string& name) {
-  const std::string d = (fs::temp_directory_path() / ("zerorl_workers_" + name)).string();
-  remove_tree(d);
-  // Logs of an earlier run must not answer this run's polls (a worker's log is truncated only once it
-  // starts).
-  for (const char* log : {".log", "_w1.log", "_w2.log", "_w3.log"}) fs::remove(d + log);
-  return d;
-}
-
-std::vector<std::string> zerorl(const std::string& command, const std::vector<std::string>& extra) {
-  std::vector<std::string> a{testing::binary_dir() + "/zerorl", command, "--config",
-                             testing::source_dir() + "/configs/tiny_test.yaml"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
-}
-
-// algo.old_logprobs=recompute: the update then depends on the sampled tokens only. A worker's engine batch
-// holds one prompt's G rows where the colocated engine holds all P * G, so the engine's log-probs may differ
-// in their last bits (BLAS blocking depends on the row count: tests/rollout/engine_test.cpp), which the
-// default (the engine's log-probs as the ratio denominator on CPU fp32) would carry into the weights.
-const std::vector<std::string> kThreeSteps{"--set", "trainer.steps=3",
-                                           "--set", "trainer.save_every=3",
-                                           "--set", "trainer.sample_every=1",
-                                           "--set", "trainer.tensorboard=false",
-                                           "--set", "algo.old_logprobs=recompute"};
-
-std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-// Every process this test started and has not waited for is killed (SIGKILL) and reaped when it fails early.
-struct Children {
-  std::vector<pid_t> pids;
-  pid_t start(const std::vector<std::string>& args, const std::string& log) {
-    pids.push_back(spawn_logged(args, log, "", false));
-    return pids.back();
-  }
-  // `zerorl rollout-worker` with the test's settings, registering at the trainer's `address`.
-  pid_t worker(const std::vector<std::string>& settings, const std::string& address, const std::string& log) {
-    return start(zerorl("rollout-worker", plus(settings, {"--trainer", address})), log);
-  }
-  int wait(pid_t pid) {
-    const int code = wait_exit(pid);
-    pids.erase(std::find(pids.begin(), pids.end(), pid));
-    return code;
-  }
-  ~Children() {
-    for (pid_t pid : pids) {
-      kill(pid, SIGKILL);
-      wait_exit(pid);
-    }
-  }
-};
-
-// The coordinator's "listening on HOST:PORT" line of the trainer's log, waiting up to 120 s for it.
-std::string coordinator_address(const std::string& log) {
-  const std::string marker = "rollout coordinator: listening on ";
-  for (int i = 0; i < 1200; ++i) {
-    std::ifstream in(log);
-    std::string line;
-    while (std::getline(in, line)) {
-      const size_t at = line.find(marker);
-      if (at != std::string::npos) return line.substr(at + marker.size());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return "";
-}
+using testing::zerorl_tiny;
 
 TEST(RolloutWorkers, TwoWorkersGiveBitIdenticalRunsToColocated) {
-  const std::string a = fresh("colocated"), b = fresh("workers");
-  ASSERT_EQ(wait_exit(spawn_logged(zerorl("train", plus(kThreeSteps, {"--set", "run.output_dir=" + a})),
+  const std::string a = fresh_run("colocated"), b = fresh_run("workers");
+  ASSERT_EQ(wait_exit(spawn_logged(zerorl_tiny("train", plus(kThreeSteps, {"--set", "run.output_dir=" + a})),
                                    a + ".log")),
             0)
       << read_file(a + ".log");
@@ -103,10 +41,10 @@ TEST(RolloutWorkers, TwoWorkersGiveBitIdenticalRunsToColocated) {
   const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + token};
   Children children;
   const pid_t trainer = children.start(
-      zerorl("train", plus(plus(kThreeSteps, remote),
-                           {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers", "--set",
-                            "rollout.workers=2", "--set", "rollout.listen=127.0.0.1:0", "--set",
-                            "rollout.worker_wait_s=120", "--set", "rollout.weight_bucket_mb=0.01"})),
+      zerorl_tiny("train", plus(plus(kThreeSteps, remote),
+                                {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers", "--set",
+                                 "rollout.workers=2", "--set", "rollout.listen=127.0.0.1:0", "--set",
+                                 "rollout.worker_wait_s=120", "--set", "rollout.weight_bucket_mb=0.01"})),
       b + ".log");
   const std::string address = coordinator_address(b + ".log");
   ASSERT_FALSE(address.empty()) << read_file(b + ".log");
@@ -152,39 +90,24 @@ TEST(RolloutWorkers, TwoWorkersGiveBitIdenticalRunsToColocated) {
   EXPECT_TRUE(wa == wb) << "step-3 weights differ between colocated and workers";
 }
 
-// A file's text so far ("" while it does not exist).
-std::string text_of(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Lines of a run's metrics.jsonl so far (0 while it does not exist).
-size_t steps_logged(const std::string& run) {
-  std::ifstream in(run + "/metrics.jsonl");
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) n += line.empty() ? 0 : 1;
-  return n;
-}
-
 // kill -9 of a worker mid-run, and a new worker joining: the run completes, every group of every step is
 // answered exactly once (the run equals the colocated one bit for bit), re-queues are counted.
 TEST(RolloutWorkers, AKilledWorkersGroupsAreRequeuedAndANewWorkerJoins) {
   const std::vector<std::string> steps{"--set", "trainer.steps=8", "--set", "trainer.save_every=8"};
-  const std::string a = fresh("kill_colocated"), b = fresh("kill_workers");
-  ASSERT_EQ(
-      wait_exit(spawn_logged(
-          zerorl("train", plus(plus(kThreeSteps, steps), {"--set", "run.output_dir=" + a})), a + ".log")),
-      0)
+  const std::string a = fresh_run("kill_colocated"), b = fresh_run("kill_workers");
+  ASSERT_EQ(wait_exit(spawn_logged(
+                zerorl_tiny("train", plus(plus(kThreeSteps, steps), {"--set", "run.output_dir=" + a})),
+                a + ".log")),
+            0)
       << read_file(a + ".log");
   const std::string token = b + "_token";
   write_file_atomic(token, "another secret\n");
   const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + token};
   Children children;
   const pid_t trainer = children.start(
-      zerorl("train", plus(plus(plus(kThreeSteps, steps), remote),
-                           {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers", "--set",
-                            "rollout.workers=2", "--set", "rollout.worker_wait_s=120"})),
+      zerorl_tiny("train", plus(plus(plus(kThreeSteps, steps), remote),
+                                {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers", "--set",
+                                 "rollout.workers=2", "--set", "rollout.worker_wait_s=120"})),
       b + ".log");
   const std::string address = coordinator_address(b + ".log");
   ASSERT_FALSE(address.empty()) << read_file(b + ".log");
@@ -228,15 +151,15 @@ TEST(RolloutWorkers, AKilledWorkersGroupsAreRequeuedAndANewWorkerJoins) {
 // The only worker dies mid-run (frozen first, so it holds the step's groups): the trainer waits
 // rollout.worker_wait_s for another one, then exits non-zero saying so.
 TEST(RolloutWorkers, EveryWorkerGoneEndsTheRunAfterTheWait) {
-  const std::string b = fresh("all_gone");
+  const std::string b = fresh_run("all_gone");
   const std::string token = b + "_token";
   write_file_atomic(token, "secret\n");
   const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + token};
   Children children;
   const pid_t trainer = children.start(
-      zerorl("train", plus(plus(kThreeSteps, remote),
-                           {"--set", "trainer.steps=50", "--set", "run.output_dir=" + b, "--set",
-                            "rollout.mode=workers", "--set", "rollout.worker_wait_s=3"})),
+      zerorl_tiny("train", plus(plus(kThreeSteps, remote),
+                                {"--set", "trainer.steps=50", "--set", "run.output_dir=" + b, "--set",
+                                 "rollout.mode=workers", "--set", "rollout.worker_wait_s=3"})),
       b + ".log");
   const std::string address = coordinator_address(b + ".log");
   ASSERT_FALSE(address.empty()) << read_file(b + ".log");
@@ -362,14 +285,14 @@ TEST(RolloutWorkers, OneStepOffResumeRedrawsThePrefetchedPrompts) {
 }
 
 TEST(RolloutWorkers, NoWorkerWithinTheWaitIsAClearError) {
-  const std::string b = fresh("noworker");
+  const std::string b = fresh_run("noworker");
   const std::string token = b + "_token";
   write_file_atomic(token, "secret\n");
   Children children;
   const pid_t trainer = children.start(
-      zerorl("train",
-             plus(kThreeSteps, {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers", "--set",
-                                "rollout.auth_token_file=" + token, "--set", "rollout.worker_wait_s=1"})),
+      zerorl_tiny("train", plus(kThreeSteps,
+                                {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers", "--set",
+                                 "rollout.auth_token_file=" + token, "--set", "rollout.worker_wait_s=1"})),
       b + ".log");
   EXPECT_EQ(children.wait(trainer), 1);
   const std::string log = read_file(b + ".log");

@@ -58,11 +58,12 @@ Weights sample_weights() {
 
 std::vector<Message> all_messages() {
   return {Hello{"s3cret", "host:123", kVersion},
-          Welcome{3, 9},
+          Welcome{3, 9, 2.5},
           sample_weights(),
           sample_work(),
           sample_result(),
-          Bye{"trainer finished"}};
+          Bye{"trainer finished"},
+          Heartbeat{41}};
 }
 
 Message round_trip(const Message& m) {
@@ -78,9 +79,11 @@ TEST(Wire, RoundTripsEveryField) {
   EXPECT_EQ(hello.auth_token, "s3cret");
   EXPECT_EQ(hello.worker_id, "host:123");
   EXPECT_EQ(hello.version, kVersion);
-  auto welcome = std::get<Welcome>(round_trip(Welcome{3, 9}));
+  auto welcome = std::get<Welcome>(round_trip(Welcome{3, 9, 2.5}));
   EXPECT_EQ(welcome.worker_index, 3u);
   EXPECT_EQ(welcome.weight_version, 9u);
+  EXPECT_EQ(welcome.heartbeat_s, 2.5);
+  EXPECT_EQ(std::get<Heartbeat>(round_trip(Heartbeat{0xFFFFFFFFFFull})).sequence, 0xFFFFFFFFFFull);
   EXPECT_EQ(std::get<Bye>(round_trip(Bye{"done"})).reason, "done");
 
   Work w = sample_work(), w2 = std::get<Work>(round_trip(w));
@@ -131,7 +134,7 @@ TEST(Wire, RoundTripsEveryField) {
 TEST(Wire, ByteLayoutIsLittleEndianAsDocumented) {
   Work w = sample_work();
   std::vector<uint8_t> frame = encode(w);
-  const std::vector<uint8_t> head = {'Z', 'R', 'L', 'W', 1, 0, 4, 0};
+  const std::vector<uint8_t> head = {'Z', 'R', 'L', 'W', 2, 0, 4, 0};
   ASSERT_GE(frame.size(), kHeaderBytes);
   EXPECT_EQ(std::vector<uint8_t>(frame.begin(), frame.begin() + 8), head);
   const size_t body = frame.size() - kHeaderBytes;
@@ -155,11 +158,11 @@ TEST(Wire, RejectsBadHeadersWithAReason) {
   bad[0] = 'X';
   expect_error(bad, "bad magic");
   bad = frame;
-  bad[4] = 2;
-  expect_error(bad, "protocol version 2");
+  bad[4] = 1;
+  expect_error(bad, "protocol version 1, expected 2");
   bad = frame;
-  bad[6] = 9;
-  expect_error(bad, "unknown message type 9");
+  bad[6] = 8;
+  expect_error(bad, "unknown message type 8");
   bad = frame;
   bad[8] = bad[9] = bad[10] = bad[11] = 0xFF;  // 4 GiB claimed: rejected from the header alone
   expect_error(bad, "exceeds the limit");
@@ -191,10 +194,12 @@ TEST(Wire, RejectsInconsistentBodies) {
   r.samples[0].logprobs.pop_back();
   f = encode(r);
   EXPECT_NE(decode(f.data(), f.size()).error.find("differ in length"), std::string::npos);
+  f = encode(Welcome{1, 1, -1.0});  // a negative heartbeat period would make the worker spin
+  EXPECT_NE(decode(f.data(), f.size()).error.find("heartbeat_s is out of range"), std::string::npos);
 }
 
 std::vector<uint8_t> with_header(Type type, const std::vector<uint8_t>& body) {
-  std::vector<uint8_t> f = {'Z', 'R', 'L', 'W', 1, 0, static_cast<uint8_t>(type), 0};
+  std::vector<uint8_t> f = {'Z', 'R', 'L', 'W', kVersion, 0, static_cast<uint8_t>(type), 0};
   for (int i = 0; i < 4; ++i) f.push_back(static_cast<uint8_t>(body.size() >> (8 * i)));
   f.insert(f.end(), body.begin(), body.end());
   return f;
@@ -245,7 +250,7 @@ TEST(Wire, FuzzNeverCrashes) {
     std::vector<uint8_t> noise(rng() % 256);
     for (auto& b : noise) b = uint8_t(rng());
     feed(noise);
-    feed(with_header(static_cast<Type>(1 + rng() % 6), noise));
+    feed(with_header(static_cast<Type>(1 + rng() % kLastType), noise));
   }
   EXPECT_GT(rejected, 0);
   EXPECT_GT(decoded_ok, int64_t(valid.size()));  // the unmutated prefixes' full frames, and harmless flips
