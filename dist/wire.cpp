@@ -74,21 +74,6 @@ void put_header(std::vector<uint8_t>& frame, Type type, uint64_t body_bytes) {
   put_le(frame, body_bytes, 4);
 }
 
-// Weights body: u32 table length | CBOR table | raw data. The data goes into the frame with one copy.
-std::vector<uint8_t> encode_weights(const Weights& w, uint32_t max_body) {
-  const std::vector<uint8_t> table = json::to_cbor(body::weights_table(w));
-  const uint64_t body_bytes = 4 + uint64_t(table.size()) + w.data.size();
-  ZRL_CHECK(body_bytes <= max_body, "weights message of {} bytes exceeds the frame limit of {} bytes",
-            body_bytes, max_body);
-  std::vector<uint8_t> frame;
-  frame.reserve(kHeaderBytes + body_bytes);
-  put_header(frame, Type::kWeights, body_bytes);
-  put_le(frame, table.size(), 4);
-  frame.insert(frame.end(), table.begin(), table.end());
-  frame.insert(frame.end(), w.data.begin(), w.data.end());
-  return frame;
-}
-
 // The table length is checked against the body before the table is parsed or anything allocated.
 Decoded<Message> decode_weights(const uint8_t* bytes, size_t size) {
   Decoded<Message> out;
@@ -158,8 +143,23 @@ bool secrets_equal(const std::string& expected, const std::string& given) {
 
 namespace zerorl::dist::wire {
 
+// Weights body: u32 table length | CBOR table | raw data. The data goes into the frame with one copy.
+std::vector<uint8_t> encode(const Weights& w, uint32_t max_body) {
+  const std::vector<uint8_t> table = json::to_cbor(body::weights_table(w));
+  const uint64_t body_bytes = 4 + uint64_t(table.size()) + w.data.size();
+  ZRL_CHECK(body_bytes <= max_body, "weights message of {} bytes exceeds the frame limit of {} bytes",
+            body_bytes, max_body);
+  std::vector<uint8_t> frame;
+  frame.reserve(kHeaderBytes + body_bytes);
+  put_header(frame, Type::kWeights, body_bytes);
+  put_le(frame, table.size(), 4);
+  frame.insert(frame.end(), table.begin(), table.end());
+  frame.insert(frame.end(), w.data.begin(), w.data.end());
+  return frame;
+}
+
 std::vector<uint8_t> encode(const Message& message, uint32_t max_body) {
-  if (const auto* weights = std::get_if<Weights>(&message)) return encode_weights(*weights, max_body);
+  if (const auto* weights = std::get_if<Weights>(&message)) return encode(*weights, max_body);
   std::vector<uint8_t> cbor = json::to_cbor(body::encode(message));
   ZRL_CHECK(cbor.size() <= max_body, "{} message of {} bytes exceeds the frame limit of {} bytes",
             type_name(type_of(message)), cbor.size(), max_body);

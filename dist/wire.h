@@ -129,6 +129,8 @@ struct Decoded {
 // Whole frame (header + body). Throws zerorl::Error only for a body over max_body: a bug of the sender,
 // never of the peer.
 std::vector<uint8_t> encode(const Message& message, uint32_t max_body = kDefaultMaxBody);
+// The same for a Weights bucket, without first copying it into a Message.
+std::vector<uint8_t> encode(const Weights& weights, uint32_t max_body = kDefaultMaxBody);
 
 // Checks the 12 header bytes: magic, version, known type, body length <= max_body.
 Decoded<Header> decode_header(const uint8_t* bytes, size_t size, uint32_t max_body = kDefaultMaxBody);
