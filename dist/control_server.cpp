@@ -298,7 +298,15 @@ std::optional<ControlEvent> ControlServer::next_event(double timeout_s) {
 }
 
 bool ControlServer::send(uint64_t worker, const wire::Message& message) {
-  auto frame = std::make_shared<std::vector<uint8_t>>(wire::encode(message, impl_->options.max_body));
+  return send_frame(worker, wire::encode(message, impl_->options.max_body));
+}
+
+bool ControlServer::send(uint64_t worker, const wire::Weights& weights) {
+  return send_frame(worker, wire::encode(weights, impl_->options.max_body));
+}
+
+bool ControlServer::send_frame(uint64_t worker, std::vector<uint8_t> bytes) {
+  auto frame = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     if (!impl_->registered.count(worker)) return false;

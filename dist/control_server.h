@@ -67,6 +67,8 @@ class ControlServer {
   // Queues a frame to a registered worker; false when that worker is not (or no longer) connected.
   // Throws zerorl::Error for a message over max_body (a bug of the caller).
   bool send(uint64_t worker, const wire::Message& message);
+  // The same for a weights bucket, encoded straight from `weights` (no copy into a Message first).
+  bool send(uint64_t worker, const wire::Weights& weights);
   // Closes a worker's connection (a kLeft event with `reason` follows).
   void drop(uint64_t worker, const std::string& reason);
   std::vector<uint64_t> workers() const;  // registered and connected, ascending
@@ -74,6 +76,7 @@ class ControlServer {
   void set_weight_version(uint64_t version);
 
  private:
+  bool send_frame(uint64_t worker, std::vector<uint8_t> bytes);  // queues one encoded frame
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

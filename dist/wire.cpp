@@ -66,6 +66,41 @@ Decoded<json> parse_cbor(const uint8_t* bytes, size_t size) {
   }
   return out;
 }
+
+void put_header(std::vector<uint8_t>& frame, Type type, uint64_t body_bytes) {
+  put_le(frame, kMagic, 4);
+  put_le(frame, kVersion, 2);
+  put_le(frame, static_cast<uint16_t>(type), 2);
+  put_le(frame, body_bytes, 4);
+}
+
+// The table length is checked against the body before the table is parsed or anything allocated.
+Decoded<Message> decode_weights(const uint8_t* bytes, size_t size) {
+  Decoded<Message> out;
+  if (size < 4) {
+    out.error = "weights: body of " + std::to_string(size) + " bytes has no 4-byte table length";
+    return out;
+  }
+  const uint64_t table = get_le(bytes, 4);
+  if (table > size - 4) {
+    out.error = "weights: table of " + std::to_string(table) + " bytes runs past the body of " +
+                std::to_string(size) + " bytes";
+    return out;
+  }
+  Decoded<json> parsed = parse_cbor(bytes + 4, table);
+  if (!parsed.ok()) {
+    out.error = "weights: " + parsed.error;
+    return out;
+  }
+  try {  // as in decode_body: every field is checked before use
+    Weights w;
+    out.error = body::decode_weights(parsed.value, bytes + 4 + table, size - 4 - table, w);
+    if (out.ok()) out.value = std::move(w);
+  } catch (const std::exception& e) {
+    out.error = std::string("weights: ") + e.what();
+  }
+  return out;
+}
 }  // namespace
 
 const char* type_name(Type type) {
@@ -111,16 +146,29 @@ bool secrets_equal(const std::string& expected, const std::string& given) {
 
 namespace zerorl::dist::wire {
 
+// Weights body: u32 table length | CBOR table | raw data. The data goes into the frame with one copy.
+std::vector<uint8_t> encode(const Weights& w, uint32_t max_body) {
+  const std::vector<uint8_t> table = json::to_cbor(body::weights_table(w));
+  const uint64_t body_bytes = 4 + uint64_t(table.size()) + w.data.size();
+  ZRL_CHECK(body_bytes <= max_body, "weights message of {} bytes exceeds the frame limit of {} bytes",
+            body_bytes, max_body);
+  std::vector<uint8_t> frame;
+  frame.reserve(kHeaderBytes + body_bytes);
+  put_header(frame, Type::kWeights, body_bytes);
+  put_le(frame, table.size(), 4);
+  frame.insert(frame.end(), table.begin(), table.end());
+  frame.insert(frame.end(), w.data.begin(), w.data.end());
+  return frame;
+}
+
 std::vector<uint8_t> encode(const Message& message, uint32_t max_body) {
+  if (const auto* weights = std::get_if<Weights>(&message)) return encode(*weights, max_body);
   std::vector<uint8_t> cbor = json::to_cbor(body::encode(message));
   ZRL_CHECK(cbor.size() <= max_body, "{} message of {} bytes exceeds the frame limit of {} bytes",
             type_name(type_of(message)), cbor.size(), max_body);
   std::vector<uint8_t> frame;
   frame.reserve(kHeaderBytes + cbor.size());
-  put_le(frame, kMagic, 4);
-  put_le(frame, kVersion, 2);
-  put_le(frame, static_cast<uint16_t>(type_of(message)), 2);
-  put_le(frame, cbor.size(), 4);
+  put_header(frame, type_of(message), cbor.size());
   frame.insert(frame.end(), cbor.begin(), cbor.end());
   return frame;
 }
@@ -155,6 +203,7 @@ Decoded<Message> decode_body(const Header& header, const uint8_t* bytes, size_t 
         "body of " + std::to_string(size) + " bytes, header says " + std::to_string(header.body_bytes);
     return out;
   }
+  if (header.type == Type::kWeights) return decode_weights(bytes, size);
   Decoded<json> parsed = parse_cbor(bytes, size);
   if (!parsed.ok()) {
     out.error = std::string(type_name(header.type)) + ": " + parsed.error;

@@ -15,8 +15,11 @@ namespace zerorl::dist::wire {
 //   u32 magic (kMagic) | u16 protocol version (kVersion) | u16 message type | u32 body length (bytes)
 // The body is one CBOR map (nlohmann-json). Token and log-prob arrays inside it are CBOR byte strings
 // holding raw little-endian blocks (i32 tokens, f32 log-probs), not CBOR arrays of numbers.
+// A Weights body is instead  u32 table length T | T bytes: CBOR map {version, bucket, buckets, tensors,
+// data_bytes} | data_bytes raw bytes (Weights::data), so the bucket is copied once each way, never through
+// CBOR. Version 2 introduced that layout; a peer of another version is refused by decode_header.
 constexpr uint32_t kMagic = 0x574C525Au;  // bytes "ZRLW"
-// 2: Welcome carries heartbeat_s; the Heartbeat message.
+// Version 2 also: Welcome carries heartbeat_s; the Heartbeat message.
 constexpr uint16_t kVersion = 2;
 constexpr size_t kHeaderBytes = 12;
 // Default bound on a body; the decoder rejects a larger length before allocating anything. Weight buckets
@@ -144,6 +147,8 @@ struct Decoded {
 // Whole frame (header + body). Throws zerorl::Error only for a body over max_body: a bug of the sender,
 // never of the peer.
 std::vector<uint8_t> encode(const Message& message, uint32_t max_body = kDefaultMaxBody);
+// The same for a Weights bucket, without first copying it into a Message.
+std::vector<uint8_t> encode(const Weights& weights, uint32_t max_body = kDefaultMaxBody);
 
 // Checks the 12 header bytes: magic, version, known type, body length <= max_body.
 Decoded<Header> decode_header(const uint8_t* bytes, size_t size, uint32_t max_body = kDefaultMaxBody);

@@ -115,12 +115,6 @@ class Fields {
       std::memcpy(&out[i], &bits, 4);
     }
   }
-  void bytes(const char* key, std::vector<uint8_t>& out) {
-    const json* v = find(key);
-    if (!v) return;
-    if (!v->is_binary()) return fail(key, "is not a byte string");
-    out.assign(v->get_binary().begin(), v->get_binary().end());
-  }
   void fail(const std::string& key, const std::string& what) {
     if (ok()) error_ = where_ + (key.empty() ? "" : "." + key) + " " + what;
   }
@@ -143,21 +137,7 @@ json to_body(const Welcome& m) {
 json to_body(const Heartbeat& m) { return {{"sequence", m.sequence}}; }
 json to_body(const Bye& m) { return {{"reason", m.reason}}; }
 
-json to_body(const Weights& m) {
-  json tensors = json::array();
-  for (const TensorSlice& t : m.tensors) {
-    tensors.push_back({{"name", t.name},
-                       {"dtype", t.dtype},
-                       {"shape", t.shape},
-                       {"offset", t.offset},
-                       {"nbytes", t.nbytes}});
-  }
-  return {{"version", m.version},
-          {"bucket", m.bucket},
-          {"buckets", m.buckets},
-          {"tensors", std::move(tensors)},
-          {"data", json::binary(m.data)}};
-}
+json to_body(const Weights& m) { return weights_table(m); }
 
 json to_body(const Work& m) {
   json prompts = json::array();
@@ -248,36 +228,6 @@ std::string check_slice(const TensorSlice& t, uint64_t data_bytes) {
   return "";
 }
 
-std::string from_body(const json& j, Weights& m) {
-  Fields f(j, "weights");
-  f.u64("version", m.version);
-  f.uint("bucket", m.bucket);
-  f.uint("buckets", m.buckets);
-  f.bytes("data", m.data);
-  const json* tensors = f.array("tensors");
-  if (!f.ok()) return f.error();
-  if (m.bucket >= m.buckets) return "weights.bucket is not below weights.buckets";
-  for (const json& tj : *tensors) {
-    TensorSlice t;
-    Fields tf(tj, "weights.tensors[]");
-    tf.str("name", t.name);
-    tf.str("dtype", t.dtype);
-    tf.u64("offset", t.offset);
-    tf.u64("nbytes", t.nbytes);
-    const json* shape = tf.array("shape");
-    if (!tf.ok()) return tf.error();
-    for (const json& d : *shape) {
-      if (!d.is_number_integer()) return "weights tensor '" + t.name + "': shape holds a non-integer";
-      t.shape.push_back(d.is_number_unsigned() && d.get<uint64_t>() > uint64_t(INT64_MAX) ? -1
-                                                                                          : d.get<int64_t>());
-    }
-    std::string bad = check_slice(t, m.data.size());
-    if (!bad.empty()) return bad;
-    m.tensors.push_back(std::move(t));
-  }
-  return "";
-}
-
 std::string from_body(const json& j, Work& m) {
   Fields f(j, "work");
   f.u64("group_id", m.group_id);
@@ -352,6 +302,58 @@ Decoded<Message> decode_as(const json& body) {
 }
 }  // namespace
 
+json weights_table(const Weights& m) {
+  json tensors = json::array();
+  for (const TensorSlice& t : m.tensors) {
+    tensors.push_back({{"name", t.name},
+                       {"dtype", t.dtype},
+                       {"shape", t.shape},
+                       {"offset", t.offset},
+                       {"nbytes", t.nbytes}});
+  }
+  return {{"version", m.version},
+          {"bucket", m.bucket},
+          {"buckets", m.buckets},
+          {"tensors", std::move(tensors)},
+          {"data_bytes", uint64_t(m.data.size())}};
+}
+
+std::string decode_weights(const json& j, const uint8_t* data, size_t data_bytes, Weights& m) {
+  Fields f(j, "weights");
+  uint64_t declared = 0;
+  f.u64("version", m.version);
+  f.uint("bucket", m.bucket);
+  f.uint("buckets", m.buckets);
+  f.u64("data_bytes", declared);
+  const json* tensors = f.array("tensors");
+  if (!f.ok()) return f.error();
+  if (m.bucket >= m.buckets) return "weights.bucket is not below weights.buckets";
+  if (declared != data_bytes) {
+    return "weights.data_bytes is " + std::to_string(declared) + " but " + std::to_string(data_bytes) +
+           " bytes follow the table";
+  }
+  for (const json& tj : *tensors) {
+    TensorSlice t;
+    Fields tf(tj, "weights.tensors[]");
+    tf.str("name", t.name);
+    tf.str("dtype", t.dtype);
+    tf.u64("offset", t.offset);
+    tf.u64("nbytes", t.nbytes);
+    const json* shape = tf.array("shape");
+    if (!tf.ok()) return tf.error();
+    for (const json& d : *shape) {
+      if (!d.is_number_integer()) return "weights tensor '" + t.name + "': shape holds a non-integer";
+      t.shape.push_back(d.is_number_unsigned() && d.get<uint64_t>() > uint64_t(INT64_MAX) ? -1
+                                                                                          : d.get<int64_t>());
+    }
+    std::string bad = check_slice(t, data_bytes);
+    if (!bad.empty()) return bad;
+    m.tensors.push_back(std::move(t));
+  }
+  m.data.assign(data, data + data_bytes);  // the one copy out of the frame
+  return "";
+}
+
 nlohmann::json encode(const Message& message) {
   return std::visit([](const auto& m) { return to_body(m); }, message);
 }
@@ -366,8 +368,7 @@ std::string decode(Type type, const nlohmann::json& body, Message& out) {
       d = decode_as<Welcome>(body);
       break;
     case Type::kWeights:
-      d = decode_as<Weights>(body);
-      break;
+      return "weights: the body is a table and raw data, not one CBOR map (use decode_weights)";
     case Type::kWork:
       d = decode_as<Work>(body);
       break;

@@ -22,7 +22,8 @@ class WeightChannel {
   virtual std::vector<dist::wire::Weights> pack(model::CausalLM& lm, uint64_t version) = 0;
   // Worker side: takes one frame; when the last bucket of its version has arrived, copies every tensor into
   // `lm` (checking names, shapes and dtypes against the model; an error names the tensor) and returns true.
-  virtual bool receive(const dist::wire::Weights& bucket, model::CausalLM& lm) = 0;
+  // Takes the bucket by value: pass it with std::move to keep the frame's bytes from being copied.
+  virtual bool receive(dist::wire::Weights bucket, model::CausalLM& lm) = 0;
   // The newest version applied by receive() (0 before any).
   virtual uint64_t applied_version() const = 0;
 };

@@ -57,9 +57,10 @@ WorkerStats run_worker(dist::ControlClient& client, Engine& engine, WeightChanne
       return stats;
     }
     if (auto* w = std::get_if<wire::Weights>(&msg.value)) {
-      if (weights.receive(*w, engine.model())) {
+      const uint64_t version = w->version;
+      if (weights.receive(std::move(*w), engine.model())) {
         ++stats.weight_updates;
-        ZRL_DEBUG("rollout worker: weights version {} applied", w->version);
+        ZRL_DEBUG("rollout worker: weights version {} applied", version);
       }
     } else if (auto* work = std::get_if<wire::Work>(&msg.value)) {
       if (work->weight_version != weights.applied_version()) {

@@ -118,15 +118,16 @@ int run_worker_role(const Options& o) {
     wire::Decoded<wire::Message> msg = client.receive();
     ZRL_CHECK(msg.ok(), "bench worker: {}", msg.error);
     if (std::holds_alternative<wire::Bye>(msg.value)) return 0;
-    const auto* w = std::get_if<wire::Weights>(&msg.value);
+    auto* w = std::get_if<wire::Weights>(&msg.value);
     ZRL_CHECK(w != nullptr, "bench worker: expected weights, got {}",
               wire::type_name(wire::type_of(msg.value)));
     Stopwatch t;
-    const bool applied = channel->receive(*w, lm);
+    const uint64_t version = w->version;
+    const bool applied = channel->receive(std::move(*w), lm);
     if (applied) sync(device);
     unpack_s += t.seconds();
     if (!applied) continue;
-    print_line({{"version", w->version}, {"unpack_s", unpack_s}});
+    print_line({{"version", version}, {"unpack_s", unpack_s}});
     unpack_s = 0.0;
     if (o.corrupt_worker) {
       torch::NoGradGuard no_grad;

@@ -89,6 +89,16 @@ TEST(ControlPlane, WorkerJoinsReceivesWorkAndReturnsResults) {
   ASSERT_TRUE(got.ok()) << got.error;
   EXPECT_EQ(std::get<wire::Work>(got.value).prompts, some_work().prompts);
 
+  wire::Weights bucket;  // sent through send(worker, const Weights&): encoded without a Message copy
+  bucket.version = 5;
+  bucket.data = {1, 2, 3, 4, 5, 6, 7, 8};
+  bucket.tensors = {{"w", "bfloat16", {2, 2}, 0, 8}};
+  ASSERT_TRUE(server.send(joined.worker, bucket));
+  got = client->receive();
+  ASSERT_TRUE(got.ok()) << got.error;
+  EXPECT_EQ(std::get<wire::Weights>(got.value).data, bucket.data);
+  EXPECT_EQ(std::get<wire::Weights>(got.value).tensors.at(0).shape, (std::vector<int64_t>{2, 2}));
+
   wire::Result result;
   result.group_id = 11;
   result.samples.push_back({0, 1, {7, 8}, {-0.5f, -0.25f}, {-0.5f, -0.25f}, 1, "x"});
@@ -118,7 +128,7 @@ TEST(ControlPlane, BadPeersAreDroppedAndTheCoordinatorKeepsServing) {
   EXPECT_TRUE(garbage.closed_by_peer());
 
   RawPeer oversized(port);  // a hello header claiming 1 GiB: refused from the header, nothing allocated
-  oversized.write({'Z', 'R', 'L', 'W', wire::kVersion, 0, 1, 0, 0, 0, 0, 0x40});
+  oversized.write({'Z', 'R', 'L', 'W', uint8_t(wire::kVersion), 0, 1, 0, 0, 0, 0, 0x40});
   expect_event(server, Kind::kRejected, "exceeds the limit");
   EXPECT_TRUE(oversized.closed_by_peer());
 
@@ -138,7 +148,8 @@ TEST(ControlPlane, BadPeersAreDroppedAndTheCoordinatorKeepsServing) {
   RawPeer worker(port);
   worker.write(wire::encode(wire::Hello{"correct horse battery staple", "raw", wire::kVersion}));
   const uint64_t id = expect_event(server, Kind::kJoined).worker;
-  worker.write({'Z', 'R', 'L', 'W', wire::kVersion, 0, 5, 0, 0, 0, 0x20, 0});  // 2 MiB > max_body (1 MiB)
+  worker.write(
+      {'Z', 'R', 'L', 'W', uint8_t(wire::kVersion), 0, 5, 0, 0, 0, 0x20, 0});  // 2 MiB > max_body (1 MiB)
   EXPECT_EQ(expect_event(server, Kind::kLeft, "exceeds the limit").worker, id);
 
   ControlClient good(address, "correct horse battery staple", "good");

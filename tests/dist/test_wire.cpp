@@ -134,7 +134,7 @@ TEST(Wire, RoundTripsEveryField) {
 TEST(Wire, ByteLayoutIsLittleEndianAsDocumented) {
   Work w = sample_work();
   std::vector<uint8_t> frame = encode(w);
-  const std::vector<uint8_t> head = {'Z', 'R', 'L', 'W', 2, 0, 4, 0};
+  const std::vector<uint8_t> head = {'Z', 'R', 'L', 'W', uint8_t(kVersion), 0, 4, 0};
   ASSERT_GE(frame.size(), kHeaderBytes);
   EXPECT_EQ(std::vector<uint8_t>(frame.begin(), frame.begin() + 8), head);
   const size_t body = frame.size() - kHeaderBytes;
@@ -158,7 +158,7 @@ TEST(Wire, RejectsBadHeadersWithAReason) {
   bad[0] = 'X';
   expect_error(bad, "bad magic");
   bad = frame;
-  bad[4] = 1;
+  bad[4] = 1;  // a version-1 peer (weights as a CBOR byte string) is refused from the header alone
   expect_error(bad, "protocol version 1, expected 2");
   bad = frame;
   bad[6] = 8;
@@ -199,10 +199,88 @@ TEST(Wire, RejectsInconsistentBodies) {
 }
 
 std::vector<uint8_t> with_header(Type type, const std::vector<uint8_t>& body) {
-  std::vector<uint8_t> f = {'Z', 'R', 'L', 'W', kVersion, 0, static_cast<uint8_t>(type), 0};
+  std::vector<uint8_t> f = {'Z', 'R', 'L', 'W', uint8_t(kVersion), 0, static_cast<uint8_t>(type), 0};
   for (int i = 0; i < 4; ++i) f.push_back(static_cast<uint8_t>(body.size() >> (8 * i)));
   f.insert(f.end(), body.begin(), body.end());
   return f;
+}
+
+// Weights body, byte by byte: u32 table length, the CBOR table (no data in it), then the raw bucket.
+TEST(Wire, WeightsBodyIsTableThenRawData) {
+  Weights ws = sample_weights();
+  std::vector<uint8_t> frame = encode(ws);
+  ASSERT_GE(frame.size(), kHeaderBytes + 4);
+  const uint8_t* body = frame.data() + kHeaderBytes;
+  const size_t table = body[0] | body[1] << 8 | body[2] << 16 | size_t(body[3]) << 24;
+  ASSERT_EQ(frame.size(), kHeaderBytes + 4 + table + ws.data.size());
+  auto j = nlohmann::json::from_cbor(std::vector<uint8_t>(body + 4, body + 4 + table));
+  EXPECT_EQ(j.at("data_bytes").get<uint64_t>(), ws.data.size());
+  EXPECT_EQ(j.at("tensors").size(), 2u);
+  EXPECT_FALSE(j.contains("data"));
+  EXPECT_EQ(std::vector<uint8_t>(body + 4 + table, body + (frame.size() - kHeaderBytes)), ws.data);
+  // An empty bucket (no tensors, no data) is a valid frame too.
+  Weights empty;
+  frame = encode(empty);
+  Decoded<Message> d = decode(frame.data(), frame.size());
+  ASSERT_TRUE(d.ok()) << d.error;
+  EXPECT_TRUE(std::get<Weights>(d.value).data.empty());
+}
+
+// A Weights body rebuilt from parts: table length field, table bytes, data bytes.
+std::vector<uint8_t> weights_body(uint32_t table_length, const std::vector<uint8_t>& table,
+                                  const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> body(4 + table.size() + data.size());
+  for (int i = 0; i < 4; ++i) body[i] = static_cast<uint8_t>(table_length >> (8 * i));
+  std::copy(table.begin(), table.end(), body.begin() + 4);
+  std::copy(data.begin(), data.end(), body.begin() + 4 + table.size());
+  return body;
+}
+
+TEST(Wire, RejectsBadWeightsBodies) {
+  const Weights ws = sample_weights();
+  const std::vector<uint8_t> frame = encode(ws);
+  const std::vector<uint8_t> good(frame.begin() + kHeaderBytes, frame.end());
+  const uint32_t table_length = good[0] | good[1] << 8 | good[2] << 16 | uint32_t(good[3]) << 24;
+  const std::vector<uint8_t> table(good.begin() + 4, good.begin() + 4 + table_length);
+  auto error_of = [](const std::vector<uint8_t>& body) {
+    auto f = with_header(Type::kWeights, body);
+    Decoded<Message> d = decode(f.data(), f.size());
+    EXPECT_FALSE(d.ok());
+    return d.error;
+  };
+  auto expect = [&](const std::vector<uint8_t>& body, const std::string& what) {
+    const std::string e = error_of(body);
+    EXPECT_NE(e.find(what), std::string::npos) << e;
+  };
+  // Every truncation of the body (with a header that agrees) is an error: inside the length, the table
+  // or the data.
+  for (size_t n = 0; n < good.size(); ++n) EXPECT_FALSE(error_of({good.begin(), good.begin() + n}).empty());
+  expect({good.begin(), good.begin() + 3}, "no 4-byte table length");
+  expect({good.begin(), good.begin() + 4 + table_length / 2}, "runs past the body");
+  // A table length past the body, up to the largest u32: refused before anything is allocated.
+  expect(weights_body(0xFFFFFFFFu, table, ws.data), "table of 4294967295 bytes runs past the body");
+  expect(weights_body(table_length + uint32_t(ws.data.size()) + 1, table, ws.data), "runs past the body");
+  // A table length that cuts the table short, or runs into the data: the table is not one CBOR map.
+  expect(weights_body(table_length - 1, table, ws.data), "malformed CBOR");
+  expect(weights_body(table_length + 1, table, ws.data), "malformed CBOR");
+  // Data one byte longer or shorter than the table's data_bytes.
+  std::vector<uint8_t> data = ws.data;
+  data.push_back(0);
+  expect(weights_body(table_length, table, data), "weights.data_bytes is 32 but 33 bytes follow the table");
+  data.resize(ws.data.size() - 1);
+  expect(weights_body(table_length, table, data), "weights.data_bytes is 32 but 31 bytes follow the table");
+  // A version-1 body (one CBOR map with the data as a byte string) under a version-2 header.
+  nlohmann::json v1 = {{"version", 2},
+                       {"bucket", 1},
+                       {"buckets", 3},
+                       {"tensors", nlohmann::json::array()},
+                       {"data", nlohmann::json::binary(ws.data)}};
+  EXPECT_FALSE(error_of(nlohmann::json::to_cbor(v1)).empty());
+  // The table without data_bytes names the field.
+  nlohmann::json no_length = nlohmann::json::from_cbor(table);
+  no_length.erase("data_bytes");
+  const std::vector<uint8_t> short_table = nlohmann::json::to_cbor(no_length);
+  expect(weights_body(uint32_t(short_table.size()), short_table, ws.data), "weights.data_bytes is missing");
 }
 
 // The CBOR reader recurses per nesting level: a megabyte of "array of one" must not overflow the stack.
@@ -241,6 +319,12 @@ TEST(Wire, FuzzNeverCrashes) {
       g[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
       feed(g);
     }
+  }
+  // Weights: every truncation of the body under a header that agrees with it (reaches the table-length,
+  // table and data checks rather than stopping at the header's length).
+  const std::vector<uint8_t> weights_frame = encode(sample_weights());
+  for (size_t n = kHeaderBytes; n < weights_frame.size(); ++n) {
+    feed(with_header(Type::kWeights, {weights_frame.begin() + kHeaderBytes, weights_frame.begin() + n}));
   }
   for (int i = 0; i < 20000; ++i) {
     auto g = valid[rng() % valid.size()];
