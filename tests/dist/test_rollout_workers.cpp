@@ -191,9 +191,10 @@ struct WorkersRun {
     write_file_atomic(dir + "_token", "a secret for " + dir + "\n");
     const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + dir + "_token"};
     trainer = children.start(
-        zerorl("train", plus(plus(settings, remote),
-                             {"--set", "run.output_dir=" + dir, "--set", "rollout.mode=workers", "--set",
-                              "rollout.workers=" + std::to_string(n), "--set", "rollout.worker_wait_s=120"})),
+        zerorl_tiny("train",
+                    plus(plus(settings, remote),
+                         {"--set", "run.output_dir=" + dir, "--set", "rollout.mode=workers", "--set",
+                          "rollout.workers=" + std::to_string(n), "--set", "rollout.worker_wait_s=120"})),
         dir + ".log");
     address = coordinator_address(dir + ".log");
     for (int i = 1; address.size() && i <= n; ++i)
@@ -223,9 +224,10 @@ TEST(RolloutWorkers, OneStepOffLearnsWithTruncatedImportanceSampling) {
   const std::vector<std::string> steps{
       "--set", "trainer.steps=20",       "--set", "trainer.save_every=20",
       "--set", "trainer.sample_every=1", "--set", "trainer.tensorboard=false"};
-  const std::string a = fresh("offstep_colocated"), b = fresh("offstep_workers");
-  ASSERT_EQ(
-      wait_exit(spawn_logged(zerorl("train", plus(steps, {"--set", "run.output_dir=" + a})), a + ".log")), 0)
+  const std::string a = fresh_run("offstep_colocated"), b = fresh_run("offstep_workers");
+  ASSERT_EQ(wait_exit(spawn_logged(zerorl_tiny("train", plus(steps, {"--set", "run.output_dir=" + a})),
+                                   a + ".log")),
+            0)
       << read_file(a + ".log");
   WorkersRun run(b,
                  plus(steps, {"--set", "rollout.max_staleness=1", "--set", "algo.off_policy_correction=tis",
@@ -261,7 +263,7 @@ TEST(RolloutWorkers, OneStepOffResumeRedrawsThePrefetchedPrompts) {
       "--set", "trainer.steps=4",           "--set", "trainer.save_every=2",
       "--set", "trainer.keep_last=2",       "--set", "trainer.sample_every=1",
       "--set", "trainer.tensorboard=false", "--set", "rollout.max_staleness=1"};
-  const std::string a = fresh("offstep_full"), b = fresh("offstep_resumed");
+  const std::string a = fresh_run("offstep_full"), b = fresh_run("offstep_resumed");
   {
     WorkersRun run(a, steps, 1);
     ASSERT_FALSE(run.address.empty()) << read_file(a + ".log");
