@@ -61,7 +61,7 @@ void narrow_to_app(const std::function<const char*(const char*)>& get, Context& 
 }
 }  // namespace
 
-Context discover(const std::function<const char*(const char*)>& getenv_fn) {
+Context discover(const std::function<const char*(const char*)>& getenv_fn, bool mpmd_apps) {
   const std::function<const char*(const char*)> get =
       getenv_fn ? getenv_fn : [](const char* n) -> const char* { return std::getenv(n); };
   struct Scheme {
@@ -80,7 +80,7 @@ Context discover(const std::function<const char*(const char*)>& getenv_fn) {
     c.local_rank = env_int(get, s.local, c.rank);
     ZRL_CHECK(c.world_size >= 1 && c.rank < c.world_size, "{}: rank {} outside world size {} ({}, {})",
               s.launcher, c.rank, c.world_size, s.rank, s.size);
-    if (c.launcher == std::string("mpirun")) narrow_to_app(get, c);
+    if (mpmd_apps && c.launcher == std::string("mpirun")) narrow_to_app(get, c);
     return c;
   }
   return Context{};

@@ -29,7 +29,10 @@ struct Context {
 // the local rank is the app's rank on one node (LOCAL_SIZE == SIZE), else mpirun's node-local rank (right
 // for the first app context with mpirun's default by-slot mapping). Slurm's heterogeneous jobs need no
 // special case when each component is its own `srun` step (scripts/slurm/rollout_workers.sbatch).
+// All that only with `mpmd_apps` (a trainer in rollout.mode = workers, whose MPMD partners are its workers):
+// otherwise every process of an mpirun is one world, as a data-parallel launch of several programs (or of one
+// program with per-rank arguments) expects, and the ranks' config check catches programs that disagree.
 // `getenv` is injectable for tests. A malformed value throws naming the variable.
-Context discover(const std::function<const char*(const char*)>& getenv_fn = nullptr);
+Context discover(const std::function<const char*(const char*)>& getenv_fn = nullptr, bool mpmd_apps = false);
 
 }  // namespace zerorl::dist

@@ -384,7 +384,8 @@ void Trainer::run() {
 }
 
 int run_train(const Config& cfg, const std::string& resume) {
-  Trainer t(cfg, dist::discover());
+  // rollout.mode = workers: the other programs of an MPMD mpirun are this trainer's workers, not its ranks.
+  Trainer t(cfg, dist::discover(nullptr, cfg.rollout.mode == "workers"));
   t.start(resume);
   t.run();
   return 0;

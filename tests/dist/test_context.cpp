@@ -69,7 +69,7 @@ TEST(DistContext, MpmdLaunchIsNarrowedToTheAppContext) {
   for (const auto& [in, want] : std::vector<std::pair<std::pair<int, int>, std::array<int, 3>>>{
            {{0, 0}, {0, 1, 0}}, {{1, 1}, {0, 2, 0}}, {{2, 1}, {1, 2, 1}}}) {
     env.vars = mpmd(in.first, in.second, "3");
-    const Context c = discover(get);
+    const Context c = discover(get, true);
     EXPECT_EQ(c.launcher, "mpirun");
     EXPECT_TRUE(c.mpmd());
     EXPECT_EQ(c.apps, 2);
@@ -79,14 +79,20 @@ TEST(DistContext, MpmdLaunchIsNarrowedToTheAppContext) {
   // Several nodes: the local rank stays mpirun's (the app's own is unknown).
   env.vars = mpmd(2, 1, "2");
   env.vars["OMPI_COMM_WORLD_LOCAL_RANK"] = "0";
-  EXPECT_EQ(discover(get).local_rank, 0);
+  EXPECT_EQ(discover(get, true).local_rank, 0);
+  // Without mpmd_apps (a data-parallel trainer) the launch is one world of 3.
+  env.vars = mpmd(2, 1, "3");
+  const Context whole = discover(get);
+  EXPECT_FALSE(whole.mpmd());
+  EXPECT_EQ(whole.rank, 2);
+  EXPECT_EQ(whole.world_size, 3);
   // A plain mpirun has one app context: nothing changes.
   env.vars = {{"OMPI_COMM_WORLD_RANK", "1"},
               {"OMPI_COMM_WORLD_SIZE", "2"},
               {"OMPI_NUM_APP_CTX", "1"},
               {"OMPI_APP_CTX_NUM_PROCS", "2"},
               {"OMPI_MCA_orte_app_num", "0"}};
-  const Context plain = discover(get);
+  const Context plain = discover(get, true);
   EXPECT_FALSE(plain.mpmd());
   EXPECT_EQ(plain.rank, 1);
   EXPECT_EQ(plain.world_size, 2);
@@ -115,7 +121,7 @@ TEST(DistContext, MalformedValuesNameTheVariable) {
             "OMPI_APP_CTX_NUM_PROCS='1 1'"}}) {
     env.vars = vars;
     try {
-      discover(get);
+      discover(get, true);
       ADD_FAILURE() << "no error for " << name;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
