@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "bench/common/model_shape.h"
 #include "core/files.h"
 #include "core/json_io.h"
 #include "core/log.h"
@@ -20,20 +21,6 @@ namespace {
 namespace model = zerorl::model;
 namespace trainer = zerorl::trainer;
 using zerorl::Json;
-
-model::ModelConfig shape(const std::string& size) {  // as bench/train_step
-  model::ModelConfig c = model::qwen25_05b_config();
-  if (size == "1.5b") {
-    c.hidden_size = 1536, c.intermediate_size = 8960, c.num_hidden_layers = 28;
-    c.num_attention_heads = 12, c.num_key_value_heads = 2, c.head_dim = 128;
-  } else if (size == "tiny") {
-    c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 128, c.num_hidden_layers = 2;
-    c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 16;
-  } else if (size != "0.5b") {
-    throw std::invalid_argument("--model-size must be 0.5b, 1.5b or tiny, got " + size);
-  }
-  return c;
-}
 
 }  // namespace
 
@@ -50,7 +37,7 @@ int main(int argc, char** argv) {
 
   const torch::Device device(device_name);
   torch::manual_seed(0);
-  model::CausalLM lm(shape(size), torch::kFloat32, device);
+  model::CausalLM lm(zerorl::bench::model_shape(size), torch::kFloat32, device);
   model::init_random_(lm, 0);
   int64_t params = 0;
   for (const auto& p : lm->parameters()) params += p.numel();

@@ -18,6 +18,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/common/model_shape.h"
 #include "core/crc32c.h"
 #include "core/error.h"
 #include "core/json_io.h"
@@ -53,20 +54,6 @@ struct Options {
   int64_t warmup = 1;
   bool corrupt_worker = false;  // test hook: the worker flips one bit after each sync
 };
-
-model::ModelConfig shape(const std::string& size) {  // as bench/checkpoint and bench/train_step
-  model::ModelConfig c = model::qwen25_05b_config();
-  if (size == "1.5b") {
-    c.hidden_size = 1536, c.intermediate_size = 8960, c.num_hidden_layers = 28;
-    c.num_attention_heads = 12, c.num_key_value_heads = 2, c.head_dim = 128;
-  } else if (size == "tiny") {
-    c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 128, c.num_hidden_layers = 2;
-    c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 16;
-  } else if (size != "0.5b") {
-    ZRL_FAIL("--model-size must be 0.5b, 1.5b or tiny, got '{}'", size);
-  }
-  return c;
-}
 
 torch::Dtype parse_dtype(const std::string& name) {
   if (name == "bfloat16") return torch::kBFloat16;
@@ -104,7 +91,7 @@ int run_worker_role(const Options& o) {
             "--role worker is started by the bench itself (it needs --trainer and the token in ${})",
             kTokenEnv);
   const torch::Device device(o.device);
-  model::CausalLM lm(shape(o.size), parse_dtype(o.dtype), device);
+  model::CausalLM lm(zerorl::bench::model_shape(o.size), parse_dtype(o.dtype), device);
   {
     torch::NoGradGuard no_grad;  // a value no random init produces for every tensor: all differ before
     for (auto& p : lm->parameters()) p.fill_(0.125);
@@ -373,7 +360,7 @@ int run_trainer_role(const Options& o) {
   dist::ControlServer server(co);
   worker.emplace(o, server.address(), token);  // builds its model while we build ours
   const torch::Device device(o.device);
-  model::CausalLM lm(shape(o.size), parse_dtype(o.dtype), device);
+  model::CausalLM lm(zerorl::bench::model_shape(o.size), parse_dtype(o.dtype), device);
   int64_t params = 0;
   for (const auto& p : lm->parameters()) params += p.numel();
   const Json before = worker->read_line();

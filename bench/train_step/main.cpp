@@ -9,6 +9,7 @@
 
 #include "algo/logits.h"
 #include "algo/losses.h"
+#include "bench/common/model_shape.h"
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "model/config.h"
@@ -19,20 +20,6 @@ namespace {
 using zerorl::Json;
 namespace algo = zerorl::algo;
 namespace model = zerorl::model;
-
-model::ModelConfig shape(const std::string& size) {
-  model::ModelConfig c = model::qwen25_05b_config();
-  if (size == "1.5b") {
-    c.hidden_size = 1536, c.intermediate_size = 8960, c.num_hidden_layers = 28;
-    c.num_attention_heads = 12, c.num_key_value_heads = 2, c.head_dim = 128;
-  } else if (size == "tiny") {
-    c.vocab_size = 512, c.hidden_size = 64, c.intermediate_size = 128, c.num_hidden_layers = 2;
-    c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 16;
-  } else if (size != "0.5b") {
-    throw std::invalid_argument("--model-size must be 0.5b, 1.5b or tiny, got " + size);
-  }
-  return c;
-}
 
 void sync(const torch::Device& d) {
   if (d.is_cuda()) torch::cuda::synchronize();
@@ -61,7 +48,7 @@ int main(int argc, char** argv) {
 
   const torch::Device device(device_name);
   const torch::Dtype dtype = device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
-  const model::ModelConfig cfg = shape(size);
+  const model::ModelConfig cfg = zerorl::bench::model_shape(size);
   torch::manual_seed(0);
   model::CausalLM lm(cfg, dtype, device);
   model::init_random_(lm, 0);
