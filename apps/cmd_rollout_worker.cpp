@@ -30,13 +30,14 @@ constexpr double kRetryPauseS = 0.5;
 // refused connection is also retried inside ControlClient for `connect_wait_s` (an MPMD launch starts the
 // workers beside the trainer, before it listens). nullptr when every attempt failed; `last_error` says why.
 std::unique_ptr<dist::ControlClient> register_with(const std::string& trainer, const std::string& token,
-                                                   const std::string& worker_id, uint32_t max_body,
-                                                   double patience_s, double connect_wait_s,
-                                                   std::string& last_error) {
+                                                   const std::string& worker_id, const std::string& cuda_ipc,
+                                                   uint32_t max_body, double patience_s,
+                                                   double connect_wait_s, std::string& last_error) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(patience_s);
   while (true) {
     try {
-      return std::make_unique<dist::ControlClient>(trainer, token, worker_id, max_body, connect_wait_s);
+      return std::make_unique<dist::ControlClient>(trainer, token, worker_id, max_body, connect_wait_s,
+                                                   cuda_ipc);
     } catch (const Error& e) {
       if (patience_s <= 0) throw;
       last_error = e.what();
@@ -71,9 +72,9 @@ int run_rollout_worker(const Config& cfg, const std::string& trainer_address, do
   int64_t groups = 0, updates = 0;
   for (int connection = 0;; ++connection) {
     std::string error;
-    auto client =
-        register_with(trainer_address, token, worker_id, max_body, connection == 0 ? 0 : reconnect_s,
-                      connection == 0 ? cfg.rollout.worker_wait_s : 0, error);
+    auto client = register_with(trainer_address, token, worker_id, rollout::cuda_ipc_host(device), max_body,
+                                connection == 0 ? 0 : reconnect_s,
+                                connection == 0 ? cfg.rollout.worker_wait_s : 0, error);
     if (!client) {
       std::fprintf(stderr, "zerorl rollout-worker: error: no trainer at %s within --reconnect-s %g s (%s)\n",
                    trainer_address.c_str(), reconnect_s, error.c_str());

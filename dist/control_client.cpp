@@ -50,7 +50,8 @@ struct ControlClient::Impl {
 };
 
 ControlClient::ControlClient(const std::string& trainer, const std::string& auth_token,
-                             const std::string& worker_id, uint32_t max_body, double connect_wait_s)
+                             const std::string& worker_id, uint32_t max_body, double connect_wait_s,
+                             const std::string& cuda_ipc)
     : impl_(std::make_unique<Impl>()) {
   impl_->max_body = max_body;
   const auto [host, port] = parse_host_port(trainer, "--trainer");
@@ -73,8 +74,8 @@ ControlClient::ControlClient(const std::string& trainer, const std::string& auth
             "running there?)",
             trainer, ec.message(), waited);
   impl_->socket.set_option(tcp::no_delay(true), ec);
-  ZRL_CHECK(send(wire::Hello{auth_token, worker_id, wire::kVersion}), "--trainer {}: connection lost",
-            trainer);
+  ZRL_CHECK(send(wire::Hello{auth_token, worker_id, wire::kVersion, cuda_ipc}),
+            "--trainer {}: connection lost", trainer);
   wire::Decoded<wire::Message> reply = receive();
   ZRL_CHECK(
       reply.ok(),

@@ -18,9 +18,10 @@ class ControlClient {
   // (wrong token, other protocol version: the coordinator's log says which). A refused connection is retried
   // every 0.25 s for `connect_wait_s` seconds first (a worker started beside its trainer, before it listens).
   // Once welcomed it sends a Heartbeat every welcome().heartbeat_s (when > 0) until destroyed, whatever the
-  // caller's thread is doing.
+  // caller's thread is doing. `cuda_ipc`: the hello's field of that name (wire::Hello).
   ControlClient(const std::string& trainer, const std::string& auth_token, const std::string& worker_id,
-                uint32_t max_body = wire::kDefaultMaxBody, double connect_wait_s = 0);
+                uint32_t max_body = wire::kDefaultMaxBody, double connect_wait_s = 0,
+                const std::string& cuda_ipc = "");
   ~ControlClient();  // stops the heartbeats and closes the connection
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;

@@ -150,7 +150,7 @@ struct ControlServer::Impl::Session : std::enable_shared_from_this<Session> {
       }
       ZRL_INFO("rollout coordinator: worker {} ({}, {}) joined", id, hello->worker_id, peer);
       write(wire::encode(wire::Welcome{id, version, impl->options.heartbeat_s}));
-      impl->push({ControlEvent::Kind::kJoined, id, peer, hello->worker_id, {}});
+      impl->push({ControlEvent::Kind::kJoined, id, peer, hello->worker_id, *hello});
       return true;
     }
     return false;

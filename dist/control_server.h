@@ -42,10 +42,10 @@ struct ControlEvent {
     kRejected,  // a peer was dropped before registering: `reason` says why
   };
   Kind kind = Kind::kJoined;
-  uint64_t worker = 0;  // kJoined, kMessage, kLeft
-  std::string peer;     // remote address:port
-  std::string reason;   // kLeft, kRejected
-  wire::Message message;
+  uint64_t worker = 0;    // kJoined, kMessage, kLeft
+  std::string peer;       // remote address:port
+  std::string reason;     // kLeft, kRejected; kJoined: the worker id of its hello
+  wire::Message message;  // kMessage; kJoined: the worker's Hello
 };
 
 class ControlServer {

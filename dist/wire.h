@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -19,8 +20,9 @@ namespace zerorl::dist::wire {
 // data_bytes} | data_bytes raw bytes (Weights::data), so the bucket is copied once each way, never through
 // CBOR. Version 2 introduced that layout; a peer of another version is refused by decode_header.
 constexpr uint32_t kMagic = 0x574C525Au;  // bytes "ZRLW"
-// Version 2 also: Welcome carries heartbeat_s; the Heartbeat message.
-constexpr uint16_t kVersion = 2;
+// Version 2 also: Welcome carries heartbeat_s; the Heartbeat message. Version 3: TensorSlice.start (a tensor
+// larger than a bucket is split over buckets).
+constexpr uint16_t kVersion = 3;
 constexpr size_t kHeaderBytes = 12;
 // Default bound on a body; the decoder rejects a larger length before allocating anything. Weight buckets
 // must fit one frame, so the coordinator raises it to the bucket size plus slack (max_frame_for_bucket).
@@ -46,6 +48,10 @@ struct Hello {
   std::string auth_token;  // the shared secret of rollout.auth_token_file
   std::string worker_id;   // free text (host:pid), for logs
   uint32_t version = kVersion;
+  // Non-empty when the worker's model is on a CUDA device and it can open CUDA IPC handles: its host's
+  // identity (rollout/weight_channel.h: cuda_ipc_host()). A trainer on the same host then shares weights
+  // through device memory instead of frames.
+  std::string cuda_ipc;
 };
 
 // Coordinator -> worker after a good Hello.
@@ -55,23 +61,33 @@ struct Welcome {
   double heartbeat_s = 0;  // send a Heartbeat at least this often (seconds; 0 = the coordinator wants none)
 };
 
-// One tensor inside a weights bucket: `nbytes` bytes at `offset` of Weights::data.
+// A tensor's bytes [start, start + nbytes) (row-major, `shape` is the whole tensor's) at `offset` of
+// Weights::data. A tensor larger than a bucket travels as several slices in consecutive buckets, so no frame
+// exceeds the bucket size (Qwen2.5-1.5B's embedding is 467 MB); others travel whole (start 0).
 struct TensorSlice {
   std::string name;
   std::string dtype;  // "float32" | "bfloat16" | "float16"
   std::vector<int64_t> shape;
   uint64_t offset = 0;
   uint64_t nbytes = 0;
+  uint64_t start = 0;  // byte offset of the slice inside the tensor (a multiple of the element size)
 };
 
 // Coordinator -> worker: bucket `bucket` of `buckets` of weight version `version`. A worker applies a
 // version only when all its buckets have arrived. Versions start at 1 (0 = no weights yet).
+// CUDA IPC variant (ipc_handle non-empty): the bytes are not in the frame but in a device buffer of the
+// trainer's process, `ipc_bytes` long, that the handle (a cudaIpcMemHandle_t, 64 raw bytes) opens; the
+// slices' offsets point into it and `data` is empty.
 struct Weights {
   uint64_t version = 0;
   uint32_t bucket = 0;
   uint32_t buckets = 1;
   std::vector<TensorSlice> tensors;
   std::vector<uint8_t> data;
+  std::string ipc_handle;
+  uint64_t ipc_bytes = 0;
+  // Not on the wire: keeps the trainer's device buffer of a CUDA IPC message alive as long as the message.
+  std::shared_ptr<const void> owner;
 };
 
 struct Sampler {

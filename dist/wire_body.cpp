@@ -128,7 +128,7 @@ class Fields {
 // ---- bodies: one to_body / from_body pair per message type ----
 
 json to_body(const Hello& m) {
-  return {{"token", m.auth_token}, {"worker", m.worker_id}, {"version", m.version}};
+  return {{"token", m.auth_token}, {"worker", m.worker_id}, {"version", m.version}, {"cuda_ipc", m.cuda_ipc}};
 }
 json to_body(const Welcome& m) {
   return {
@@ -180,6 +180,7 @@ std::string from_body(const json& j, Hello& m) {
   f.str("token", m.auth_token);
   f.str("worker", m.worker_id);
   f.uint("version", m.version);
+  f.str("cuda_ipc", m.cuda_ipc);
   return f.error();
 }
 
@@ -204,6 +205,29 @@ std::string from_body(const json& j, Bye& m) {
   return f.error();
 }
 
+constexpr size_t kIpcHandleBytes = 64;  // sizeof(cudaIpcMemHandle_t); this layer does not include CUDA
+
+std::string to_hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) out += digits[c >> 4], out += digits[c & 15];
+  return out;
+}
+
+bool from_hex(const std::string& hex, std::string& out) {
+  out.clear();
+  if (hex.size() % 2 != 0) return false;
+  auto nibble = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return true;
+}
+
 uint64_t dtype_bytes(const std::string& dtype) {
   if (dtype == "float32") return 4;
   if (dtype == "bfloat16" || dtype == "float16") return 2;
@@ -221,7 +245,11 @@ std::string check_slice(const TensorSlice& t, uint64_t data_bytes) {
     }
     numel *= uint64_t(d);
   }
-  if (numel * elem != t.nbytes) return "weights tensor '" + t.name + "': nbytes does not match shape";
+  const uint64_t total = numel * elem;
+  if (t.start % elem != 0 || t.nbytes % elem != 0 || t.start > total || t.nbytes > total - t.start ||
+      (t.nbytes == 0 && total > 0)) {
+    return "weights tensor '" + t.name + "': slice [start, start + nbytes) does not fit its shape";
+  }
   if (t.offset > data_bytes || t.nbytes > data_bytes - t.offset) {
     return "weights tensor '" + t.name + "': slice outside the bucket";
   }
@@ -309,13 +337,16 @@ json weights_table(const Weights& m) {
                        {"dtype", t.dtype},
                        {"shape", t.shape},
                        {"offset", t.offset},
-                       {"nbytes", t.nbytes}});
+                       {"nbytes", t.nbytes},
+                       {"start", t.start}});
   }
   return {{"version", m.version},
           {"bucket", m.bucket},
           {"buckets", m.buckets},
           {"tensors", std::move(tensors)},
-          {"data_bytes", uint64_t(m.data.size())}};
+          {"data_bytes", uint64_t(m.data.size())},
+          {"ipc_handle", to_hex(m.ipc_handle)},
+          {"ipc_bytes", m.ipc_bytes}};
 }
 
 std::string decode_weights(const json& j, const uint8_t* data, size_t data_bytes, Weights& m) {
@@ -325,9 +356,18 @@ std::string decode_weights(const json& j, const uint8_t* data, size_t data_bytes
   f.uint("bucket", m.bucket);
   f.uint("buckets", m.buckets);
   f.u64("data_bytes", declared);
+  std::string handle_hex;
+  f.str("ipc_handle", handle_hex);
+  f.u64("ipc_bytes", m.ipc_bytes);
   const json* tensors = f.array("tensors");
   if (!f.ok()) return f.error();
   if (m.bucket >= m.buckets) return "weights.bucket is not below weights.buckets";
+  if (!from_hex(handle_hex, m.ipc_handle) ||
+      (!m.ipc_handle.empty() && m.ipc_handle.size() != kIpcHandleBytes)) {
+    return "weights.ipc_handle is not " + std::to_string(kIpcHandleBytes) + " bytes of hex";
+  }
+  if (!m.ipc_handle.empty() && data_bytes != 0) return "weights over CUDA IPC carry no data bytes";
+  const uint64_t slice_bytes = m.ipc_handle.empty() ? data_bytes : m.ipc_bytes;
   if (declared != data_bytes) {
     return "weights.data_bytes is " + std::to_string(declared) + " but " + std::to_string(data_bytes) +
            " bytes follow the table";
@@ -339,6 +379,7 @@ std::string decode_weights(const json& j, const uint8_t* data, size_t data_bytes
     tf.str("dtype", t.dtype);
     tf.u64("offset", t.offset);
     tf.u64("nbytes", t.nbytes);
+    tf.u64("start", t.start);
     const json* shape = tf.array("shape");
     if (!tf.ok()) return tf.error();
     for (const json& d : *shape) {
@@ -346,7 +387,7 @@ std::string decode_weights(const json& j, const uint8_t* data, size_t data_bytes
       t.shape.push_back(d.is_number_unsigned() && d.get<uint64_t>() > uint64_t(INT64_MAX) ? -1
                                                                                           : d.get<int64_t>());
     }
-    std::string bad = check_slice(t, data_bytes);
+    std::string bad = check_slice(t, slice_bytes);
     if (!bad.empty()) return bad;
     m.tensors.push_back(std::move(t));
   }

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timer.h"
+#include "model/device.h"
 
 namespace zerorl::trainer {
 namespace wire = dist::wire;
@@ -53,6 +54,8 @@ RemoteRollout::RemoteRollout(const Config& cfg) : ro_(cfg.rollout) {
   o.max_body = wire::max_body_for_bucket(static_cast<uint64_t>(bucket_bytes));
   server_ = std::make_unique<dist::ControlServer>(o);
   channel_ = rollout::make_frame_weight_channel(bucket_bytes);
+  bucket_bytes_ = bucket_bytes;
+  ipc_host_ = rollout::cuda_ipc_host(model::resolve_device(cfg.run.device));
   std::fprintf(stderr, "rollout coordinator: listening on %s\n", server_->address().c_str());
   idle_since_ = Clock::now();
   thread_ = std::thread([this] { serve(); });
@@ -111,7 +114,9 @@ void RemoteRollout::check_deadlines() {
 
 void RemoteRollout::handle(dist::ControlEvent& e) {
   if (e.kind == Kind::kJoined) {
-    workers_[e.worker] = Worker{};
+    const auto* hello = std::get_if<wire::Hello>(&e.message);
+    Worker& w = workers_[e.worker] = Worker{};
+    w.cuda_ipc = hello && !ipc_host_.empty() && hello->cuda_ipc == ipc_host_;
   } else if (e.kind == Kind::kLeft) {
     on_left(e.worker, e.reason);
   } else if (e.kind == Kind::kMessage) {
@@ -171,7 +176,13 @@ void RemoteRollout::on_result(uint64_t worker, wire::Result& r) {
 
 void RemoteRollout::send_weights(uint64_t id, Worker& w, uint64_t version) {
   Stopwatch sync;
-  for (const auto& frame : frames_.at(version)) server_->send(id, frame);
+  Packed& p = frames_.at(version);
+  if (p.shared && w.cuda_ipc) {
+    server_->send(id, *p.shared);
+  } else {
+    if (p.frames.empty()) p.frames = rollout::frames_from_shared(*p.shared, bucket_bytes_);
+    for (const auto& frame : p.frames) server_->send(id, frame);
+  }
   w.version = version;
   weight_sync_s_ += sync.seconds();
 }
@@ -226,11 +237,16 @@ uint64_t RemoteRollout::submit(model::CausalLM& lm, uint64_t weight_version,
     std::lock_guard<std::mutex> lock(mu_);
     packed = frames_.count(weight_version) > 0;
   }
-  std::vector<wire::Weights> frames;
+  Packed fresh;
   Stopwatch pack;
-  if (!packed) frames = channel_->pack(lm, weight_version);  // outside the lock: the scheduler goes on
+  if (!packed) {  // outside the lock: the scheduler goes on
+    if (ipc_host_.empty())
+      fresh.frames = channel_->pack(lm, weight_version);
+    else
+      fresh.shared = rollout::pack_cuda_ipc(lm, weight_version);
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  if (!packed) frames_[weight_version] = std::move(frames), weight_sync_s_ += pack.seconds();
+  if (!packed) frames_[weight_version] = std::move(fresh), weight_sync_s_ += pack.seconds();
   if (!first_submit_) first_submit_ = Clock::now();
   const uint64_t id = next_ticket_++;
   for (size_t i = 0; i < prompts.size(); ++i) queue_.emplace_back(id, i);

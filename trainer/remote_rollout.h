@@ -56,6 +56,13 @@ class RemoteRollout {
   struct Worker {
     uint64_t version = 0;          // weights version it holds (0 = none)
     std::set<uint64_t> in_flight;  // group ids sent, not answered
+    bool cuda_ipc = false;         // on this trainer's host with CUDA: weights by IPC handle
+  };
+  // One version's weights: frames, or (trainer on CUDA) a device buffer shared by IPC handle, from which
+  // frames are made the first time a worker without IPC needs them.
+  struct Packed {
+    std::vector<dist::wire::Weights> frames;
+    std::optional<dist::wire::Weights> shared;
   };
   struct Ticket;
   void serve();  // the scheduler thread: events in, groups out, until stop_
@@ -76,7 +83,9 @@ class RemoteRollout {
   std::map<uint64_t, Ticket> tickets_;
   std::deque<std::pair<uint64_t, size_t>> queue_;         // (ticket, prompt) waiting for a worker, FIFO
   std::map<uint64_t, std::pair<uint64_t, size_t>> sent_;  // group id -> (ticket, prompt), not answered
-  std::map<uint64_t, std::vector<dist::wire::Weights>> frames_;  // packed weights by version
+  std::map<uint64_t, Packed> frames_;                     // packed weights by version
+  std::string ipc_host_;  // rollout::cuda_ipc_host of the trainer's device ("" = no CUDA IPC)
+  int64_t bucket_bytes_ = 0;
   uint64_t next_group_ = 1, next_ticket_ = 1;
   bool started_ = false, stop_ = false;
   std::string error_;  // the scheduler's fatal error, thrown by collect()

@@ -53,6 +53,8 @@ struct Options {
   int64_t reps = 3;
   int64_t warmup = 1;
   bool corrupt_worker = false;  // test hook: the worker flips one bit after each sync
+  std::string transport =
+      "frames";  // frames | cuda_ipc (what the coordinator picks for a worker on its host)
 };
 
 torch::Dtype parse_dtype(const std::string& name) {
@@ -238,6 +240,7 @@ struct SyncContext {
   WorkerProcess& worker;
   zerorl::rollout::WeightChannel& channel;
   model::CausalLM& lm;
+  bool cuda_ipc;  // one message with the IPC handle of a device buffer instead of frames
 };
 
 // One sync of version `version` (fresh random weights, seed = version). total_s runs from the start of pack
@@ -248,12 +251,16 @@ Json sync_once(SyncContext& c, uint64_t version) {
   sync(c.lm->device());
   const Stopwatch total;
   Stopwatch t;
-  std::vector<wire::Weights> frames = c.channel.pack(c.lm, version);
+  std::vector<wire::Weights> frames;
+  if (c.cuda_ipc)
+    frames.push_back(zerorl::rollout::pack_cuda_ipc(c.lm, version));
+  else
+    frames = c.channel.pack(c.lm, version);
   const double pack_s = t.seconds();
   t.reset();
   uint64_t bytes = 0;
   for (const auto& f : frames) {
-    bytes += f.data.size();
+    bytes += c.cuda_ipc ? f.ipc_bytes : f.data.size();
     ZRL_CHECK(c.server.send(c.worker_id, f), "bench: the worker left during the sync of version {}", version);
   }
   const double send_s = t.seconds();
@@ -329,9 +336,14 @@ Json summary(const Options& o, int64_t params, const Json& runs, const Json& war
       {"bucket_mb", o.bucket_mb},
       {"buckets", runs.front().at("buckets")},
       {"worker", "separate process (pid " + std::to_string(worker_pid) + "), loopback TCP"},
-      {"path",
-       "host-staged: pack copies device -> host into model-dtype buckets; each bucket is one CBOR frame "
-       "(dist/wire.h) over the Boost.Asio control connection; receive copies host -> device"},
+      {"transport", o.transport},
+      {"path", o.transport == "cuda_ipc"
+                   ? "CUDA IPC: pack copies the parameters into one cudaMalloc'ed device buffer (device to "
+                     "device); one small message carries its IPC handle and table over the control "
+                     "connection; the worker opens the handle and copies device to device"
+                   : "host-staged: pack copies device -> host into model-dtype buckets; each bucket is one "
+                     "CBOR frame (dist/wire.h) over the Boost.Asio control connection; receive copies host "
+                     "-> device"},
       {"weights_equal", all_equal},
       {"tensors_differing_before_first_sync", differ_before},
       {"median", median},
@@ -366,7 +378,7 @@ int run_trainer_role(const Options& o) {
   const Json before = worker->read_line();
   const uint64_t id = wait_for_join(server, *worker);
   auto channel = zerorl::rollout::make_frame_weight_channel(bucket_bytes(o));
-  SyncContext c{server, id, *worker, *channel, lm};
+  SyncContext c{server, id, *worker, *channel, lm, o.transport == "cuda_ipc"};
   model::init_random_(lm, 1);
   const size_t differ_before = count_differing(tensor_crcs(lm), before.at("crc32c"));
   Json runs = Json::array(), warmups = Json::array();
@@ -377,7 +389,9 @@ int run_trainer_role(const Options& o) {
     const auto e = server.next_event(1.0);
     if (e && e->kind == dist::ControlEvent::Kind::kLeft) break;
   }
-  const Json codec = codec_breakdown(c, static_cast<uint64_t>(o.warmup + o.reps + 1), co.max_body);
+  const Json codec = c.cuda_ipc
+                         ? Json(nullptr)  // no frames to encode
+                         : codec_breakdown(c, static_cast<uint64_t>(o.warmup + o.reps + 1), co.max_body);
   const Json out = summary(o, params, runs, warmups, differ_before, codec, worker->pid());
   std::cout << out.dump(1) << "\n";
   return out["weights_equal"].get<bool>() ? 0 : 2;
@@ -397,6 +411,8 @@ int main(int argc, char** argv) {
   app.add_option("--role", o.role, "trainer (default) | worker (started by the trainer)")
       ->check(CLI::IsMember({"trainer", "worker"}));
   app.add_option("--trainer", o.trainer, "worker role: host:port of the trainer");
+  app.add_option("--transport", o.transport, "frames | cuda_ipc (the worker on this host and a CUDA device)")
+      ->check(CLI::IsMember({"frames", "cuda_ipc"}));
   app.add_flag("--corrupt-worker", o.corrupt_worker,
                "test hook: the worker flips one bit after each sync (weights_equal must turn false)");
   CLI11_PARSE(app, argc, argv);

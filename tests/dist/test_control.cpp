@@ -146,7 +146,7 @@ TEST(ControlPlane, BadPeersAreDroppedAndTheCoordinatorKeepsServing) {
 
   // A registered worker is held to the frame limit and to the message types a worker may send.
   RawPeer worker(port);
-  worker.write(wire::encode(wire::Hello{"correct horse battery staple", "raw", wire::kVersion}));
+  worker.write(wire::encode(wire::Hello{"correct horse battery staple", "raw", wire::kVersion, ""}));
   const uint64_t id = expect_event(server, Kind::kJoined).worker;
   worker.write(
       {'Z', 'R', 'L', 'W', uint8_t(wire::kVersion), 0, 5, 0, 0, 0, 0x20, 0});  // 2 MiB > max_body (1 MiB)
@@ -164,7 +164,7 @@ TEST(ControlPlane, FuzzedConnectionsNeverStopTheCoordinator) {
   const uint16_t port = server.port();
   std::mt19937_64 rng(77);
   const std::vector<uint8_t> hello =
-      wire::encode(wire::Hello{"correct horse battery staple", "fuzz", wire::kVersion});
+      wire::encode(wire::Hello{"correct horse battery staple", "fuzz", wire::kVersion, ""});
   const int kConnections = 60;
   for (int i = 0; i < kConnections; ++i) {
     RawPeer peer(port);
@@ -244,7 +244,7 @@ TEST(ControlPlane, SilentWorkerIsDroppedAndAHeartbeatingOneIsKept) {
 
   RawPeer hung(server.port());  // registers, then never sends another byte
   const auto registered = std::chrono::steady_clock::now();
-  hung.write(wire::encode(wire::Hello{"correct horse battery staple", "hung", wire::kVersion}));
+  hung.write(wire::encode(wire::Hello{"correct horse battery staple", "hung", wire::kVersion, ""}));
   const uint64_t hung_id = expect_event(server, Kind::kJoined, "hung").worker;
   ControlEvent left = expect_event(server, Kind::kLeft, "no heartbeat for");
   const double after_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - registered).count();

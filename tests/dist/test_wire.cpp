@@ -57,7 +57,7 @@ Weights sample_weights() {
 }
 
 std::vector<Message> all_messages() {
-  return {Hello{"s3cret", "host:123", kVersion},
+  return {Hello{"s3cret", "host:123", kVersion, "gpu-host/boot-id"},
           Welcome{3, 9, 2.5},
           sample_weights(),
           sample_work(),
@@ -75,7 +75,7 @@ Message round_trip(const Message& m) {
 }
 
 TEST(Wire, RoundTripsEveryField) {
-  auto hello = std::get<Hello>(round_trip(Hello{"s3cret", "host:123", kVersion}));
+  auto hello = std::get<Hello>(round_trip(Hello{"s3cret", "host:123", kVersion, "gpu-host/boot-id"}));
   EXPECT_EQ(hello.auth_token, "s3cret");
   EXPECT_EQ(hello.worker_id, "host:123");
   EXPECT_EQ(hello.version, kVersion);
@@ -158,8 +158,8 @@ TEST(Wire, RejectsBadHeadersWithAReason) {
   bad[0] = 'X';
   expect_error(bad, "bad magic");
   bad = frame;
-  bad[4] = 1;  // a version-1 peer (weights as a CBOR byte string) is refused from the header alone
-  expect_error(bad, "protocol version 1, expected 2");
+  bad[4] = 2;  // a version-2 peer (no slices of split tensors) is refused from the header alone
+  expect_error(bad, "protocol version 2, expected 3");
   bad = frame;
   bad[6] = 8;
   expect_error(bad, "unknown message type 8");
@@ -190,6 +190,32 @@ TEST(Wire, RejectsInconsistentBodies) {
   ws.tensors[0].shape = {int64_t(1) << 40, int64_t(1) << 40};  // product overflows 64 bits
   f = encode(ws);
   EXPECT_NE(decode(f.data(), f.size()).error.find("bad shape"), std::string::npos);
+  for (uint64_t start : {uint64_t(1), uint64_t(6)}) {  // mid-element; past the 8-byte tensor's end
+    ws = sample_weights();
+    ws.tensors[1].shape = {4}, ws.tensors[1].nbytes = 4, ws.tensors[1].start = start;
+    f = encode(ws);
+    EXPECT_NE(decode(f.data(), f.size()).error.find("does not fit its shape"), std::string::npos) << start;
+  }
+  ws = sample_weights();
+  ws.tensors[1].nbytes = 4, ws.tensors[1].start = 4;  // the second half of the bf16 tensor: a valid slice
+  f = encode(ws);
+  auto d = decode(f.data(), f.size());
+  ASSERT_TRUE(d.ok()) << d.error;
+  EXPECT_EQ(std::get<Weights>(d.value).tensors[1].start, 4u);
+  ws = sample_weights();  // a CUDA IPC message: a 64-byte handle, no data, slices inside ipc_bytes
+  ws.ipc_handle = std::string(64, '\xab'), ws.ipc_bytes = 512, ws.data.clear();
+  ws.tensors[1].offset = 256;
+  f = encode(ws);
+  d = decode(f.data(), f.size());
+  ASSERT_TRUE(d.ok()) << d.error;
+  EXPECT_EQ(std::get<Weights>(d.value).ipc_handle, ws.ipc_handle);
+  EXPECT_EQ(std::get<Weights>(d.value).ipc_bytes, 512u);
+  ws.tensors[1].offset = 510;  // 8 bytes at 510 run past the 512-byte device buffer
+  f = encode(ws);
+  EXPECT_NE(decode(f.data(), f.size()).error.find("slice outside the bucket"), std::string::npos);
+  ws.tensors[1].offset = 256, ws.ipc_handle = std::string(63, 'x');
+  f = encode(ws);
+  EXPECT_NE(decode(f.data(), f.size()).error.find("ipc_handle is not 64 bytes"), std::string::npos);
   Result r = sample_result();
   r.samples[0].logprobs.pop_back();
   f = encode(r);
