@@ -1,9 +1,9 @@
 // tests/dist/test_dp_workers.cpp: rollout.mode = workers with a data-parallel trainer (`mpirun -np 2 zerorl
 // train`, label dist) and `zerorl rollout-worker` processes this test starts on loopback: the same metrics,
-// samples and step-3 weights as a colocated 2-rank run; one-step-off draws the colocated run's prompts; rank
-// 0's coordinator giving up (no worker within rollout.worker_wait_s) ends both ranks with its message. Not
-// here: one trainer process with workers (test_rollout_workers.cpp), the share's bytes
-// (test_rollout_share.cpp).
+// samples and step-3 weights as a colocated 2-rank run; one-step-off draws the colocated run's prompts and a
+// 2-rank one-step-off checkpoint resumes drawing the prefetched prompts again; rank 0's coordinator giving up
+// (no worker within rollout.worker_wait_s) ends both ranks with its message. Not here: one trainer process
+// with workers (test_rollout_workers.cpp), the share's bytes (test_rollout_share.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -143,6 +143,38 @@ TEST(DpWorkers, OneStepOffWithTwoRanksDrawsTheColocatedPrompts) {
   }
   // Step 1 is on-policy (the initial weights either way): the same answers as colocated.
   EXPECT_EQ(ra[0]["reward_mean"], rb[0]["reward_mean"]);
+}
+
+// A 2-rank checkpoint taken while step 3's groups are out (every rank drew them) saves the sampler before
+// that draw: the resumed 2-rank run draws step 3's prompts again, on every rank, and goes on one step off.
+TEST(DpWorkers, OneStepOffResumeRedrawsThePrefetchedPromptsOnEveryRank) {
+  const std::vector<std::string> steps{
+      "--set", "trainer.steps=4",         "--set", "trainer.save_every=2",
+      "--set", "trainer.sample_every=1",  "--set", "trainer.tensorboard=false",
+      "--set", "rollout.max_staleness=1", "--set", "rollout.worker_wait_s=120"};
+  const std::string a = fresh_run("dp_offstep_full"), b = fresh_run("dp_offstep_resumed");
+  {
+    DpWorkersRun run(a, steps, 1);
+    ASSERT_FALSE(run.address.empty()) << read_file(a + ".log");
+    ASSERT_EQ(run.finish(), 0) << read_file(a + ".log");
+  }
+  fs::create_directories(b + "/checkpoints");
+  fs::copy(a + "/checkpoints/step_2", b + "/checkpoints/step_2", fs::copy_options::recursive);
+  DpWorkersRun run(b, plus(steps, {"--resume", "auto"}), 1);
+  ASSERT_FALSE(run.address.empty()) << read_file(b + ".log");
+  ASSERT_EQ(run.finish(), 0) << read_file(b + ".log");
+  const auto ra = read_jsonl(a + "/metrics.jsonl"), rb = read_jsonl(b + "/metrics.jsonl");
+  ASSERT_EQ(ra.size(), 4u);
+  ASSERT_EQ(rb.size(), 2u);
+  EXPECT_EQ(rb[0]["step"], 3);
+  EXPECT_EQ(rb[0]["rollout/staleness"], 0) << "the prefetched groups died with the first run";
+  EXPECT_EQ(rb[1]["rollout/staleness"], 1);
+  for (int64_t step : {3, 4}) {
+    EXPECT_FALSE(prompts_of(a, step).empty());
+    EXPECT_EQ(prompts_of(a, step), prompts_of(b, step)) << "step " << step;
+    EXPECT_EQ(ra[static_cast<size_t>(step - 1)]["groups_sampled"],
+              rb[static_cast<size_t>(step - 3)]["groups_sampled"]);
+  }
 }
 
 // No worker ever registers: rank 0's coordinator gives up after rollout.worker_wait_s and rank 1, waiting for
