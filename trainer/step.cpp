@@ -104,13 +104,9 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   // The KV budget is measured now, with the weights, masters and reference on the device.
   engine_ = std::make_unique<rollout::Engine>(lm_, engine_options(cfg, *tok_, device_));
   if (cfg.trainer.memory_check) check_memory();
-  if (cfg.rollout.mode == "workers") {
-    ZRL_CHECK(!distributed(*comm_),
-              "rollout.mode = workers runs with one trainer process for now (this launch "
-              "has {} ranks); use rollout.mode: colocated for data-parallel runs",
-              comm_->world_size());
-    remote_ = std::make_unique<RemoteRollout>(cfg);
-  }
+  // rollout.mode = workers: rank 0 alone runs the coordinator; the other ranks get their shard of its answers
+  // (rollout_share.h). After an update every rank holds the same weights, which rank 0 sends to the workers.
+  if (cfg.rollout.mode == "workers" && comm_->rank() == 0) remote_ = std::make_unique<RemoteRollout>(cfg);
   check_staleness_settings(cfg);
   saver_ = std::make_unique<CheckpointSaver>(cfg.run.output_dir, cfg.trainer.keep_last,
                                              checkpoint_delay_from_env());
@@ -259,11 +255,11 @@ Json Trainer::run_step(bool save) {
     if (key.rfind("off_policy/", 0) == 0) row[key] = value;
   }
   for (const auto& [key, value] : hack.items()) row[key] = value;
-  if (remote_) {
+  if (remote_) {                                  // rank 0's coordinator (the row rank 0 writes)
     const Json remote = remote_->step_metrics();  // named: items() of a temporary would dangle
     for (const auto& [key, value] : remote.items()) row[key] = value;
-    row["rollout/staleness"] = g.staleness;
   }
+  if (cfg_.rollout.mode == "workers") row["rollout/staleness"] = g.staleness;
   if (save) times["checkpoint_blocking"] = save_checkpoint_async();
   times["total"] = wall.seconds();
   for (const auto& [phase, s] : times) row["time/" + phase] = s;

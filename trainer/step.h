@@ -65,6 +65,10 @@ class Trainer {
     std::vector<Row> rows;
     std::vector<std::vector<int64_t>> prompts;
     rollout::GenerateConfig gc;
+    // rollout.mode = workers with several ranks, on rank 0 (the coordinator's): all P prompts of the draw
+    // and their stream keys, which rank 0 submits for every rank (rollout_share.h). Empty otherwise.
+    std::vector<std::vector<int64_t>> all_prompts;
+    std::vector<uint64_t> all_keys;
   };
   // rollout.max_staleness: a later step's first round, submitted to the workers ahead of time.
   struct Prefetched {
@@ -78,6 +82,11 @@ class Trainer {
   Groups rollout_groups(PhaseTimes& times);
   PromptBatch draw_prompts(int64_t round, int64_t step);
   void score_round(const PromptBatch& b, const rollout::RolloutResult& res, Groups& g);
+  // rollout.mode = workers: rank 0 submits the batch's groups (with several ranks, every rank's shard) with
+  // weights `version` and returns the ticket; other ranks have no coordinator and return 0. collect_round:
+  // every rank at once; each gets its shard's answers (rank 0's failure ends every rank).
+  uint64_t submit_round(const PromptBatch& b, uint64_t version);
+  rollout::RolloutResult collect_round(uint64_t ticket);
   // Submits the first rounds of steps step_ + 2 .. step_ + 1 + rollout.max_staleness (those not submitted
   // yet) with the weights of now, before this step's update changes them.
   void prefetch_rollouts(PhaseTimes& times);
@@ -102,7 +111,7 @@ class Trainer {
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   model::CausalLM lm_{nullptr}, ref_{nullptr};
   std::unique_ptr<rollout::Engine> engine_;
-  std::unique_ptr<RemoteRollout> remote_;  // rollout.mode = workers (remote_rollout.h)
+  std::unique_ptr<RemoteRollout> remote_;  // rollout.mode = workers, rank 0 only (remote_rollout.h)
   std::vector<Prefetched> prefetched_;     // rollout.max_staleness > 0: oldest first
   std::unique_ptr<Scorer> scorer_;
   std::unique_ptr<MasterWeights> masters_;             // bf16 compute only: the fp32 weights AdamW updates

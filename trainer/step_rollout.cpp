@@ -1,12 +1,13 @@
 // trainer/step_rollout.cpp: the step's first phases: sample_prompts -> rollout -> reward, round by round
-// (DAPO dynamic sampling adds rounds), on the trainer's engine or on rollout workers, synchronously or K
-// steps ahead (rollout.max_staleness). Not here: the update and the metrics row (step.cpp), the workers'
-// scheduling (remote_rollout.cpp).
+// (DAPO dynamic sampling adds rounds), on the trainer's engine or on rollout workers (with several ranks:
+// rank 0 submits every shard and shares the answers), synchronously or K steps ahead (rollout.max_staleness).
+// Not here: the update and the metrics row (step.cpp), the workers' scheduling (remote_rollout.cpp).
 #include "core/error.h"
 #include "core/log.h"
 #include "core/seed.h"
 #include "trainer/data_parallel.h"
 #include "trainer/remote_rollout.h"
+#include "trainer/rollout_share.h"
 #include "trainer/step.h"
 
 namespace zerorl::trainer {
@@ -27,6 +28,11 @@ Trainer::PromptBatch Trainer::draw_prompts(int64_t round, int64_t step) {
     b.rows.push_back(rows_[static_cast<size_t>(picked[static_cast<size_t>(i)])]);
     b.prompts.push_back(encode_prompt(cfg_, *tok_, b.rows.back()));
     b.gc.prompt_keys.push_back(keys[static_cast<size_t>(i)]);
+  }
+  if (remote_ && distributed(*comm_)) {  // rank 0 submits every rank's shard, with the shards' keys
+    for (int64_t idx : picked)
+      b.all_prompts.push_back(encode_prompt(cfg_, *tok_, rows_[static_cast<size_t>(idx)]));
+    b.all_keys = keys;
   }
   b.gc.sampler = {ro.temperature, ro.top_k, ro.top_p, ro.min_p};
   b.gc.stop.eos_ids = {eos_};
@@ -97,7 +103,7 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
                 "rollout.max_staleness: the groups prefetched for step {} came up at step {}", f.step,
                 step_ + 1);
       ScopedTimer t(times, "rollout");  // only what is still unanswered is waited for
-      res = remote_->collect(f.ticket);
+      res = collect_round(f.ticket);
       g.staleness = step_ + 1 - static_cast<int64_t>(f.version);
       b = std::move(f.batch);
     } else {
@@ -109,8 +115,8 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
       torch::NoGradGuard ng;
       // rollout.mode = workers: the same groups and keys, answered by rollout workers with this step's
       // weights (version step_ + 1: the weights after step_ updates).
-      res = remote_ ? remote_->generate(lm_, static_cast<uint64_t>(step_ + 1), b.prompts, b.gc)
-                    : engine_->generate(b.prompts, b.gc);
+      res = cfg_.rollout.mode == "workers" ? collect_round(submit_round(b, static_cast<uint64_t>(step_ + 1)))
+                                           : engine_->generate(b.prompts, b.gc);
     }
     ScopedTimer t(times, "reward");
     score_round(b, res, g);
@@ -120,7 +126,7 @@ Trainer::Groups Trainer::rollout_groups(PhaseTimes& times) {
 
 void Trainer::prefetch_rollouts(PhaseTimes& times) {
   const int64_t K = cfg_.rollout.max_staleness;
-  if (!remote_ || K == 0) return;
+  if (cfg_.rollout.mode != "workers" || K == 0) return;  // every rank draws; rank 0 alone submits
   ScopedTimer t(times, "rollout_submit");
   torch::NoGradGuard ng;
   while (static_cast<int64_t>(prefetched_.size()) < K) {
@@ -131,9 +137,24 @@ void Trainer::prefetch_rollouts(PhaseTimes& times) {
     f.version = static_cast<uint64_t>(step_ + 1);  // the weights of now: this step's update has not run
     f.sampler_before = sampler_->state();
     f.batch = draw_prompts(0, next);
-    f.ticket = remote_->submit(lm_, f.version, f.batch.prompts, f.batch.gc);
+    f.ticket = submit_round(f.batch, f.version);
     prefetched_.push_back(std::move(f));
   }
+}
+
+uint64_t Trainer::submit_round(const PromptBatch& b, uint64_t version) {
+  if (!remote_) return 0;
+  if (b.all_prompts.empty()) return remote_->submit(lm_, version, b.prompts, b.gc);
+  rollout::GenerateConfig gc = b.gc;
+  gc.prompt_keys = b.all_keys;
+  return remote_->submit(lm_, version, b.all_prompts, gc);
+}
+
+rollout::RolloutResult Trainer::collect_round(uint64_t ticket) {
+  if (!distributed(*comm_)) return remote_->collect(ticket);
+  // The other ranks wait in the broadcast while rank 0 collects: dist.timeout_s bounds a step's rollout.
+  return share_rollout(
+      *comm_, [&] { return remote_->collect(ticket); }, prompt_shard(cfg_.rollout.prompts_per_step, *comm_));
 }
 
 Json Trainer::sampler_state() const {
