@@ -14,6 +14,7 @@
 
 #if defined(ZERORL_TORCH_CUDA) && __has_include(<cuda_runtime_api.h>) && __has_include(<c10/cuda/CUDAStream.h>)
 #define ZERORL_CUDA_IPC 1
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
@@ -195,8 +196,8 @@ std::unique_ptr<WeightChannel> make_frame_weight_channel(int64_t bucket_bytes) {
 // --- CUDA IPC ------------------------------------------------------------------------------------------
 
 namespace {
-constexpr uint64_t kIpcAlign =
-    256;  // every tensor starts at a multiple (any dtype's alignment; bucket edges)
+// Every tensor of a shared buffer starts at a multiple (any dtype's alignment; frame edges stay on elements).
+constexpr uint64_t kIpcAlign = 256;
 
 struct IpcBuffer {  // what Weights::owner holds for a message of pack_cuda_ipc
   torch::Tensor buffer;
@@ -238,7 +239,14 @@ static torch::Tensor shared_buffer(uint64_t bytes, const torch::Device& device) 
   if (device.is_cuda()) {
     c10::cuda::CUDAGuard guard(device);
     void* ptr = nullptr;
-    cuda_check(cudaMalloc(&ptr, std::max<uint64_t>(bytes, 1)), "cudaMalloc of the weights buffer");
+    cudaError_t e = cudaMalloc(&ptr, std::max<uint64_t>(bytes, 1));
+    if (e ==
+        cudaErrorMemoryAllocation) {  // memory the caching allocator holds but does not use: give it back
+      (void)cudaGetLastError();
+      c10::cuda::CUDACachingAllocator::emptyCache();
+      e = cudaMalloc(&ptr, std::max<uint64_t>(bytes, 1));
+    }
+    cuda_check(e, "cudaMalloc of the weights buffer");
     return torch::from_blob(
         ptr, {n}, [](void* q) { cudaFree(q); }, options);
   }
