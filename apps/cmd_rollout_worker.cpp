@@ -49,13 +49,19 @@ std::unique_ptr<dist::ControlClient> register_with(const std::string& trainer, c
 
 }  // namespace
 
-int run_rollout_worker(const Config& cfg, const std::string& trainer_address, double reconnect_s) {
+int run_rollout_worker(const Config& cfg, const std::string& trainer_address, double reconnect_s,
+                       bool cuda_ipc) {
   ZRL_CHECK(
       !cfg.rollout.auth_token_file.empty(),
       "zerorl rollout-worker needs rollout.auth_token_file (the file holding the trainer's shared secret)");
   ZRL_CHECK(reconnect_s >= 0, "--reconnect-s: {} is negative (0 = exit when the trainer is lost)",
             reconnect_s);
   const torch::Device device = model::resolve_device(cfg.run.device);
+  const std::string ipc_host = cuda_ipc ? rollout::cuda_ipc_host(device) : "";
+  ZRL_CHECK(!cuda_ipc || !ipc_host.empty(),
+            "--cuda-ipc needs this worker's model on a CUDA device (run.device or --device is {}) and a "
+            "CUDA build",
+            device.str());
   const tokenizer::Tokenizer tok = trainer::build_tokenizer(cfg);
   ZRL_CHECK(tok.eos_id().has_value(), "the tokenizer has no eos_token (tokenizer_config.json)");
   model::CausalLM lm = trainer::build_model(cfg, tok, device);
@@ -72,7 +78,7 @@ int run_rollout_worker(const Config& cfg, const std::string& trainer_address, do
   int64_t groups = 0, updates = 0;
   for (int connection = 0;; ++connection) {
     std::string error;
-    auto client = register_with(trainer_address, token, worker_id, rollout::cuda_ipc_host(device), max_body,
+    auto client = register_with(trainer_address, token, worker_id, ipc_host, max_body,
                                 connection == 0 ? 0 : reconnect_s,
                                 connection == 0 ? cfg.rollout.worker_wait_s : 0, error);
     if (!client) {

@@ -83,6 +83,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       worker_args;  // CLI11 binds options to storage that outlives parse.
   static std::string worker_trainer, worker_device;
   static double worker_reconnect_s = 0;
+  static bool worker_cuda_ipc = false;
 
   auto* train = app.add_subcommand("train", "Run GRPO-style RL from a YAML config");
   add_config_options(train, train_args);
@@ -112,6 +113,10 @@ void register_train_commands(CLI::App& app, int& exit_code) {
                    "connecting for up to this many seconds, then register again and serve the restarted "
                    "trainer (`zerorl train --resume auto` on the same rollout.listen). 0 (default): exit 1.")
       ->check(CLI::NonNegativeNumber);
+  worker->add_flag("--cuda-ipc", worker_cuda_ipc,
+                   "Take the weights through CUDA IPC (device to device, no host copy) when this worker and "
+                   "the trainer are on CUDA on one host; else frames over the connection. Experimental: "
+                   "bit-exact in CPU tests of the buffer layout, not yet run on a GPU.");
   worker->callback([&exit_code]() {
     if (!worker_device.empty()) worker_args.overrides.push_back("run.device=" + worker_device);
     Config cfg = resolve_config(worker_args);
@@ -120,7 +125,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       return;
     }
     log::init(0, cfg.run.log_level);
-    exit_code = run_rollout_worker(cfg, worker_trainer, worker_reconnect_s);
+    exit_code = run_rollout_worker(cfg, worker_trainer, worker_reconnect_s, worker_cuda_ipc);
   });
 
   auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint: pass@1, avg@k, maj@k");

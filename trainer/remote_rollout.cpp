@@ -232,18 +232,19 @@ uint64_t RemoteRollout::submit(model::CausalLM& lm, uint64_t weight_version,
     }
     t.work.push_back(std::move(w));
   }
-  bool packed = false;
+  bool packed = false, ipc = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     packed = frames_.count(weight_version) > 0;
+    for (const auto& [id, w] : workers_) ipc = ipc || w.cuda_ipc;  // one IPC worker: share a device buffer
   }
   Packed fresh;
   Stopwatch pack;
   if (!packed) {  // outside the lock: the scheduler goes on
-    if (ipc_host_.empty())
-      fresh.frames = channel_->pack(lm, weight_version);
-    else
+    if (ipc)
       fresh.shared = rollout::pack_cuda_ipc(lm, weight_version);
+    else
+      fresh.frames = channel_->pack(lm, weight_version);
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (!packed) frames_[weight_version] = std::move(fresh), weight_sync_s_ += pack.seconds();

@@ -56,10 +56,10 @@ class RemoteRollout {
   struct Worker {
     uint64_t version = 0;          // weights version it holds (0 = none)
     std::set<uint64_t> in_flight;  // group ids sent, not answered
-    bool cuda_ipc = false;         // on this trainer's host with CUDA: weights by IPC handle
+    bool cuda_ipc = false;         // asked for CUDA IPC (--cuda-ipc) from this trainer's host, on CUDA
   };
-  // One version's weights: frames, or (trainer on CUDA) a device buffer shared by IPC handle, from which
-  // frames are made the first time a worker without IPC needs them.
+  // One version's weights: frames, or (a CUDA IPC worker was registered at submit) a device buffer shared by
+  // IPC handle, from which frames are cut the first time a worker without IPC needs them.
   struct Packed {
     std::vector<dist::wire::Weights> frames;
     std::optional<dist::wire::Weights> shared;

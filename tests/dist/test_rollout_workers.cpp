@@ -303,5 +303,21 @@ TEST(RolloutWorkers, NoWorkerWithinTheWaitIsAClearError) {
   EXPECT_NE(log.find("zerorl rollout-worker --config"), std::string::npos) << log;
 }
 
+// --cuda-ipc on a CPU model is refused at start, naming the device, before any connection is tried.
+TEST(RolloutWorkers, CudaIpcOnTheCpuIsAClearError) {
+  const std::string b = fresh_run("ipc_cpu");
+  write_file_atomic(b + "_token", "secret\n");
+  Children children;
+  const pid_t worker = children.start(
+      zerorl_tiny("rollout-worker", {"--set", "rollout.auth_token_file=" + b + "_token", "--device", "cpu",
+                                     "--trainer", "127.0.0.1:1", "--cuda-ipc"}),
+      b + ".log");
+  EXPECT_EQ(children.wait(worker), 1);
+  const std::string log = read_file(b + ".log");
+  EXPECT_NE(log.find("--cuda-ipc needs this worker's model on a CUDA device (run.device or --device is cpu)"),
+            std::string::npos)
+      << log;
+}
+
 }  // namespace
 }  // namespace zerorl
