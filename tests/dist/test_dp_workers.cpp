@@ -24,8 +24,10 @@ using testing::coordinator_address;
 using testing::fresh_run;
 using testing::kThreeSteps;
 using testing::plus;
+using testing::prompts_of;
 using testing::spawn_logged;
 using testing::wait_exit;
+using testing::WorkersRun;
 using testing::zerorl_tiny;
 
 // mpirun -np 2 build/zerorl train --config configs/tiny_test.yaml EXTRA...
@@ -39,52 +41,15 @@ int colocated(const std::string& dir, const std::vector<std::string>& extra = {}
                                 dir + ".log"));
 }
 
-// A 2-rank trainer in workers mode with `n` workers started here once rank 0's coordinator listens (n = 0:
-// none, though the config waits for one).
-struct DpWorkersRun {
-  Children children;
-  pid_t trainer = 0;
-  std::vector<pid_t> workers;
-  std::string address;
-  DpWorkersRun(const std::string& dir, const std::vector<std::string>& settings, int n) {
-    write_file_atomic(dir + "_token", "a secret for " + dir + "\n");
-    const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + dir + "_token"};
-    trainer =
-        children.start(two_ranks(plus(plus(settings, remote),
-                                      {"--set", "run.output_dir=" + dir, "--set", "rollout.mode=workers",
-                                       "--set", "rollout.workers=" + std::to_string(std::max(n, 1)), "--set",
-                                       "rollout.listen=127.0.0.1:0"})),
-                       dir + ".log");
-    if (n == 0) return;
-    address = coordinator_address(dir + ".log");
-    for (int i = 1; !address.empty() && i <= n; ++i)
-      workers.push_back(children.worker(remote, address, dir + "_w" + std::to_string(i) + ".log"));
-  }
-  int finish() {
-    const int code = children.wait(trainer);
-    for (pid_t w : workers) children.wait(w);
-    return code;
-  }
-};
-
 // Keys whose values depend on where and when generation ran, not on what was generated.
 bool scheduling_key(const std::string& k) {
   return k.rfind("time/", 0) == 0 || k.rfind("rollout/", 0) == 0 || k.rfind("tokens_per_s/", 0) == 0;
 }
 
-// The prompts of a step's logged samples (trainer.sample_every = 1: rank 0's first 2 groups of 8).
-std::vector<std::string> prompts_of(const std::string& run, int64_t step) {
-  std::vector<std::string> out;
-  for (const Json& s : read_jsonl(run + "/samples.jsonl")) {
-    if (s["step"] == step && (out.empty() || out.back() != s["prompt"])) out.push_back(s["prompt"]);
-  }
-  return out;
-}
-
 TEST(DpWorkers, TwoRanksWithTwoWorkersEqualTwoColocatedRanksBitForBit) {
   const std::string a = fresh_run("dp_colocated"), b = fresh_run("dp_workers");
   ASSERT_EQ(colocated(a), 0) << read_file(a + ".log");
-  DpWorkersRun run(b, plus(kThreeSteps, {"--set", "rollout.worker_wait_s=120"}), 2);
+  WorkersRun run(b, kThreeSteps, 2, two_ranks);
   ASSERT_FALSE(run.address.empty()) << read_file(b + ".log");
   ASSERT_EQ(run.finish(), 0) << read_file(b + ".log");
   for (const std::string& w : {b + "_w1.log", b + "_w2.log"}) {  // both workers served groups
@@ -124,10 +89,9 @@ TEST(DpWorkers, TwoRanksWithTwoWorkersEqualTwoColocatedRanksBitForBit) {
 TEST(DpWorkers, OneStepOffWithTwoRanksDrawsTheColocatedPrompts) {
   const std::string a = fresh_run("dp_offstep_colocated"), b = fresh_run("dp_offstep_workers");
   ASSERT_EQ(colocated(a), 0) << read_file(a + ".log");
-  DpWorkersRun run(b,
-                   plus(kThreeSteps, {"--set", "rollout.worker_wait_s=120", "--set",
-                                      "rollout.max_staleness=1", "--set", "algo.off_policy_correction=tis"}),
-                   2);
+  WorkersRun run(
+      b, plus(kThreeSteps, {"--set", "rollout.max_staleness=1", "--set", "algo.off_policy_correction=tis"}),
+      2, two_ranks);
   ASSERT_FALSE(run.address.empty()) << read_file(b + ".log");
   ASSERT_EQ(run.finish(), 0) << read_file(b + ".log");
   const auto ra = read_jsonl(a + "/metrics.jsonl"), rb = read_jsonl(b + "/metrics.jsonl");
@@ -148,33 +112,9 @@ TEST(DpWorkers, OneStepOffWithTwoRanksDrawsTheColocatedPrompts) {
 // A 2-rank checkpoint taken while step 3's groups are out (every rank drew them) saves the sampler before
 // that draw: the resumed 2-rank run draws step 3's prompts again, on every rank, and goes on one step off.
 TEST(DpWorkers, OneStepOffResumeRedrawsThePrefetchedPromptsOnEveryRank) {
-  const std::vector<std::string> steps{
-      "--set", "trainer.steps=4",         "--set", "trainer.save_every=2",
-      "--set", "trainer.sample_every=1",  "--set", "trainer.tensorboard=false",
-      "--set", "rollout.max_staleness=1", "--set", "rollout.worker_wait_s=120"};
-  const std::string a = fresh_run("dp_offstep_full"), b = fresh_run("dp_offstep_resumed");
-  {
-    DpWorkersRun run(a, steps, 1);
-    ASSERT_FALSE(run.address.empty()) << read_file(a + ".log");
-    ASSERT_EQ(run.finish(), 0) << read_file(a + ".log");
-  }
-  fs::create_directories(b + "/checkpoints");
-  fs::copy(a + "/checkpoints/step_2", b + "/checkpoints/step_2", fs::copy_options::recursive);
-  DpWorkersRun run(b, plus(steps, {"--resume", "auto"}), 1);
-  ASSERT_FALSE(run.address.empty()) << read_file(b + ".log");
-  ASSERT_EQ(run.finish(), 0) << read_file(b + ".log");
-  const auto ra = read_jsonl(a + "/metrics.jsonl"), rb = read_jsonl(b + "/metrics.jsonl");
-  ASSERT_EQ(ra.size(), 4u);
-  ASSERT_EQ(rb.size(), 2u);
-  EXPECT_EQ(rb[0]["step"], 3);
-  EXPECT_EQ(rb[0]["rollout/staleness"], 0) << "the prefetched groups died with the first run";
-  EXPECT_EQ(rb[1]["rollout/staleness"], 1);
-  for (int64_t step : {3, 4}) {
-    EXPECT_FALSE(prompts_of(a, step).empty());
-    EXPECT_EQ(prompts_of(a, step), prompts_of(b, step)) << "step " << step;
-    EXPECT_EQ(ra[static_cast<size_t>(step - 1)]["groups_sampled"],
-              rb[static_cast<size_t>(step - 3)]["groups_sampled"]);
-  }
+  const auto [ra, rb] = testing::expect_resume_redraws_prefetched(fresh_run("dp_offstep_full"),
+                                                                  fresh_run("dp_offstep_resumed"), two_ranks);
+  for (size_t i = 0; i < rb.size(); ++i) EXPECT_EQ(ra[i + 2]["groups_sampled"], rb[i]["groups_sampled"]);
 }
 
 // No worker ever registers: rank 0's coordinator gives up after rollout.worker_wait_s and rank 1, waiting for
@@ -182,8 +122,8 @@ TEST(DpWorkers, OneStepOffResumeRedrawsThePrefetchedPromptsOnEveryRank) {
 TEST(DpWorkers, CoordinatorGivingUpEndsEveryRank) {
   const std::string b = fresh_run("dp_noworker");
   const auto start = std::chrono::steady_clock::now();
-  DpWorkersRun run(b, plus(kThreeSteps, {"--set", "rollout.worker_wait_s=2", "--set", "dist.timeout_s=300"}),
-                   0);
+  WorkersRun run(b, plus(kThreeSteps, {"--set", "rollout.worker_wait_s=2", "--set", "dist.timeout_s=300"}), 0,
+                 two_ranks);
   EXPECT_NE(run.finish(), 0);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(took, 120.0) << "dist.timeout_s is 300 s: rank 1 must not wait for it";

@@ -23,10 +23,12 @@ using testing::coordinator_address;
 using testing::fresh_run;
 using testing::kThreeSteps;
 using testing::plus;
+using testing::prompts_of;
 using testing::spawn_logged;
 using testing::steps_logged;
 using testing::text_of;
 using testing::wait_exit;
+using testing::WorkersRun;
 using testing::zerorl_tiny;
 
 TEST(RolloutWorkers, TwoWorkersGiveBitIdenticalRunsToColocated) {
@@ -181,41 +183,6 @@ TEST(RolloutWorkers, EveryWorkerGoneEndsTheRunAfterTheWait) {
   EXPECT_LT(steps_logged(b), 50u);
 }
 
-// `zerorl train` in workers mode with the test's settings, the coordinator's address, and `n` workers.
-struct WorkersRun {
-  Children children;
-  pid_t trainer = 0;
-  std::vector<pid_t> workers;
-  std::string address;
-  WorkersRun(const std::string& dir, const std::vector<std::string>& settings, int n) {
-    write_file_atomic(dir + "_token", "a secret for " + dir + "\n");
-    const std::vector<std::string> remote{"--set", "rollout.auth_token_file=" + dir + "_token"};
-    trainer = children.start(
-        zerorl_tiny("train",
-                    plus(plus(settings, remote),
-                         {"--set", "run.output_dir=" + dir, "--set", "rollout.mode=workers", "--set",
-                          "rollout.workers=" + std::to_string(n), "--set", "rollout.worker_wait_s=120"})),
-        dir + ".log");
-    address = coordinator_address(dir + ".log");
-    for (int i = 1; address.size() && i <= n; ++i)
-      workers.push_back(children.worker(remote, address, dir + "_w" + std::to_string(i) + ".log"));
-  }
-  int finish() {
-    const int code = children.wait(trainer);
-    for (pid_t w : workers) children.wait(w);
-    return code;
-  }
-};
-
-// The first two prompts of each step's logged samples (trainer.sample_every = 1: 16 samples = 2 groups of 8).
-std::vector<std::string> prompts_of(const std::string& run, int64_t step) {
-  std::vector<std::string> out;
-  for (const Json& s : read_jsonl(run + "/samples.jsonl")) {
-    if (s["step"] == step && (out.empty() || out.back() != s["prompt"])) out.push_back(s["prompt"]);
-  }
-  return out;
-}
-
 // rollout.max_staleness = 1 (one-step-off) with truncated importance sampling: step s's groups are generated
 // with the weights of step s - 1 while step s - 1 updates. The tiny config still learns by the synchronous
 // test's margin (tests/trainer/test_runs.cpp, RewardRisesOnTheTinyConfig), every step draws the prompts a
@@ -259,31 +226,8 @@ TEST(RolloutWorkers, OneStepOffLearnsWithTruncatedImportanceSampling) {
 // resumed run draws them again (no prompt skipped or repeated) and generates them with the checkpoint's
 // weights; from then on it is one step off again.
 TEST(RolloutWorkers, OneStepOffResumeRedrawsThePrefetchedPrompts) {
-  const std::vector<std::string> steps{
-      "--set", "trainer.steps=4",           "--set", "trainer.save_every=2",
-      "--set", "trainer.keep_last=2",       "--set", "trainer.sample_every=1",
-      "--set", "trainer.tensorboard=false", "--set", "rollout.max_staleness=1"};
-  const std::string a = fresh_run("offstep_full"), b = fresh_run("offstep_resumed");
-  {
-    WorkersRun run(a, steps, 1);
-    ASSERT_FALSE(run.address.empty()) << read_file(a + ".log");
-    ASSERT_EQ(run.finish(), 0) << read_file(a + ".log");
-  }
-  fs::create_directories(b + "/checkpoints");
-  fs::copy(a + "/checkpoints/step_2", b + "/checkpoints/step_2", fs::copy_options::recursive);
-  WorkersRun run(b, plus(steps, {"--resume", "auto"}), 1);
-  ASSERT_FALSE(run.address.empty()) << read_file(b + ".log");
-  ASSERT_EQ(run.finish(), 0) << read_file(b + ".log");
-  const auto ra = read_jsonl(a + "/metrics.jsonl"), rb = read_jsonl(b + "/metrics.jsonl");
-  ASSERT_EQ(ra.size(), 4u);
-  ASSERT_EQ(rb.size(), 2u);
-  EXPECT_EQ(rb[0]["step"], 3);
-  EXPECT_EQ(rb[0]["rollout/staleness"], 0) << "the prefetched groups died with the first run";
-  EXPECT_EQ(rb[1]["rollout/staleness"], 1);
-  for (int64_t step : {3, 4}) {
-    EXPECT_FALSE(prompts_of(a, step).empty());
-    EXPECT_EQ(prompts_of(a, step), prompts_of(b, step)) << "step " << step;
-  }
+  testing::expect_resume_redraws_prefetched(fresh_run("offstep_full"), fresh_run("offstep_resumed"),
+                                            testing::one_rank);
 }
 
 TEST(RolloutWorkers, NoWorkerWithinTheWaitIsAClearError) {
