@@ -176,11 +176,11 @@ void RemoteRollout::on_result(uint64_t worker, wire::Result& r) {
 
 void RemoteRollout::send_weights(uint64_t id, Worker& w, uint64_t version) {
   Stopwatch sync;
-  Packed& p = frames_.at(version);
+  Packed& p = packed_.at(version);
   if (p.shared && w.cuda_ipc) {
     server_->send(id, *p.shared);
   } else {
-    if (p.frames.empty()) p.frames = rollout::frames_from_shared(*p.shared, bucket_bytes_);
+    if (p.frames.empty() && p.shared) p.frames = rollout::frames_from_shared(*p.shared, bucket_bytes_);
     for (const auto& frame : p.frames) server_->send(id, frame);
   }
   w.version = version;
@@ -235,7 +235,7 @@ uint64_t RemoteRollout::submit(model::CausalLM& lm, uint64_t weight_version,
   bool packed = false, ipc = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    packed = frames_.count(weight_version) > 0;
+    packed = packed_.count(weight_version) > 0;
     for (const auto& [id, w] : workers_) ipc = ipc || w.cuda_ipc;  // one IPC worker: share a device buffer
   }
   Packed fresh;
@@ -247,7 +247,7 @@ uint64_t RemoteRollout::submit(model::CausalLM& lm, uint64_t weight_version,
       fresh.frames = channel_->pack(lm, weight_version);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  if (!packed) frames_[weight_version] = std::move(fresh), weight_sync_s_ += pack.seconds();
+  if (!packed) packed_[weight_version] = std::move(fresh), weight_sync_s_ += pack.seconds();
   if (!first_submit_) first_submit_ = Clock::now();
   const uint64_t id = next_ticket_++;
   for (size_t i = 0; i < prompts.size(); ++i) queue_.emplace_back(id, i);
@@ -264,10 +264,10 @@ rollout::RolloutResult RemoteRollout::collect(uint64_t ticket) {
   Ticket t = std::move(it->second);
   tickets_.erase(it);
   // Keep the packed versions a waiting ticket still needs, and the newest (the next submit may reuse it).
-  for (auto f = frames_.begin(); f != frames_.end();) {
-    bool needed = f->first == frames_.rbegin()->first;
+  for (auto f = packed_.begin(); f != packed_.end();) {
+    bool needed = f->first == packed_.rbegin()->first;
     for (const auto& [id, other] : tickets_) needed = needed || other.version == f->first;
-    f = needed ? std::next(f) : frames_.erase(f);
+    f = needed ? std::next(f) : packed_.erase(f);
   }
   Collected& c = collected_;
   c.requeued += t.requeued;

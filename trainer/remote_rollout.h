@@ -42,11 +42,6 @@ class RemoteRollout {
   // Waits for every group of `ticket` and returns its P * G trajectories, prompt-major. Throws zerorl::Error
   // naming the coordinator's address when no worker is left (or none came) for rollout.worker_wait_s.
   rollout::RolloutResult collect(uint64_t ticket);
-  rollout::RolloutResult generate(model::CausalLM& lm, uint64_t weight_version,
-                                  const std::vector<std::vector<int64_t>>& prompts,
-                                  const rollout::GenerateConfig& gc) {
-    return collect(submit(lm, weight_version, prompts, gc));
-  }
   // The rollout/* metrics of the tickets collected since the last call: workers, groups re-queued after a
   // worker was lost, worker utilisation, groups per worker (min, max), weight-sync seconds.
   Json step_metrics();
@@ -83,7 +78,7 @@ class RemoteRollout {
   std::map<uint64_t, Ticket> tickets_;
   std::deque<std::pair<uint64_t, size_t>> queue_;         // (ticket, prompt) waiting for a worker, FIFO
   std::map<uint64_t, std::pair<uint64_t, size_t>> sent_;  // group id -> (ticket, prompt), not answered
-  std::map<uint64_t, Packed> frames_;                     // packed weights by version
+  std::map<uint64_t, Packed> packed_;                     // packed weights by version
   std::string ipc_host_;  // rollout::cuda_ipc_host of the trainer's device ("" = no CUDA IPC)
   int64_t bucket_bytes_ = 0;
   uint64_t next_group_ = 1, next_ticket_ = 1;

@@ -24,15 +24,17 @@ Trainer::PromptBatch Trainer::draw_prompts(int64_t round, int64_t step) {
   for (int64_t idx : picked) drawn.push_back(rows_[static_cast<size_t>(idx)].index);
   const std::vector<uint64_t> keys = draw_keys(drawn);
   const PromptShard shard = prompt_shard(P, *comm_);
-  for (int64_t i = shard.begin; i < shard.begin + shard.count; ++i) {
-    b.rows.push_back(rows_[static_cast<size_t>(picked[static_cast<size_t>(i)])]);
-    b.prompts.push_back(encode_prompt(cfg_, *tok_, b.rows.back()));
-    b.gc.prompt_keys.push_back(keys[static_cast<size_t>(i)]);
-  }
   if (remote_ && distributed(*comm_)) {  // rank 0 submits every rank's shard, with the shards' keys
     for (int64_t idx : picked)
       b.all_prompts.push_back(encode_prompt(cfg_, *tok_, rows_[static_cast<size_t>(idx)]));
     b.all_keys = keys;
+  }
+  for (int64_t i = shard.begin; i < shard.begin + shard.count; ++i) {
+    const auto at = static_cast<size_t>(i);
+    b.rows.push_back(rows_[static_cast<size_t>(picked[at])]);
+    b.prompts.push_back(b.all_prompts.empty() ? encode_prompt(cfg_, *tok_, b.rows.back())
+                                              : b.all_prompts[at]);
+    b.gc.prompt_keys.push_back(keys[at]);
   }
   b.gc.sampler = {ro.temperature, ro.top_k, ro.top_p, ro.min_p};
   b.gc.stop.eos_ids = {eos_};
