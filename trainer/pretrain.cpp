@@ -11,6 +11,7 @@
 #include <numeric>
 #include <random>
 
+#include "algo/fused_adamw.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/json_io.h"
@@ -99,8 +100,8 @@ PretrainResult pretrain(const PretrainSection& p, const std::string& output_dir,
   const auto tok = tokenizer::Tokenizer::byte_level();
   const auto windows = load_windows(p, tok);
   auto lm = build_model(p, tok, device, seed);
-  torch::optim::AdamW opt(lm->parameters(),
-                          torch::optim::AdamWOptions(p.lr).betas({0.9, 0.95}).weight_decay(p.weight_decay));
+  algo::FusedAdamW opt(lm->parameters(),
+                       torch::optim::AdamWOptions(p.lr).betas({0.9, 0.95}).weight_decay(p.weight_decay));
   fs::create_directories(output_dir);
   JsonlWriter metrics(output_dir + "/metrics.jsonl", /*append=*/false);
   std::vector<int64_t> order(windows.size());

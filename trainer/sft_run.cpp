@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "algo/fused_adamw.h"
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/log.h"
@@ -37,7 +38,7 @@ class SftRun {
                                               static_cast<uint64_t>(cfg.run.seed), cfg.data.shuffle);
     torch::optim::AdamWOptions o(cfg.optim.lr);
     o.betas({cfg.optim.beta1, cfg.optim.beta2}).eps(cfg.optim.eps).weight_decay(cfg.optim.weight_decay);
-    opt_ = std::make_unique<torch::optim::AdamW>(lm_->parameters(), o);
+    opt_ = std::make_unique<algo::FusedAdamW>(lm_->parameters(), o);
     ZRL_INFO("sft: {} samples in {} rows of <= {} tokens", samples_.size(), rows_.size(), cfg.sft.seq_len);
   }
 

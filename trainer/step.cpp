@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "algo/fused_adamw.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/seed.h"
@@ -92,7 +93,7 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
     }
   }
   if (cfg.dist.zero == 0)
-    opt_ = std::make_unique<torch::optim::AdamW>(masters_ ? masters_->parameters() : lm_->parameters(), o);
+    opt_ = std::make_unique<algo::FusedAdamW>(masters_ ? masters_->parameters() : lm_->parameters(), o);
   sync_initial_weights();
   // ZeRO-1: fp32 masters and moments sharded over ranks (trainer/zero_state.h), from the synced weights.
   if (cfg.dist.zero == 1) zero_ = make_sharded_adamw(cfg, *comm_, lm_);

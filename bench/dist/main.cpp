@@ -8,6 +8,7 @@
 #include <iostream>
 #include <random>
 
+#include "algo/fused_adamw.h"
 #include "bench/common/grpo_bench_step.h"
 #include "core/error.h"
 #include "core/json_io.h"
@@ -90,8 +91,8 @@ struct Policy {
     lm = zr::model::CausalLM(model_config(o.tiny), dtype, device);
     zr::model::init_random_(lm, o.seed);  // the same weights on every rank
     if (dtype != torch::kFloat32) masters = std::make_unique<zr::trainer::MasterWeights>(lm, torch::kFloat32);
-    opt = std::make_unique<torch::optim::AdamW>(masters ? masters->parameters() : lm->parameters(),
-                                                torch::optim::AdamWOptions(1e-6));
+    opt = std::make_unique<zerorl::algo::FusedAdamW>(masters ? masters->parameters() : lm->parameters(),
+                                                     torch::optim::AdamWOptions(1e-6));
     zr::rollout::EngineOptions eo;
     eo.batch_invariant = true;
     engine = std::make_unique<zr::rollout::Engine>(lm, eo);
