@@ -25,10 +25,33 @@ torch::Tensor chunk_logits(const torch::Tensor& hidden, const torch::Tensor& wei
 }
 
 // H = lse - sum_v p_v z_v for one chunk of scaled logits z; -inf logits (masked tokens) contribute 0
-// instead of 0 * -inf = NaN.
+// instead of 0 * -inf = NaN. (Differentiable: entropy_from_logits.)
 torch::Tensor chunk_entropy(const torch::Tensor& z, const torch::Tensor& lse) {
   auto pz = torch::softmax(z, 1) * z;
   return lse - torch::where(torch::isneginf(z), torch::zeros({}, pz.options()), pz).sum(1);
+}
+
+struct ChunkLogprobs {
+  torch::Tensor logp, entropy;  // [n] float32; entropy undefined unless asked for
+};
+
+// One chunk of scaled logits z [n, V] float32 and ids [n, 1]: log pi(token) = log_softmax(z)[token] (the
+// kernel the engine's sampler takes its log-probs from, rollout/sampling.cpp, so equal logits give equal
+// bits), and when asked the entropy -sum_v p_v log p_v with p = exp(log_softmax(z)), where a masked entry's
+// 0 * -inf is summed as 0 (nansum). Three passes over z for both, against eight for logsumexp + softmax.
+ChunkLogprobs chunk_logprobs(const torch::Tensor& z, const torch::Tensor& ids, bool with_entropy) {
+  auto ls = z.log_softmax(1);
+  ChunkLogprobs out{ls.gather(1, ids).squeeze(1), torch::Tensor()};
+  if (with_entropy) out.entropy = ls.exp().mul_(ls).nansum(1).neg_();
+  return out;
+}
+
+// g * d log pi(token) / dz for one chunk: g (onehot(token) - softmax(z)), softmax recomputed from z;
+// g [n, 1] float32. Not divided by the temperature (the caller does, for z = logits / tau).
+torch::Tensor chunk_logprob_grad(const torch::Tensor& z, const torch::Tensor& ids, const torch::Tensor& g) {
+  auto dz = torch::softmax(z, 1).mul_(-g);
+  dz.scatter_add_(1, ids, g);
+  return dz;
 }
 
 void check_common(const torch::Tensor& logits, double temperature, int64_t chunk_rows, const char* what) {
@@ -48,24 +71,22 @@ void check_token_range(const torch::Tensor& ids, int64_t vocab) {
 }
 
 // Autograd node of linear_token_logprobs: inputs hidden [N, H], weight [V, H], ids [N, 1];
-// outputs logp [N] and entropy [N] (non-differentiable). Saves only hidden, weight, ids and lse [N].
+// outputs logp [N] and entropy [N] (non-differentiable). Saves only hidden, weight and ids.
 class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
                                const torch::Tensor& ids, double temperature, int64_t chunk_rows) {
     const int64_t n = hidden.size(0);
     auto options = hidden.options().dtype(torch::kFloat32);
-    auto logp = torch::empty({n}, options), entropy = torch::empty({n}, options),
-         lse = torch::empty({n}, options);
+    auto logp = torch::empty({n}, options), entropy = torch::empty({n}, options);
     for (int64_t begin = 0; begin < n; begin += chunk_rows) {
       const int64_t end = std::min(begin + chunk_rows, n);
-      auto z = chunk_logits(hidden, weight, begin, end, temperature);
-      auto chunk_lse = torch::logsumexp(z, 1);
-      lse.slice(0, begin, end).copy_(chunk_lse);
-      logp.slice(0, begin, end).copy_(z.gather(1, ids.slice(0, begin, end)).squeeze(1) - chunk_lse);
-      entropy.slice(0, begin, end).copy_(chunk_entropy(z, chunk_lse));
+      const auto c = chunk_logprobs(chunk_logits(hidden, weight, begin, end, temperature),
+                                    ids.slice(0, begin, end), /*with_entropy=*/true);
+      logp.slice(0, begin, end).copy_(c.logp);
+      entropy.slice(0, begin, end).copy_(c.entropy);
     }
-    ctx->save_for_backward({hidden, weight, ids, lse});
+    ctx->save_for_backward({hidden, weight, ids});
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["chunk_rows"] = chunk_rows;
     ctx->mark_non_differentiable({entropy});
@@ -74,7 +95,7 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     auto saved = ctx->get_saved_variables();
-    const auto &hidden = saved[0], &weight = saved[1], &ids = saved[2], &lse = saved[3];
+    const auto &hidden = saved[0], &weight = saved[1], &ids = saved[2];
     const double temperature = ctx->saved_data["temperature"].toDouble();
     const int64_t chunk_rows = ctx->saved_data["chunk_rows"].toInt();
     if (!grad_outputs[0].defined())
@@ -85,10 +106,9 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
     for (int64_t begin = 0; begin < hidden.size(0); begin += chunk_rows) {
       const int64_t end = std::min(begin + chunk_rows, hidden.size(0));
       auto g = grad.slice(0, begin, end).unsqueeze(1);
-      auto z = chunk_logits(hidden, weight, begin, end, temperature);
       // d logp / d z = onehot(token) - softmax(z); times 1/tau for z = logits / tau.
-      auto dz = (z - lse.slice(0, begin, end).unsqueeze(1)).exp_().mul_(-g);
-      dz.scatter_add_(1, ids.slice(0, begin, end), g);
+      auto dz = chunk_logprob_grad(chunk_logits(hidden, weight, begin, end, temperature),
+                                   ids.slice(0, begin, end), g);
       if (temperature != 1.0) dz.div_(temperature);
       auto dz_in = dz.to(weight.scalar_type());
       grad_hidden.slice(0, begin, end).copy_(torch::matmul(dz_in, weight));
@@ -99,26 +119,78 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
   }
 };
 
-}  // namespace
+// Autograd node of token_logprobs over flat logits [N, V] (any float dtype) and ids [N, 1]: outputs logp [N]
+// and entropy [N] (non-differentiable; [0] unless asked for). Walks chunk_rows rows at a time, in float32;
+// saves only the logits and ids, and backward writes one [N, V] gradient chunk by chunk (a slice per chunk
+// through autograd would build and sum a full-size zero gradient for every chunk).
+class TokenLogprobsFunction : public torch::autograd::Function<TokenLogprobsFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const torch::Tensor& flat, const torch::Tensor& ids,
+                               double temperature, int64_t chunk_rows, bool with_entropy) {
+    const int64_t n = flat.size(0);
+    auto options = flat.options().dtype(torch::kFloat32);
+    auto logp = torch::empty({n}, options), entropy = torch::empty({with_entropy ? n : 0}, options);
+    for (int64_t begin = 0; begin < n; begin += chunk_rows) {
+      const int64_t end = std::min(begin + chunk_rows, n);
+      const auto c =
+          chunk_logprobs(scaled_chunk(flat, begin, end, temperature), ids.slice(0, begin, end), with_entropy);
+      logp.slice(0, begin, end).copy_(c.logp);
+      if (with_entropy) entropy.slice(0, begin, end).copy_(c.entropy);
+    }
+    ctx->save_for_backward({flat, ids});
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["chunk_rows"] = chunk_rows;
+    ctx->mark_non_differentiable({entropy});
+    return {logp, entropy};
+  }
 
-torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& tokens, double temperature,
-                             int64_t chunk_rows) {
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    auto saved = ctx->get_saved_variables();
+    const auto &flat = saved[0], &ids = saved[1];
+    const double temperature = ctx->saved_data["temperature"].toDouble();
+    const int64_t chunk_rows = ctx->saved_data["chunk_rows"].toInt();
+    const variable_list none(5);
+    if (!grad_outputs[0].defined()) return none;
+    auto grad = grad_outputs[0].to(torch::kFloat32);
+    auto grad_flat = torch::empty_like(flat);
+    for (int64_t begin = 0; begin < flat.size(0); begin += chunk_rows) {
+      const int64_t end = std::min(begin + chunk_rows, flat.size(0));
+      auto dz = chunk_logprob_grad(scaled_chunk(flat, begin, end, temperature), ids.slice(0, begin, end),
+                                   grad.slice(0, begin, end).unsqueeze(1));
+      if (temperature != 1.0) dz.div_(temperature);
+      grad_flat.slice(0, begin, end).copy_(dz);
+    }
+    variable_list out = none;
+    out[0] = grad_flat;
+    return out;
+  }
+};
+
+// token_logprobs and, when with_entropy, the (detached) entropy: the checks, then the autograd node.
+LinearLogprobs logits_logprobs(const torch::Tensor& logits, const torch::Tensor& tokens, double temperature,
+                               int64_t chunk_rows, bool with_entropy) {
   check_common(logits, temperature, chunk_rows, "token_logprobs");
   auto lead = logits.sizes().slice(0, logits.dim() - 1);
   ZRL_CHECK(tokens.sizes() == lead, "token_logprobs: tokens {} must match logits {} without the vocab dim",
             c10::str(tokens.sizes()), c10::str(logits.sizes()));
   const int64_t vocab = logits.size(-1);
-  auto flat = logits.reshape({-1, vocab});
   auto ids = tokens.reshape({-1, 1}).to(torch::kInt64);
   check_token_range(ids, vocab);
-  std::vector<torch::Tensor> parts;
-  for (int64_t begin = 0; begin < flat.size(0); begin += chunk_rows) {
-    const int64_t end = std::min(begin + chunk_rows, flat.size(0));
-    auto z = scaled_chunk(flat, begin, end, temperature);
-    parts.push_back(z.gather(1, ids.slice(0, begin, end)).squeeze(1) - torch::logsumexp(z, 1));
-  }
-  if (parts.empty()) return torch::zeros(lead, logits.options().dtype(torch::kFloat32));
-  return torch::cat(parts).view(lead);
+  auto out =
+      TokenLogprobsFunction::apply(logits.reshape({-1, vocab}), ids, temperature, chunk_rows, with_entropy);
+  return {out[0].view(lead), with_entropy ? out[1].view(lead) : torch::Tensor()};
+}
+
+}  // namespace
+
+torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& tokens, double temperature,
+                             int64_t chunk_rows) {
+  return logits_logprobs(logits, tokens, temperature, chunk_rows, /*with_entropy=*/false).logp;
+}
+
+LinearLogprobs token_logprobs_entropy(const torch::Tensor& logits, const torch::Tensor& tokens,
+                                      double temperature, int64_t chunk_rows) {
+  return logits_logprobs(logits, tokens, temperature, chunk_rows, /*with_entropy=*/true);
 }
 
 torch::Tensor entropy_from_logits(const torch::Tensor& logits, double temperature, int64_t chunk_rows) {

@@ -16,9 +16,9 @@ constexpr int64_t kLogitsChunkRows = 2048;
 //   same leading shape (tokens[b, t] is the token whose probability logits[b, t] give, i.e. the caller
 //   has already shifted by one). temperature tau > 0: the sampling temperature, so that log-probs match
 //   what the sampler drew from (verl and TRL divide logits by it too). Returns [...] float32.
-//   Differentiable w.r.t. logits. With fp32 logits and tau = 1 the autograd graph holds only [N] extras;
-//   with bf16 logits or tau != 1 it keeps each chunk's float32 z (in total [N, V] float32): for training
-//   from hidden states prefer linear_token_logprobs, which keeps none.
+//   Computed as log_softmax(z)[token], the sampler's own formula (rollout/sampling.cpp), so the same logits
+//   give the engine's bits. Differentiable w.r.t. logits: the graph keeps only the logits and tokens, and
+//   backward recomputes each chunk's softmax into one [N, V] gradient of the logits' dtype.
 torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& tokens,
                              double temperature = 1.0, int64_t chunk_rows = kLogitsChunkRows);
 
@@ -34,6 +34,11 @@ struct LinearLogprobs {
   torch::Tensor logp;     // [...] float32, differentiable w.r.t. hidden and weight
   torch::Tensor entropy;  // [...] float32, detached (a metric; use entropy_from_logits for an entropy bonus)
 };
+
+// token_logprobs (differentiable, bit-equal to it) and, detached, entropy_from_logits (to float rounding)
+// in one walk over the logits: what the update needs when the entropy is a metric, not a loss term.
+LinearLogprobs token_logprobs_entropy(const torch::Tensor& logits, const torch::Tensor& tokens,
+                                      double temperature = 1.0, int64_t chunk_rows = kLogitsChunkRows);
 
 // token_logprobs and entropy_from_logits of logits = hidden @ weight^T, WITHOUT ever holding the [N, V]
 // logits: forward walks chunk_rows rows at a time keeping only logsumexp [N]; backward recomputes each

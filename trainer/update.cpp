@@ -316,9 +316,14 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, i
                                static_cast<double>(cfg.rollout.max_new_tokens)};
   auto m = x.rmask.narrow(0, s, c);
   auto logits = micro_logits(p.lm, x, s, c, cells);
-  auto logp = algo::token_logprobs(logits, x.targets.narrow(0, s, c), x.temp);
-  torch::Tensor ent = a.entropy_coef > 0 ? algo::entropy_from_logits(logits, x.temp)
-                                         : algo::entropy_from_logits(logits.detach(), x.temp);
+  torch::Tensor logp, ent;
+  if (a.entropy_coef > 0) {  // an entropy bonus: differentiable entropy
+    logp = algo::token_logprobs(logits, x.targets.narrow(0, s, c), x.temp);
+    ent = algo::entropy_from_logits(logits, x.temp);
+  } else {  // the entropy is a metric: one walk over the logits for both
+    auto both = algo::token_logprobs_entropy(logits, x.targets.narrow(0, s, c), x.temp);
+    logp = both.logp, ent = both.entropy;
+  }
   auto pg = algo::policy_loss(logp, x.logp_old.narrow(0, s, c), x.adv.narrow(0, s, c), clip);
   if (x.is_weight.defined()) pg.loss = pg.loss * x.is_weight.narrow(0, s, c);  // off-policy correction
   torch::Tensor kl;

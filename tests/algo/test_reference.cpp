@@ -323,6 +323,36 @@ TEST(Logits, LogprobsAndEntropyMatchNaiveLoop) {
   EXPECT_THROW(token_logprobs(torch::zeros({2, 5}), torch::zeros({3}, torch::kInt64)), Error);
 }
 
+// The update's one-walk variant: the same log-prob bits and gradient as token_logprobs, the entropy of
+// entropy_from_logits (a masked -inf entry counts as probability 0), and the sampler's formula
+// (log_softmax, then the token's entry: rollout/sampling.cpp) bit for bit.
+TEST(Logits, LogprobsWithEntropyInOneWalkEqualTheSeparateCalls) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double tau : {1.0, 0.7}) {
+    for (int64_t chunk : {int64_t{1}, int64_t{4}, kLogitsChunkRows}) {
+      torch::manual_seed(static_cast<int>(chunk) + 40);
+      const int64_t b = 2, t = 5, v = 17;
+      auto base = torch::randn({b, t, v}) * 3;
+      base.index_put_({0, 1, 3}, -inf);  // a masked entry (top-k filtering)
+      auto tokens = torch::randint(0, v, {b, t}, torch::kInt64);
+      tokens.index_put_({0, 1}, 4);
+      auto upstream = torch::randn({b, t});
+      auto a = base.clone().requires_grad_(true), c = base.clone().requires_grad_(true);
+      auto both = token_logprobs_entropy(a, tokens, tau, chunk);
+      auto alone = token_logprobs(c, tokens, tau, chunk);
+      EXPECT_TRUE(torch::equal(both.logp, alone)) << "tau " << tau << " chunk " << chunk;
+      EXPECT_FALSE(both.entropy.requires_grad());
+      expect_close(to_vec(both.entropy), to_vec(entropy_from_logits(base, tau, chunk)), kFloatTol, "entropy");
+      const auto sampler = (base / tau).log_softmax(2).gather(2, tokens.unsqueeze(2)).squeeze(2);
+      EXPECT_TRUE(torch::equal(alone.detach(), sampler)) << "not the sampler's bits, tau " << tau;
+      (both.logp * upstream).sum().backward();
+      (alone * upstream).sum().backward();
+      EXPECT_TRUE(torch::equal(a.grad(), c.grad()));
+      EXPECT_EQ(a.grad().index({0, 1, 3}).item<double>(), 0.0) << "a masked entry gets no gradient";
+    }
+  }
+}
+
 // Masked vocabulary entries (-inf logits) have probability 0: entropy of the renormalised rest.
 TEST(Logits, EntropyIgnoresMaskedTokens) {
   const double inf = std::numeric_limits<double>::infinity();
