@@ -25,7 +25,8 @@ set(ZERORL_ALLOWED_core "")
 set(ZERORL_ALLOWED_tokenizer core)
 set(ZERORL_ALLOWED_verifiers core)
 set(ZERORL_ALLOWED_rewards verifiers core)
-set(ZERORL_ALLOWED_model core)
+set(ZERORL_ALLOWED_kernels core)  # CUDA kernels and their LibTorch twins
+set(ZERORL_ALLOWED_model kernels core)
 set(ZERORL_ALLOWED_algo core)
 set(ZERORL_ALLOWED_dist_wire core)  # dist/'s torch-free rollout wire format and control plane
 set(ZERORL_ALLOWED_rollout model tokenizer dist_wire core)

@@ -11,6 +11,7 @@
 #include "compat/torch_compat.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "kernels/rms_norm.h"
 #include "model/recompute.h"
 
 namespace zerorl::model {
@@ -34,9 +35,8 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const torch::TensorOptions& o
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  auto h = x.to(torch::kFloat32);
-  h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * h.to(weight.scalar_type());
+  if (kernels::use_kernel(x, weight)) return kernels::rms_norm(x, weight, eps);  // one CUDA kernel
+  return kernels::rms_norm_reference(x, weight, eps);
 }
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::TensorOptions& options) {
@@ -188,8 +188,15 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const torch::TensorOpti
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionInputs& in, KvCache* cache,
                                         int64_t layer) {
-  auto h = x + self_attn(input_layernorm(x), in, cache, layer);
-  return h + mlp(post_attention_layernorm(h));
+  auto a = self_attn(input_layernorm(x), in, cache, layer);
+  auto& norm = post_attention_layernorm;
+  if (kernels::use_kernel(x, norm->weight) && a.scalar_type() == x.scalar_type()) {
+    auto [h, normed] =
+        kernels::add_rms_norm(x, a, norm->weight, norm->eps);  // the add and the norm: one kernel
+    return h + mlp(normed);
+  }
+  auto h = x + a;
+  return h + mlp(norm(h));
 }
 
 DecoderModelImpl::DecoderModelImpl(const ModelConfig& c, const torch::TensorOptions& options) {

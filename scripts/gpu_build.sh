@@ -26,5 +26,5 @@ fi
 nccl_root="$(python3 -c 'import nvidia.nccl as n;print(list(n.__path__)[0])' 2>/dev/null || true)"
 [ -n "$nccl_root" ] && extra+=(-DNCCL_ROOT="$nccl_root")
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DTORCH_CUDA_ARCH_LIST=9.0 -DZERORL_WERROR=OFF "${extra[@]}"
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DTORCH_CUDA_ARCH_LIST=9.0 -DZERORL_WERROR=OFF "${extra[@]}" ${ZERORL_GPU_CMAKE_ARGS:-}
 if [ $# -gt 0 ]; then cmake --build build-gpu -j"$(nproc)" --target "$@" -- -k 0; else cmake --build build-gpu -j"$(nproc)" -- -k 0; fi

@@ -1,0 +1,80 @@
+// kernels/rms_norm.cu: transformers' Qwen2/Llama RMSNorm on bf16 rows as one kernel, optionally fused with
+// the residual add before it. One block per row with a fixed thread count and a fixed reduction tree, so a
+// row's bits never depend on how many rows share the launch (batch-invariant by construction: the engine's
+// decode and the trainer's forward get the same bits). LibTorch-free: kernels/rms_norm.cpp is the glue.
+// Written by hand because no Debian or LibTorch kernel does it: at::rms_norm composes several kernels.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/rms_norm_launch.h"
+
+namespace zerorl::kernels {
+namespace {
+
+constexpr int kThreads = 256;  // 8 warps; every row is reduced by the same tree
+
+__device__ float block_sum(float v) {
+  __shared__ float warp_sums[kThreads / 32];
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  float total = 0;
+  for (int i = 0; i < kThreads / 32; ++i) total += warp_sums[i];  // same order in every thread
+  return total;
+}
+
+// y = w * bf16(h * rsqrt(mean(h^2) + eps)), h = float(x) or, with kAdd, h = float(bf16(x + delta)) whose
+// bf16 value also goes to sum_out (torch's bf16 add: float sum, rounded once). rstd[row] = the rsqrt.
+template <bool kAdd>
+__global__ void __launch_bounds__(kThreads)
+    rms_norm_kernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ delta,
+                    const __nv_bfloat16* __restrict__ w, __nv_bfloat16* __restrict__ sum_out,
+                    __nv_bfloat16* __restrict__ y, float* __restrict__ rstd, int64_t hidden, float eps) {
+  extern __shared__ float row_values[];  // hidden floats: the row, read from global memory once
+  const int64_t base = static_cast<int64_t>(blockIdx.x) * hidden;
+  float squares = 0;
+  for (int64_t i = threadIdx.x; i < hidden; i += kThreads) {
+    float h = __bfloat162float(x[base + i]);
+    if constexpr (kAdd) {
+      const __nv_bfloat16 s = __float2bfloat16_rn(h + __bfloat162float(delta[base + i]));
+      sum_out[base + i] = s;
+      h = __bfloat162float(s);
+    }
+    row_values[i] = h;
+    squares += h * h;
+  }
+  const float r = rsqrtf(block_sum(squares) / static_cast<float>(hidden) + eps);
+  if (threadIdx.x == 0) rstd[blockIdx.x] = r;
+  for (int64_t i = threadIdx.x; i < hidden; i += kThreads) {
+    const float normed = __bfloat162float(__float2bfloat16_rn(row_values[i] * r));
+    y[base + i] = __float2bfloat16_rn(__bfloat162float(w[i]) * normed);
+  }
+}
+
+}  // namespace
+
+const char* launch_rms_norm_bf16(const void* x, const void* delta, const void* weight, void* sum_out, void* y,
+                                 float* rstd, int64_t rows, int64_t hidden, float eps, void* stream) {
+  if (rows == 0) return nullptr;
+  const size_t shared = static_cast<size_t>(hidden) * sizeof(float);
+  if (shared > 48 * 1024) return "rms_norm kernel: hidden size over 12288";
+  const auto s = static_cast<cudaStream_t>(stream);
+  const auto* xb = static_cast<const __nv_bfloat16*>(x);
+  const auto* wb = static_cast<const __nv_bfloat16*>(weight);
+  auto* yb = static_cast<__nv_bfloat16*>(y);
+  if (delta != nullptr) {
+    rms_norm_kernel<true><<<static_cast<unsigned>(rows), kThreads, shared, s>>>(
+        xb, static_cast<const __nv_bfloat16*>(delta), wb, static_cast<__nv_bfloat16*>(sum_out), yb, rstd,
+        hidden, eps);
+  } else {
+    rms_norm_kernel<false><<<static_cast<unsigned>(rows), kThreads, shared, s>>>(xb, nullptr, wb, nullptr, yb,
+                                                                                 rstd, hidden, eps);
+  }
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
+}  // namespace zerorl::kernels
