@@ -9,7 +9,9 @@
 #include <iostream>
 #include <random>
 
+#include "algo/fused_adamw.h"
 #include "bench/common/grpo_bench_step.h"
+#include "bench/common/kernel_profile.h"
 #include "core/json_io.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -30,7 +32,8 @@ struct Options {
   int64_t prompts = 64, group = 8, prompt_len = 256, new_tokens = 512, micro_batch_tokens = 16384, steps = 2;
   int64_t prompt_len_min = 0;  // > 0: prompt lengths drawn from [prompt_len_min, prompt_len]
   std::string device = torch::cuda::is_available() ? "cuda" : "cpu", old_logprobs = "recompute";
-  bool gradient_checkpointing = false, batch_invariant = true, pack_sequences = false;
+  bool gradient_checkpointing = false, batch_invariant = true, pack_sequences = false, profile = false;
+  std::string profile_trace;
   uint64_t seed = 1;
 };
 
@@ -95,6 +98,9 @@ int main(int argc, char** argv) {
   app.add_option("--steps", o.steps, "full steps; the first is cold (allocator, kernels, graph capture)");
   app.add_option("--device", o.device, "cuda | cpu");
   app.add_option("--seed", o.seed, "weights, prompts and sampling seed");
+  app.add_flag("--profile", o.profile,
+               "then one more step under the profiler: device time per kernel (torch >= 2)");
+  app.add_option("--profile-trace", o.profile_trace, "with --profile: also save the Chrome trace here");
   CLI11_PARSE(app, argc, argv);
   zr::log::init(0, "info");  // logs on stderr: stdout is the JSON alone
   if (o.tiny) {  // a tiny batch too, where the command line does not size it (a CPU measurement may)
@@ -116,8 +122,8 @@ int main(int argc, char** argv) {
   lm->set_gradient_checkpointing(o.gradient_checkpointing);
   std::unique_ptr<zr::trainer::MasterWeights> masters;
   if (dtype != torch::kFloat32) masters = std::make_unique<zr::trainer::MasterWeights>(lm, torch::kFloat32);
-  torch::optim::AdamW opt(masters ? masters->parameters() : lm->parameters(),
-                          torch::optim::AdamWOptions(1e-6));
+  zr::algo::FusedAdamW opt(masters ? masters->parameters() : lm->parameters(),
+                           torch::optim::AdamWOptions(1e-6));
   zr::trainer::PolicyState policy{lm, zr::model::CausalLM(nullptr), &opt, masters.get(), 0};
   zr::rollout::EngineOptions eo;
   eo.batch_invariant = o.batch_invariant;
@@ -136,6 +142,11 @@ int main(int argc, char** argv) {
   }
   zr::Json steps = zr::Json::array();
   for (int64_t s = 0; s < o.steps; ++s) steps.push_back(grpo_step(cfg, o, engine, policy, prompts, s + 1));
+  zr::Json profile;
+  if (o.profile)
+    profile = zr::bench::profile_kernels(
+        [&] { grpo_step(cfg, o, engine, policy, prompts, static_cast<uint64_t>(o.steps) + 1); },
+        o.profile_trace);
   int64_t params = 0;
   for (const auto& p : lm->parameters()) params += p.numel();
   zr::Json out{{"bench", "grpo_step"},
@@ -162,6 +173,7 @@ int main(int argc, char** argv) {
     out["device_used_gib_after"] = (mem->total - mem->free) / 1073741824.0;
     out["device_total_gib"] = mem->total / 1073741824.0;
   }
+  if (o.profile) out["profile"] = profile;
   const zr::Json base = baseline();
   if (!o.tiny && !base.is_null()) {
     out["hf_trl_style"] = base;

@@ -10,6 +10,8 @@
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "core/timer.h"
+#include "core/log.h"
+#include "kernels/rms_norm.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
 #include "rollout/engine.h"
@@ -170,7 +172,7 @@ int main(int argc, char** argv) {
   std::string size = "0.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu", dtype_name = "bf16";
   int64_t batch = 0, prompt_len = 256, new_tokens = 512, group = 1, profile_tokens = 64;
   uint64_t seed = 1;
-  bool cuda_graphs = true, compare_eager = true;
+  bool cuda_graphs = true, compare_eager = true, kernels = true;
   int64_t graph_bucket = 64;
   bool float32_residual = false, reference = false, batch_invariant = true;
   std::string sdpa_backend = "auto";
@@ -201,7 +203,11 @@ int main(int argc, char** argv) {
       "and exit: a checkpoint for `zerorl eval/train` memory checks");
   app.add_option("--tokenizer", tokenizer_dir,
                  "with --save-model: tokenizer files to copy beside the weights");
+  app.add_option("--kernels", kernels,
+                 "zerorl's CUDA kernels (kernels/) where built; 0 = their LibTorch twins");
   CLI11_PARSE(app, argc, argv);
+  zr::log::init(0, "info");  // logs on stderr: stdout is the JSON alone
+  zr::kernels::set_enabled(kernels);
   if (batch == 0) batch = size == "1.5b" ? 128 : size == "tiny" ? 8 : 256;
 
   zr::compat::select_sdpa_backend(sdpa_backend);
@@ -245,6 +251,7 @@ int main(int argc, char** argv) {
   out["device"] = device_name;
   out["dtype"] = dtype_name;
   out["float32_residual"] = float32_residual;
+  out["kernels"] = kernels && zr::kernels::compiled();
   out["float32_logits"] = true;  // CausalLM::logits (model::linear_float32), engine and teacher forcing
   out["torch"] = TORCH_VERSION;
   out["cuda_graphs_compiled"] = zr::rollout::cuda_graphs_compiled();

@@ -7,11 +7,14 @@
 #include <chrono>
 #include <iostream>
 
+#include "algo/fused_adamw.h"
 #include "algo/logits.h"
 #include "algo/losses.h"
+#include "bench/common/kernel_profile.h"
 #include "bench/common/model_shape.h"
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
+#include "kernels/rms_norm.h"
 #include "model/config.h"
 #include "model/decoder.h"
 
@@ -31,7 +34,9 @@ int main(int argc, char** argv) {
   CLI::App app{"zerorl policy-update benchmark (random weights, Qwen2.5 shapes)"};
   std::string size = "1.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu";
   int64_t batch = 16, seqlen = 1024, micro = 4, steps = 5;
-  bool batch_invariant = true, checkpointing = false;
+  bool batch_invariant = true, checkpointing = false, fused_adamw = true, kernels = true;
+  std::string profile_trace;
+  bool profile = false;
   app.add_option("--model-size", size, "0.5b | 1.5b | tiny");
   app.add_option("--batch", batch, "sequences per update");
   app.add_option("--seqlen", seqlen, "tokens per sequence");
@@ -43,7 +48,16 @@ int main(int argc, char** argv) {
   app.add_option("--gradient-checkpointing", checkpointing,
                  "recompute each layer in backward (model.gradient_checkpointing); compare with the "
                  "baseline's run of the same setting");
+  app.add_option("--fused-adamw", fused_adamw,
+                 "AdamW as one multi-tensor kernel on CUDA (the trainer's algo::FusedAdamW); 0 = LibTorch's "
+                 "per-parameter loop");
+  app.add_flag("--profile", profile,
+               "after the timed updates, profile one more: device time per kernel in the JSON (torch >= 2)");
+  app.add_option("--profile-trace", profile_trace, "with --profile: also save the Chrome trace here");
+  app.add_option("--kernels", kernels,
+                 "zerorl's CUDA kernels (kernels/) where built; 0 = their LibTorch twins");
   CLI11_PARSE(app, argc, argv);
+  zerorl::kernels::set_enabled(kernels);
   batch_invariant = batch_invariant && zerorl::compat::set_batch_invariant_gemm(true);
 
   const torch::Device device(device_name);
@@ -55,7 +69,10 @@ int main(int argc, char** argv) {
   lm->set_gradient_checkpointing(checkpointing);
   int64_t params = 0;
   for (const auto& p : lm->parameters()) params += p.numel();
-  torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(1e-6));
+  std::unique_ptr<torch::optim::AdamW> opt_ptr =
+      fused_adamw ? std::make_unique<algo::FusedAdamW>(lm->parameters(), torch::optim::AdamWOptions(1e-6))
+                  : std::make_unique<torch::optim::AdamW>(lm->parameters(), torch::optim::AdamWOptions(1e-6));
+  torch::optim::AdamW& opt = *opt_ptr;
   // Random ids below the special tokens at the top of Qwen's vocabulary; the tiny vocabulary has none.
   const int64_t id_limit = cfg.vocab_size > 2000 ? cfg.vocab_size - 1000 : cfg.vocab_size;
   const auto ids = torch::randint(0, id_limit, {batch, seqlen},
@@ -96,11 +113,14 @@ int main(int argc, char** argv) {
       {"micro_batch", micro},
       {"batch_invariant", batch_invariant},
       {"gradient_checkpointing", checkpointing},
+      {"kernels", kernels && zerorl::kernels::compiled()},
+      {"fused_adamw", fused_adamw && algo::FusedAdamW::fused_on(device)},
       {"params", params},
       {"sec_per_step", dt},
       {"train_tok_per_s", tokens / dt},
       {"mfu_6N", 6.0 * params * tokens / dt / 989e12},
       {"note", "mfu_6N as in bench/baselines/hf_baseline.py: 6*N*tokens/s over 989 TFLOP/s dense bf16"}};
+  if (profile) out["profile"] = zerorl::bench::profile_kernels(update, profile_trace);
   std::cout << out.dump(1) << "\n";
   return 0;
 }
