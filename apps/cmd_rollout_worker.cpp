@@ -50,15 +50,15 @@ std::unique_ptr<dist::ControlClient> register_with(const std::string& trainer, c
 }  // namespace
 
 int run_rollout_worker(const Config& cfg, const std::string& trainer_address, double reconnect_s,
-                       bool cuda_ipc) {
+                       const std::string& cuda_ipc) {
   ZRL_CHECK(
       !cfg.rollout.auth_token_file.empty(),
       "zerorl rollout-worker needs rollout.auth_token_file (the file holding the trainer's shared secret)");
   ZRL_CHECK(reconnect_s >= 0, "--reconnect-s: {} is negative (0 = exit when the trainer is lost)",
             reconnect_s);
   const torch::Device device = model::resolve_device(cfg.run.device);
-  const std::string ipc_host = cuda_ipc ? rollout::cuda_ipc_host(device) : "";
-  ZRL_CHECK(!cuda_ipc || !ipc_host.empty(),
+  const std::string ipc_host = cuda_ipc == "off" ? "" : rollout::cuda_ipc_host(device);
+  ZRL_CHECK(cuda_ipc != "on" || !ipc_host.empty(),
             "--cuda-ipc needs this worker's model on a CUDA device (run.device or --device is {}) and a "
             "CUDA build",
             device.str());
@@ -75,7 +75,7 @@ int run_rollout_worker(const Config& cfg, const std::string& trainer_address, do
   rollout::StopRules stop;
   stop.eos_ids = {*tok.eos_id()};
   stop.stop = cfg.rollout.stop;
-  int64_t groups = 0, updates = 0;
+  int64_t groups = 0, updates = 0, calls = 0;
   for (int connection = 0;; ++connection) {
     std::string error;
     auto client = register_with(trainer_address, token, worker_id, ipc_host, max_body,
@@ -93,7 +93,7 @@ int run_rollout_worker(const Config& cfg, const std::string& trainer_address, do
     auto weights = rollout::make_frame_weight_channel(bucket_bytes);
     const rollout::WorkerStats stats = rollout::run_worker(*client, engine, *weights, stop);
     client.reset();
-    groups += stats.groups, updates += stats.weight_updates;
+    groups += stats.groups, updates += stats.weight_updates, calls += stats.engine_calls;
     if (stats.end == rollout::WorkerEnd::kLost && reconnect_s > 0) {
       std::fprintf(stderr,
                    "zerorl rollout-worker: lost the trainer (%s); reconnecting to %s for up to %g s "
@@ -107,9 +107,11 @@ int run_rollout_worker(const Config& cfg, const std::string& trainer_address, do
             ? "; lost the trainer: it died or the network failed (pass --reconnect-s N to wait "
               "for a restarted trainer)"
             : "";
-    std::fprintf(stderr, "zerorl rollout-worker: %s after %lld groups and %lld weight updates (%s)%s\n",
-                 clean ? "done" : "error", static_cast<long long>(groups), static_cast<long long>(updates),
-                 stats.end_reason.c_str(), hint);
+    std::fprintf(stderr,
+                 "zerorl rollout-worker: %s after %lld groups in %lld engine calls and %lld weight updates "
+                 "(%s)%s\n",
+                 clean ? "done" : "error", static_cast<long long>(groups), static_cast<long long>(calls),
+                 static_cast<long long>(updates), stats.end_reason.c_str(), hint);
     return clean ? 0 : 1;
   }
 }

@@ -83,7 +83,7 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       worker_args;  // CLI11 binds options to storage that outlives parse.
   static std::string worker_trainer, worker_device;
   static double worker_reconnect_s = 0;
-  static bool worker_cuda_ipc = false;
+  static bool worker_cuda_ipc = false, worker_no_cuda_ipc = false;
 
   auto* train = app.add_subcommand("train", "Run GRPO-style RL from a YAML config");
   add_config_options(train, train_args);
@@ -114,9 +114,11 @@ void register_train_commands(CLI::App& app, int& exit_code) {
                    "trainer (`zerorl train --resume auto` on the same rollout.listen). 0 (default): exit 1.")
       ->check(CLI::NonNegativeNumber);
   worker->add_flag("--cuda-ipc", worker_cuda_ipc,
-                   "Take the weights through CUDA IPC (device to device, no host copy) when this worker and "
-                   "the trainer are on CUDA on one host; else frames over the connection. Experimental: "
-                   "bit-exact in CPU tests of the buffer layout, not yet run on a GPU.");
+                   "Require CUDA IPC for the weights: an error unless this worker's model is on CUDA in a CUDA "
+                   "build. Without either flag a CUDA worker offers IPC and the trainer uses it when both are on "
+                   "one host (device to device, no host copy); else frames over the connection.");
+  worker->add_flag("--no-cuda-ipc", worker_no_cuda_ipc,
+                   "Take the weights as frames over the connection even beside the trainer on one host.");
   worker->callback([&exit_code]() {
     if (!worker_device.empty()) worker_args.overrides.push_back("run.device=" + worker_device);
     Config cfg = resolve_config(worker_args);
@@ -125,7 +127,9 @@ void register_train_commands(CLI::App& app, int& exit_code) {
       return;
     }
     log::init(0, cfg.run.log_level);
-    exit_code = run_rollout_worker(cfg, worker_trainer, worker_reconnect_s, worker_cuda_ipc);
+    ZRL_CHECK(!(worker_cuda_ipc && worker_no_cuda_ipc), "--cuda-ipc and --no-cuda-ipc exclude each other");
+    exit_code = run_rollout_worker(cfg, worker_trainer, worker_reconnect_s,
+                                   worker_cuda_ipc ? "on" : worker_no_cuda_ipc ? "off" : "auto");
   });
 
   auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint: pass@1, avg@k, maj@k");

@@ -34,9 +34,10 @@ int verify_code_jsonl(const std::string& input_path, const SandboxSection& sandb
 // `zerorl rollout-worker`: serves the coordinator at `trainer_address` (host:port) until the trainer ends
 // (cmd_rollout_worker.cpp). Returns the exit code: 0 when the trainer said bye; 1 when the trainer was lost
 // (a connection ending without a bye) and no trainer took the worker back within `reconnect_s` (0 = no
-// retry), or on a protocol error.
+// retry), or on a protocol error. `cuda_ipc`: "auto" (offer CUDA IPC when the model is on CUDA), "on" (an
+// error unless it can be offered), "off" (frames only).
 int run_rollout_worker(const Config& cfg, const std::string& trainer_address, double reconnect_s,
-                       bool cuda_ipc = false);
+                       const std::string& cuda_ipc = "auto");
 
 // Prints "not implemented yet: see issue N" to stderr and returns 2 (the only allowed placeholder).
 int not_implemented(const char* what, int issue);

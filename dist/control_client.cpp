@@ -130,6 +130,12 @@ wire::Decoded<wire::Message> ControlClient::receive() {
   return wire::decode_body(head.value, body.data(), body.size());
 }
 
+bool ControlClient::message_waiting() {
+  boost::system::error_code ec;
+  const size_t bytes = impl_->socket.available(ec);
+  return !ec && bytes > 0;
+}
+
 bool ControlClient::send(const wire::Message& message) {
   return impl_->write(wire::encode(message, impl_->max_body));
 }

@@ -30,6 +30,9 @@ class ControlClient {
   // Blocks for the next message. An error value (never an exception) when the connection ends or a frame
   // is bad: the caller then exits with that reason.
   wire::Decoded<wire::Message> receive();
+  // Whether the next message has started to arrive (bytes wait in the socket), so that receive() would not
+  // wait for the trainer. Never blocks.
+  bool message_waiting();
   // Sends one message; false when the connection is gone. Safe beside the heartbeat thread (one writer at a
   // time); receive() is for one thread only.
   bool send(const wire::Message& message);

@@ -20,9 +20,11 @@ using Kind = dist::ControlEvent::Kind;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-// Groups a worker holds at once: enough to keep it busy while a result travels, few enough that a faster
-// worker takes more of the step's groups.
-constexpr size_t kMaxInFlight = 2;
+// Groups a worker holds at once: its even share of the groups queued and out, at least kMinInFlight. A
+// worker generates the groups it holds in one engine call (rollout/worker.h), and a GPU needs hundreds of
+// rows per decode step: with 2 groups (16 rows at G = 8) a 0.5B step took minutes on an H100 where colocated
+// rollout takes 4 s. Re-queued groups (a worker lost) are shared out again the same way.
+constexpr size_t kMinInFlight = 2;
 // How long the scheduler waits for an event before it looks at its queue again (new submits, deadlines).
 constexpr double kPollS = 0.02;
 
@@ -188,11 +190,15 @@ void RemoteRollout::send_weights(uint64_t id, Worker& w, uint64_t version) {
 }
 
 void RemoteRollout::dispatch() {
+  size_t out = queue_.size();
+  for (const auto& [id, w] : workers_) out += w.in_flight.size();
+  const size_t cap =
+      workers_.empty() ? kMinInFlight : std::max(kMinInFlight, (out + workers_.size() - 1) / workers_.size());
   while (!queue_.empty()) {
     Worker* best = nullptr;
     uint64_t best_id = 0;
     for (auto& [id, w] : workers_) {  // least loaded first; ties: the lowest id
-      if (w.in_flight.size() < kMaxInFlight && (!best || w.in_flight.size() < best->in_flight.size())) {
+      if (w.in_flight.size() < cap && (!best || w.in_flight.size() < best->in_flight.size())) {
         best = &w, best_id = id;
       }
     }

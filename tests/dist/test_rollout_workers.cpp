@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "core/files.h"
@@ -60,6 +61,11 @@ TEST(RolloutWorkers, TwoWorkersGiveBitIdenticalRunsToColocated) {
     const std::string log = read_file(w);
     EXPECT_EQ(log.find("after 0 groups"), std::string::npos) << log;
     EXPECT_NE(log.find("done after"), std::string::npos) << log;
+    // The groups a worker held at once went through one engine call (as a colocated step does), not one
+    // call per group: fewer calls than groups.
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(log, m, std::regex(R"(after (\d+) groups in (\d+) engine calls)"))) << log;
+    EXPECT_LT(std::stoll(m[2]), std::stoll(m[1])) << log;
   }
 
   // Bit-identical: the same trajectories, rewards, update statistics and final weights.
