@@ -2,6 +2,7 @@
 // recomputes logits in backward (contracts in logits.h). Not here: sampling, losses.
 #include "algo/logits.h"
 
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -70,6 +71,15 @@ void check_token_range(const torch::Tensor& ids, int64_t vocab) {
   }
 }
 
+// What both autograd nodes below keep beside their tensors: the temperature and the chunking.
+void save_chunking(AutogradContext* ctx, double temperature, int64_t chunk_rows) {
+  ctx->saved_data["temperature"] = temperature;
+  ctx->saved_data["chunk_rows"] = chunk_rows;
+}
+std::pair<double, int64_t> saved_chunking(AutogradContext* ctx) {
+  return {ctx->saved_data["temperature"].toDouble(), ctx->saved_data["chunk_rows"].toInt()};
+}
+
 // Autograd node of linear_token_logprobs: inputs hidden [N, H], weight [V, H], ids [N, 1];
 // outputs logp [N] and entropy [N] (non-differentiable). Saves only hidden, weight and ids.
 class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFunction> {
@@ -87,8 +97,7 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
       entropy.slice(0, begin, end).copy_(c.entropy);
     }
     ctx->save_for_backward({hidden, weight, ids});
-    ctx->saved_data["temperature"] = temperature;
-    ctx->saved_data["chunk_rows"] = chunk_rows;
+    save_chunking(ctx, temperature, chunk_rows);
     ctx->mark_non_differentiable({entropy});
     return {logp, entropy};
   }
@@ -96,8 +105,7 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     auto saved = ctx->get_saved_variables();
     const auto &hidden = saved[0], &weight = saved[1], &ids = saved[2];
-    const double temperature = ctx->saved_data["temperature"].toDouble();
-    const int64_t chunk_rows = ctx->saved_data["chunk_rows"].toInt();
+    const auto [temperature, chunk_rows] = saved_chunking(ctx);
     if (!grad_outputs[0].defined())
       return {torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
     auto grad = grad_outputs[0].to(torch::kFloat32);
@@ -138,8 +146,7 @@ class TokenLogprobsFunction : public torch::autograd::Function<TokenLogprobsFunc
       if (with_entropy) entropy.slice(0, begin, end).copy_(c.entropy);
     }
     ctx->save_for_backward({flat, ids});
-    ctx->saved_data["temperature"] = temperature;
-    ctx->saved_data["chunk_rows"] = chunk_rows;
+    save_chunking(ctx, temperature, chunk_rows);
     ctx->mark_non_differentiable({entropy});
     return {logp, entropy};
   }
@@ -147,8 +154,7 @@ class TokenLogprobsFunction : public torch::autograd::Function<TokenLogprobsFunc
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     auto saved = ctx->get_saved_variables();
     const auto &flat = saved[0], &ids = saved[1];
-    const double temperature = ctx->saved_data["temperature"].toDouble();
-    const int64_t chunk_rows = ctx->saved_data["chunk_rows"].toInt();
+    const auto [temperature, chunk_rows] = saved_chunking(ctx);
     const variable_list none(5);
     if (!grad_outputs[0].defined()) return none;
     auto grad = grad_outputs[0].to(torch::kFloat32);
