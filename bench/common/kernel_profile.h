@@ -90,7 +90,8 @@ inline Json profile_kernels(const std::function<void()>& work, const std::string
           {"kernels", kernels},
           {"note",
            "device time per kernel name under Kineto (one profiled run, after the timed ones); "
-           "busy_fraction = summed kernel time / wall time"}};
+           "busy_fraction = summed kernel time / the profiled wall time, which the profiler's host overhead "
+           "inflates: the bench's kernel_s_over_unprofiled compares with the timed runs"}};
 #else
   (void)work, (void)trace_path, (void)top;
   throw std::runtime_error("--profile needs LibTorch >= 2 with Kineto (this build has " TORCH_VERSION ")");

@@ -173,7 +173,11 @@ int main(int argc, char** argv) {
     out["device_used_gib_after"] = (mem->total - mem->free) / 1073741824.0;
     out["device_total_gib"] = mem->total / 1073741824.0;
   }
-  if (o.profile) out["profile"] = profile;
+  if (o.profile) {
+    out["profile"] = profile;
+    out["profile"]["kernel_s_over_unprofiled"] =
+        profile["kernel_s"].get<double>() / steps.back().at("total").get<double>();
+  }
   const zr::Json base = baseline();
   if (!o.tiny && !base.is_null()) {
     out["hf_trl_style"] = base;
