@@ -113,10 +113,11 @@ void register_train_commands(CLI::App& app, int& exit_code) {
                    "connecting for up to this many seconds, then register again and serve the restarted "
                    "trainer (`zerorl train --resume auto` on the same rollout.listen). 0 (default): exit 1.")
       ->check(CLI::NonNegativeNumber);
-  worker->add_flag("--cuda-ipc", worker_cuda_ipc,
-                   "Require CUDA IPC for the weights: an error unless this worker's model is on CUDA in a CUDA "
-                   "build. Without either flag a CUDA worker offers IPC and the trainer uses it when both are on "
-                   "one host (device to device, no host copy); else frames over the connection.");
+  worker->add_flag(
+      "--cuda-ipc", worker_cuda_ipc,
+      "Require CUDA IPC for the weights: an error unless this worker's model is on CUDA in a CUDA "
+      "build. Without either flag a CUDA worker offers IPC and the trainer uses it when both are on "
+      "one host (device to device, no host copy); else frames over the connection.");
   worker->add_flag("--no-cuda-ipc", worker_no_cuda_ipc,
                    "Take the weights as frames over the connection even beside the trainer on one host.");
   worker->callback([&exit_code]() {
@@ -129,7 +130,9 @@ void register_train_commands(CLI::App& app, int& exit_code) {
     log::init(0, cfg.run.log_level);
     ZRL_CHECK(!(worker_cuda_ipc && worker_no_cuda_ipc), "--cuda-ipc and --no-cuda-ipc exclude each other");
     exit_code = run_rollout_worker(cfg, worker_trainer, worker_reconnect_s,
-                                   worker_cuda_ipc ? "on" : worker_no_cuda_ipc ? "off" : "auto");
+                                   worker_cuda_ipc      ? "on"
+                                   : worker_no_cuda_ipc ? "off"
+                                                        : "auto");
   });
 
   auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint: pass@1, avg@k, maj@k");

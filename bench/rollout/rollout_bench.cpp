@@ -9,8 +9,8 @@
 
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
-#include "core/timer.h"
 #include "core/log.h"
+#include "core/timer.h"
 #include "kernels/rms_norm.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
