@@ -41,7 +41,7 @@ LinearLogprobs token_logprobs_entropy(const torch::Tensor& logits, const torch::
                                       double temperature = 1.0, int64_t chunk_rows = kLogitsChunkRows);
 
 // token_logprobs and entropy_from_logits of logits = hidden @ weight^T, WITHOUT ever holding the [N, V]
-// logits: forward walks chunk_rows rows at a time keeping only logsumexp [N]; backward recomputes each
+// logits: forward walks chunk_rows rows at a time keeping none of them; backward recomputes each
 // chunk's logits (one extra lm_head matmul) and forms dz = g (onehot - softmax) / tau per chunk. The idea
 // of Liger-Kernel's fused linear cross-entropy and of Wijmans et al. 2024 "Cut Your Losses in Large-
 // Vocabulary Language Models". Peak extra memory O(chunk_rows * V) instead of O(N * V) (plus a float32
