@@ -5,6 +5,7 @@
 #include "verifiers/external/process_pool.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -91,6 +92,17 @@ std::string kill_and_reap(pid_t pid, double wait_s = 0.0) {
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
   return exited ? describe_exit(st) : "was killed";
+}
+
+// Whether a pipe has something to say right now: data, EOF or an error. asio can complete a wait with no
+// readiness behind it (an epoll event queued for a closed descriptor whose state object a new worker's
+// pipe reused), so an idle watch asks the kernel before it treats a wake as an exit.
+bool pipe_has_news(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  int rc = 0;
+  while ((rc = ::poll(&p, 1, 0)) < 0 && errno == EINTR) {
+  }
+  return rc != 0;  // an error from poll itself is news too: the worker is replaced rather than trusted
 }
 
 std::vector<std::string> child_environment() {
@@ -255,6 +267,10 @@ struct ProcessPool {
     w->out.async_wait(
         asio::posix::stream_descriptor::wait_read, [this, w](const boost::system::error_code& ec) {
           if (ec || w->dead || w->job) return;
+          if (!pipe_has_news(w->out.native_handle())) {
+            w->watching = false;
+            return watch_idle(w);  // a spurious wake: the worker is alive and silent
+          }
           // Readable while idle: the worker exited (EOF) or printed out of turn. Either way it is replaced;
           // a clean exit (code 0, e.g. a worker recycling itself) does not count against max_restarts.
           w->dead = true;

@@ -166,6 +166,26 @@ TEST_F(Fixture, SampleThatAlwaysCrashesItsWorkerGetsError) {
   expect_no_zombies();
 }
 
+// A worker's death leaves epoll events queued for its pipes; asio may hand their state to the replacement's
+// pipe, whose idle watch then wakes with nothing to read. That wake once killed the healthy replacement as
+// "exited" and counted a crash. Many deaths in a row, on a loaded machine, made it show.
+TEST_F(Fixture, ManyCrashesNeverCostAHealthyWorker) {
+  ExternalVerifier v(options("boom", 3));
+  const int rounds = 24;  // 48 restarts, under max_restarts
+  for (int round = 0; round < rounds; ++round) {
+    // The crash comes last, so the replacement starts with nothing queued: it sits in the idle watch.
+    const auto out = v.verify_batch(samples(4, {3}, "boom"));
+    for (int i = 0; i < 3; ++i) expect_plain(out, i);
+    EXPECT_EQ(out[3].status, "error") << out[3].reason;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let a false idle wake show, if any
+  const auto st = v.stats();
+  EXPECT_EQ(st.crashes, 2 * rounds);  // first try + retry
+  EXPECT_EQ(st.restarts, st.crashes);
+  expect_no_zombies();
+}
+
 TEST_F(Fixture, HangingWorkerTimesOutAndItsChildrenDie) {
   const double timeout = 0.5;
   ExternalVerifier v(options("hang", 2, timeout));
