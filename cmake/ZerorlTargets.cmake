@@ -71,7 +71,9 @@ function(zerorl_add_test name)
     target_precompile_headers(${name} REUSE_FROM zerorl_torch_pch)
     target_link_libraries(${name} PRIVATE zerorl_torch)
   endif()
+  # COST = the timeout: a fresh checkout has no timing history, and ctest then starts the costliest tests
+  # first, so the long slow tests overlap the many short ones instead of trailing them.
   gtest_discover_tests(${name}
-    PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+    PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT} COST ${ARG_TIMEOUT}
     DISCOVERY_TIMEOUT 120)
 endfunction()
