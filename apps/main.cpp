@@ -9,6 +9,7 @@
 #include "apps/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/malloc_tuning.h"
 
 namespace zerorl::apps {
 
@@ -58,6 +59,7 @@ int report_out_of_memory(const std::string& torch_text) {
 
 int main(int argc, char** argv) {
   using namespace zerorl::apps;
+  zerorl::keep_freed_memory_for_reuse();  // before any large allocation
   CLI::App app{"zerorl: reinforcement learning for reasoning (R1-Zero style GRPO) in C++ on LibTorch"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
