@@ -17,7 +17,8 @@ namespace {
 bool user_tuned_malloc() {
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     if (std::strncmp(*e, "MALLOC_", 7) == 0) return true;
-    if (std::strncmp(*e, "GLIBC_TUNABLES=", 15) == 0 && std::strstr(*e, "glibc.malloc.") != nullptr) return true;
+    if (std::strncmp(*e, "GLIBC_TUNABLES=", 15) == 0 && std::strstr(*e, "glibc.malloc.") != nullptr)
+      return true;
   }
   return false;
 }

@@ -18,7 +18,7 @@ long minor_faults() {
 }
 
 // Page faults taken while touching every page of a fresh `bytes` block.
-long faults_to_touch(size_t bytes) {
+[[maybe_unused]] long faults_to_touch(size_t bytes) {
   char* p = static_cast<char*>(std::malloc(bytes));
   const long before = minor_faults();
   std::memset(p, 1, bytes);
