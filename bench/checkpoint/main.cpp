@@ -11,6 +11,7 @@
 #include "core/files.h"
 #include "core/json_io.h"
 #include "core/log.h"
+#include "core/malloc_tuning.h"
 #include "core/timer.h"
 #include "model/config.h"
 #include "model/decoder.h"
@@ -25,6 +26,7 @@ using zerorl::Json;
 }  // namespace
 
 int main(int argc, char** argv) {
+  zerorl::keep_freed_memory_for_reuse();  // host memory kept as the zerorl binary keeps it
   CLI::App app{"zerorl checkpoint benchmark (random weights, Qwen2.5 shapes, fp32 + AdamW state)"};
   std::string size = "0.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu", out_dir;
   int64_t saves = 2;

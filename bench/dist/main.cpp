@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/log.h"
+#include "core/malloc_tuning.h"
 #include "core/timer.h"
 #include "dist/communicator.h"
 #include "model/config.h"
@@ -171,6 +172,7 @@ zr::Json step_section(zr::dist::Communicator& comm, const Options& o, const torc
 }  // namespace
 
 int main(int argc, char** argv) {
+  zerorl::keep_freed_memory_for_reuse();  // host memory kept as the zerorl binary keeps it
   CLI::App app{"all-reduce bus bandwidth and the data-parallel GRPO step on the ranks of one launch"};
   Options o;
   app.add_flag("--tiny", o.tiny, "tiny model and batch (CPU smoke test)");

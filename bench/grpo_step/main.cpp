@@ -14,6 +14,7 @@
 #include "bench/common/kernel_profile.h"
 #include "core/json_io.h"
 #include "core/log.h"
+#include "core/malloc_tuning.h"
 #include "core/timer.h"
 #include "model/config.h"
 #include "model/decoder.h"
@@ -79,6 +80,7 @@ zr::Json baseline() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  zerorl::keep_freed_memory_for_reuse();  // host memory kept as the zerorl binary keeps it
   CLI::App app{
       "one GRPO step (rollout, reward, old log-probs, update) on random Qwen2.5-0.5B-shaped weights"};
   Options o;

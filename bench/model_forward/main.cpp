@@ -9,6 +9,7 @@
 
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
+#include "core/malloc_tuning.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
 
@@ -75,6 +76,7 @@ Json check_bf16(const ModelConfig& c, torch::Device device, int64_t seq_len) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  zerorl::keep_freed_memory_for_reuse();  // host memory kept as the zerorl binary keeps it
   CLI::App app{"Prefill/decode throughput of a Qwen2.5-0.5B-shaped random model"};
   std::string device_name = torch::cuda::is_available() ? "cuda" : "cpu", dtype_name;
   int64_t batch = 2, prompt_len = 32, decode_steps = 8, layers = 0, repeats = 1;

@@ -10,6 +10,7 @@
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "core/log.h"
+#include "core/malloc_tuning.h"
 #include "core/timer.h"
 #include "kernels/rms_norm.h"
 #include "model/checkpoint.h"
@@ -168,6 +169,7 @@ double sampling_ms(int64_t batch, int64_t vocab, torch::Dtype dtype, const torch
 }  // namespace
 
 int main(int argc, char** argv) {
+  zerorl::keep_freed_memory_for_reuse();  // host memory kept as the zerorl binary keeps it
   CLI::App app{"rollout::Engine throughput (new tokens/s) on random Qwen2.5-shaped weights"};
   std::string size = "0.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu", dtype_name = "bf16";
   int64_t batch = 0, prompt_len = 256, new_tokens = 512, group = 1, profile_tokens = 64;

@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/log.h"
+#include "core/malloc_tuning.h"
 #include "core/timer.h"
 #include "dist/control_client.h"
 #include "dist/control_server.h"
@@ -400,6 +401,7 @@ int run_trainer_role(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  zerorl::keep_freed_memory_for_reuse();  // host memory kept as the zerorl binary keeps it
   CLI::App app{"zerorl weight-sync benchmark: trainer process -> rollout worker process (random weights)"};
   Options o;
   app.add_option("--model-size", o.size, "0.5b | 1.5b | tiny (Qwen2.5 shapes)");

@@ -14,6 +14,7 @@
 #include "bench/common/model_shape.h"
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
+#include "core/malloc_tuning.h"
 #include "kernels/rms_norm.h"
 #include "model/config.h"
 #include "model/decoder.h"
@@ -31,6 +32,7 @@ void sync(const torch::Device& d) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  zerorl::keep_freed_memory_for_reuse();  // host memory kept as the zerorl binary keeps it
   CLI::App app{"zerorl policy-update benchmark (random weights, Qwen2.5 shapes)"};
   std::string size = "1.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu";
   int64_t batch = 16, seqlen = 1024, micro = 4, steps = 5;
