@@ -21,11 +21,12 @@ children=()
 cleanup() { for p in "${children[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-address_of() {  # the coordinator's host:port from the trainer's log (it listens on 127.0.0.1:0)
-  local log=$1 line
+address_of() {  # address_of LOG PID: the coordinator's host:port from the trainer's log (127.0.0.1:0)
+  local log=$1 pid=$2 line
   for _ in $(seq 1200); do
     line=$(grep -o 'rollout coordinator: listening on [^ ]*' "$log" 2>/dev/null | head -1 || true)
     [ -n "$line" ] && { echo "${line##* }"; return 0; }
+    kill -0 "$pid" 2>/dev/null || break  # the trainer ended before it listened
     sleep 0.1
   done
   echo "one_step_off.sh: no coordinator address in $log" >&2
@@ -40,7 +41,8 @@ run() {  # run NAME [key=value ...]: one training run (NAME colocated, or worker
   rm -rf "$dir"
   mkdir -p "$dir"
   if [ "$name" = colocated ]; then
-    "$zerorl" train --config "$config" "${sets[@]}" --set "run.output_dir=$dir/run" "${extra[@]}" >"$dir/trainer.log" 2>&1
+    "$zerorl" train --config "$config" "${sets[@]}" --set "run.output_dir=$dir/run" "${extra[@]}" >"$dir/trainer.log" 2>&1 ||
+      { echo "one_step_off.sh: the colocated run failed; see $dir/trainer.log" >&2; return 1; }
     return
   fi
   echo "one_step_off.sh: a secret for this benchmark only" >"$dir/token"
@@ -51,7 +53,7 @@ run() {  # run NAME [key=value ...]: one training run (NAME colocated, or worker
   local trainer=$!
   children+=("$trainer")
   local address
-  address=$(address_of "$dir/trainer.log")
+  address=$(address_of "$dir/trainer.log" "$trainer")
   "$zerorl" rollout-worker --config "$config" "${sets[@]}" "${remote[@]}" --trainer "$address" \
     >"$dir/worker.log" 2>&1 &
   local worker=$!
