@@ -34,6 +34,22 @@ inline torch::Tensor sdpa(const torch::Tensor& q, const torch::Tensor& k, const 
 #endif
 }
 
+// torch >= 2.5: scaled_dot_product_attention takes enable_gqa (K/V with fewer heads than Q, never repeated).
+constexpr bool kHasSdpaGqa = TORCH_VERSION_MAJOR > 2 ||
+                             (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5);
+
+// Causal attention without a mask: q [B,Hq,T,D], k/v [B,Hkv,T,D] (Hq a multiple of Hkv), query t sees keys
+// 0..t. With no mask torch may pick its flash kernel (causal blocks skipped). Only callable when kHasSdpaGqa.
+inline torch::Tensor sdpa_causal(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+  return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, std::nullopt,
+                                          /*enable_gqa=*/k.size(1) != q.size(1));
+#else
+  (void)q, (void)k, (void)v;
+  TORCH_CHECK(false, "scaled_dot_product_attention with enable_gqa needs torch >= 2.5");
+#endif
+}
+
 // torch >= 2.8 on CUDA: mm with an output dtype (mm.dtype in native_functions.yaml): bf16/fp16 inputs,
 // float32 accumulation and a float32 result, without rounding the product to the input dtype.
 constexpr bool kHasMmOutDtype = TORCH_VERSION_MAJOR > 2 ||

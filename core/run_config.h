@@ -195,15 +195,16 @@ ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
   F(double, overlong_penalty, 1.0, "DAPO soft penalty at the limit (subtracted from the reward).",           \
     check::non_negative())                                                                                   \
   F(std::string, old_logprobs, "auto",                                                                       \
-    "Importance-ratio denominator: rollout (the engine's log-probs, no extra forward), recompute (a "        \
-    "no-grad "                                                                                               \
-    "forward of the trainer) or auto: rollout where the engine's log-probs are the trainer's (temperature "  \
-    "1, "                                                                                                    \
-    "no top_k/top_p/min_p, and float32, or bf16 on CUDA with rollout.batch_invariant), else recompute: a "   \
-    "tempered or filtered sampler, or bf16 GEMMs that round differently in decode and in the trainer, "      \
-    "would "                                                                                                 \
-    "make the ratio start away from 1. The choice and why are logged at start.",                             \
-    check::one_of({"auto", "recompute", "rollout"}))                                                         \
+    "Importance-ratio denominator pi_old: rollout (the engine's log-probs, no extra forward), "              \
+    "recompute (a no-grad forward of the trainer before the update), current (the update's own "             \
+    "forward, detached, as verl does on-policy: exact and free when algo.minibatches = algo.epochs = "       \
+    "1; refused with more optimizer steps, kl_in: reward or off_policy_correction: mask) or auto: "          \
+    "rollout where the engine's log-probs are the trainer's (temperature 1, no top_k/top_p/min_p, no "       \
+    "off-policy correction, and float32, or bf16 on CUDA with rollout.batch_invariant), else current "       \
+    "where it is exact, else recompute: a tempered or filtered sampler, or bf16 GEMMs that round "           \
+    "differently in decode and in the trainer, would make the ratio start away from 1. The choice and "      \
+    "why are logged at start.",                                                                              \
+    check::one_of({"auto", "recompute", "rollout", "current"}))                                              \
   F(std::string, off_policy_correction, "none",                                                              \
     "Correct for answers sampled by a policy mu (the engine) other than the old policy pi_old (the "         \
     "trainer's recompute), per token, r = pi_old / mu: none; tis (truncated importance sampling, Yao et "    \
@@ -212,7 +213,8 @@ ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
     "the weight; mask: tokens with r outside [1 / is_cap, is_cap] leave the loss and its normalizers, the "  \
     "rest are weighted by r. Token level, not sequence level: a product of hundreds of ratios has a "        \
     "variance that grows exponentially with the length. Needs pi_old apart from mu: auto then resolves "     \
-    "old_logprobs to recompute, and old_logprobs = rollout (mu = pi_old, every weight 1) is refused. "       \
+    "old_logprobs to current or recompute, and old_logprobs = rollout (mu = pi_old, every weight 1) is "     \
+    "refused. "                                                                                              \
     "Metrics: off_policy/*.",                                                                                \
     check::one_of({"none", "tis", "mask"}))                                                                  \
   F(double, is_cap, 2.0,                                                                                     \

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string>
 
 #include "compat/torch_compat.h"
 #include "core/error.h"
@@ -56,6 +58,22 @@ torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) { return torch::e
 
 namespace {
 
+std::atomic<int> g_causal_sdpa{-1};  // -1: not read from the environment yet
+
+}  // namespace
+
+void set_causal_sdpa(bool on) { g_causal_sdpa = on ? 1 : 0; }
+
+bool causal_sdpa() {
+  if (g_causal_sdpa.load() < 0) {
+    const char* v = std::getenv("ZERORL_CAUSAL_SDPA");
+    g_causal_sdpa = (v != nullptr && std::string(v) == "0") ? 0 : 1;
+  }
+  return g_causal_sdpa.load() == 1;
+}
+
+namespace {
+
 torch::Tensor rotate_half(const torch::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
@@ -65,10 +83,12 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const
   return x * cos + rotate_half(x) * sin;
 }
 
-// q [B,Hq,T,D], k/v [B,Hkv,L,D], mask [B,1,T,L] -> [B,Hq,T,D].
-torch::Tensor attend(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const torch::Tensor& mask) {
+// q [B,Hq,T,D], k/v [B,Hkv,L,D], mask [B,1,T,L] -> [B,Hq,T,D]. causal: see AttentionInputs.
+torch::Tensor attend(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const torch::Tensor& mask,
+                     bool causal) {
   const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3);
   const int64_t Hkv = k.size(1), L = k.size(2), g = Hq / Hkv;
+  if (causal && compat::kHasSdpaGqa && q.is_cuda() && causal_sdpa()) return compat::sdpa_causal(q, k, v);
   if (compat::kHasSdpa && q.is_cuda()) {
     if (g > 1) {
       k = k.unsqueeze(2).expand({B, Hkv, g, L, D}).reshape({B, Hq, L, D});
@@ -164,7 +184,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
       v = vc.narrow(2, 0, L).index_select(0, in.slots);
     }
   }
-  auto out = attend(q, k, v, in.mask);
+  auto out = attend(q, k, v, in.mask, in.causal && cache == nullptr);
   return o_proj(out.transpose(1, 2).reshape({B, T, heads * head_dim}));
 }
 
@@ -265,8 +285,8 @@ torch::Tensor CausalLMImpl::run_layers(const torch::Tensor& input_ids, const tor
   return model->norm(x);
 }
 
-torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids,
-                                          const torch::Tensor& attention_mask) {
+torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                          bool right_padded) {
   ZRL_CHECK(input_ids.dim() == 2, "CausalLM::forward: input_ids must be [B,T], got {} dims", input_ids.dim());
   const int64_t T = input_ids.size(1);
   auto ids = input_ids.to(device_, torch::kInt64);
@@ -281,6 +301,7 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids,
   in.mask = causal.view({1, 1, T, T})
                 .logical_and(key_valid)
                 .logical_or(torch::eye(T, bool_opts).view({1, 1, T, T}));
+  in.causal = right_padded || !attention_mask.defined();
   return run_layers(ids, positions, in, nullptr);
 }
 

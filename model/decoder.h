@@ -72,10 +72,19 @@ TORCH_MODULE(Embedding);
 // Per-forward inputs shared by all layers. cos/sin [B,1,T,head_dim] (RoPE at the tokens' positions);
 // mask [B,1,T,L] bool (true = may attend). Cached path only: slots [B] int64, write_pos [B,T] int64 (cache
 // positions of this call's tokens), slot_start >= 0 when slots are the contiguous range [slot_start, +B).
+// causal: no cache, and the mask is plain causal for every query whose output counts (rows without padding,
+// or right-padded ones: a real token's keys are all real); CUDA attention may then drop the mask (flash).
 struct AttentionInputs {
   torch::Tensor cos, sin, mask, slots, write_pos;
   int64_t slot_start = -1;
+  bool causal = false;
 };
+
+// Causal rows on CUDA (AttentionInputs::causal) run scaled_dot_product_attention with is_causal and
+// enable_gqa instead of the bool mask and repeated K/V heads (torch >= 2.5). On by default;
+// ZERORL_CAUSAL_SDPA=0 in the environment or set_causal_sdpa(false) keeps the masked path (an A/B switch).
+void set_causal_sdpa(bool on);
+bool causal_sdpa();
 
 struct AttentionImpl : torch::nn::Module {
   AttentionImpl(const ModelConfig& c, const torch::TensorOptions& options);
@@ -131,7 +140,11 @@ class CausalLMImpl : public torch::nn::Module {
   // forward_packed's final-norm hidden states [B,T,hidden] (the packed GRPO update's chunked log-probs).
   torch::Tensor hidden_states_packed(const torch::Tensor& input_ids, const torch::Tensor& segment_ids);
   // Same as forward but returns the final-norm hidden states [B,T,hidden] (for chunked logprobs).
-  torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {});
+  // right_padded: the caller promises each row's mask is ones then zeros (the trainer's layout), so a real
+  // token's keys are all real and only padded positions' outputs (finite garbage either way) depend on the
+  // padding; causal attention then needs no mask (AttentionInputs::causal). No mask at all is the same case.
+  torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
+                              bool right_padded = false);
   // hidden [..., hidden] -> logits [..., V] float32 with the (possibly tied) LM head (linear_float32):
   // the one LM head of the trainer's forward and of rollout's prefill and decode step.
   torch::Tensor logits(const torch::Tensor& hidden);

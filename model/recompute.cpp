@@ -14,11 +14,13 @@ using torch::autograd::variable_list;
 struct LayerRecompute : public torch::autograd::Function<LayerRecompute> {
   // Function::apply runs this with grad mode off: no graph, no intermediate activations kept.
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& cos,
-                               const torch::Tensor& sin, const torch::Tensor& mask, int64_t layer_address) {
+                               const torch::Tensor& sin, const torch::Tensor& mask, int64_t layer_address,
+                               bool causal) {
     ctx->save_for_backward({x, cos, sin, mask});
     ctx->saved_data["layer"] = layer_address;
+    ctx->saved_data["causal"] = causal;
     AttentionInputs in;
-    in.cos = cos, in.sin = sin, in.mask = mask;
+    in.cos = cos, in.sin = sin, in.mask = mask, in.causal = causal;
     return reinterpret_cast<DecoderLayerImpl*>(layer_address)->forward(x, in, nullptr, 0);
   }
 
@@ -26,7 +28,7 @@ struct LayerRecompute : public torch::autograd::Function<LayerRecompute> {
     const auto saved = ctx->get_saved_variables();
     auto* layer = reinterpret_cast<DecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
     AttentionInputs in;
-    in.cos = saved[1], in.sin = saved[2], in.mask = saved[3];
+    in.cos = saved[1], in.sin = saved[2], in.mask = saved[3], in.causal = ctx->saved_data["causal"].toBool();
     auto x = saved[0].detach().requires_grad_(true);
     torch::Tensor y;
     {
@@ -34,7 +36,7 @@ struct LayerRecompute : public torch::autograd::Function<LayerRecompute> {
       y = layer->forward(x, in, nullptr, 0);
     }
     torch::autograd::backward({y}, {grad_out[0]});
-    return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -42,7 +44,7 @@ struct LayerRecompute : public torch::autograd::Function<LayerRecompute> {
 
 torch::Tensor checkpointed_layer(DecoderLayerImpl& layer, const torch::Tensor& x, const AttentionInputs& in) {
   ZRL_CHECK(x.requires_grad(), "checkpointed_layer: the layer input must require grad");
-  return LayerRecompute::apply(x, in.cos, in.sin, in.mask, reinterpret_cast<int64_t>(&layer));
+  return LayerRecompute::apply(x, in.cos, in.sin, in.mask, reinterpret_cast<int64_t>(&layer), in.causal);
 }
 
 }  // namespace zerorl::model

@@ -27,75 +27,6 @@ std::vector<torch::Tensor> PolicyState::trainable() const {
 
 namespace {
 
-// algo.off_policy_correction against the resolved algo.old_logprobs (see validate_old_logprobs).
-void check_off_policy(const Config& cfg, const std::string& old_logprobs) {
-  const auto& a = cfg.algo;
-  if (a.off_policy_correction == "none") return;
-  ZRL_CHECK(old_logprobs != "rollout",
-            "algo.off_policy_correction = {} with algo.old_logprobs = rollout: the old policy would be the "
-            "engine's own log-probs (mu = pi_old), every importance weight 1 and nothing corrected; set "
-            "algo.old_logprobs: recompute (or auto), or algo.off_policy_correction: none",
-            a.off_policy_correction);
-  ZRL_CHECK(cfg.rollout.temperature > 0.0,
-            "algo.off_policy_correction = {} with rollout.temperature = 0: greedy decoding has no sampling "
-            "distribution to weigh against; sample (temperature > 0) or set algo.off_policy_correction: none",
-            a.off_policy_correction);
-}
-
-}  // namespace
-
-void validate_old_logprobs(const Config& cfg) {
-  check_off_policy(cfg, cfg.algo.old_logprobs);
-  const auto& r = cfg.rollout;
-  const bool filtered = r.top_k > 0 || r.top_p < 1.0 || r.min_p > 0.0;
-  const bool t1 = r.temperature == 1.0 || r.temperature <= 0.0;
-  ZRL_CHECK(cfg.algo.old_logprobs != "rollout" || t1 || !filtered,
-            "algo.old_logprobs = rollout with rollout.temperature = {} and top_k/top_p/min_p filters: the "
-            "engine returns no log-prob of the unfiltered tempered policy; use algo.old_logprobs = recompute",
-            r.temperature);
-}
-
-OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, bool cuda) {
-  const auto& r = cfg.rollout;
-  if (cfg.algo.old_logprobs != "auto") return {cfg.algo.old_logprobs, "set in the config"};
-  if (cfg.algo.off_policy_correction != "none")
-    return {"recompute",
-            fmt::format("algo.off_policy_correction = {} weighs the trainer's pi_old against the "
-                        "engine's log-probs, so pi_old is recomputed",
-                        cfg.algo.off_policy_correction)};
-  if (r.temperature != 1.0)
-    return {"recompute", fmt::format("rollout.temperature is {}, not 1: the engine's log-probs are of a "
-                                     "tempered policy",
-                                     r.temperature)};
-  if (r.top_k > 0 || r.top_p < 1.0 || r.min_p > 0.0)
-    return {"recompute", "top_k/top_p/min_p filter the sampling: recompute keeps the usual unfiltered ratio"};
-  if (compute == torch::kFloat32)
-    return {"rollout",
-            "temperature 1, no filters, float32: the engine's log-probs are the trainer's to float "
-            "rounding"};
-  if (!cuda)
-    return {"recompute",
-            "bf16/fp16 on CPU: no batch-invariant GEMMs, the engine's log-probs may differ by "
-            "bf16 rounding"};
-  if (cfg.algo.pack_sequences)
-    return {"recompute",
-            "algo.pack_sequences: a packed row moves a sequence's columns, so the trainer's bf16 attention "
-            "no longer sums the keys in the engine's blocks (~1e-2 apart)"};
-  if (!r.batch_invariant)
-    return {"recompute",
-            "rollout.batch_invariant is off: decode GEMMs round differently from the trainer's "
-            "forward (~1e-2 in bf16)"};
-  if (!compat::kHasSplitKControl)
-    return {"recompute",
-            "this LibTorch cannot turn cuBLAS split-K off (needs >= 2.10): bf16 log-probs may "
-            "differ"};
-  return {"rollout",
-          "temperature 1, no filters, bf16 with batch-invariant GEMMs: the engine's log-probs equal "
-          "the trainer's forward"};
-}
-
-namespace {
-
 // The data-parallel path: more than one rank, or an explicit mpi/nccl backend at world size 1.
 bool data_parallel(const PolicyState& p) { return p.comm != nullptr && p.comm->backend() != "local"; }
 
@@ -149,7 +80,7 @@ Layout make_layout(const std::vector<std::vector<int64_t>>& prompts,
 // those rows only (over the prompt it would be wasted work: ~27% of a Qwen2.5-0.5B token's forward FLOPs).
 torch::Tensor response_logits(model::CausalLM& lm, const torch::Tensor& ids, const torch::Tensor& attn,
                               const torch::Tensor& predict_at) {
-  auto h = lm->hidden_states(ids, attn);
+  auto h = lm->hidden_states(ids, attn, /*right_padded=*/true);  // make_layout's rows
   return lm->logits(h.gather(1, predict_at.unsqueeze(-1).expand({-1, -1, h.size(-1)})));
 }
 
@@ -174,16 +105,21 @@ torch::Tensor pad_rows(const std::vector<std::vector<float>>& rows, int64_t tr) 
 // Everything the three phases share.
 struct Prepared {
   torch::Tensor ids, attn, rmask, targets, predict_at, logp_old, logp_ref, adv;
-  // algo.off_policy_correction on: per-token weights of the pg loss, the tokens kept, the metric sums
-  // (algo/off_policy.h); undefined when off.
-  torch::Tensor is_weight, is_keep, is_stats;
+  // algo.old_logprobs = current: logp_old stays undefined and each micro-batch takes its own forward's,
+  // detached (the importance weights and the engine distance then accumulate micro-batch by micro-batch).
+  bool current = false;
+  // algo.off_policy_correction on: the engine's behaviour log-probs mu, the per-token weights of the pg loss
+  // and the tokens kept, the metric sums (algo/off_policy.h); undefined when off.
+  torch::Tensor mu, is_weight, is_keep, is_stats;
+  // At temperature 1 with the engine's T = 1 log-probs and pi_old computed here (recompute or current): those
+  // log-probs [n, Tr] and the sums {sum |engine - pi_old| over response tokens, tokens} (float64, device).
+  torch::Tensor engine_lp, diff_sums;
   int64_t n = 0, T = 0, micro_rows = 1;
   double temp = 1.0;
   // algo.pack_sequences: each micro-batch's sequences packed into rows of T (packing.h); the lengths per
   // answer build them.
   bool pack = false;
   std::vector<int64_t> prompt_len, response_len;
-  double rollout_diff = -1;  // mean |engine T = 1 log-prob - recomputed old log-prob|; < 0 = not measured
 };
 
 // Logits [c, Tr, V] of the response tokens of answers s .. s+c-1: one padded row each, or packed rows
@@ -205,20 +141,6 @@ torch::Tensor micro_logits(model::CausalLM& lm, const Prepared& x, int64_t s, in
   return lm->logits(h.view({c, tr, -1}));
 }
 
-// Mean |engine log-prob - recomputed old log-prob| over response tokens: how far the sampling policy is from
-// the trainer's (0 with batch-invariant GEMMs). Comparable only at temperature 1 (or greedy), where the
-// engine's logprobs_policy and the recompute are the same distribution; -1 otherwise.
-double rollout_logprob_diff(const Config& cfg, const PolicyState& p, const UpdateBatch& b,
-                            const Prepared& x) {
-  const bool t1 = cfg.rollout.temperature == 1.0 || cfg.rollout.temperature <= 0.0;
-  if (!t1 || static_cast<int64_t>(b.logprobs_policy.size()) != x.n) return -1;
-  const auto engine = pad_rows(b.logprobs_policy, x.rmask.size(1)).to(x.rmask.device());
-  std::vector<double> v{((engine - x.logp_old).abs() * x.rmask).sum().item<double>(),
-                        x.rmask.sum().item<double>()};
-  sum_over_ranks(p, v);  // over every rank's tokens
-  return v[1] > 0 ? v[0] / v[1] : -1;
-}
-
 // The model's log-probs of the response tokens (no grad), micro_rows rows at a time, into out [n, Tr].
 void chunked_logprobs(model::CausalLM& lm, const Prepared& x, torch::Tensor& out) {
   torch::NoGradGuard ng;
@@ -229,12 +151,17 @@ void chunked_logprobs(model::CausalLM& lm, const Prepared& x, torch::Tensor& out
   });
 }
 
-// algo.off_policy_correction: mu = the engine's sampling log-probs (the distribution the answers were drawn
-// from: tempered and filtered as configured), pi_old = x.logp_old; weights and metric sums into x.
-void importance(const Config& cfg, const UpdateBatch& b, Prepared& x) {
+// Where pi_old is computed here (not read from the engine): the engine's T = 1 log-probs to measure it
+// against (rollout_logprob_diff), and the behaviour log-probs mu of algo.off_policy_correction (the engine's
+// sampling log-probs: the distribution the answers were drawn from, tempered and filtered as configured).
+void engine_logprobs(const Config& cfg, const UpdateBatch& b, Prepared& x) {
   const auto& a = cfg.algo;
-  const auto corr = algo::parse_off_policy_correction(a.off_policy_correction);
-  if (corr == algo::OffPolicyCorrection::kNone) return;
+  const bool t1 = cfg.rollout.temperature == 1.0 || cfg.rollout.temperature <= 0.0;
+  if (t1 && static_cast<int64_t>(b.logprobs_policy.size()) == x.n) {
+    x.engine_lp = pad_rows(b.logprobs_policy, x.rmask.size(1)).to(x.rmask.device());
+    x.diff_sums = torch::zeros({2}, x.rmask.options().dtype(torch::kFloat64));
+  }
+  if (a.off_policy_correction == "none") return;
   const auto& rows = b.logprobs_sampling;
   ZRL_CHECK(
       static_cast<int64_t>(rows.size()) == x.n,
@@ -246,33 +173,69 @@ void importance(const Config& cfg, const UpdateBatch& b, Prepared& x) {
               "algo.off_policy_correction = {}: answer {} has {} tokens but {} behaviour log-probs",
               a.off_policy_correction, i, b.responses[i].size(), rows[i].size());
   }
-  const auto mu = pad_rows(rows, x.rmask.size(1)).to(x.rmask.device());
-  const auto w = algo::importance_weights(x.logp_old, mu, x.rmask, corr, a.is_cap);
-  x.is_stats = algo::off_policy_stat_sums(x.logp_old, mu, x.rmask, w, corr, a.is_cap);
-  x.is_weight = w.weight, x.is_keep = w.keep;
+  x.mu = pad_rows(rows, x.rmask.size(1)).to(x.rmask.device());
+}
+
+// pi_old `logp_old` [c, Tr] of answers s .. s+c-1 against the engine (no grad): the distance sums and, with a
+// correction, its weights (the whole batch at once when pi_old is recomputed; each micro-batch's when it is
+// the current forward's). Returns the weights of those rows (undefined without a correction).
+torch::Tensor weigh_against_engine(const Config& cfg, Prepared& x, const torch::Tensor& logp_old, int64_t s,
+                                   int64_t c) {
+  torch::NoGradGuard ng;
+  const auto m = x.rmask.narrow(0, s, c);
+  if (x.diff_sums.defined()) {
+    x.diff_sums[0] += ((x.engine_lp.narrow(0, s, c) - logp_old).abs() * m).sum().to(torch::kFloat64);
+    x.diff_sums[1] += m.sum().to(torch::kFloat64);
+  }
+  if (!x.mu.defined()) return {};
+  const auto corr = algo::parse_off_policy_correction(cfg.algo.off_policy_correction);
+  const auto mu = x.mu.narrow(0, s, c);
+  const auto w = algo::importance_weights(logp_old, mu, m, corr, cfg.algo.is_cap);
+  auto sums = algo::off_policy_stat_sums(logp_old, mu, m, w, corr, cfg.algo.is_cap);
+  if (x.is_stats.defined()) {  // every entry adds but the last, the max of r
+    const int64_t k = algo::kOffPolicyStatCount - 1;
+    sums.narrow(0, 0, k) += x.is_stats.narrow(0, 0, k);
+    sums[k] = torch::maximum(sums[k], x.is_stats[k]);
+  }
+  x.is_stats = sums;
+  if (c == x.n) x.is_weight = w.weight, x.is_keep = w.keep;
+  return w.weight;
 }
 
 void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
   torch::NoGradGuard ng;
   const std::string resolved = resolve_old_logprobs(cfg, p.lm->dtype(), p.lm->device().is_cuda()).value;
-  check_off_policy(cfg, resolved);
-  const bool from_rollout = resolved == "rollout";
-  if (from_rollout) {
+  check_old_logprobs(cfg, resolved);
+  if (resolved == "rollout") {
     const bool t1 = cfg.rollout.temperature == 1.0 || cfg.rollout.temperature <= 0.0;
     const auto& rows = t1 ? b.logprobs_policy : b.logprobs_sampling;
     ZRL_CHECK(static_cast<int64_t>(rows.size()) == x.n,
               "algo.old_logprobs = rollout: {} rows of rollout log-probs for {} answers", rows.size(), x.n);
     x.logp_old = pad_rows(rows, x.rmask.size(1)).to(x.rmask.device()) * x.rmask;
   } else {
-    x.logp_old = torch::zeros_like(x.rmask);
-    chunked_logprobs(p.lm, x, x.logp_old);
-    x.rollout_diff = rollout_logprob_diff(cfg, p, b, x);
+    engine_logprobs(cfg, b, x);
+    x.current = resolved == "current";
+    if (!x.current) {
+      x.logp_old = torch::zeros_like(x.rmask);
+      chunked_logprobs(p.lm, x, x.logp_old);
+      weigh_against_engine(cfg, x, x.logp_old, 0, x.n);
+    }
   }
   if (!p.ref.is_empty()) {
     x.logp_ref = torch::zeros_like(x.rmask);
     chunked_logprobs(p.ref, x, x.logp_ref);
   }
-  importance(cfg, b, x);
+}
+
+// Mean |engine T = 1 log-prob - pi_old| over every rank's response tokens: how far the sampling policy is
+// from the trainer's (0 with batch-invariant GEMMs); < 0 where not measured (pi_old read from the engine, or
+// a temperature other than 1, where the engine's logprobs_policy and pi_old are different distributions).
+double rollout_logprob_diff(const PolicyState& p, const Prepared& x) {
+  if (!x.diff_sums.defined()) return -1;
+  auto t = x.diff_sums.cpu();
+  std::vector<double> v{t[0].item<double>(), t[1].item<double>()};
+  sum_over_ranks(p, v);
+  return v[1] > 0 ? v[0] / v[1] : -1;
 }
 
 // off_policy/* metrics over every rank's tokens.
@@ -307,7 +270,7 @@ void advantages(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepare
 }
 
 // One micro-batch: forward, loss, backward (grads land in the compute model); returns its stat sums.
-torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, int64_t s, int64_t c,
+torch::Tensor micro_step(const Config& cfg, PolicyState& p, Prepared& x, int64_t s, int64_t c,
                          const algo::LossCounts& counts, int64_t& cells) {
   const auto& a = cfg.algo;
   algo::ClipOptions clip{a.clip_low, a.clip_high, a.dual_clip_c};
@@ -324,8 +287,12 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, i
     auto both = algo::token_logprobs_entropy(logits, x.targets.narrow(0, s, c), x.temp);
     logp = both.logp, ent = both.entropy;
   }
-  auto pg = algo::policy_loss(logp, x.logp_old.narrow(0, s, c), x.adv.narrow(0, s, c), clip);
-  if (x.is_weight.defined()) pg.loss = pg.loss * x.is_weight.narrow(0, s, c);  // off-policy correction
+  const auto logp_old = x.current ? logp.detach() : x.logp_old.narrow(0, s, c);
+  const auto is_weight = x.current               ? weigh_against_engine(cfg, x, logp_old, s, c)
+                         : x.is_weight.defined() ? x.is_weight.narrow(0, s, c)
+                                                 : torch::Tensor();
+  auto pg = algo::policy_loss(logp, logp_old, x.adv.narrow(0, s, c), clip);
+  if (is_weight.defined()) pg.loss = pg.loss * is_weight;  // off-policy correction
   torch::Tensor kl;
   if (!p.ref.is_empty())
     kl = algo::kl_penalty(logp, x.logp_ref.narrow(0, s, c), algo::parse_kl_estimator(a.kl_estimator));
@@ -342,7 +309,7 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, const Prepared& x, i
 
 // Minibatch loop: zero grads, micro-batches, clip, LR, step, masters -> compute. Returns the last grad norm;
 // adds the forward passes' rows x columns to `cells`.
-double optimize(const Config& cfg, PolicyState& p, const Prepared& x, torch::Tensor& stats, PhaseTimes& times,
+double optimize(const Config& cfg, PolicyState& p, Prepared& x, torch::Tensor& stats, PhaseTimes& times,
                 int64_t& cells) {
   const auto& a = cfg.algo;
   double grad_norm = 0;
@@ -469,7 +436,7 @@ Json policy_update(const Config& cfg, PolicyState& p, const UpdateBatch& b, int6
   sum_over_ranks(p, tokens);
   out["update_tokens"] = static_cast<int64_t>(tokens[0]);
   out["update_tokens_padded"] = static_cast<int64_t>(tokens[1]);
-  if (x.rollout_diff >= 0) out["rollout_logprob_diff"] = x.rollout_diff;
+  if (const double diff = rollout_logprob_diff(p, x); diff >= 0) out["rollout_logprob_diff"] = diff;
   add_off_policy_metrics(cfg, p, x, out);
   return out;
 }

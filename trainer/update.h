@@ -52,23 +52,37 @@ struct PolicyState {
   std::vector<torch::Tensor> trainable() const;
 };
 
-// algo.old_logprobs = rollout reads, per token, the engine's log-probs of the distribution the trainer
-// scores (T = rollout.temperature, no filters). Throws naming the keys when no engine value matches:
-// temperature != 1 together with top_k / top_p / min_p. Also throws for algo.off_policy_correction != none
-// with old_logprobs = rollout (then mu = pi_old and every weight is 1: a correction that does nothing is
-// refused rather than run silently) or with greedy decoding (temperature 0: no sampling distribution).
+// algo.old_logprobs (trainer/old_logprobs.cpp): which log-probs stand for pi_old in the update's ratio.
+// - rollout reads, per token, the engine's log-probs of the distribution the trainer scores
+//   (T = rollout.temperature, no filters).
+// - recompute runs a no-grad forward of the trainer before the update.
+// - current takes the update's own forward, detached (verl's on-policy case): exact when the batch takes one
+//   optimizer step (algo.minibatches = algo.epochs = 1), since every micro-batch's forward then runs the
+//   weights that sampled the batch's rollout step, and free: no extra forward. The ratio is 1 by
+//   construction.
+// validate_old_logprobs throws, naming the keys, where the configured value cannot work:
+// - rollout with temperature != 1 together with top_k / top_p / min_p (no engine value matches);
+// - rollout with algo.off_policy_correction != none (then mu = pi_old and every weight is 1: a correction
+// that
+//   does nothing is refused rather than run silently);
+// - current with more than one optimizer step per batch, with algo.kl_in = reward (the rewards need pi_old
+//   before the update) or with algo.off_policy_correction = mask (it changes the normalizers before it);
+// - any correction with greedy decoding (temperature 0: no sampling distribution).
+// check_old_logprobs does the same for a resolved value (policy_update checks the one it uses).
 void validate_old_logprobs(const Config& cfg);
+void check_old_logprobs(const Config& cfg, const std::string& value);
 
-// algo.old_logprobs = auto, resolved once at start (value "rollout" or "recompute", and why): rollout where
-// the engine's log-probs are the trainer's: rollout.temperature exactly 1 and no top_k/top_p/min_p, and the
-// same numbers from the same dtype path: float32 compute (the engine's decode and the trainer's forward
-// differ by float rounding of different GEMM shapes, ~1e-7 on CPU), or bf16/fp16 on CUDA with
-// rollout.batch_invariant, algo.pack_sequences off (packed rows shift the attention's blocks) and a
-// LibTorch that can turn split-K off (compat::kHasSplitKControl: equal to fp32 rounding). Anything else
-// recomputes. With algo.off_policy_correction on, auto recomputes: the correction
-// needs pi_old apart from the engine's mu. A value other than auto is returned as it is ("set in the
-// config"). policy_update resolves auto the same way from PolicyState::lm; the trainer resolves it once at
-// start to log the choice.
+// algo.old_logprobs = auto, resolved once at start (value "rollout", "current" or "recompute", and why):
+// - rollout where the engine's log-probs are the trainer's: rollout.temperature exactly 1, no
+//   top_k/top_p/min_p, no off-policy correction (it needs pi_old apart from the engine's mu), and the same
+//   numbers from the same dtype path: float32 compute (the engine's decode and the trainer's forward differ
+//   by float rounding of different GEMM shapes, ~1e-7 on CPU), or bf16/fp16 on CUDA with
+//   rollout.batch_invariant, algo.pack_sequences off (packed rows shift the attention's blocks) and a
+//   LibTorch that can turn split-K off (compat::kHasSplitKControl: equal to fp32 rounding);
+// - else current where it is exact (see above);
+// - else recompute.
+// A value other than auto is returned as it is ("set in the config"). policy_update resolves auto the same
+// way from PolicyState::lm; the trainer resolves it once at start to log the choice.
 struct OldLogprobsChoice {
   std::string value, why;
 };

@@ -32,7 +32,7 @@ struct Options {
   bool tiny = false;
   int64_t prompts = 64, group = 8, prompt_len = 256, new_tokens = 512, micro_batch_tokens = 16384, steps = 2;
   int64_t prompt_len_min = 0;  // > 0: prompt lengths drawn from [prompt_len_min, prompt_len]
-  std::string device = torch::cuda::is_available() ? "cuda" : "cpu", old_logprobs = "recompute";
+  std::string device = torch::cuda::is_available() ? "cuda" : "cpu", old_logprobs = "auto";
   bool gradient_checkpointing = false, batch_invariant = true, pack_sequences = false, profile = false;
   std::string profile_trace;
   uint64_t seed = 1;
@@ -43,7 +43,7 @@ zr::Config run_config(const Options& o) {
   cfg.rollout.prompts_per_step = o.prompts, cfg.rollout.group_size = o.group;
   cfg.rollout.temperature = 1.0, cfg.rollout.max_new_tokens = o.new_tokens;
   cfg.algo.micro_batch_tokens = o.micro_batch_tokens, cfg.algo.old_logprobs = o.old_logprobs;
-  cfg.algo.pack_sequences = o.pack_sequences;
+  cfg.algo.pack_sequences = o.pack_sequences, cfg.rollout.batch_invariant = o.batch_invariant;
   cfg.optim.lr = 1e-6, cfg.trainer.steps = 1000;
   return cfg;
 }
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   app.add_option("--prompt-len", o.prompt_len, "prompt tokens (random ids)");
   app.add_option("--new", o.new_tokens, "new tokens per answer (EOS ignored: exactly this many)");
   app.add_option("--micro-batch-tokens", o.micro_batch_tokens, "algo.micro_batch_tokens");
-  app.add_option("--old-logprobs", o.old_logprobs, "recompute | rollout (algo.old_logprobs)");
+  app.add_option("--old-logprobs", o.old_logprobs, "auto | recompute | rollout | current (algo.old_logprobs; auto as zerorl train resolves it)");
   app.add_option("--gradient-checkpointing", o.gradient_checkpointing, "model.gradient_checkpointing");
   app.add_option("--prompt-len-min", o.prompt_len_min,
                  "> 0: prompt lengths uniform in [this, --prompt-len] (the trainer pads them)");
@@ -163,6 +163,9 @@ int main(int argc, char** argv) {
                {"new_tokens", o.new_tokens},
                {"micro_batch_tokens", o.micro_batch_tokens},
                {"old_logprobs", o.old_logprobs},
+               {"old_logprobs_resolved",
+                zr::trainer::resolve_old_logprobs(cfg, dtype, torch::Device(o.device).is_cuda()).value},
+               {"causal_sdpa", zr::model::causal_sdpa()},
                {"gradient_checkpointing", o.gradient_checkpointing},
                {"prompt_len_min", o.prompt_len_min > 0 ? o.prompt_len_min : o.prompt_len},
                {"batch_invariant", o.batch_invariant},

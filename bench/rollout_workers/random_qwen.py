@@ -1,7 +1,8 @@
 # bench/rollout_workers/random_qwen.py: a Hugging Face folder (config.json, model.safetensors, tokenizer.json)
 # with seeded random weights in Qwen2.5 shapes, so `zerorl train` can run the GPU recipe where no checkpoint can
 # be downloaded (one_step_off.sh's GPU command). The shapes and the init are bench/baselines/common.py's; the
-# tokenizer is the vendored Qwen3 one (data/tokenizers/qwen3, the same byte-level BPE family, ids < 151936).
+# tokenizer (tokenizer.json and tokenizer_config.json, for its eos_token, from --tokenizer's folder) is the
+# vendored Qwen3 one (data/tokenizers/qwen3, the same byte-level BPE family, ids < 151936).
 # Needs torch and transformers (the GPU machine has both). Not a test fixture: nothing checks these weights.
 import argparse
 import gzip
@@ -26,9 +27,13 @@ def main():
 
     model = qwen_model(a.shape, torch.bfloat16, "cpu", a.seed)
     model.save_pretrained(a.out, safe_serialization=True)
-    opener = gzip.open if a.tokenizer.endswith(".gz") else open
-    with opener(a.tokenizer, "rb") as src, open(os.path.join(a.out, "tokenizer.json"), "wb") as dst:
-        shutil.copyfileobj(src, dst)
+    folder = os.path.dirname(a.tokenizer)  # tokenizer.json and tokenizer_config.json (its eos_token)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        src_path = os.path.join(folder, name)
+        src_path = src_path if os.path.exists(src_path) else src_path + ".gz"
+        opener = gzip.open if src_path.endswith(".gz") else open
+        with opener(src_path, "rb") as src, open(os.path.join(a.out, name), "wb") as dst:
+            shutil.copyfileobj(src, dst)
     print(f"random_qwen.py: {a.shape} (seed {a.seed}) written to {a.out}")
 
 

@@ -157,7 +157,8 @@ TEST(Update, RolloutOldLogprobsGiveTheLossesOfRecompute) {
 }
 
 // algo.old_logprobs = auto, case by case (the rules in update.h, worked by hand): rollout only where the
-// engine's log-probs are the trainer's.
+// engine's log-probs are the trainer's; elsewhere current, since these configs take one optimizer step per
+// batch (test_current_old_logprobs.cpp has the cases where recompute remains).
 TEST(OldLogprobs, AutoPicksRolloutOnlyWhereTheEnginesLogprobsAreTheTrainers) {
   Config cfg;
   ASSERT_EQ(cfg.algo.old_logprobs, "auto");  // the default
@@ -166,10 +167,10 @@ TEST(OldLogprobs, AutoPicksRolloutOnlyWhereTheEnginesLogprobsAreTheTrainers) {
   };
   EXPECT_EQ(pick(torch::kFloat32, false), "rollout");  // the CPU demo: fp32, T = 1, no filters
   EXPECT_EQ(pick(torch::kFloat32, true), "rollout");
-  EXPECT_EQ(pick(torch::kBFloat16, false), "recompute");  // no batch-invariant GEMMs on CPU
-  EXPECT_EQ(pick(torch::kBFloat16, true), compat::kHasSplitKControl ? "rollout" : "recompute");
+  EXPECT_EQ(pick(torch::kBFloat16, false), "current");  // no batch-invariant GEMMs on CPU
+  EXPECT_EQ(pick(torch::kBFloat16, true), compat::kHasSplitKControl ? "rollout" : "current");
   cfg.rollout.batch_invariant = false;
-  EXPECT_EQ(pick(torch::kBFloat16, true), "recompute");
+  EXPECT_EQ(pick(torch::kBFloat16, true), "current");
   EXPECT_EQ(pick(torch::kFloat32, true), "rollout");
   cfg.rollout.batch_invariant = true;
   for (const auto& change : std::vector<std::function<void(Config&)>>{
@@ -178,10 +179,12 @@ TEST(OldLogprobs, AutoPicksRolloutOnlyWhereTheEnginesLogprobsAreTheTrainers) {
            [](Config& c) { c.rollout.min_p = 0.05; }}) {
     Config c = cfg;
     change(c);
-    EXPECT_EQ(resolve_old_logprobs(c, torch::kFloat32, false).value, "recompute");
+    EXPECT_EQ(resolve_old_logprobs(c, torch::kFloat32, false).value, "current");
     EXPECT_FALSE(resolve_old_logprobs(c, torch::kFloat32, false).why.empty());
+    c.algo.minibatches = 2;  // more than one optimizer step: pi_old must be recomputed
+    EXPECT_EQ(resolve_old_logprobs(c, torch::kFloat32, false).value, "recompute");
   }
-  for (const char* set : {"rollout", "recompute"}) {  // an explicit value stays as it is
+  for (const char* set : {"rollout", "recompute", "current"}) {  // an explicit value stays as it is
     Config c = cfg;
     c.algo.old_logprobs = set, c.rollout.batch_invariant = false;
     EXPECT_EQ(resolve_old_logprobs(c, torch::kBFloat16, true).value, set);

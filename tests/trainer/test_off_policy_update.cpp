@@ -185,9 +185,13 @@ std::string error_of(const std::function<void()>& fn) {
 
 TEST(OffPolicyUpdate, ConfigsThatCannotCorrectAreNamedErrors) {
   Config cfg = base_config("tis");
-  // auto recomputes when a correction is on: it needs pi_old apart from the engine's mu.
+  // auto does not read pi_old from the engine when a correction is on: it needs pi_old apart from the
+  // engine's mu (current with one optimizer step per batch, else recompute).
   cfg.algo.old_logprobs = "auto";
+  EXPECT_EQ(resolve_old_logprobs(cfg, torch::kFloat32, false).value, "current");
+  cfg.algo.epochs = 2;
   EXPECT_EQ(resolve_old_logprobs(cfg, torch::kFloat32, false).value, "recompute");
+  cfg.algo.epochs = 1;
   // rollout: mu = pi_old, every weight 1: refused, naming both keys.
   cfg.algo.old_logprobs = "rollout";
   std::string msg = error_of([&] { validate_old_logprobs(cfg); });
