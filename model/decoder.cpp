@@ -58,18 +58,18 @@ torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) { return torch::e
 
 namespace {
 
-std::atomic<int> g_causal_sdpa{-1};  // -1: not read from the environment yet
+std::atomic<bool> g_causal_sdpa{false};
 
 }  // namespace
 
-void set_causal_sdpa(bool on) { g_causal_sdpa = on ? 1 : 0; }
+void set_causal_sdpa(bool on) { g_causal_sdpa = on; }
 
 bool causal_sdpa() {
-  if (g_causal_sdpa.load() < 0) {
+  static const int forced = [] {  // ZERORL_CAUSAL_SDPA=0|1 overrides set_causal_sdpa; -1: not set
     const char* v = std::getenv("ZERORL_CAUSAL_SDPA");
-    g_causal_sdpa = (v != nullptr && std::string(v) == "0") ? 0 : 1;
-  }
-  return g_causal_sdpa.load() == 1;
+    return v == nullptr ? -1 : (std::string(v) == "0" ? 0 : 1);
+  }();
+  return forced >= 0 ? forced == 1 : g_causal_sdpa.load();
 }
 
 namespace {

@@ -80,9 +80,14 @@ struct AttentionInputs {
   bool causal = false;
 };
 
-// Causal rows on CUDA (AttentionInputs::causal) run scaled_dot_product_attention with is_causal and
-// enable_gqa instead of the bool mask and repeated K/V heads (torch >= 2.5). On by default;
-// ZERORL_CAUSAL_SDPA=0 in the environment or set_causal_sdpa(false) keeps the masked path (an A/B switch).
+// Causal rows on CUDA (AttentionInputs::causal) may run scaled_dot_product_attention with is_causal and
+// enable_gqa instead of the bool mask and repeated K/V heads (torch >= 2.5; flash where it applies). Off by
+// default: the masked path sums a token's keys in the blocks of the engine's decode attention, so with
+// batch-invariant GEMMs the trainer's bf16 log-probs equal the engine's bit for bit; the causal kernel gave
+// right-padded rows a mean difference of 1.7e-3 (TrainerGpu.RecomputedOldLogprobsEqualTheEngines) for an
+// update 1.055x as fast (H100, 0.5B and 1.5B shapes, bench/results/update_kernels_h100.json). So it goes
+// with that trade: rollout::use_batch_invariant_gemm(on) sets it to !on (rollout.batch_invariant: false turns
+// it on). ZERORL_CAUSAL_SDPA=0|1 in the environment overrides both (A/B runs).
 void set_causal_sdpa(bool on);
 bool causal_sdpa();
 

@@ -55,6 +55,7 @@ KvShape kv_shape(const model::ModelConfig& c, torch::Dtype dtype) {
 }
 
 void use_batch_invariant_gemm(bool on) {
+  model::set_causal_sdpa(!on);        // the trainer's attention: the engine's sum order, or flash (decoder.h)
   static std::atomic<int> state{-1};  // -1 torch's default, 0 off, 1 on
   if (state.exchange(on ? 1 : 0) == (on ? 1 : 0)) return;
   if (!compat::set_batch_invariant_gemm(on)) {

@@ -50,7 +50,8 @@ struct EngineOptions {
 };
 
 // Turns batch-invariant GEMMs (EngineOptions::batch_invariant) on or off for the whole process; logs a
-// change, warns when torch cannot (< 2.10). The Engine calls it for bf16/fp16 CUDA models.
+// change, warns when torch cannot (< 2.10). The Engine calls it for bf16/fp16 CUDA models. Off also lets the
+// trainer's attention run the causal kernel (model::set_causal_sdpa): the same trade of equality for speed.
 void use_batch_invariant_gemm(bool on);
 
 struct GenerateConfig {

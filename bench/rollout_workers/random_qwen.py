@@ -16,7 +16,7 @@ from common import SHAPES, qwen_model  # noqa: E402
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description="a random-weight Qwen2.5 Hugging Face folder")
     p.add_argument("out", help="the folder to write")
     p.add_argument("--shape", default="qwen2.5-0.5b", choices=sorted(SHAPES))
     p.add_argument("--seed", type=int, default=0)

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   zerorl::kernels::set_enabled(kernels);
   batch_invariant = batch_invariant && zerorl::compat::set_batch_invariant_gemm(true);
+  model::set_causal_sdpa(!batch_invariant);  // as rollout::use_batch_invariant_gemm does for the trainer
 
   const torch::Device device(device_name);
   const torch::Dtype dtype = device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
@@ -114,6 +115,7 @@ int main(int argc, char** argv) {
       {"seqlen", seqlen},
       {"micro_batch", micro},
       {"batch_invariant", batch_invariant},
+      {"causal_sdpa", model::causal_sdpa()},
       {"gradient_checkpointing", checkpointing},
       {"kernels", kernels && zerorl::kernels::compiled()},
       {"fused_adamw", fused_adamw && algo::FusedAdamW::fused_on(device)},
