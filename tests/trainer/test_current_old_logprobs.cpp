@@ -29,15 +29,6 @@ namespace {
 // another step's weights) moves every ratio by ~1e-1: far outside it.
 constexpr double kRelTol = 2 * 64 * std::numeric_limits<float>::epsilon();
 
-model::CausalLM tiny_model(uint64_t seed, double std) {
-  model::ModelConfig c = model::qwen25_05b_config();
-  c.vocab_size = 64, c.hidden_size = 32, c.intermediate_size = 64, c.num_hidden_layers = 2;
-  c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 8;
-  model::CausalLM lm(c, torch::kFloat32);
-  model::init_random_(lm, seed, std);
-  return lm;
-}
-
 model::CausalLM copy_of(const model::CausalLM& init) {
   model::CausalLM lm(init->config(), torch::kFloat32);
   torch::NoGradGuard ng;
@@ -65,17 +56,6 @@ Updated update_with(const Config& cfg, const model::CausalLM& init, const Update
   return u;
 }
 
-UpdateBatch sampled_batch(const model::CausalLM& lm, double temperature) {
-  rollout::Engine engine(lm);
-  rollout::GenerateConfig gc;
-  gc.sampler.temperature = temperature;
-  gc.stop.eos_ids = {1};
-  gc.stop.max_new_tokens = 6;
-  gc.group_size = 4;
-  gc.seed = 11;
-  return testing::rollout_batch(engine, {{3, 4, 5}, {7, 8}, {9, 10, 11, 12, 13}}, gc);
-}
-
 void expect_close(const Json& got, const Json& want, const std::string& key, const std::string& where) {
   ASSERT_TRUE(want.contains(key)) << key << " " << where << " " << want.dump();
   ASSERT_TRUE(got.contains(key)) << key << " " << where << " " << got.dump();
@@ -84,9 +64,9 @@ void expect_close(const Json& got, const Json& want, const std::string& key, con
 }
 
 TEST(CurrentOldLogprobs, MoveTheWeightsAsRecomputeDoes) {
-  auto lm = tiny_model(5, 0.3);  // peaked enough that a wrong pi_old shows in the ratios
+  auto lm = testing::tiny_policy(5, 0.3);  // peaked enough that a wrong pi_old shows in the ratios
   for (const double temperature : {1.0, 0.7}) {
-    const UpdateBatch b = sampled_batch(lm, temperature);
+    const UpdateBatch b = testing::tiny_sampled_batch(lm, temperature, 11);
     for (const char* correction : {"none", "tis"}) {
       for (const double kl_coef : {0.0, 0.05}) {
         Config cfg;
@@ -131,8 +111,8 @@ TEST(CurrentOldLogprobs, MoveTheWeightsAsRecomputeDoes) {
 // engine's tempered sampling log-probs read as rollout log-probs at T = 0.7 with no filters) gives ratios
 // away from 1, so clip_frac and the weight change leave the tolerance.
 TEST(CurrentOldLogprobs, AnotherPolicysLogprobsAreFarOutsideTheTolerance) {
-  auto lm = tiny_model(5, 0.3);
-  const UpdateBatch b = sampled_batch(lm, 0.7);
+  auto lm = testing::tiny_policy(5, 0.3);
+  const UpdateBatch b = testing::tiny_sampled_batch(lm, 0.7, 11);
   Config cfg;
   cfg.rollout.group_size = 4, cfg.rollout.temperature = 0.7, cfg.rollout.max_new_tokens = 6;
   cfg.algo.micro_batch_tokens = 40, cfg.trainer.steps = 1;

@@ -39,17 +39,8 @@ double mean_abs_logprob(const std::vector<std::vector<float>>& rows) {
   return n > 0 ? sum / n : 0.0;
 }
 
-model::CausalLM tiny_model(uint64_t seed, double std = 0.02) {
-  model::ModelConfig c = model::qwen25_05b_config();
-  c.vocab_size = 64, c.hidden_size = 32, c.intermediate_size = 64, c.num_hidden_layers = 2;
-  c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 8;
-  model::CausalLM lm(c, torch::kFloat32);
-  model::init_random_(lm, seed, std);
-  return lm;
-}
-
 TEST(MasterWeights, AccumulateStepPushEqualsAWideOptimizer) {
-  auto lm = tiny_model(3);
+  auto lm = testing::tiny_policy(3, 0.02);
   const auto compute = lm->parameters();
   std::vector<void*> ptrs;
   for (const auto& p : compute) ptrs.push_back(p.data_ptr());
@@ -114,16 +105,8 @@ TEST(Update, RolloutOldLogprobsGiveTheLossesOfRecompute) {
     cfg.rollout.group_size = 4, cfg.rollout.temperature = temperature, cfg.rollout.max_new_tokens = 6;
     cfg.algo.micro_batch_tokens = 40;  // several micro-batches
     cfg.trainer.steps = 1;
-    auto lm = tiny_model(5, 0.3);  // peaked enough that ratios would show a wrong denominator
-    rollout::Engine engine(lm);
-    rollout::GenerateConfig gc;
-    gc.sampler.temperature = temperature;
-    gc.stop.eos_ids = {1};
-    gc.stop.max_new_tokens = 6;
-    gc.group_size = 4;
-    gc.seed = 9;
-    const std::vector<std::vector<int64_t>> prompts = {{3, 4, 5}, {7, 8}, {9, 10, 11, 12, 13}};
-    const UpdateBatch b = testing::rollout_batch(engine, prompts, gc);
+    auto lm = testing::tiny_policy(5, 0.3);  // peaked enough that ratios would show a wrong denominator
+    const UpdateBatch b = testing::tiny_sampled_batch(lm, temperature, 9);
     cfg.algo.old_logprobs = "recompute";
     const Json a = update_with(cfg, lm, b);
     cfg.algo.old_logprobs = "rollout";
