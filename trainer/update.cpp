@@ -1,7 +1,8 @@
 // trainer/update.cpp: old_logprobs -> advantages -> update (see update.h), on rows laid out as the rollout
 // engine's KV cache holds them (prompt then response from column 0), so recomputed log-probs can equal the
 // engine's to float32 rounding; fp32 master weights and rollout log-probs are options.
-// Not here: the rest of the step (step.cpp), the loss formulas (algo/).
+// Not here: the rest of the step (step.cpp), the loss formulas (algo/), which pi_old to use
+// (old_logprobs.cpp).
 #include "trainer/update.h"
 
 #include <cmath>

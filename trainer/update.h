@@ -1,7 +1,8 @@
 // trainer/update.h: the learning half of a GRPO step as three timed phases: old_logprobs (a no-grad forward,
-// or the rollout engine's own log-probs), advantages (algo/), update (micro-batches by token budget, algo/
-// losses, backward, fp32 master-grad accumulation, clip, AdamW, masters -> compute weights). Used by
-// Trainer::step and bench/grpo_step. Not here: sampling prompts, rollout, rewards (step.cpp).
+// the rollout engine's own log-probs, or nothing: the update's own forward, detached), advantages (algo/),
+// update (micro-batches by token budget, algo/ losses, backward, fp32 master-grad accumulation, clip, AdamW,
+// masters -> compute weights). Used by Trainer::step and bench/grpo_step. Not here: sampling prompts,
+// rollout, rewards (step.cpp).
 #pragma once
 
 #include <torch/torch.h>

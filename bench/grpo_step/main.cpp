@@ -90,7 +90,9 @@ int main(int argc, char** argv) {
   app.add_option("--prompt-len", o.prompt_len, "prompt tokens (random ids)");
   app.add_option("--new", o.new_tokens, "new tokens per answer (EOS ignored: exactly this many)");
   app.add_option("--micro-batch-tokens", o.micro_batch_tokens, "algo.micro_batch_tokens");
-  app.add_option("--old-logprobs", o.old_logprobs, "auto | recompute | rollout | current (algo.old_logprobs; auto as zerorl train resolves it)");
+  app.add_option(
+      "--old-logprobs", o.old_logprobs,
+      "auto | recompute | rollout | current (algo.old_logprobs; auto as zerorl train resolves it)");
   app.add_option("--gradient-checkpointing", o.gradient_checkpointing, "model.gradient_checkpointing");
   app.add_option("--prompt-len-min", o.prompt_len_min,
                  "> 0: prompt lengths uniform in [this, --prompt-len] (the trainer pads them)");
