@@ -9,7 +9,7 @@ namespace zerorl::trainer {
 
 namespace {
 
-// The resolved value against algo.off_policy_correction.
+// The resolved value against algo.off_policy_correction (current with mask: current_refused).
 void check_off_policy(const Config& cfg, const std::string& old_logprobs) {
   const auto& a = cfg.algo;
   if (a.off_policy_correction == "none") return;
@@ -18,10 +18,6 @@ void check_off_policy(const Config& cfg, const std::string& old_logprobs) {
             "engine's own log-probs (mu = pi_old), every importance weight 1 and nothing corrected; set "
             "algo.old_logprobs: recompute (or auto), or algo.off_policy_correction: none",
             a.off_policy_correction);
-  ZRL_CHECK(old_logprobs != "current" || a.off_policy_correction != "mask",
-            "algo.old_logprobs = current with algo.off_policy_correction = mask: the mask drops tokens from "
-            "the loss's normalizers before the update's forward that would compute pi_old; use "
-            "algo.old_logprobs: recompute (or auto), or algo.off_policy_correction: tis");
   ZRL_CHECK(cfg.rollout.temperature > 0.0,
             "algo.off_policy_correction = {} with rollout.temperature = 0: greedy decoding has no sampling "
             "distribution to weigh against; sample (temperature > 0) or set algo.off_policy_correction: none",

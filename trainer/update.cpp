@@ -177,11 +177,11 @@ void engine_logprobs(const Config& cfg, const UpdateBatch& b, Prepared& x) {
   x.mu = pad_rows(rows, x.rmask.size(1)).to(x.rmask.device());
 }
 
-// pi_old `logp_old` [c, Tr] of answers s .. s+c-1 against the engine (no grad): the distance sums and, with a
-// correction, its weights (the whole batch at once when pi_old is recomputed; each micro-batch's when it is
-// the current forward's). Returns the weights of those rows (undefined without a correction).
-torch::Tensor weigh_against_engine(const Config& cfg, Prepared& x, const torch::Tensor& logp_old, int64_t s,
-                                   int64_t c) {
+// pi_old `logp_old` [c, Tr] of answers s .. s+c-1 against the engine (no grad): adds to the distance sums and
+// the off-policy metric sums, and returns the correction's weights and kept tokens of those rows (undefined
+// without a correction). Called for the whole batch when pi_old is recomputed, per micro-batch with current.
+algo::ImportanceWeights weigh_against_engine(const Config& cfg, Prepared& x, const torch::Tensor& logp_old,
+                                             int64_t s, int64_t c) {
   torch::NoGradGuard ng;
   const auto m = x.rmask.narrow(0, s, c);
   if (x.diff_sums.defined()) {
@@ -199,8 +199,7 @@ torch::Tensor weigh_against_engine(const Config& cfg, Prepared& x, const torch::
     sums[k] = torch::maximum(sums[k], x.is_stats[k]);
   }
   x.is_stats = sums;
-  if (c == x.n) x.is_weight = w.weight, x.is_keep = w.keep;
-  return w.weight;
+  return w;
 }
 
 void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepared& x) {
@@ -219,7 +218,8 @@ void old_logprobs(const Config& cfg, PolicyState& p, const UpdateBatch& b, Prepa
     if (!x.current) {
       x.logp_old = torch::zeros_like(x.rmask);
       chunked_logprobs(p.lm, x, x.logp_old);
-      weigh_against_engine(cfg, x, x.logp_old, 0, x.n);
+      const auto w = weigh_against_engine(cfg, x, x.logp_old, 0, x.n);
+      x.is_weight = w.weight, x.is_keep = w.keep;
     }
   }
   if (!p.ref.is_empty()) {
@@ -289,7 +289,7 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, Prepared& x, int64_t
     logp = both.logp, ent = both.entropy;
   }
   const auto logp_old = x.current ? logp.detach() : x.logp_old.narrow(0, s, c);
-  const auto is_weight = x.current               ? weigh_against_engine(cfg, x, logp_old, s, c)
+  const auto is_weight = x.current               ? weigh_against_engine(cfg, x, logp_old, s, c).weight
                          : x.is_weight.defined() ? x.is_weight.narrow(0, s, c)
                                                  : torch::Tensor();
   auto pg = algo::policy_loss(logp, logp_old, x.adv.narrow(0, s, c), clip);

@@ -1,5 +1,6 @@
 // tests/trainer/rollout_batch.h: one rollout::Engine call turned into the trainer's UpdateBatch, with rewards
-// varied within each group by a fixed rule. Shared by the policy-update tests on CPU and CUDA.
+// varied within each group by a fixed rule, and the tiny CPU policy with its sampled batch that several
+// update tests start from. Shared by the policy-update tests on CPU and CUDA.
 #pragma once
 
 #include <torch/torch.h>
