@@ -1,11 +1,14 @@
 // algo/logits.cpp: chunked float32 log-probs and entropies from logits, and the fused lm_head variant that
-// recomputes logits in backward (contracts in logits.h). Not here: sampling, losses.
+// recomputes logits in backward (contracts in logits.h). On CUDA both walk the logits through
+// kernels/token_logprobs (one read forward, one read and one write backward); elsewhere through LibTorch's
+// float32 log_softmax. Not here: sampling, losses.
 #include "algo/logits.h"
 
 #include <utility>
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/token_logprobs.h"
 
 namespace zerorl::algo {
 namespace {
@@ -89,14 +92,24 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
     const int64_t n = hidden.size(0);
     auto options = hidden.options().dtype(torch::kFloat32);
     auto logp = torch::empty({n}, options), entropy = torch::empty({n}, options);
+    const bool kernel = kernels::use_token_logprobs_kernel(hidden);  // [N, H]: the logits share its dtype
+    auto lse = kernel ? torch::empty({n}, options) : torch::Tensor();
     for (int64_t begin = 0; begin < n; begin += chunk_rows) {
       const int64_t end = std::min(begin + chunk_rows, n);
+      if (kernel) {  // the chunk's logits in the weight's dtype, read once by the kernel
+        auto k = kernels::token_logprobs(torch::matmul(hidden.slice(0, begin, end), weight.t()),
+                                         ids.slice(0, begin, end).reshape({-1}), temperature);
+        logp.slice(0, begin, end).copy_(k.logp);
+        entropy.slice(0, begin, end).copy_(k.entropy);
+        lse.slice(0, begin, end).copy_(k.lse);
+        continue;
+      }
       const auto c = chunk_logprobs(chunk_logits(hidden, weight, begin, end, temperature),
                                     ids.slice(0, begin, end), /*with_entropy=*/true);
       logp.slice(0, begin, end).copy_(c.logp);
       entropy.slice(0, begin, end).copy_(c.entropy);
     }
-    ctx->save_for_backward({hidden, weight, ids});
+    ctx->save_for_backward({hidden, weight, ids, lse});
     save_chunking(ctx, temperature, chunk_rows);
     ctx->mark_non_differentiable({entropy});
     return {logp, entropy};
@@ -104,7 +117,7 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     auto saved = ctx->get_saved_variables();
-    const auto &hidden = saved[0], &weight = saved[1], &ids = saved[2];
+    const auto &hidden = saved[0], &weight = saved[1], &ids = saved[2], &lse = saved[3];
     const auto [temperature, chunk_rows] = saved_chunking(ctx);
     if (!grad_outputs[0].defined())
       return {torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
@@ -114,11 +127,18 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
     for (int64_t begin = 0; begin < hidden.size(0); begin += chunk_rows) {
       const int64_t end = std::min(begin + chunk_rows, hidden.size(0));
       auto g = grad.slice(0, begin, end).unsqueeze(1);
-      // d logp / d z = onehot(token) - softmax(z); times 1/tau for z = logits / tau.
-      auto dz = chunk_logprob_grad(chunk_logits(hidden, weight, begin, end, temperature),
-                                   ids.slice(0, begin, end), g);
-      if (temperature != 1.0) dz.div_(temperature);
-      auto dz_in = dz.to(weight.scalar_type());
+      torch::Tensor dz_in;
+      if (lse.defined()) {  // the kernel: the gradient in the weight's dtype straight from the logits
+        dz_in = kernels::token_logprobs_backward(
+            torch::matmul(hidden.slice(0, begin, end), weight.t()), ids.slice(0, begin, end).reshape({-1}),
+            lse.slice(0, begin, end), g.reshape({-1}), temperature, weight.scalar_type());
+      } else {
+        // d logp / d z = onehot(token) - softmax(z); times 1/tau for z = logits / tau.
+        auto dz = chunk_logprob_grad(chunk_logits(hidden, weight, begin, end, temperature),
+                                     ids.slice(0, begin, end), g);
+        if (temperature != 1.0) dz.div_(temperature);
+        dz_in = dz.to(weight.scalar_type());
+      }
       grad_hidden.slice(0, begin, end).copy_(torch::matmul(dz_in, weight));
       grad_weight.add_(torch::matmul(dz_in.t(), hidden.slice(0, begin, end)));  // float32 accumulator
     }
@@ -137,6 +157,14 @@ class TokenLogprobsFunction : public torch::autograd::Function<TokenLogprobsFunc
                                double temperature, int64_t chunk_rows, bool with_entropy) {
     const int64_t n = flat.size(0);
     auto options = flat.options().dtype(torch::kFloat32);
+    if (kernels::use_token_logprobs_kernel(flat)) {  // all rows in one read: no chunk temporaries
+      auto k = kernels::token_logprobs(flat, ids.reshape({-1}), temperature);
+      ctx->save_for_backward({flat, ids, k.lse});
+      save_chunking(ctx, temperature, chunk_rows);
+      auto entropy = with_entropy ? k.entropy : torch::empty({0}, options);
+      ctx->mark_non_differentiable({entropy});
+      return {k.logp, entropy};
+    }
     auto logp = torch::empty({n}, options), entropy = torch::empty({with_entropy ? n : 0}, options);
     for (int64_t begin = 0; begin < n; begin += chunk_rows) {
       const int64_t end = std::min(begin + chunk_rows, n);
@@ -145,7 +173,7 @@ class TokenLogprobsFunction : public torch::autograd::Function<TokenLogprobsFunc
       logp.slice(0, begin, end).copy_(c.logp);
       if (with_entropy) entropy.slice(0, begin, end).copy_(c.entropy);
     }
-    ctx->save_for_backward({flat, ids});
+    ctx->save_for_backward({flat, ids, torch::Tensor()});
     save_chunking(ctx, temperature, chunk_rows);
     ctx->mark_non_differentiable({entropy});
     return {logp, entropy};
@@ -153,11 +181,17 @@ class TokenLogprobsFunction : public torch::autograd::Function<TokenLogprobsFunc
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     auto saved = ctx->get_saved_variables();
-    const auto &flat = saved[0], &ids = saved[1];
+    const auto &flat = saved[0], &ids = saved[1], &lse = saved[2];
     const auto [temperature, chunk_rows] = saved_chunking(ctx);
     const variable_list none(5);
     if (!grad_outputs[0].defined()) return none;
     auto grad = grad_outputs[0].to(torch::kFloat32);
+    variable_list out = none;
+    if (lse.defined()) {  // the forward took the kernel
+      out[0] = kernels::token_logprobs_backward(flat, ids.reshape({-1}), lse, grad, temperature,
+                                                flat.scalar_type());
+      return out;
+    }
     auto grad_flat = torch::empty_like(flat);
     for (int64_t begin = 0; begin < flat.size(0); begin += chunk_rows) {
       const int64_t end = std::min(begin + chunk_rows, flat.size(0));
@@ -166,7 +200,6 @@ class TokenLogprobsFunction : public torch::autograd::Function<TokenLogprobsFunc
       if (temperature != 1.0) dz.div_(temperature);
       grad_flat.slice(0, begin, end).copy_(dz);
     }
-    variable_list out = none;
     out[0] = grad_flat;
     return out;
   }

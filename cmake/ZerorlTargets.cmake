@@ -27,12 +27,12 @@ set(ZERORL_ALLOWED_verifiers core)
 set(ZERORL_ALLOWED_rewards verifiers core)
 set(ZERORL_ALLOWED_kernels core)  # CUDA kernels and their LibTorch twins
 set(ZERORL_ALLOWED_model kernels core)
-set(ZERORL_ALLOWED_algo core)
+set(ZERORL_ALLOWED_algo kernels core)
 set(ZERORL_ALLOWED_dist_wire core)  # dist/'s torch-free rollout wire format and control plane
-set(ZERORL_ALLOWED_rollout model tokenizer dist_wire core)
+set(ZERORL_ALLOWED_rollout model kernels tokenizer dist_wire core)
 set(ZERORL_ALLOWED_dist dist_wire core)
-set(ZERORL_ALLOWED_trainer core tokenizer verifiers rewards model algo rollout dist dist_wire)
-set(ZERORL_ALLOWED_apps trainer core tokenizer verifiers rewards model algo rollout dist dist_wire)
+set(ZERORL_ALLOWED_trainer core tokenizer verifiers rewards kernels model algo rollout dist dist_wire)
+set(ZERORL_ALLOWED_apps trainer core tokenizer verifiers rewards kernels model algo rollout dist dist_wire)
 
 # zerorl_add_library(<layer> SOURCES ... DEPS <layers> [TORCH] [LIBS <third-party>])
 function(zerorl_add_library layer)

@@ -1,14 +1,14 @@
-// kernels/rms_norm.cpp: the LibTorch side of kernels/rms_norm.h: the reference twin, the autograd nodes
-// around the CUDA kernel (backward in LibTorch ops), and the on/off switch.
+// kernels/rms_norm.cpp: the LibTorch side of kernels/rms_norm.h: the reference twin and the autograd nodes
+// around the CUDA kernels.
 #include "kernels/rms_norm.h"
 
-#include <atomic>
-#include <cstdlib>
-#include <string>
+#include <algorithm>
+#include <tuple>
 
 #include "core/error.h"
 
 #ifdef ZERORL_CUDA_KERNELS
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include "kernels/rms_norm_launch.h"
@@ -16,14 +16,6 @@
 
 namespace zerorl::kernels {
 namespace {
-
-// ZERORL_KERNELS=0 in the environment starts with the kernels off (the twins' path) without a rebuild.
-bool enabled_from_environment() {
-  const char* v = std::getenv("ZERORL_KERNELS");
-  return v == nullptr || std::string(v) != "0";
-}
-
-std::atomic<bool> g_enabled{enabled_from_environment()};
 
 #ifdef ZERORL_CUDA_KERNELS
 using torch::autograd::AutogradContext;
@@ -45,20 +37,27 @@ std::vector<torch::Tensor> run_kernel(const torch::Tensor& x, const torch::Tenso
   return {sum, y, rstd};
 }
 
-// d/d(sum) of y = w * bf16(h r), h = float(sum), r = rsqrt(mean(h^2) + eps), given dy; and d/dw.
+// d/d(sum) of y = w * bf16(h r), h = float(sum), r = rstd, given dy, plus d_residual (undefined: none);
+// and d/dw. One kernel; d/dw is its per-block partial sums added here.
 std::pair<torch::Tensor, torch::Tensor> norm_backward(const torch::Tensor& sum, const torch::Tensor& w,
-                                                      const torch::Tensor& rstd, const torch::Tensor& dy) {
-  auto h = sum.to(torch::kFloat32);
-  auto r = rstd.view({-1}).reshape(sum.sizes().slice(0, sum.dim() - 1).vec()).unsqueeze(-1);
-  auto normed = (h * r).to(w.scalar_type());
-  std::vector<int64_t> rows_dims;
-  for (int64_t d = 0; d + 1 < dy.dim(); ++d) rows_dims.push_back(d);
-  auto dw = (dy.to(torch::kFloat32) * normed.to(torch::kFloat32))
-                .sum(torch::IntArrayRef(rows_dims))
-                .to(w.scalar_type());
-  auto dh = (dy * w).to(torch::kFloat32);
-  auto dx = r * dh - h * r.pow(3) * (dh * h).mean(-1, /*keepdim=*/true);
-  return {dx.to(sum.scalar_type()), dw};
+                                                      const torch::Tensor& rstd, const torch::Tensor& dy,
+                                                      const torch::Tensor& d_residual) {
+  ZRL_CHECK(dy.scalar_type() == torch::kBFloat16 && dy.sizes() == sum.sizes() &&
+                (!d_residual.defined() ||
+                 (d_residual.scalar_type() == torch::kBFloat16 && d_residual.sizes() == sum.sizes())),
+            "rms_norm backward kernel: gradients must be bf16 shaped {}", c10::str(sum.sizes()));
+  const int64_t hidden = sum.size(-1), rows = sum.numel() / hidden;
+  auto dyc = dy.contiguous(), drc = d_residual.defined() ? d_residual.contiguous() : d_residual;
+  auto dx = torch::empty_like(sum), wc = w.contiguous();
+  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  const int64_t blocks = std::min<int64_t>(rows, 4 * sms);
+  auto partial = torch::empty({blocks, hidden}, sum.options().dtype(torch::kFloat32));
+  const char* err = launch_rms_norm_backward_bf16(
+      sum.data_ptr(), wc.data_ptr(), rstd.data_ptr<float>(), dyc.data_ptr(),
+      drc.defined() ? drc.data_ptr() : nullptr, dx.data_ptr(), partial.data_ptr<float>(), rows, hidden,
+      blocks, c10::cuda::getCurrentCUDAStream(sum.device().index()).stream());
+  ZRL_CHECK(err == nullptr, "rms_norm backward kernel: {}", err ? err : "");
+  return {dx, partial.sum(0).to(w.scalar_type())};
 }
 
 class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
@@ -71,7 +70,7 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto s = ctx->get_saved_variables();
-    auto [dx, dw] = norm_backward(s[0], s[1], s[2], grads[0]);
+    auto [dx, dw] = norm_backward(s[0], s[1], s[2], grads[0], torch::Tensor());
     return {dx, dw, torch::Tensor()};
   }
 };
@@ -87,11 +86,7 @@ class AddRmsNormFunction : public torch::autograd::Function<AddRmsNormFunction> 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto s = ctx->get_saved_variables();
     torch::Tensor d_sum = grads[0], dw;
-    if (grads[1].defined()) {
-      auto [dx, dw_norm] = norm_backward(s[0], s[1], s[2], grads[1]);
-      d_sum = d_sum.defined() ? d_sum + dx : dx;
-      dw = dw_norm;
-    }
+    if (grads[1].defined()) std::tie(d_sum, dw) = norm_backward(s[0], s[1], s[2], grads[1], grads[0]);
     return {d_sum, d_sum, dw, torch::Tensor()};
   }
 };
@@ -105,18 +100,8 @@ torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& we
   return weight * h.to(weight.scalar_type());
 }
 
-bool compiled() {
-#ifdef ZERORL_CUDA_KERNELS
-  return true;
-#else
-  return false;
-#endif
-}
-
-void set_enabled(bool on) { g_enabled = on; }
-
 bool use_kernel(const torch::Tensor& x, const torch::Tensor& weight) {
-  return compiled() && g_enabled && x.is_cuda() && x.scalar_type() == torch::kBFloat16 &&
+  return enabled() && x.is_cuda() && x.scalar_type() == torch::kBFloat16 &&
          weight.scalar_type() == torch::kBFloat16 && weight.dim() == 1 && x.size(-1) == weight.size(0) &&
          x.size(-1) <= 12288 && x.numel() > 0;
 }

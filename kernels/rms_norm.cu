@@ -1,8 +1,9 @@
 // kernels/rms_norm.cu: transformers' Qwen2/Llama RMSNorm on bf16 rows as one kernel, optionally fused with
-// the residual add before it. One block per row with a fixed thread count and a fixed reduction tree, so a
-// row's bits never depend on how many rows share the launch (batch-invariant by construction: the engine's
-// decode and the trainer's forward get the same bits). LibTorch-free: kernels/rms_norm.cpp is the glue.
-// Written by hand because no Debian or LibTorch kernel does it: at::rms_norm composes several kernels.
+// the residual add before it, and its backward as a second kernel. One block per row with a fixed thread
+// count and a fixed reduction tree, so a row's bits never depend on how many rows share the launch
+// (batch-invariant by construction: the engine's decode and the trainer's forward get the same bits).
+// LibTorch-free: kernels/rms_norm.cpp is the glue. Written by hand because no Debian or LibTorch kernel does
+// it: at::rms_norm composes several kernels, and its backward a dozen passes over float32 copies of the rows.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -23,6 +24,7 @@ __device__ float block_sum(float v) {
   __syncthreads();
   float total = 0;
   for (int i = 0; i < kThreads / 32; ++i) total += warp_sums[i];  // same order in every thread
+  __syncthreads();  // warp_sums is free again: a block may call this once per row
   return total;
 }
 
@@ -54,6 +56,47 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// Backward, rows blockIdx.x, blockIdx.x + gridDim.x, ...: with h = float(sum), r = rstd,
+// dh = float(bf16(dy * w)) (torch's bf16 product, as autograd through the twin forms it),
+// dx = r dh - h r^3 mean(dh h), rounded to bf16 once, then + d_residual as a bf16 add; and
+// dw_partial[block] = sum over the block's rows of dy * bf16(h r), in shared memory until the end.
+__global__ void __launch_bounds__(kThreads)
+    rms_norm_backward_kernel(const __nv_bfloat16* __restrict__ sum, const __nv_bfloat16* __restrict__ w,
+                             const float* __restrict__ rstd, const __nv_bfloat16* __restrict__ dy,
+                             const __nv_bfloat16* __restrict__ d_residual, __nv_bfloat16* __restrict__ dx,
+                             float* __restrict__ dw_partial, int64_t rows, int64_t hidden) {
+  extern __shared__ float dw_block[];  // hidden floats; thread t owns columns t, t + kThreads, ...
+  for (int64_t i = threadIdx.x; i < hidden; i += kThreads) dw_block[i] = 0;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const int64_t base = row * hidden;
+    const float r = rstd[row];
+    float dot = 0;
+    for (int64_t i = threadIdx.x; i < hidden; i += kThreads) {
+      const float h = __bfloat162float(sum[base + i]), g = __bfloat162float(dy[base + i]);
+      const float dh = __bfloat162float(__float2bfloat16_rn(g * __bfloat162float(w[i])));
+      dot += dh * h;
+      dw_block[i] += g * __bfloat162float(__float2bfloat16_rn(h * r));
+    }
+    const float mean = block_sum(dot) / static_cast<float>(hidden);
+    const float r3 = r * r * r;
+    for (int64_t i = threadIdx.x; i < hidden; i += kThreads) {  // the row again, from L1
+      const float h = __bfloat162float(sum[base + i]), g = __bfloat162float(dy[base + i]);
+      const float dh = __bfloat162float(__float2bfloat16_rn(g * __bfloat162float(w[i])));
+      __nv_bfloat16 out = __float2bfloat16_rn(r * dh - h * r3 * mean);
+      if (d_residual != nullptr)
+        out = __float2bfloat16_rn(__bfloat162float(d_residual[base + i]) + __bfloat162float(out));
+      dx[base + i] = out;
+    }
+  }
+  for (int64_t i = threadIdx.x; i < hidden; i += kThreads)
+    dw_partial[static_cast<int64_t>(blockIdx.x) * hidden + i] = dw_block[i];
+}
+
+const char* launch_status() {
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
 }  // namespace
 
 const char* launch_rms_norm_bf16(const void* x, const void* delta, const void* weight, void* sum_out, void* y,
@@ -73,8 +116,22 @@ const char* launch_rms_norm_bf16(const void* x, const void* delta, const void* w
     rms_norm_kernel<false><<<static_cast<unsigned>(rows), kThreads, shared, s>>>(xb, nullptr, wb, nullptr, yb,
                                                                                  rstd, hidden, eps);
   }
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+  return launch_status();
+}
+
+const char* launch_rms_norm_backward_bf16(const void* sum, const void* weight, const float* rstd,
+                                          const void* dy, const void* d_residual, void* dx, float* dw_partial,
+                                          int64_t rows, int64_t hidden, int64_t blocks, void* stream) {
+  if (rows == 0) return nullptr;
+  const size_t shared = static_cast<size_t>(hidden) * sizeof(float);
+  if (shared > 48 * 1024) return "rms_norm backward kernel: hidden size over 12288";
+  if (blocks < 1 || blocks > rows) return "rms_norm backward kernel: blocks must be in [1, rows]";
+  const auto bf = [](const void* p) { return static_cast<const __nv_bfloat16*>(p); };
+  rms_norm_backward_kernel<<<static_cast<unsigned>(blocks), kThreads, shared,
+                             static_cast<cudaStream_t>(stream)>>>(
+      bf(sum), bf(weight), rstd, bf(dy), bf(d_residual), static_cast<__nv_bfloat16*>(dx), dw_partial, rows,
+      hidden);
+  return launch_status();
 }
 
 }  // namespace zerorl::kernels

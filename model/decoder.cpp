@@ -14,6 +14,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "kernels/rms_norm.h"
+#include "kernels/rope.h"
+#include "kernels/swiglu.h"
 #include "model/recompute.h"
 
 namespace zerorl::model {
@@ -74,13 +76,9 @@ bool causal_sdpa() {
 
 namespace {
 
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  return x * cos + rotate_half(x) * sin;
+  if (kernels::use_rope_kernel(x, cos, sin)) return kernels::rope(x, cos, sin);  // one CUDA kernel
+  return kernels::rope_reference(x, cos, sin);
 }
 
 // q [B,Hq,T,D], k/v [B,Hkv,L,D], mask [B,1,T,L] -> [B,Hq,T,D]. causal: see AttentionInputs.
@@ -195,7 +193,10 @@ MLPImpl::MLPImpl(const ModelConfig& c, const torch::TensorOptions& options) {
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  auto gate = gate_proj(x), up = up_proj(x);
+  if (kernels::use_silu_mul_kernel(gate, up))
+    return down_proj(kernels::silu_mul(gate, up));  // one CUDA kernel
+  return down_proj(kernels::silu_mul_reference(gate, up));
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const torch::TensorOptions& options) {

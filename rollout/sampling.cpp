@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/seed.h"
+#include "kernels/token_logprobs.h"
 
 namespace zerorl::rollout {
 
@@ -70,7 +71,9 @@ SampleResult sample(const torch::Tensor& logits, const SamplerParams& params, co
   SampleResult out;
   if (params.greedy()) {
     out.tokens = policy.argmax(1);
-    out.logprobs_policy = policy.gather(1, out.tokens.unsqueeze(1)).squeeze(1);
+    out.logprobs_policy = kernels::use_token_logprobs_kernel(logits)
+                              ? kernels::token_logprobs(logits, out.tokens, 1.0).logp
+                              : policy.gather(1, out.tokens.unsqueeze(1)).squeeze(1);
     out.logprobs = torch::zeros_like(out.logprobs_policy);
     return out;
   }
@@ -86,6 +89,13 @@ SampleResult sample(const torch::Tensor& logits, const SamplerParams& params, co
   auto below_total = torch::nextafter(total, torch::zeros_like(total));
   auto target = torch::minimum(uniforms.to(cdf.device(), torch::kFloat).unsqueeze(1) * total, below_total);
   out.tokens = torch::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).squeeze(1);
+  if (kernels::use_token_logprobs_kernel(logits)) {  // the trainer's kernel: the same logits give its bits
+    out.logprobs_policy = kernels::token_logprobs(logits, out.tokens, 1.0).logp;
+    out.logprobs = plain               ? out.logprobs_policy
+                   : params.filtered() ? logp.gather(1, out.tokens.unsqueeze(1)).squeeze(1)
+                                       : kernels::token_logprobs(logits, out.tokens, params.temperature).logp;
+    return out;
+  }
   auto index = out.tokens.unsqueeze(1);
   out.logprobs = logp.gather(1, index).squeeze(1);
   out.logprobs_policy = plain ? out.logprobs : policy.gather(1, index).squeeze(1);

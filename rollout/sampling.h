@@ -28,7 +28,8 @@ struct SamplerParams {
 //   logprobs         [B] float32: log-probability under the distribution actually sampled from
 //                    (after temperature and filters; 0 for greedy, a point mass)
 //   logprobs_policy  [B] float32: log-probability under the unmodified policy, log_softmax(logits)
-//                    at temperature 1 (the trainer's importance-ratio denominator)
+//                    at temperature 1 (the trainer's importance-ratio denominator; on CUDA through
+//                    kernels/token_logprobs, where the trainer's update takes its own)
 struct SampleResult {
   torch::Tensor tokens;
   torch::Tensor logprobs;

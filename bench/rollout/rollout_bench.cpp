@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "core/malloc_tuning.h"
 #include "core/timer.h"
-#include "kernels/rms_norm.h"
+#include "kernels/switch.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
 #include "rollout/engine.h"

@@ -15,7 +15,7 @@
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "core/malloc_tuning.h"
-#include "kernels/rms_norm.h"
+#include "kernels/switch.h"
 #include "model/config.h"
 #include "model/decoder.h"
 

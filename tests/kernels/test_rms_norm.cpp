@@ -1,34 +1,25 @@
-// tests/kernels/test_rms_norm.cpp: kernels::rms_norm / add_rms_norm (the CUDA kernel) against the LibTorch
-// twin kernels::rms_norm_reference, and the twin against a naive float64 loop. The kernel cases (label gpu
-// through kernels_cuda) skip without CUDA or without a build that compiled the kernels.
+// tests/kernels/test_rms_norm.cpp: kernels::rms_norm / add_rms_norm (the CUDA kernels, forward and
+// backward) against the LibTorch twin kernels::rms_norm_reference, and the twin against a naive float64
+// loop. The kernel cases (label gpu through kernels_cuda) skip without CUDA or without a build that compiled
+// the kernels.
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <iostream>
 #include <vector>
 
 #include "kernels/rms_norm.h"
 #include "model/checkpoint.h"
 #include "rollout/engine.h"
+#include "tests/kernels/kernel_test_util.h"
 #include "tests/test_paths.h"
 
 namespace zerorl::kernels {
 namespace {
 
-std::vector<double> values(const torch::Tensor& t) {
-  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous().flatten();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
-
-// |a - b| <= rel * max|b| over the tensor: a scale-relative bound, never digits of one machine.
-void expect_close(const torch::Tensor& a, const torch::Tensor& b, double rel, const std::string& what) {
-  const auto x = values(a), y = values(b);
-  ASSERT_EQ(x.size(), y.size()) << what;
-  double scale = 0, worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) scale = std::max(scale, std::abs(y[i]));
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
-  EXPECT_LE(worst, rel * scale) << what << ": worst " << worst << " scale " << scale;
-}
+using kernel_test::cuda_bf16;
+using kernel_test::expect_close;
+using kernel_test::kernel_here;
+using kernel_test::values;
 
 TEST(RmsNormTwin, MatchesANaiveLoop) {
   torch::manual_seed(1);
@@ -50,12 +41,6 @@ TEST(RmsNormTwin, MatchesANaiveLoop) {
   }
   EXPECT_FALSE(use_kernel(torch::zeros({2, 8}, torch::kBFloat16), torch::ones({8}, torch::kBFloat16)))
       << "a CPU tensor never takes the kernel";
-}
-
-bool kernel_here() { return torch::cuda::is_available() && compiled(); }
-
-torch::TensorOptions cuda_bf16() {
-  return torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
 }
 
 // One bf16 rounding of the normed value or of the product may land on the other side: 1 ulp = 2^-7 of |y|
@@ -124,7 +109,25 @@ TEST(RmsNormGpu, GradientsMatchAutogradThroughTheTwin) {
   expect_close(wa.grad(), wb.grad(), 2e-2, "add d/dw");
 }
 
-// Greedy decoding of the transformers fixtures in bf16 on CUDA: the same tokens with the kernels on and off.
+// More rows than the backward kernel has blocks (4 per SM): each block folds several rows into its d/dw.
+TEST(RmsNormGpu, WeightGradientOverManyRowsMatchesAutograd) {
+  if (!kernel_here()) GTEST_SKIP() << "no CUDA device or no compiled kernels";
+  torch::manual_seed(6);
+  for (int64_t hidden : {896, 1000}) {
+    auto x0 = torch::randn({4099, hidden}, cuda_bf16()), u = torch::randn({4099, hidden}, cuda_bf16());
+    auto w0 = torch::rand({hidden}, cuda_bf16()) + 0.5;
+    auto x1 = x0.clone().requires_grad_(), w1 = w0.clone().requires_grad_();
+    (rms_norm(x1, w1, 1e-6) * u).sum().backward();
+    auto x2 = x0.clone().requires_grad_(), w2 = w0.clone().requires_grad_();
+    (rms_norm_reference(x2, w2, 1e-6) * u).sum().backward();
+    // d/dw sums 4099 rows: float accumulation in two orders, then one bf16 rounding.
+    expect_close(w1.grad(), w2.grad(), 2e-2, "d/dw, hidden " + std::to_string(hidden));
+    expect_close(x1.grad(), x2.grad(), 2e-2, "d/dx, hidden " + std::to_string(hidden));
+  }
+}
+
+// Greedy decoding of the transformers fixtures in bf16 on CUDA: the same tokens with all kernels (RMSNorm,
+// SwiGLU, token log-probs) on and off.
 TEST(RmsNormGpu, GreedyTokensAreTheSameWithKernelsOnAndOff) {
   if (!kernel_here()) GTEST_SKIP() << "no CUDA device or no compiled kernels";
   for (const char* name : {"tiny-qwen2", "tiny-llama", "tiny-qwen3"}) {

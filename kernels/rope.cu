@@ -1,0 +1,62 @@
+// kernels/rope.cu: rotary position embedding (transformers' apply_rotary_pos_emb: x cos + rotate_half(x) sin)
+// on bf16 as one pass, and its gradient as one pass. torch takes five kernels forward (two products, the
+// negation, the concatenation, the sum) over a transposed view, and more backward. Each thread owns one
+// (d, d + D/2) pair and rounds where torch rounds, so the results are torch's bits; elementwise, so
+// batch-invariant. LibTorch-free: kernels/rope.cpp is the glue.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/rope_launch.h"
+
+namespace zerorl::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ float f(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float round_bf(float v) { return __bfloat162float(__float2bfloat16_rn(v)); }
+
+// Forward, with x1 = x[d], x2 = x[d + D/2] (rotate_half(x) = [-x2, x1]):
+//   out[d] = bf16(bf16(x1 c1) + bf16(-x2 s1)), out[d + D/2] = bf16(bf16(x2 c2) + bf16(x1 s2)).
+// Backward (autograd through that formula, the two contributions to each x element one bf16 add):
+//   dx[d] = bf16(bf16(g1 c1) + bf16(g2 s2)), dx[d + D/2] = bf16(bf16(g2 c2) - bf16(g1 s1)).
+__global__ void __launch_bounds__(kThreads)
+    rope_kernel(const __nv_bfloat16* __restrict__ x, RopeStrides xs, const __nv_bfloat16* __restrict__ cos,
+                const __nv_bfloat16* __restrict__ sin, RopeStrides cs, __nv_bfloat16* __restrict__ out,
+                int64_t B, int64_t H, int64_t T, int64_t D, bool backward) {
+  const int64_t half = D / 2;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (i >= B * T * H * half) return;
+  const int64_t d = i % half, h = (i / half) % H, t = (i / (half * H)) % T, b = i / (half * H * T);
+  const int64_t xo = b * xs.b + h * xs.h + t * xs.t, co = b * cs.b + t * cs.t, oo = ((b * T + t) * H + h) * D;
+  const float v1 = f(x[xo + d]), v2 = f(x[xo + d + half]);
+  const float c1 = f(cos[co + d]), c2 = f(cos[co + d + half]), s1 = f(sin[co + d]),
+              s2 = f(sin[co + d + half]);
+  if (!backward) {
+    out[oo + d] = __float2bfloat16_rn(round_bf(v1 * c1) + round_bf(-v2 * s1));
+    out[oo + d + half] = __float2bfloat16_rn(round_bf(v2 * c2) + round_bf(v1 * s2));
+  } else {
+    out[oo + d] = __float2bfloat16_rn(round_bf(v1 * c1) + round_bf(v2 * s2));
+    out[oo + d + half] = __float2bfloat16_rn(round_bf(v2 * c2) + -round_bf(v1 * s1));
+  }
+}
+
+}  // namespace
+
+const char* launch_rope_bf16(const void* x, RopeStrides xs, const void* cos, const void* sin, RopeStrides cs,
+                             void* out, int64_t B, int64_t H, int64_t T, int64_t D, bool backward,
+                             void* stream) {
+  const int64_t pairs = B * H * T * (D / 2);
+  if (pairs == 0) return nullptr;
+  if (D % 2 != 0) return "rope kernel: head_dim must be even";
+  const auto bf = [](const void* p) { return static_cast<const __nv_bfloat16*>(p); };
+  rope_kernel<<<static_cast<unsigned>((pairs + kThreads - 1) / kThreads), kThreads, 0,
+                static_cast<cudaStream_t>(stream)>>>(bf(x), xs, bf(cos), bf(sin), cs,
+                                                     static_cast<__nv_bfloat16*>(out), B, H, T, D, backward);
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
+}  // namespace zerorl::kernels

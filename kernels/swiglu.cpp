@@ -1,0 +1,73 @@
+// kernels/swiglu.cpp: the LibTorch side of kernels/swiglu.h: the twin and the autograd node around the
+// CUDA kernels.
+#include "kernels/swiglu.h"
+
+#include "core/error.h"
+
+#ifdef ZERORL_CUDA_KERNELS
+#include <c10/cuda/CUDAStream.h>
+
+#include "kernels/swiglu_launch.h"
+#endif
+
+namespace zerorl::kernels {
+namespace {
+
+#ifdef ZERORL_CUDA_KERNELS
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+void* stream_of(const torch::Tensor& t) {
+  return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
+}
+
+class SiluMulFunction : public torch::autograd::Function<SiluMulFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& gate, const torch::Tensor& up) {
+    auto g = gate.contiguous(), u = up.contiguous();
+    auto y = torch::empty_like(g);
+    const char* err = launch_silu_mul_bf16(g.data_ptr(), u.data_ptr(), y.data_ptr(), g.numel(), stream_of(g));
+    ZRL_CHECK(err == nullptr, "silu_mul kernel: {}", err ? err : "");
+    ctx->save_for_backward({g, u});
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto s = ctx->get_saved_variables();
+    const auto &g = s[0], &u = s[1];
+    ZRL_CHECK(grads[0].scalar_type() == torch::kBFloat16 && grads[0].sizes() == g.sizes(),
+              "silu_mul backward: the gradient must be bf16 shaped {}", c10::str(g.sizes()));
+    auto dy = grads[0].contiguous();
+    auto d_gate = torch::empty_like(g), d_up = torch::empty_like(u);
+    const char* err =
+        launch_silu_mul_backward_bf16(g.data_ptr(), u.data_ptr(), dy.data_ptr(), d_gate.data_ptr(),
+                                      d_up.data_ptr(), g.numel(), stream_of(g));
+    ZRL_CHECK(err == nullptr, "silu_mul backward kernel: {}", err ? err : "");
+    return {d_gate, d_up};
+  }
+};
+#endif
+
+}  // namespace
+
+torch::Tensor silu_mul_reference(const torch::Tensor& gate, const torch::Tensor& up) {
+  return torch::silu(gate) * up;
+}
+
+bool use_silu_mul_kernel(const torch::Tensor& gate, const torch::Tensor& up) {
+  return enabled() && gate.is_cuda() && gate.scalar_type() == torch::kBFloat16 &&
+         up.scalar_type() == torch::kBFloat16 && gate.sizes() == up.sizes() && gate.device() == up.device();
+}
+
+torch::Tensor silu_mul(const torch::Tensor& gate, const torch::Tensor& up) {
+#ifdef ZERORL_CUDA_KERNELS
+  ZRL_CHECK(use_silu_mul_kernel(gate, up),
+            "kernels::silu_mul: gate {} and up {} must be bf16 CUDA tensors of one shape",
+            c10::str(gate.sizes()), c10::str(up.sizes()));
+  return SiluMulFunction::apply(gate, up);
+#else
+  ZRL_FAIL("kernels::silu_mul: this build has no CUDA kernels (gate {}, up {})", c10::str(gate.sizes()),
+           c10::str(up.sizes()));
+#endif
+}
+
+}  // namespace zerorl::kernels

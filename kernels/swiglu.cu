@@ -1,0 +1,123 @@
+// kernels/swiglu.cu: silu(gate) * up on bf16 and its backward, each one pass over memory (torch runs two
+// kernels forward and three backward, and autograd keeps silu(gate) as well). The float math copies
+// ATen's silu / silu_backward kernels (ActivationSiluKernel.cu) and its bf16 mul, rounding where they round,
+// so the results are torch's bits. Elementwise: batch-invariant. LibTorch-free: kernels/swiglu.cpp is the
+// glue.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/swiglu_launch.h"
+
+namespace zerorl::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kVec = 8;  // bf16 per 16-byte access
+
+__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ __nv_bfloat16 to_bf(float v) { return __float2bfloat16_rn(v); }
+
+// ATen silu: x / (1 + exp(-x)) in float.
+__device__ __forceinline__ float silu(float x) { return x / (1.0f + expf(-x)); }
+
+__device__ __forceinline__ __nv_bfloat16 silu_mul_one(__nv_bfloat16 g, __nv_bfloat16 u) {
+  return to_bf(to_f(to_bf(silu(to_f(g)))) * to_f(u));
+}
+
+// d_up = bf16(dy a), a = bf16(silu(g)); d_a = bf16(dy u); d_g = ATen silu_backward(d_a, g).
+__device__ __forceinline__ void silu_mul_grad_one(__nv_bfloat16 g, __nv_bfloat16 u, __nv_bfloat16 dy,
+                                                  __nv_bfloat16& d_g, __nv_bfloat16& d_u) {
+  const float x = to_f(g), a = to_f(to_bf(silu(x))), d = to_f(dy);
+  d_u = to_bf(d * a);
+  const float d_a = to_f(to_bf(d * to_f(u)));
+  const float s = 1.0f / (1.0f + expf(-x));
+  d_g = to_bf(d_a * s * (1.0f + x * (1.0f - s)));
+}
+
+union Pack {
+  uint4 raw;
+  __nv_bfloat16 v[kVec];
+};
+
+// One thread per kVec elements (n % kVec == 0, 16-byte aligned pointers), else one per element.
+template <bool kVectorized>
+__global__ void __launch_bounds__(kThreads)
+    silu_mul_kernel(const __nv_bfloat16* __restrict__ gate, const __nv_bfloat16* __restrict__ up,
+                    __nv_bfloat16* __restrict__ y, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if constexpr (kVectorized) {
+    if (i * kVec >= n) return;
+    Pack g, u, out;
+    g.raw = reinterpret_cast<const uint4*>(gate)[i];
+    u.raw = reinterpret_cast<const uint4*>(up)[i];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) out.v[k] = silu_mul_one(g.v[k], u.v[k]);
+    reinterpret_cast<uint4*>(y)[i] = out.raw;
+  } else {
+    if (i < n) y[i] = silu_mul_one(gate[i], up[i]);
+  }
+}
+
+template <bool kVectorized>
+__global__ void __launch_bounds__(kThreads)
+    silu_mul_backward_kernel(const __nv_bfloat16* __restrict__ gate, const __nv_bfloat16* __restrict__ up,
+                             const __nv_bfloat16* __restrict__ dy, __nv_bfloat16* __restrict__ d_gate,
+                             __nv_bfloat16* __restrict__ d_up, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if constexpr (kVectorized) {
+    if (i * kVec >= n) return;
+    Pack g, u, d, dg, du;
+    g.raw = reinterpret_cast<const uint4*>(gate)[i];
+    u.raw = reinterpret_cast<const uint4*>(up)[i];
+    d.raw = reinterpret_cast<const uint4*>(dy)[i];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) silu_mul_grad_one(g.v[k], u.v[k], d.v[k], dg.v[k], du.v[k]);
+    reinterpret_cast<uint4*>(d_gate)[i] = dg.raw;
+    reinterpret_cast<uint4*>(d_up)[i] = du.raw;
+  } else {
+    if (i < n) silu_mul_grad_one(gate[i], up[i], dy[i], d_gate[i], d_up[i]);
+  }
+}
+
+bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+unsigned blocks_for(int64_t items) { return static_cast<unsigned>((items + kThreads - 1) / kThreads); }
+
+const char* launch_status() {
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
+const __nv_bfloat16* bf(const void* p) { return static_cast<const __nv_bfloat16*>(p); }
+__nv_bfloat16* bf(void* p) { return static_cast<__nv_bfloat16*>(p); }
+
+}  // namespace
+
+const char* launch_silu_mul_bf16(const void* gate, const void* up, void* y, int64_t n, void* stream) {
+  if (n == 0) return nullptr;
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (n % kVec == 0 && aligned(gate) && aligned(up) && aligned(y)) {
+    silu_mul_kernel<true><<<blocks_for(n / kVec), kThreads, 0, s>>>(bf(gate), bf(up), bf(y), n);
+  } else {
+    silu_mul_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(bf(gate), bf(up), bf(y), n);
+  }
+  return launch_status();
+}
+
+const char* launch_silu_mul_backward_bf16(const void* gate, const void* up, const void* dy, void* d_gate,
+                                          void* d_up, int64_t n, void* stream) {
+  if (n == 0) return nullptr;
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (n % kVec == 0 && aligned(gate) && aligned(up) && aligned(dy) && aligned(d_gate) && aligned(d_up)) {
+    silu_mul_backward_kernel<true>
+        <<<blocks_for(n / kVec), kThreads, 0, s>>>(bf(gate), bf(up), bf(dy), bf(d_gate), bf(d_up), n);
+  } else {
+    silu_mul_backward_kernel<false>
+        <<<blocks_for(n), kThreads, 0, s>>>(bf(gate), bf(up), bf(dy), bf(d_gate), bf(d_up), n);
+  }
+  return launch_status();
+}
+
+}  // namespace zerorl::kernels

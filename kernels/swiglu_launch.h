@@ -1,0 +1,17 @@
+// kernels/swiglu_launch.h: the LibTorch-free entries of kernels/swiglu.cu (compiled by nvcc).
+#pragma once
+
+#include <cstdint>
+
+namespace zerorl::kernels {
+
+// y = bf16(bf16(silu(gate)) * up) over n bf16 elements (all contiguous). Returns nullptr, or the launch
+// error.
+const char* launch_silu_mul_bf16(const void* gate, const void* up, void* y, int64_t n, void* stream);
+
+// With a = bf16(silu(gate)): d_up = bf16(dy * a); d_gate = bf16(bf16(dy * up) * silu'(gate)), torch's
+// roundings for autograd through silu(gate) * up.
+const char* launch_silu_mul_backward_bf16(const void* gate, const void* up, const void* dy, void* d_gate,
+                                          void* d_up, int64_t n, void* stream);
+
+}  // namespace zerorl::kernels
