@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "dist/control_client.h"
 #include "dist/control_server.h"
+#include "dist/mpmd.h"
 #include "model/device.h"
 #include "rollout/worker.h"
 #include "trainer/components.h"
@@ -51,6 +52,8 @@ std::unique_ptr<dist::ControlClient> register_with(const std::string& trainer, c
 
 int run_rollout_worker(const Config& cfg, const std::string& trainer_address, double reconnect_s,
                        const std::string& cuda_ipc) {
+  // Beside data-parallel ranks in one MPMD mpirun: in MPI until a clean end (dist/mpmd.h).
+  dist::MpmdMembership mpi(dist::discover(nullptr, /*mpmd_apps=*/true));
   ZRL_CHECK(
       !cfg.rollout.auth_token_file.empty(),
       "zerorl rollout-worker needs rollout.auth_token_file (the file holding the trainer's shared secret)");
@@ -112,6 +115,7 @@ int run_rollout_worker(const Config& cfg, const std::string& trainer_address, do
                  "(%s)%s\n",
                  clean ? "done" : "error", static_cast<long long>(groups), static_cast<long long>(calls),
                  static_cast<long long>(updates), stats.end_reason.c_str(), hint);
+    if (clean) mpi.leave();
     return clean ? 0 : 1;
   }
 }

@@ -54,15 +54,17 @@ std::unique_ptr<Communicator> make_communicator(const Context& ctx, const CommOp
             "dist.backend = '{}': expected auto, mpi or nccl", o.backend);
   ZRL_CHECK(o.timeout_s > 0, "dist.timeout_s = {}: must be > 0", o.timeout_s);
   if (ctx.world_size == 1 && o.backend == "auto") return detail::make_local();
-  // MPI_Init waits for every process of the launch, and the other programs of an MPMD launch (rollout
-  // workers) never call it: the job would hang until they exit, then mpirun would abort it.
+  // MPI_Init waits for every process of the launch. In an MPMD launch the workers join MPI only where the
+  // first app context has several processes (Context::mpmd_joins_mpi, dist/mpmd.h): only those ranks may
+  // open an MPI world, over their own app context.
   ZRL_CHECK(
-      !ctx.mpmd(),
-      "this {} launch has {} app contexts (MPMD, `mpirun ... : ...`) and this process's app context has "
-      "{} process(es) with dist.backend = {}: a data-parallel world cannot share an mpirun with other "
-      "programs (MPI_Init would wait for all of them); start data-parallel ranks in an mpirun of their "
-      "own, or one trainer process with dist.backend = auto beside the rollout workers",
-      ctx.launcher, ctx.apps, ctx.world_size, o.backend);
+      !ctx.mpmd() || (ctx.mpmd_joins_mpi() && ctx.app == 0),
+      "this {} launch has {} app contexts (MPMD, `mpirun ... : ...`) and this process's app context ({}) has "
+      "{} process(es) with dist.backend = {}: data-parallel ranks share an mpirun with rollout workers only "
+      "as "
+      "its first app context with 2 or more processes (`mpirun -np N zerorl train ... : -np M zerorl "
+      "rollout-worker ...`); a single trainer beside its workers takes dist.backend = auto",
+      ctx.launcher, ctx.apps, ctx.app, ctx.world_size, o.backend);
   const std::string want = o.backend == "auto" ? (o.cuda ? "nccl" : "mpi") : o.backend;
   ZRL_CHECK(
       !(want == "nccl" && !o.cuda),

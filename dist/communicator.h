@@ -60,8 +60,10 @@ struct CommOptions {
 // World size 1 with backend auto: the local backend (no MPI initialised). Otherwise the backend asked for
 // (an explicit mpi or nccl at world size 1 runs the real backend: tests, benchmarks of the data-parallel
 // path); MPI is initialised here when the process has not done it itself (and finalised by the
-// communicator that did). In an MPMD launch (ctx.mpmd()) only the local backend is possible. Throws naming
-// dist.backend when the backend is not built into this binary or does not fit the device.
+// communicator that did). In an MPMD launch (ctx.mpmd()) the ranks of the first app context, when it has
+// several, get a communicator over that app context (the workers beside them join MPI through
+// dist/mpmd.h); every other MPMD process gets only the local backend. Throws naming dist.backend when the
+// backend is not built into this binary or does not fit the device.
 std::unique_ptr<Communicator> make_communicator(const Context& ctx, const CommOptions& options);
 
 // Backends built into this binary, e.g. "local mpi" or "local mpi nccl".

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace zerorl::dist {
 
@@ -16,10 +17,16 @@ struct Context {
   // An MPMD launch (`mpirun -np 1 zerorl train ... : -np 2 zerorl rollout-worker ...`) has several app
   // contexts; rank, world size and local rank above are then this process's app context's, not MPI's
   // (MPI_COMM_WORLD spans every program of the launch, which MPI_Init would wait for).
-  int app = 0;   // this process's app context (0 unless MPMD)
-  int apps = 1;  // app contexts in the launch
+  int app = 0;                 // this process's app context (0 unless MPMD)
+  int apps = 1;                // app contexts in the launch
+  int app_first = 0;           // the MPI world rank of this app context's rank 0 (0 unless MPMD)
+  std::vector<int> app_sizes;  // processes per app context, in order (empty unless MPMD)
   bool is_main() const { return rank == 0; }
   bool mpmd() const { return apps > 1; }
+  // An MPMD launch whose first app context (the trainer) has several processes: data-parallel ranks beside
+  // rollout workers. Every process of it joins MPI (MPI_Init waits for all of them); the ranks talk over a
+  // communicator of their own app context, the workers over TCP only (dist/mpmd.h).
+  bool mpmd_joins_mpi() const { return mpmd() && !app_sizes.empty() && app_sizes[0] > 1; }
 };
 
 // Reads OMPI_COMM_WORLD_{RANK,SIZE,LOCAL_RANK}, then SLURM_{PROCID,NTASKS,LOCALID}, then

@@ -66,14 +66,8 @@ class MpiWork : public Work {
 class MpiCommunicator : public Communicator {
  public:
   MpiCommunicator(const Context& ctx, double timeout_s) {
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (!initialized) {
-      int provided = 0;
-      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-      owns_mpi_ = true;
-    }
-    MPI_Comm_dup(MPI_COMM_WORLD, &comm_);
+    owns_mpi_ = init_mpi();
+    comm_ = app_communicator(ctx);  // MPI_COMM_WORLD's copy, or the app context's in an MPMD launch
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);  // errors come back to the watch, which names ranks
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);

@@ -12,6 +12,30 @@
 
 namespace zerorl::dist {
 
+bool init_mpi() {
+  int initialized = 0, provided = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) return false;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  return true;
+}
+
+MPI_Comm app_communicator(const Context& ctx) {
+  MPI_Comm comm = MPI_COMM_NULL;
+  if (!ctx.mpmd()) {
+    MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+    return comm;
+  }
+  MPI_Group world = MPI_GROUP_NULL, app = MPI_GROUP_NULL;
+  MPI_Comm_group(MPI_COMM_WORLD, &world);
+  int range[1][3] = {{ctx.app_first, ctx.app_first + ctx.world_size - 1, 1}};
+  MPI_Group_range_incl(world, 1, range, &app);
+  MPI_Comm_create_group(MPI_COMM_WORLD, app, /*tag=*/ctx.app, &comm);
+  MPI_Group_free(&app);
+  MPI_Group_free(&world);
+  return comm;
+}
+
 namespace {
 using Clock = std::chrono::steady_clock;
 Clock::time_point after(double seconds) {

@@ -11,7 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "dist/context.h"
+
 namespace zerorl::dist {
+
+// MPI_Init_thread (funneled) unless the process already did; true where this call initialised MPI (the
+// caller then finalises it).
+bool init_mpi();
+
+// A new communicator of this process's ranks: MPI_COMM_WORLD duplicated, or in an MPMD launch its own app
+// context's processes (MPI_Comm_create_group: collective over those only, so the rollout workers, which
+// joined MPI but never call it, are not waited for).
+MPI_Comm app_communicator(const Context& ctx);
 
 class MpiWatch {
  public:

@@ -61,14 +61,8 @@ class NcclCommunicator : public Communicator {
  public:
   NcclCommunicator(const Context& ctx, double timeout_s)
       : device_(torch::kCUDA, static_cast<c10::DeviceIndex>(ctx.local_rank)) {
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (!initialized) {
-      int provided = 0;
-      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-      owns_mpi_ = true;
-    }
-    MPI_Comm_dup(MPI_COMM_WORLD, &mpi_);
+    owns_mpi_ = init_mpi();
+    mpi_ = app_communicator(ctx);  // MPI_COMM_WORLD's copy, or the app context's in an MPMD launch
     MPI_Comm_set_errhandler(mpi_, MPI_ERRORS_RETURN);
     MPI_Comm_rank(mpi_, &rank_);
     MPI_Comm_size(mpi_, &size_);

@@ -65,20 +65,25 @@ TEST(LocalComm, BadOptionsNameTheKey) {
 }
 
 // An MPMD mpirun (`train : rollout-worker`): one trainer process with dist.backend auto is the local backend
-// (no MPI_Init, which would wait for the workers); anything needing MPI is an error naming the launch, raised
-// before MPI is touched (this test runs without mpirun).
+// (no MPI_Init, which would wait for the workers); data-parallel ranks may open MPI only as the first app
+// context with 2 or more processes (the workers then join MPI, dist/mpmd.h). Anything else is an error
+// naming the launch, raised before MPI is touched (this test runs without mpirun).
 TEST(LocalComm, MpmdLaunchGetsTheLocalBackendOrAClearError) {
   Context trainer;
-  trainer.launcher = "mpirun", trainer.apps = 2;
+  trainer.launcher = "mpirun", trainer.apps = 2, trainer.app_sizes = {1, 2};
   EXPECT_EQ(make_communicator(trainer, CommOptions{})->backend(), "local");
-  Context two = trainer;
-  two.world_size = 2;
+  Context second = trainer;  // ranks of the second app context: the workers did not join MPI for them
+  second.app = 1, second.app_first = 1, second.world_size = 2;
+  Context second_of_two = second;  // the first app context has 2, but these ranks are not it
+  second_of_two.app_sizes = {2, 2}, second_of_two.app_first = 2;
   CommOptions mpi;
   mpi.backend = "mpi";
-  for (const auto& [ctx, options] : {std::pair{two, CommOptions{}}, {trainer, mpi}, {two, mpi}}) {
+  for (const auto& [ctx, options] :
+       {std::pair{trainer, mpi}, {second, CommOptions{}}, {second, mpi}, {second_of_two, CommOptions{}}}) {
     try {
       make_communicator(ctx, options);
-      ADD_FAILURE() << "no error for an MPMD launch of " << ctx.world_size << " with " << options.backend;
+      ADD_FAILURE() << "no error for app context " << ctx.app << " of " << ctx.world_size << " with "
+                    << options.backend;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("2 app contexts (MPMD"), std::string::npos) << e.what();
     }

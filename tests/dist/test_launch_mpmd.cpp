@@ -1,7 +1,9 @@
-// tests/dist/test_launch_mpmd.cpp: rollout workers started by one MPMD mpirun (`-np 1 zerorl train : -np 2
-// zerorl rollout-worker`, label dist): the trainer is a world of one, both workers register, the run ends 0
-// and leaves no process. Not here: separately started workers (test_rollout_workers.cpp), Slurm
-// (test_slurm.cpp).
+// tests/dist/test_launch_mpmd.cpp: rollout workers started by one MPMD mpirun (label dist). `-np 1 zerorl
+// train : -np 2 zerorl rollout-worker`: the trainer is a world of one, both workers register, the run ends 0
+// and leaves no process. `-np 2 zerorl train : -np 2 zerorl rollout-worker`: the two data-parallel ranks
+// talk over their own app context (the workers join MPI but never call it) and end with the metrics and
+// weights of two colocated ranks. Not here: separately started workers (test_rollout_workers.cpp,
+// test_dp_workers.cpp), Slurm (test_slurm.cpp).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,6 +13,7 @@
 #include "core/files.h"
 #include "core/json_io.h"
 #include "tests/dist/free_port.h"
+#include "tests/dist/rollout_workers_helpers.h"
 #include "tests/run_process.h"
 
 namespace fs = std::filesystem;
@@ -69,6 +72,54 @@ TEST(LaunchMpmd, TrainerAndTwoWorkersInOneMpirun) {
   for (const auto& m : metrics) EXPECT_EQ(m["rollout/workers"], 2) << m.dump();
   EXPECT_TRUE(fs::exists(run + "/checkpoints/step_2/manifest.json")) << out;
   // mpirun returned: nothing of this launch is left.
+  const auto left = processes_with(token);
+  EXPECT_TRUE(left.empty()) << left.size() << " processes left, first: " << (left.empty() ? "" : left[0]);
+}
+
+TEST(LaunchMpmd, TwoDataParallelRanksAndTwoWorkersInOneMpirunEqualTwoColocatedRanks) {
+  using testing::kThreeSteps;
+  using testing::plus;
+  using testing::zerorl_tiny;
+  const std::string a = testing::fresh_run("mpmd_dp_colocated"), b = testing::fresh_run("mpmd_dp_workers");
+  // --bind-to none in both: mpirun binds 2 processes to a core each but leaves 4 on 2 cores unbound, and the
+  // thread count changes LibTorch's float sums.
+  const std::vector<std::string> mpirun{ZERORL_MPIEXEC, "--oversubscribe", "--bind-to", "none", "-np", "2"};
+  ASSERT_EQ(testing::wait_exit(testing::spawn_logged(
+                plus(mpirun, zerorl_tiny("train", plus(kThreeSteps, {"--set", "run.output_dir=" + a}))),
+                a + ".log")),
+            0)
+      << read_file(a + ".log");
+  const std::string token = b + "_token";
+  write_file_atomic(token, "the mpmd data-parallel test's secret\n");
+  const std::string address = "127.0.0.1:" + std::to_string(testing::free_port());
+  const std::vector<std::string> secret{"--set", "rollout.auth_token_file=" + token, "--set",
+                                        "rollout.worker_wait_s=120"};
+  auto args =
+      plus(mpirun,
+           zerorl_tiny("train", plus(plus(kThreeSteps, secret),
+                                     {"--set", "run.output_dir=" + b, "--set", "rollout.mode=workers",
+                                      "--set", "rollout.workers=2", "--set", "rollout.listen=" + address})));
+  args = plus(plus(args, {":", "-np", "2"}),
+              zerorl_tiny("rollout-worker", plus(secret, {"--trainer", address})));
+  const int code = testing::wait_exit(testing::spawn_logged(args, b + ".log"));
+  const std::string out = read_file(b + ".log");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(count(out, "zerorl rollout-worker: done after [1-9][0-9]* groups"), 2u) << out;
+  const auto ra = read_jsonl(a + "/metrics.jsonl"), rb = read_jsonl(b + "/metrics.jsonl");
+  ASSERT_EQ(ra.size(), 3u);
+  ASSERT_EQ(rb.size(), 3u) << out;
+  for (size_t i = 0; i < ra.size(); ++i) {
+    for (const auto& [k, v] : ra[i].items()) {  // all but where and when generation ran (test_dp_workers.cpp)
+      if (k.rfind("time/", 0) == 0 || k.rfind("rollout/", 0) == 0 || k.rfind("tokens_per_s/", 0) == 0 ||
+          k == "rollout_logprob_diff")
+        continue;
+      EXPECT_EQ(v, rb[i].value(k, Json())) << "step " << i + 1 << " " << k;
+    }
+    EXPECT_EQ(rb[i]["rollout/workers"], 2) << rb[i].dump();
+  }
+  EXPECT_TRUE(read_file(a + "/checkpoints/step_3/model.safetensors") ==
+              read_file(b + "/checkpoints/step_3/model.safetensors"))
+      << "the step-3 weights differ";
   const auto left = processes_with(token);
   EXPECT_TRUE(left.empty()) << left.size() << " processes left, first: " << (left.empty() ? "" : left[0]);
 }
