@@ -9,8 +9,8 @@
 
 #ifdef ZERORL_CUDA_KERNELS
 #include <ATen/cuda/CUDAContext.h>
-#include <c10/cuda/CUDAStream.h>
 
+#include "kernels/cuda_glue.h"
 #include "kernels/rms_norm_launch.h"
 #endif
 
@@ -29,11 +29,11 @@ std::vector<torch::Tensor> run_kernel(const torch::Tensor& x, const torch::Tenso
   const int64_t rows = hidden == 0 ? 0 : xc.numel() / hidden;
   auto y = torch::empty_like(xc), sum = delta.defined() ? torch::empty_like(xc) : xc;
   auto rstd = torch::empty({rows}, xc.options().dtype(torch::kFloat32));
-  const char* err = launch_rms_norm_bf16(xc.data_ptr(), dc.defined() ? dc.data_ptr() : nullptr, wc.data_ptr(),
-                                         delta.defined() ? sum.data_ptr() : nullptr, y.data_ptr(),
-                                         rstd.data_ptr<float>(), rows, hidden, static_cast<float>(eps),
-                                         c10::cuda::getCurrentCUDAStream(x.device().index()).stream());
-  ZRL_CHECK(err == nullptr, "rms_norm kernel: {}", err ? err : "");
+  const char* err =
+      launch_rms_norm_bf16(xc.data_ptr(), dc.defined() ? dc.data_ptr() : nullptr, wc.data_ptr(),
+                           delta.defined() ? sum.data_ptr() : nullptr, y.data_ptr(), rstd.data_ptr<float>(),
+                           rows, hidden, static_cast<float>(eps), stream_of(x));
+  check_launch(err, "rms_norm");
   return {sum, y, rstd};
 }
 
@@ -52,11 +52,11 @@ std::pair<torch::Tensor, torch::Tensor> norm_backward(const torch::Tensor& sum, 
   const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
   const int64_t blocks = std::min<int64_t>(rows, 4 * sms);
   auto partial = torch::empty({blocks, hidden}, sum.options().dtype(torch::kFloat32));
-  const char* err = launch_rms_norm_backward_bf16(
-      sum.data_ptr(), wc.data_ptr(), rstd.data_ptr<float>(), dyc.data_ptr(),
-      drc.defined() ? drc.data_ptr() : nullptr, dx.data_ptr(), partial.data_ptr<float>(), rows, hidden,
-      blocks, c10::cuda::getCurrentCUDAStream(sum.device().index()).stream());
-  ZRL_CHECK(err == nullptr, "rms_norm backward kernel: {}", err ? err : "");
+  const char* err =
+      launch_rms_norm_backward_bf16(sum.data_ptr(), wc.data_ptr(), rstd.data_ptr<float>(), dyc.data_ptr(),
+                                    drc.defined() ? drc.data_ptr() : nullptr, dx.data_ptr(),
+                                    partial.data_ptr<float>(), rows, hidden, blocks, stream_of(sum));
+  check_launch(err, "rms_norm backward");
   return {dx, partial.sum(0).to(w.scalar_type())};
 }
 

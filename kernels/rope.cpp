@@ -5,8 +5,7 @@
 #include "core/error.h"
 
 #ifdef ZERORL_CUDA_KERNELS
-#include <c10/cuda/CUDAStream.h>
-
+#include "kernels/cuda_glue.h"
 #include "kernels/rope_launch.h"
 #endif
 
@@ -25,10 +24,10 @@ torch::Tensor run_rope(const torch::Tensor& x, const torch::Tensor& cos, const t
   auto c = cos.expand({B, 1, T, D}), s = sin.expand({B, 1, T, D});
   ZRL_CHECK(c.strides() == s.strides() && c.stride(3) == 1, "rope kernel: cos and sin must share one layout");
   auto out = torch::empty_strided({B, H, T, D}, {T * H * D, D, H * D, 1}, x.options());
-  const char* err = launch_rope_bf16(xc.data_ptr(), {xc.stride(0), xc.stride(1), xc.stride(2)}, c.data_ptr(),
-                                     s.data_ptr(), {c.stride(0), 0, c.stride(2)}, out.data_ptr(), B, H, T, D,
-                                     backward, c10::cuda::getCurrentCUDAStream(x.device().index()).stream());
-  ZRL_CHECK(err == nullptr, "rope kernel: {}", err ? err : "");
+  const char* err =
+      launch_rope_bf16(xc.data_ptr(), {xc.stride(0), xc.stride(1), xc.stride(2)}, c.data_ptr(), s.data_ptr(),
+                       {c.stride(0), 0, c.stride(2)}, out.data_ptr(), B, H, T, D, backward, stream_of(x));
+  check_launch(err, "rope");
   return out;
 }
 

@@ -5,8 +5,7 @@
 #include "core/error.h"
 
 #ifdef ZERORL_CUDA_KERNELS
-#include <c10/cuda/CUDAStream.h>
-
+#include "kernels/cuda_glue.h"
 #include "kernels/swiglu_launch.h"
 #endif
 
@@ -17,17 +16,13 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-void* stream_of(const torch::Tensor& t) {
-  return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
-}
-
 class SiluMulFunction : public torch::autograd::Function<SiluMulFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& gate, const torch::Tensor& up) {
     auto g = gate.contiguous(), u = up.contiguous();
     auto y = torch::empty_like(g);
     const char* err = launch_silu_mul_bf16(g.data_ptr(), u.data_ptr(), y.data_ptr(), g.numel(), stream_of(g));
-    ZRL_CHECK(err == nullptr, "silu_mul kernel: {}", err ? err : "");
+    check_launch(err, "silu_mul");
     ctx->save_for_backward({g, u});
     return y;
   }
@@ -41,7 +36,7 @@ class SiluMulFunction : public torch::autograd::Function<SiluMulFunction> {
     const char* err =
         launch_silu_mul_backward_bf16(g.data_ptr(), u.data_ptr(), dy.data_ptr(), d_gate.data_ptr(),
                                       d_up.data_ptr(), g.numel(), stream_of(g));
-    ZRL_CHECK(err == nullptr, "silu_mul backward kernel: {}", err ? err : "");
+    check_launch(err, "silu_mul backward");
     return {d_gate, d_up};
   }
 };

@@ -5,8 +5,7 @@
 #include "core/error.h"
 
 #ifdef ZERORL_CUDA_KERNELS
-#include <c10/cuda/CUDAStream.h>
-
+#include "kernels/cuda_glue.h"
 #include "kernels/token_logprobs_launch.h"
 #endif
 
@@ -49,11 +48,11 @@ TokenLogprobs token_logprobs(const torch::Tensor& logits, const torch::Tensor& i
   auto options = x.options().dtype(torch::kFloat32);
   const int64_t n = x.size(0);
   TokenLogprobs out{torch::empty({n}, options), torch::empty({n}, options), torch::empty({n}, options)};
-  const char* err = launch_token_logprobs(
-      x.data_ptr(), x.scalar_type() == torch::kBFloat16, id.data_ptr<int64_t>(), out.logp.data_ptr<float>(),
-      out.entropy.data_ptr<float>(), out.lse.data_ptr<float>(), n, x.size(1), static_cast<float>(temperature),
-      c10::cuda::getCurrentCUDAStream(x.device().index()).stream());
-  ZRL_CHECK(err == nullptr, "token_logprobs kernel: {}", err ? err : "");
+  const char* err = launch_token_logprobs(x.data_ptr(), x.scalar_type() == torch::kBFloat16,
+                                          id.data_ptr<int64_t>(), out.logp.data_ptr<float>(),
+                                          out.entropy.data_ptr<float>(), out.lse.data_ptr<float>(), n,
+                                          x.size(1), static_cast<float>(temperature), stream_of(x));
+  check_launch(err, "token_logprobs");
   return out;
 #else
   (void)temperature;
@@ -80,8 +79,8 @@ torch::Tensor token_logprobs_backward(const torch::Tensor& logits, const torch::
   const char* err = launch_token_logprobs_backward(
       x.data_ptr(), x.scalar_type() == torch::kBFloat16, id.data_ptr<int64_t>(), l.data_ptr<float>(),
       g.data_ptr<float>(), out.data_ptr(), out_dtype == torch::kBFloat16, n, x.size(1),
-      static_cast<float>(temperature), c10::cuda::getCurrentCUDAStream(x.device().index()).stream());
-  ZRL_CHECK(err == nullptr, "token_logprobs backward kernel: {}", err ? err : "");
+      static_cast<float>(temperature), stream_of(x));
+  check_launch(err, "token_logprobs backward");
   return out;
 #else
   (void)lse, (void)grad, (void)temperature, (void)out_dtype;

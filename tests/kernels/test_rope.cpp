@@ -14,6 +14,7 @@ namespace zerorl::kernels {
 namespace {
 
 using kernel_test::cuda_bf16;
+using kernel_test::differences;
 using kernel_test::expect_close;
 using kernel_test::kernel_here;
 using kernel_test::values;
@@ -45,12 +46,6 @@ TEST(RopeTwin, RotatesEachPairByItsAngle) {
         }
   expect_close(rope_reference(x, cos, sin), torch::tensor(want).view({B, H, T, D}), 1e-6, "twin vs loop");
   EXPECT_FALSE(use_rope_kernel(x.to(torch::kBFloat16), cos.to(torch::kBFloat16), sin.to(torch::kBFloat16)));
-}
-
-std::string differences(const torch::Tensor& a, const torch::Tensor& b) {
-  auto d = (a.to(torch::kFloat32) - b.to(torch::kFloat32)).abs();
-  return "max |diff| " + std::to_string(d.max().item<float>()) + ", differing " +
-         std::to_string((a != b).sum().item<int64_t>()) + " of " + std::to_string(a.numel());
 }
 
 TEST(RopeGpu, ForwardAndGradientAreTorchsBits) {

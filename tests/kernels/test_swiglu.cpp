@@ -14,6 +14,7 @@ namespace zerorl::kernels {
 namespace {
 
 using kernel_test::cuda_bf16;
+using kernel_test::differences;
 using kernel_test::expect_close;
 using kernel_test::kernel_here;
 using kernel_test::values;
@@ -26,13 +27,6 @@ TEST(SwigluTwin, MatchesANaiveLoop) {
   for (size_t i = 0; i < gv.size(); ++i) want[i] = gv[i] / (1 + std::exp(-gv[i])) * uv[i];
   expect_close(silu_mul_reference(g, u), torch::tensor(want).view({3, 40}), 1e-6, "twin vs loop");
   EXPECT_FALSE(use_silu_mul_kernel(g.to(torch::kBFloat16), u.to(torch::kBFloat16))) << "CPU takes the twin";
-}
-
-// Where the maximum difference is, if any: the test's message.
-std::string differences(const torch::Tensor& a, const torch::Tensor& b) {
-  auto d = (a.to(torch::kFloat32) - b.to(torch::kFloat32)).abs();
-  return "max |diff| " + std::to_string(d.max().item<float>()) + ", differing " +
-         std::to_string((a != b).sum().item<int64_t>()) + " of " + std::to_string(a.numel());
 }
 
 TEST(SwigluGpu, ForwardAndGradientsAreTorchsBits) {
