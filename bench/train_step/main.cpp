@@ -1,10 +1,13 @@
-// bench/train_step/main.cpp: tokens/s and MFU of one policy-gradient update, the trainer's way: forward
-// to hidden states, fused lm_head -> log-probs, PPO-clip loss, token-mean aggregation, backward, AdamW.
-// Not here: rollout or verification (bench/rollout, bench/verifiers). Prints one JSON object.
+// bench/train_step/main.cpp: tokens/s and MFU of one policy-gradient update: forward to hidden states,
+// lm_head -> log-probs, PPO-clip loss, token-mean aggregation, backward, AdamW. --lm-head chunked (the
+// default, what bench/results hold): algo::linear_token_logprobs, bf16 logits chunk by chunk, recomputed in
+// backward (less memory, one more lm_head GEMM). --lm-head trainer: trainer/update.cpp's way, the float32
+// logits kept (lm->logits) and algo::token_logprobs_entropy.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 
 #include "algo/fused_adamw.h"
@@ -37,7 +40,7 @@ int main(int argc, char** argv) {
   std::string size = "1.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu";
   int64_t batch = 16, seqlen = 1024, micro = 4, steps = 5;
   bool batch_invariant = true, checkpointing = false, fused_adamw = true, kernels = true;
-  std::string profile_trace;
+  std::string profile_trace, lm_head = "chunked";
   bool profile = false;
   app.add_option("--model-size", size, "0.5b | 1.5b | tiny");
   app.add_option("--batch", batch, "sequences per update");
@@ -56,9 +59,17 @@ int main(int argc, char** argv) {
   app.add_flag("--profile", profile,
                "after the timed updates, profile one more: device time per kernel in the JSON (torch >= 2)");
   app.add_option("--profile-trace", profile_trace, "with --profile: also save the Chrome trace here");
+  app.add_option(
+      "--lm-head", lm_head,
+      "chunked (bf16 logits recomputed in backward) | trainer (float32 logits kept, as trainer/update.cpp)");
   app.add_option("--kernels", kernels,
                  "zerorl's CUDA kernels (kernels/) where built; 0 = their LibTorch twins");
   CLI11_PARSE(app, argc, argv);
+  if (lm_head != "trainer" && lm_head != "chunked") {
+    std::fprintf(stderr, "--lm-head must be trainer or chunked, got %s\n", lm_head.c_str());
+    return 2;
+  }
+  const bool chunked = lm_head == "chunked";
   zerorl::kernels::set_enabled(kernels);
   batch_invariant = batch_invariant && zerorl::compat::set_batch_invariant_gemm(true);
   model::set_causal_sdpa(!batch_invariant);  // as rollout::use_batch_invariant_gemm does for the trainer
@@ -89,10 +100,10 @@ int main(int argc, char** argv) {
     for (int64_t s = 0; s < batch; s += micro) {
       const int64_t n = std::min(micro, batch - s);
       const auto mb = ids.narrow(0, s, n);
-      const auto h = lm->hidden_states(mb);
-      const auto lp = algo::linear_token_logprobs(h.narrow(1, 0, seqlen - 1), lm->lm_head_weight(),
-                                                  mb.narrow(1, 1, seqlen - 1))
-                          .logp;
+      const auto h = lm->hidden_states(mb).narrow(1, 0, seqlen - 1);
+      const auto targets = mb.narrow(1, 1, seqlen - 1);
+      const auto lp = chunked ? algo::linear_token_logprobs(h, lm->lm_head_weight(), targets).logp
+                              : algo::token_logprobs_entropy(lm->logits(h), targets).logp;
       const auto terms = algo::policy_loss(lp, lp.detach(), adv.narrow(0, s, n));
       algo::aggregate_loss(terms.loss, mask.narrow(0, s, n), {}, global).backward();
     }
@@ -116,6 +127,7 @@ int main(int argc, char** argv) {
       {"micro_batch", micro},
       {"batch_invariant", batch_invariant},
       {"causal_sdpa", model::causal_sdpa()},
+      {"lm_head", lm_head},
       {"gradient_checkpointing", checkpointing},
       {"kernels", kernels && zerorl::kernels::compiled()},
       {"fused_adamw", fused_adamw && algo::FusedAdamW::fused_on(device)},
