@@ -2,10 +2,11 @@
 // train : -np 2 zerorl rollout-worker`: the trainer is a world of one, both workers register, the run ends 0
 // and leaves no process. `-np 2 zerorl train : -np 2 zerorl rollout-worker`: the two data-parallel ranks
 // talk over their own app context (the workers join MPI but never call it) and end with the metrics and
-// weights of two colocated ranks. Not here: separately started workers (test_rollout_workers.cpp,
-// test_dp_workers.cpp), Slurm (test_slurm.cpp).
+// weights of two colocated ranks, and a failing worker ends the whole launch. Not here: separately started
+// workers (test_rollout_workers.cpp, test_dp_workers.cpp), Slurm (test_slurm.cpp).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -120,6 +121,36 @@ TEST(LaunchMpmd, TwoDataParallelRanksAndTwoWorkersInOneMpirunEqualTwoColocatedRa
   EXPECT_TRUE(read_file(a + "/checkpoints/step_3/model.safetensors") ==
               read_file(b + "/checkpoints/step_3/model.safetensors"))
       << "the step-3 weights differ";
+  const auto left = processes_with(token);
+  EXPECT_TRUE(left.empty()) << left.size() << " processes left, first: " << (left.empty() ? "" : left[0]);
+}
+
+// A worker that fails (here: the wrong secret) exits without MPI_Finalize; mpirun then ends the whole job,
+// data-parallel ranks included, with a non-zero code, and nothing of the launch is left.
+TEST(LaunchMpmd, AFailingWorkerEndsTheDataParallelLaunch) {
+  using testing::plus;
+  using testing::zerorl_tiny;
+  const std::string b = testing::fresh_run("mpmd_dp_bad_worker");
+  const std::string token = b + "_token", wrong = b + "_wrong_token";
+  write_file_atomic(token, "the trainer's secret\n");
+  write_file_atomic(wrong, "not the trainer's secret\n");
+  const std::string address = "127.0.0.1:" + std::to_string(testing::free_port());
+  const std::vector<std::string> mpirun{ZERORL_MPIEXEC, "--oversubscribe", "--bind-to", "none", "-np", "2"};
+  auto args = plus(
+      mpirun, zerorl_tiny("train", {"--set", "trainer.steps=2", "--set", "run.output_dir=" + b, "--set",
+                                    "rollout.mode=workers", "--set", "rollout.workers=1", "--set",
+                                    "rollout.listen=" + address, "--set", "rollout.auth_token_file=" + token,
+                                    "--set", "rollout.worker_wait_s=120"}));
+  args = plus(plus(args, {":", "-np", "1"}),
+              zerorl_tiny("rollout-worker", {"--set", "rollout.auth_token_file=" + wrong, "--set",
+                                             "rollout.worker_wait_s=120", "--trainer", address}));
+  const auto t0 = std::chrono::steady_clock::now();
+  const int code = testing::wait_exit(testing::spawn_logged(args, b + ".log"));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string out = read_file(b + ".log");
+  EXPECT_NE(code, 0) << out;
+  EXPECT_LT(seconds, 90) << "the job should end when the worker fails, not after rollout.worker_wait_s";
+  EXPECT_NE(out.find("did not admit this worker"), std::string::npos) << out;  // the worker says why
   const auto left = processes_with(token);
   EXPECT_TRUE(left.empty()) << left.size() << " processes left, first: " << (left.empty() ? "" : left[0]);
 }
