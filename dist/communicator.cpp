@@ -60,10 +60,9 @@ std::unique_ptr<Communicator> make_communicator(const Context& ctx, const CommOp
   ZRL_CHECK(
       !ctx.mpmd() || (ctx.mpmd_joins_mpi() && ctx.app == 0),
       "this {} launch has {} app contexts (MPMD, `mpirun ... : ...`) and this process's app context ({}) has "
-      "{} process(es) with dist.backend = {}: data-parallel ranks share an mpirun with rollout workers only "
-      "as "
-      "its first app context with 2 or more processes (`mpirun -np N zerorl train ... : -np M zerorl "
-      "rollout-worker ...`); a single trainer beside its workers takes dist.backend = auto",
+      "{} process(es) with dist.backend = {}: data-parallel ranks share an mpirun with rollout workers "
+      "only as its first app context with 2 or more processes (`mpirun -np N zerorl train ... : -np M "
+      "zerorl rollout-worker ...`); a single trainer beside its workers takes dist.backend = auto",
       ctx.launcher, ctx.apps, ctx.app, ctx.world_size, o.backend);
   const std::string want = o.backend == "auto" ? (o.cuda ? "nccl" : "mpi") : o.backend;
   ZRL_CHECK(

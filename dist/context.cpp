@@ -54,7 +54,6 @@ void narrow_to_app(const std::function<const char*(const char*)>& get, Context& 
             c.apps, get("OMPI_APP_CTX_NUM_PROCS"), c.app, c.world_size);
   const bool one_node = env_int(get, "OMPI_COMM_WORLD_LOCAL_SIZE", 0) == c.world_size;
   c.rank -= first;
-  c.app_first = first;
   c.app_sizes = sizes;
   c.world_size = sizes[static_cast<size_t>(c.app)];
   ZRL_CHECK(c.rank >= 0 && c.rank < c.world_size, "mpirun: world rank {} is not in app context {} ({})",

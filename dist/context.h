@@ -19,9 +19,15 @@ struct Context {
   // (MPI_COMM_WORLD spans every program of the launch, which MPI_Init would wait for).
   int app = 0;                 // this process's app context (0 unless MPMD)
   int apps = 1;                // app contexts in the launch
-  int app_first = 0;           // the MPI world rank of this app context's rank 0 (0 unless MPMD)
   std::vector<int> app_sizes;  // processes per app context, in order (empty unless MPMD)
   bool is_main() const { return rank == 0; }
+  // The MPI world rank of this app context's rank 0: the sizes of the app contexts before it.
+  int app_first() const {
+    int first = 0;
+    for (int i = 0; i < app && i < static_cast<int>(app_sizes.size()); ++i)
+      first += app_sizes[static_cast<size_t>(i)];
+    return first;
+  }
   bool mpmd() const { return apps > 1; }
   // An MPMD launch whose first app context (the trainer) has several processes: data-parallel ranks beside
   // rollout workers. Every process of it joins MPI (MPI_Init waits for all of them); the ranks talk over a

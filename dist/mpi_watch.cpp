@@ -28,7 +28,8 @@ MPI_Comm app_communicator(const Context& ctx) {
   }
   MPI_Group world = MPI_GROUP_NULL, app = MPI_GROUP_NULL;
   MPI_Comm_group(MPI_COMM_WORLD, &world);
-  int range[1][3] = {{ctx.app_first, ctx.app_first + ctx.world_size - 1, 1}};
+  const int first = ctx.app_first();
+  int range[1][3] = {{first, first + ctx.world_size - 1, 1}};
   MPI_Group_range_incl(world, 1, range, &app);
   MPI_Comm_create_group(MPI_COMM_WORLD, app, /*tag=*/ctx.app, &comm);
   MPI_Group_free(&app);

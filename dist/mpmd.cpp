@@ -5,7 +5,7 @@
 #include "core/log.h"
 
 #ifdef ZERORL_HAVE_MPI
-#include <mpi.h>
+#include "dist/mpi_watch.h"
 #endif
 
 namespace zerorl::dist {
@@ -13,19 +13,15 @@ namespace zerorl::dist {
 MpmdMembership::MpmdMembership(const Context& ctx) {
   if (!ctx.mpmd_joins_mpi() || ctx.app == 0) return;
 #ifdef ZERORL_HAVE_MPI
-  int initialized = 0, provided = 0;
-  MPI_Initialized(&initialized);
-  if (initialized) return;
-  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SINGLE, &provided);
-  joined_ = true;
+  joined_ = init_mpi();
+  if (!joined_) return;
   ZRL_INFO(
       "MPMD launch with {} data-parallel ranks: this process (app context {}) joined MPI, talks TCP only",
       ctx.app_sizes[0], ctx.app);
 #else
   ZRL_FAIL(
       "this MPMD launch runs {} data-parallel ranks beside this process (app context {}): MPI_Init there "
-      "waits "
-      "for every process, but this zerorl was built without MPI",
+      "waits for every process, but this zerorl was built without MPI",
       ctx.app_sizes[0], ctx.app);
 #endif
 }

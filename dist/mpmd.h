@@ -19,7 +19,6 @@ class MpmdMembership {
   ~MpmdMembership() = default;  // without leave(): no MPI_Finalize (the error path, see above)
   MpmdMembership(const MpmdMembership&) = delete;
   MpmdMembership& operator=(const MpmdMembership&) = delete;
-  bool joined() const { return joined_; }
   // MPI_Finalize where this object joined MPI: after the trainer said goodbye.
   void leave();
 

@@ -1,5 +1,6 @@
 // kernels/cuda_glue.h: what the LibTorch sides of the kernels share where zerorl was built with nvcc
-// (ZERORL_CUDA_KERNELS): the stream a launch goes on, and the check of a launch's result.
+// (ZERORL_CUDA_KERNELS): the autograd names their nodes use, the stream a launch goes on, and the check of
+// a launch's result.
 #pragma once
 
 #ifdef ZERORL_CUDA_KERNELS
@@ -9,6 +10,9 @@
 #include "core/error.h"
 
 namespace zerorl::kernels {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
 
 // The current CUDA stream of t's device, as the launch entries take it (a cudaStream_t).
 inline void* stream_of(const torch::Tensor& t) {

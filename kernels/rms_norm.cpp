@@ -18,9 +18,6 @@ namespace zerorl::kernels {
 namespace {
 
 #ifdef ZERORL_CUDA_KERNELS
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
-
 // Forward of both nodes: {sum (x + delta, or x), y, rstd}.
 std::vector<torch::Tensor> run_kernel(const torch::Tensor& x, const torch::Tensor& delta,
                                       const torch::Tensor& w, double eps) {

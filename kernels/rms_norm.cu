@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda_common.cuh"
 #include "kernels/rms_norm_launch.h"
 
 namespace zerorl::kernels {
@@ -92,11 +93,6 @@ __global__ void __launch_bounds__(kThreads)
     dw_partial[static_cast<int64_t>(blockIdx.x) * hidden + i] = dw_block[i];
 }
 
-const char* launch_status() {
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
-}
-
 }  // namespace
 
 const char* launch_rms_norm_bf16(const void* x, const void* delta, const void* weight, void* sum_out, void* y,
@@ -105,16 +101,12 @@ const char* launch_rms_norm_bf16(const void* x, const void* delta, const void* w
   const size_t shared = static_cast<size_t>(hidden) * sizeof(float);
   if (shared > 48 * 1024) return "rms_norm kernel: hidden size over 12288";
   const auto s = static_cast<cudaStream_t>(stream);
-  const auto* xb = static_cast<const __nv_bfloat16*>(x);
-  const auto* wb = static_cast<const __nv_bfloat16*>(weight);
-  auto* yb = static_cast<__nv_bfloat16*>(y);
   if (delta != nullptr) {
     rms_norm_kernel<true><<<static_cast<unsigned>(rows), kThreads, shared, s>>>(
-        xb, static_cast<const __nv_bfloat16*>(delta), wb, static_cast<__nv_bfloat16*>(sum_out), yb, rstd,
-        hidden, eps);
+        as_bf16(x), as_bf16(delta), as_bf16(weight), as_bf16(sum_out), as_bf16(y), rstd, hidden, eps);
   } else {
-    rms_norm_kernel<false><<<static_cast<unsigned>(rows), kThreads, shared, s>>>(xb, nullptr, wb, nullptr, yb,
-                                                                                 rstd, hidden, eps);
+    rms_norm_kernel<false><<<static_cast<unsigned>(rows), kThreads, shared, s>>>(
+        as_bf16(x), nullptr, as_bf16(weight), nullptr, as_bf16(y), rstd, hidden, eps);
   }
   return launch_status();
 }
@@ -126,11 +118,10 @@ const char* launch_rms_norm_backward_bf16(const void* sum, const void* weight, c
   const size_t shared = static_cast<size_t>(hidden) * sizeof(float);
   if (shared > 48 * 1024) return "rms_norm backward kernel: hidden size over 12288";
   if (blocks < 1 || blocks > rows) return "rms_norm backward kernel: blocks must be in [1, rows]";
-  const auto bf = [](const void* p) { return static_cast<const __nv_bfloat16*>(p); };
   rms_norm_backward_kernel<<<static_cast<unsigned>(blocks), kThreads, shared,
-                             static_cast<cudaStream_t>(stream)>>>(
-      bf(sum), bf(weight), rstd, bf(dy), bf(d_residual), static_cast<__nv_bfloat16*>(dx), dw_partial, rows,
-      hidden);
+                             static_cast<cudaStream_t>(stream)>>>(as_bf16(sum), as_bf16(weight), rstd,
+                                                                  as_bf16(dy), as_bf16(d_residual),
+                                                                  as_bf16(dx), dw_partial, rows, hidden);
   return launch_status();
 }
 

@@ -13,9 +13,6 @@ namespace zerorl::kernels {
 namespace {
 
 #ifdef ZERORL_CUDA_KERNELS
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
-
 // x (or dy) [B, H, T, D] through the kernel into a [B, H, T, D] tensor laid out as [B, T, H, D] in memory.
 torch::Tensor run_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                        bool backward) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda_common.cuh"
 #include "kernels/rope_launch.h"
 
 namespace zerorl::kernels {
@@ -51,12 +52,10 @@ const char* launch_rope_bf16(const void* x, RopeStrides xs, const void* cos, con
   const int64_t pairs = B * H * T * (D / 2);
   if (pairs == 0) return nullptr;
   if (D % 2 != 0) return "rope kernel: head_dim must be even";
-  const auto bf = [](const void* p) { return static_cast<const __nv_bfloat16*>(p); };
   rope_kernel<<<static_cast<unsigned>((pairs + kThreads - 1) / kThreads), kThreads, 0,
-                static_cast<cudaStream_t>(stream)>>>(bf(x), xs, bf(cos), bf(sin), cs,
-                                                     static_cast<__nv_bfloat16*>(out), B, H, T, D, backward);
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+                static_cast<cudaStream_t>(stream)>>>(as_bf16(x), xs, as_bf16(cos), as_bf16(sin), cs,
+                                                     as_bf16(out), B, H, T, D, backward);
+  return launch_status();
 }
 
 }  // namespace zerorl::kernels

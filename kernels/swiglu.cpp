@@ -13,9 +13,6 @@ namespace zerorl::kernels {
 namespace {
 
 #ifdef ZERORL_CUDA_KERNELS
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
-
 class SiluMulFunction : public torch::autograd::Function<SiluMulFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& gate, const torch::Tensor& up) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda_common.cuh"
 #include "kernels/swiglu_launch.h"
 
 namespace zerorl::kernels {
@@ -85,23 +86,16 @@ bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 unsigned blocks_for(int64_t items) { return static_cast<unsigned>((items + kThreads - 1) / kThreads); }
 
-const char* launch_status() {
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
-}
-
-const __nv_bfloat16* bf(const void* p) { return static_cast<const __nv_bfloat16*>(p); }
-__nv_bfloat16* bf(void* p) { return static_cast<__nv_bfloat16*>(p); }
-
 }  // namespace
 
 const char* launch_silu_mul_bf16(const void* gate, const void* up, void* y, int64_t n, void* stream) {
   if (n == 0) return nullptr;
   const auto s = static_cast<cudaStream_t>(stream);
   if (n % kVec == 0 && aligned(gate) && aligned(up) && aligned(y)) {
-    silu_mul_kernel<true><<<blocks_for(n / kVec), kThreads, 0, s>>>(bf(gate), bf(up), bf(y), n);
+    silu_mul_kernel<true>
+        <<<blocks_for(n / kVec), kThreads, 0, s>>>(as_bf16(gate), as_bf16(up), as_bf16(y), n);
   } else {
-    silu_mul_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(bf(gate), bf(up), bf(y), n);
+    silu_mul_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(as_bf16(gate), as_bf16(up), as_bf16(y), n);
   }
   return launch_status();
 }
@@ -111,11 +105,11 @@ const char* launch_silu_mul_backward_bf16(const void* gate, const void* up, cons
   if (n == 0) return nullptr;
   const auto s = static_cast<cudaStream_t>(stream);
   if (n % kVec == 0 && aligned(gate) && aligned(up) && aligned(dy) && aligned(d_gate) && aligned(d_up)) {
-    silu_mul_backward_kernel<true>
-        <<<blocks_for(n / kVec), kThreads, 0, s>>>(bf(gate), bf(up), bf(dy), bf(d_gate), bf(d_up), n);
+    silu_mul_backward_kernel<true><<<blocks_for(n / kVec), kThreads, 0, s>>>(
+        as_bf16(gate), as_bf16(up), as_bf16(dy), as_bf16(d_gate), as_bf16(d_up), n);
   } else {
-    silu_mul_backward_kernel<false>
-        <<<blocks_for(n), kThreads, 0, s>>>(bf(gate), bf(up), bf(dy), bf(d_gate), bf(d_up), n);
+    silu_mul_backward_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(
+        as_bf16(gate), as_bf16(up), as_bf16(dy), as_bf16(d_gate), as_bf16(d_up), n);
   }
   return launch_status();
 }

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cuda_common.cuh"
 #include "kernels/token_logprobs_launch.h"
 
 namespace zerorl::kernels {
@@ -167,11 +168,6 @@ __global__ void __launch_bounds__(kThreads)
 
 bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
-const char* launch_status() {
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
-}
-
 template <typename T, typename O>
 void backward_as(const void* logits, const int64_t* ids, const float* lse, const float* grad, void* dlogits,
                  int64_t rows, int64_t vocab, float temperature, cudaStream_t s) {
@@ -190,8 +186,8 @@ const char* launch_token_logprobs(const void* logits, bool logits_bf16, const in
   const auto grid = static_cast<unsigned>(rows);
   if (logits_bf16) {
     const bool vec = vocab % 4 == 0 && aligned(logits, 4 * sizeof(__nv_bfloat16));
-    token_logprobs_kernel<__nv_bfloat16><<<grid, kThreads, 0, s>>>(
-        static_cast<const __nv_bfloat16*>(logits), ids, logp, entropy, lse, vocab, temperature, vec);
+    token_logprobs_kernel<__nv_bfloat16>
+        <<<grid, kThreads, 0, s>>>(as_bf16(logits), ids, logp, entropy, lse, vocab, temperature, vec);
   } else {
     const bool vec = vocab % 4 == 0 && aligned(logits, 4 * sizeof(float));
     token_logprobs_kernel<float><<<grid, kThreads, 0, s>>>(static_cast<const float*>(logits), ids, logp,

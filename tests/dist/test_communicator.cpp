@@ -73,9 +73,9 @@ TEST(LocalComm, MpmdLaunchGetsTheLocalBackendOrAClearError) {
   trainer.launcher = "mpirun", trainer.apps = 2, trainer.app_sizes = {1, 2};
   EXPECT_EQ(make_communicator(trainer, CommOptions{})->backend(), "local");
   Context second = trainer;  // ranks of the second app context: the workers did not join MPI for them
-  second.app = 1, second.app_first = 1, second.world_size = 2;
+  second.app = 1, second.world_size = 2;
   Context second_of_two = second;  // the first app context has 2, but these ranks are not it
-  second_of_two.app_sizes = {2, 2}, second_of_two.app_first = 2;
+  second_of_two.app_sizes = {2, 2};
   CommOptions mpi;
   mpi.backend = "mpi";
   for (const auto& [ctx, options] :

@@ -75,7 +75,7 @@ TEST(DistContext, MpmdLaunchIsNarrowedToTheAppContext) {
     EXPECT_EQ(c.apps, 2);
     EXPECT_EQ(c.app, in.second);
     EXPECT_EQ((std::array<int, 3>{c.rank, c.world_size, c.local_rank}), want) << "world rank " << in.first;
-    EXPECT_EQ(c.app_first, in.second == 0 ? 0 : 1);
+    EXPECT_EQ(c.app_first(), in.second == 0 ? 0 : 1);
     EXPECT_EQ(c.app_sizes, (std::vector<int>{1, 2}));
     EXPECT_FALSE(c.mpmd_joins_mpi()) << "one trainer process: nobody calls MPI_Init";
   }
@@ -87,7 +87,7 @@ TEST(DistContext, MpmdLaunchIsNarrowedToTheAppContext) {
     const Context c = discover(get, true);
     EXPECT_TRUE(c.mpmd_joins_mpi()) << world_rank;
     EXPECT_EQ(c.rank, world_rank % 2);
-    EXPECT_EQ(c.app_first, world_rank < 2 ? 0 : 2);
+    EXPECT_EQ(c.app_first(), world_rank < 2 ? 0 : 2);
   }
   // Several nodes: the local rank stays mpirun's (the app's own is unknown).
   env.vars = mpmd(2, 1, "2");

@@ -24,7 +24,7 @@ TEST(TokenLogprobsTwin, MatchesANaiveLoop) {
   const int64_t n = 4, vocab = 50;
   auto logits = torch::randn({n, vocab}) * 3;
   logits.index_put_({1, 7}, -std::numeric_limits<float>::infinity());  // a masked token: p = 0
-  auto ids = torch::tensor({3, 0, 49, 7 + 1}, torch::kInt64);
+  auto ids = torch::tensor({3, 0, 49, 8}, torch::kInt64);
   for (double tau : {1.0, 0.7}) {
     const auto lv = values(logits), iv = values(ids);
     std::vector<double> logp(n), ent(n), lse(n);
