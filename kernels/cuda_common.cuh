@@ -13,7 +13,9 @@ inline const char* launch_status() {
   return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
 }
 
-inline const __nv_bfloat16* as_bf16(const void* p) { return static_cast<const __nv_bfloat16*>(p); }
-inline __nv_bfloat16* as_bf16(void* p) { return static_cast<__nv_bfloat16*>(p); }
+__host__ __device__ inline const __nv_bfloat16* as_bf16(const void* p) {
+  return static_cast<const __nv_bfloat16*>(p);
+}
+__host__ __device__ inline __nv_bfloat16* as_bf16(void* p) { return static_cast<__nv_bfloat16*>(p); }
 
 }  // namespace zerorl::kernels

@@ -13,6 +13,7 @@
 #include "compat/torch_compat.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "kernels/attention.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
@@ -81,12 +82,20 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const
   return kernels::rope_reference(x, cos, sin);
 }
 
-// q [B,Hq,T,D], k/v [B,Hkv,L,D], mask [B,1,T,L] -> [B,Hq,T,D]. causal: see AttentionInputs.
-torch::Tensor attend(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const torch::Tensor& mask,
-                     bool causal) {
+// q [B,Hq,T,D], k/v [B,Hkv,L,D] -> [B,Hq,T,D] under in.mask [B,1,T,L]. causal, kernel_rows: see
+// AttentionInputs; cached: K/V come from the KV cache (the rows' earlier tokens and this call's).
+torch::Tensor attend(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const AttentionInputs& in,
+                     bool cached) {
+  const auto& mask = in.mask;
   const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3);
   const int64_t Hkv = k.size(1), L = k.size(2), g = Hq / Hkv;
-  if (causal && compat::kHasSdpaGqa && q.is_cuda() && causal_sdpa()) return compat::sdpa_causal(q, k, v);
+  if (!cached && in.causal && compat::kHasSdpaGqa && q.is_cuda() && causal_sdpa()) {
+    return compat::sdpa_causal(q, k, v);
+  }
+  // The batch-invariant kernel: the engine's decode step takes it too, so their bits agree.
+  if (in.kernel_rows && kernels::use_attention_kernel(q, k, v)) {
+    return kernels::causal_attention(q, k, v, cached ? in.q_start : torch::Tensor(), in.key_end);
+  }
   if (compat::kHasSdpa && q.is_cuda()) {
     if (g > 1) {
       k = k.unsqueeze(2).expand({B, Hkv, g, L, D}).reshape({B, Hq, L, D});
@@ -182,7 +191,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
       v = vc.narrow(2, 0, L).index_select(0, in.slots);
     }
   }
-  auto out = attend(q, k, v, in.mask, in.causal && cache == nullptr);
+  auto out = attend(q, k, v, in, cache != nullptr);
   return o_proj(out.transpose(1, 2).reshape({B, T, heads * head_dim}));
 }
 
@@ -303,6 +312,13 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
                 .logical_and(key_valid)
                 .logical_or(torch::eye(T, bool_opts).view({1, 1, T, T}));
   in.causal = right_padded || !attention_mask.defined();
+  // The mask of right-padded rows is kernels::causal_attention's rule with key_end = the rows' lengths.
+  // Callers that did not say so are checked (one device sync) where the kernel could run.
+  in.kernel_rows = in.causal;
+  if (!in.kernel_rows && T > 1 && kernels::enabled() && kernels::compiled() && device_.is_cuda()) {
+    in.kernel_rows = mask.narrow(1, 1, T - 1).le(mask.narrow(1, 0, T - 1)).all().item<bool>();
+  }
+  if (in.kernel_rows && attention_mask.defined()) in.key_end = mask.sum(-1);
   return run_layers(ids, positions, in, nullptr);
 }
 
@@ -379,6 +395,9 @@ torch::Tensor CausalLMImpl::forward_cached(const torch::Tensor& input_ids, const
   auto qpos = positions.view({B, 1, T, 1});
   auto end = torch::tensor(ends, long_opts).to(device_).view({B, 1, 1, 1});
   in.mask = kpos.le(qpos).logical_and(kpos.lt(end)).logical_or(kpos.eq(qpos));
+  in.q_start = positions.select(1, 0).contiguous();
+  in.key_end = end.view({B});
+  in.kernel_rows = true;  // the mask above is the kernel's rule
   auto hidden = run_layers(input_ids.to(device_, torch::kInt64), positions, in, &cache);
   for (int64_t b = 0; b < B; ++b) {
     cache.lengths[static_cast<size_t>(slots[static_cast<size_t>(b)])] = ends[static_cast<size_t>(b)];

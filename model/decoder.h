@@ -74,10 +74,13 @@ TORCH_MODULE(Embedding);
 // positions of this call's tokens), slot_start >= 0 when slots are the contiguous range [slot_start, +B).
 // causal: no cache, and the mask is plain causal for every query whose output counts (rows without padding,
 // or right-padded ones: a real token's keys are all real); CUDA attention may then drop the mask (flash).
+// kernel_rows: the mask is exactly kernels::causal_attention's rule with q_start [B] (cached path: each
+// row's first position) and key_end [B] (each row's length; undefined: no padding), so that kernel may run.
 struct AttentionInputs {
-  torch::Tensor cos, sin, mask, slots, write_pos;
+  torch::Tensor cos, sin, mask, slots, write_pos, q_start, key_end;
   int64_t slot_start = -1;
   bool causal = false;
+  bool kernel_rows = false;
 };
 
 // Causal rows on CUDA (AttentionInputs::causal) may run scaled_dot_product_attention with is_causal and

@@ -8,6 +8,7 @@
 #include "compat/torch_compat.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "kernels/attention.h"
 
 // ZERORL_TORCH_CUDA comes from rollout/CMakeLists.txt when LibTorch was built with CUDA.
 #if defined(ZERORL_TORCH_CUDA) && __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<cuda_runtime_api.h>)
@@ -39,6 +40,7 @@ struct DecodeStep::StepInputs {
   torch::Tensor cos, sin_signed;  // [R, 1, 1, D] model dtype; sin_signed = [-sin, +sin] halves
   torch::Tensor mask;   // [R, 1, 1, L]: bool (true = attend) or, for SDPA, additive (0 / -inf) in the dtype
   torch::Tensor write;  // [R * Hkv] int64: row of this step's K/V in a cache layer viewed [-1, D]
+  torch::Tensor positions;  // [R] int64: each row's position (its new token's cache index)
 };
 
 namespace {
@@ -102,6 +104,11 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, const
   vc.view({-1, D}).index_copy_(0, in.write, v);
   auto keys = kc.narrow(0, 0, rows).narrow(2, 0, L);  // [R, Hkv, L, D], no copy
   auto values = vc.narrow(0, 0, rows).narrow(2, 0, L);
+  // The trainer's forward takes the same kernel (model/decoder.cpp): their bits agree.
+  if (kernels::use_attention_kernel(q.transpose(1, 2), keys, values)) {
+    auto out = kernels::causal_attention(q.transpose(1, 2), keys, values, in.positions);  // [R, Hq, 1, D]
+    return attn->o_proj(out.transpose(1, 2).reshape({rows, 1, Hq * D}));
+  }
   // Query heads h = kv * g + j (transformers' repeat_kv order) folded into the query length.
   auto qf = q.view({rows, Hkv, g, D});
   torch::Tensor out;
@@ -119,6 +126,7 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
                                   int64_t L) {
   const auto& c = lm_->config();
   StepInputs in;
+  in.positions = positions;
   in.cos = rope_cos_.index_select(0, positions).view({rows, 1, 1, -1});
   in.sin_signed = rope_sin_signed_.index_select(0, positions).view({rows, 1, 1, -1});
   // Key j is visible to the query at position p when j <= p (j == p is the token written this step).

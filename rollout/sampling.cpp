@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/seed.h"
+#include "kernels/sample.h"
 #include "kernels/token_logprobs.h"
 
 namespace zerorl::rollout {
@@ -67,29 +68,29 @@ torch::Tensor sampling_logprobs(const torch::Tensor& logits, const SamplerParams
 SampleResult sample(const torch::Tensor& logits, const SamplerParams& params, const torch::Tensor& uniforms) {
   ZRL_CHECK(logits.dim() == 2, "sample: logits must be [B, V], got {} dims", logits.dim());
   const auto rows = logits.size(0);
-  auto policy = logits.to(torch::kFloat).log_softmax(1);
+  const bool fused = kernels::use_token_logprobs_kernel(logits);  // the trainer's log-probs: its bits
   SampleResult out;
   if (params.greedy()) {
+    auto policy = logits.to(torch::kFloat).log_softmax(1);
     out.tokens = policy.argmax(1);
-    out.logprobs_policy = kernels::use_token_logprobs_kernel(logits)
-                              ? kernels::token_logprobs(logits, out.tokens, 1.0).logp
-                              : policy.gather(1, out.tokens.unsqueeze(1)).squeeze(1);
+    out.logprobs_policy = fused ? kernels::token_logprobs(logits, out.tokens, 1.0).logp
+                                : policy.gather(1, out.tokens.unsqueeze(1)).squeeze(1);
     out.logprobs = torch::zeros_like(out.logprobs_policy);
     return out;
   }
   ZRL_CHECK(uniforms.dim() == 1 && uniforms.size(0) == rows,
             "sample: uniforms must be [{}] (one per row), got {} dims", rows, uniforms.dim());
   const bool plain = params.temperature == 1.0 && !params.filtered();
+  if (plain && fused && kernels::use_sample_kernel(logits)) {  // one kernel draws, one gives the log-probs
+    out.tokens = kernels::sample_tokens(logits, uniforms.to(logits.device()));
+    out.logprobs_policy = kernels::token_logprobs(logits, out.tokens, 1.0).logp;
+    out.logprobs = out.logprobs_policy;
+    return out;
+  }
+  auto policy = logits.to(torch::kFloat).log_softmax(1);
   auto logp = plain ? policy : sampling_logprobs(logits, params);
-  auto cdf = logp.exp().cumsum(1);
-  auto total = cdf.narrow(1, cdf.size(1) - 1, 1);
-  // First index whose cdf exceeds the target. Float rounding of u * total can reach total: the target is
-  // capped just below it, so the search then ends at the last token with nonzero probability (the first
-  // index where cdf == total), never past the vocabulary.
-  auto below_total = torch::nextafter(total, torch::zeros_like(total));
-  auto target = torch::minimum(uniforms.to(cdf.device(), torch::kFloat).unsqueeze(1) * total, below_total);
-  out.tokens = torch::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).squeeze(1);
-  if (kernels::use_token_logprobs_kernel(logits)) {  // the trainer's kernel: the same logits give its bits
+  out.tokens = kernels::inverse_cdf_reference(logp, uniforms);
+  if (fused) {
     out.logprobs_policy = kernels::token_logprobs(logits, out.tokens, 1.0).logp;
     out.logprobs = plain               ? out.logprobs_policy
                    : params.filtered() ? logp.gather(1, out.tokens.unsqueeze(1)).squeeze(1)

@@ -1,0 +1,307 @@
+// kernels/attention.cu: causal attention with grouped KV heads on bf16 tensor cores (mma.sync m16n8k16,
+// float32 accumulation, online softmax in base 2): the one kernel behind the engine's decode step, its
+// prefill and the trainer's forward. LibTorch-free: kernels/attention.cpp is the glue.
+//
+// Why hand-written: a decode step has one query per row, and its 7 query heads of a KV head filled 7 rows
+// of the 64-128-row tiles of cuDNN's and flash's kernels; the decode attention took 136 us a layer at 512
+// rows, half the step (Kineto, the GRPO step's profile in bench/results/update_kernels_h100.json). Here a
+// warp holds 16 query rows: a decode row's query heads, or 16 (position, head) rows of a sequence.
+//
+// Batch invariance by construction: keys are read in blocks of 64 from key 0 in every call, a row's scores,
+// maximum and sums go through the same instructions whichever rows share its tile, and a block with no key
+// visible to a row leaves that row's state exactly as it was (rescale by exp2(0) = 1, products with P = 0).
+// So a query's output is the same bits in a one-token decode step and in a forward over the whole sequence,
+// which is what keeps the engine's log-probs equal to the trainer's.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/attention_launch.h"
+#include "kernels/cuda_common.cuh"
+
+namespace zerorl::kernels {
+namespace {
+
+constexpr int kKeys = 64;  // keys per block
+constexpr int kRows = 16;  // query rows per warp: the mma's M
+
+__device__ __forceinline__ uint32_t pack_floats(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x (the lower address) = lo
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+__device__ __forceinline__ uint32_t pack_pair(__nv_bfloat16 lo, __nv_bfloat16 hi) {
+  __nv_bfloat162 v;
+  v.x = lo;
+  v.y = hi;
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// c += a (16x16, row) * b (16x8, col), float32 accumulation.
+__device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ bool visible(int64_t j, int64_t p, int64_t end) {
+  return (j <= p && j < end) || j == p;
+}
+
+// A query row of this thread: row index r of the (batch, KV head) pair is (t = r / g, head kvh * g + r % g).
+struct QueryRow {
+  bool valid;
+  int t, head;
+  int64_t pos;
+};
+
+__device__ __forceinline__ QueryRow query_row(int r, int rows, int g, int kvh, int64_t start) {
+  QueryRow q;
+  q.valid = r < rows;
+  const int rr = q.valid ? r : 0;  // rows past the end compute row 0's values and write nothing
+  q.t = rr / g;
+  q.head = kvh * g + rr % g;
+  q.pos = start + q.t;
+  return q;
+}
+
+__device__ __forceinline__ float quad_max(float x) {
+  x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
+  return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+}
+
+__device__ __forceinline__ float quad_sum(float x) {
+  x += __shfl_xor_sync(0xffffffffu, x, 1);
+  return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+
+// Copies 16 bytes global -> shared without registers (cp.async); bytes = 0 writes zeros instead.
+__device__ __forceinline__ void copy16(void* smem, const void* gmem, int bytes) {
+  const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(bytes));
+}
+
+// Starts the copy of keys [kb * 64, +64) of K and V into shared rows (padded to kStride); keys past
+// `last` (past every row's position) become zeros, so garbage past a row never enters.
+template <int D, int kStride>
+__device__ __forceinline__ void load_block(__nv_bfloat16* ks, __nv_bfloat16* vs, const __nv_bfloat16* kbase,
+                                           const __nv_bfloat16* vbase, int64_t stride, int64_t kb,
+                                           int64_t last, int threads) {
+  for (int c = threadIdx.x; c < kKeys * D / 8; c += threads) {
+    const int key = c / (D / 8), part = c % (D / 8);
+    const int64_t j = kb * kKeys + key;
+    const bool in = j <= last;
+    const int64_t off = in ? j * stride + part * 8 : 0;
+    copy16(ks + key * kStride + part * 8, kbase + off, in ? 16 : 0);
+    copy16(vs + key * kStride + part * 8, vbase + off, in ? 16 : 0);
+  }
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+
+// A warp's running state for its 16 rows: this thread's two rows (lane / 4 and + 8).
+template <int D>
+struct RowState {
+  float o[D / 8][4] = {};                // unnormalised output, the mma accumulator layout
+  float m0 = -INFINITY, m1 = -INFINITY;  // running maximum of the scaled scores (log2 units)
+  float l0 = 0.f, l1 = 0.f;              // this thread's part of the running sum
+};
+
+// One block of 64 keys into the state: S = Q K^T, mask, online softmax, O += P V.
+template <int D, int kStride>
+__device__ __forceinline__ void attend_block(RowState<D>& st, const uint32_t (&qa)[D / 16][4],
+                                             const __nv_bfloat16* ks, const __nv_bfloat16* vs, int64_t kb,
+                                             int64_t pos0, int64_t pos1, int64_t end, float scale_log2) {
+  const int lane = threadIdx.x % 32, quad = lane % 4;
+  float s[kKeys / 8][4] = {};  // 8 tiles of 8 keys
+#pragma unroll
+  for (int n = 0; n < kKeys / 8; ++n) {
+    const __nv_bfloat16* krow = ks + (n * 8 + lane / 4) * kStride + quad * 2;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      const uint32_t b0 = *reinterpret_cast<const uint32_t*>(krow + kk * 16);
+      const uint32_t b1 = *reinterpret_cast<const uint32_t*>(krow + kk * 16 + 8);
+      mma(s[n], qa[kk], b0, b1);
+    }
+  }
+  float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+  for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      const int64_t j = kb * kKeys + n * 8 + quad * 2 + (c & 1);
+      const bool see = visible(j, c < 2 ? pos0 : pos1, end);
+      s[n][c] = see ? s[n][c] * scale_log2 : -INFINITY;
+      if (c < 2)
+        mx0 = fmaxf(mx0, s[n][c]);
+      else
+        mx1 = fmaxf(mx1, s[n][c]);
+    }
+  }
+  const float mn0 = fmaxf(st.m0, quad_max(mx0)), mn1 = fmaxf(st.m1, quad_max(mx1));
+  // Nothing visible yet (a padding row's first blocks): the state stays as it is.
+  const float alpha0 = mn0 == -INFINITY ? 1.f : exp2f(st.m0 - mn0);
+  const float alpha1 = mn1 == -INFINITY ? 1.f : exp2f(st.m1 - mn1);
+  float sum0 = 0.f, sum1 = 0.f;
+#pragma unroll
+  for (int n = 0; n < kKeys / 8; ++n) {
+    s[n][0] = mn0 == -INFINITY ? 0.f : exp2f(s[n][0] - mn0);
+    s[n][1] = mn0 == -INFINITY ? 0.f : exp2f(s[n][1] - mn0);
+    s[n][2] = mn1 == -INFINITY ? 0.f : exp2f(s[n][2] - mn1);
+    s[n][3] = mn1 == -INFINITY ? 0.f : exp2f(s[n][3] - mn1);
+    sum0 += s[n][0] + s[n][1];
+    sum1 += s[n][2] + s[n][3];
+  }
+  st.m0 = mn0, st.m1 = mn1;
+  st.l0 = st.l0 * alpha0 + sum0;
+  st.l1 = st.l1 * alpha1 + sum1;
+#pragma unroll
+  for (int dn = 0; dn < D / 8; ++dn) {
+    st.o[dn][0] *= alpha0, st.o[dn][1] *= alpha0, st.o[dn][2] *= alpha1, st.o[dn][3] *= alpha1;
+  }
+  // P (bf16) as the A operand straight from S's accumulator layout, V as B (k = key).
+#pragma unroll
+  for (int kk = 0; kk < kKeys / 16; ++kk) {
+    const uint32_t pa[4] = {pack_floats(s[2 * kk][0], s[2 * kk][1]), pack_floats(s[2 * kk][2], s[2 * kk][3]),
+                            pack_floats(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                            pack_floats(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+    const __nv_bfloat16* v0 = vs + (kk * 16 + quad * 2) * kStride + lane / 4;
+#pragma unroll
+    for (int dn = 0; dn < D / 8; ++dn) {
+      const __nv_bfloat16* v = v0 + dn * 8;
+      mma(st.o[dn], pa, pack_pair(v[0], v[kStride]), pack_pair(v[8 * kStride], v[9 * kStride]));
+    }
+  }
+}
+
+template <int D>
+__device__ __forceinline__ void load_query(uint32_t (&qa)[D / 16][4], const AttentionArgs& a, int b,
+                                           const QueryRow& r0, const QueryRow& r1) {
+  const int quad = threadIdx.x % 4;
+  const auto* q = as_bf16(a.q) + b * a.q_sb;
+  const __nv_bfloat16* q0 = q + r0.t * a.q_st + r0.head * a.q_sh;
+  const __nv_bfloat16* q1 = q + r1.t * a.q_st + r1.head * a.q_sh;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    const int c = kk * 16 + quad * 2;
+    qa[kk][0] = *reinterpret_cast<const uint32_t*>(q0 + c);
+    qa[kk][1] = *reinterpret_cast<const uint32_t*>(q1 + c);
+    qa[kk][2] = *reinterpret_cast<const uint32_t*>(q0 + c + 8);
+    qa[kk][3] = *reinterpret_cast<const uint32_t*>(q1 + c + 8);
+  }
+}
+
+// out = o / l and the lse of one of this thread's rows (h: 0 = lane / 4, 1 = lane / 4 + 8).
+template <int D>
+__device__ __forceinline__ void store_row(const AttentionArgs& a, int b, const QueryRow& r,
+                                          const RowState<D>& st, int h, float l, float m) {
+  if (!r.valid) return;
+  const int quad = threadIdx.x % 4;
+  __nv_bfloat16* dst =
+      as_bf16(a.out) + ((static_cast<int64_t>(b) * a.T + r.t) * a.heads + r.head) * D + quad * 2;
+#pragma unroll
+  for (int dn = 0; dn < D / 8; ++dn) {
+    *reinterpret_cast<uint32_t*>(dst + dn * 8) = pack_floats(st.o[dn][2 * h] / l, st.o[dn][2 * h + 1] / l);
+  }
+  if (quad == 0)
+    a.lse[(static_cast<int64_t>(b) * a.heads + r.head) * a.T + r.t] = m * 0.6931471805599453f + logf(l);
+}
+
+template <int D>
+constexpr int shared_bytes() {
+  return 2 * 2 * kKeys * (D + 8) * 2;  // K and V, two buffers, padded rows
+}
+
+// Grid (row blocks, kv_heads, B); kWarps warps of 16 rows each. Fragment layouts are PTX's for m16n8k16:
+// this thread holds rows lane/4 and lane/4 + 8 of its warp's tile, columns 2 * (lane % 4) + {0, 1} (+ 8).
+// K/V blocks are double-buffered: the next block's copy runs while this one is computed.
+template <int D, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32) attention_kernel(const AttentionArgs a) {
+  constexpr int kStride = D + 8;  // padded shared rows: the fragment reads are free of bank conflicts
+  extern __shared__ __align__(16) __nv_bfloat16 smem[];
+  const int b = blockIdx.z, kvh = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = a.heads / a.kv_heads, rows = a.T * g;
+  const int64_t start = a.q_start != nullptr ? a.q_start[b] : 0;
+  const int64_t end = a.key_end != nullptr ? a.key_end[b] : INT64_MAX;
+  const int cta_first = blockIdx.x * kWarps * kRows;
+  const int64_t cta_max = start + (min(rows, cta_first + kWarps * kRows) - 1) / g;  // largest position here
+  const int w_first = cta_first + warp * kRows;
+  const bool w_idle = w_first >= rows;
+  const int64_t w_max = start + (min(rows, w_first + kRows) - 1) / g;
+  const QueryRow r0 = query_row(w_first + lane / 4, rows, g, kvh, start);
+  const QueryRow r1 = query_row(w_first + lane / 4 + 8, rows, g, kvh, start);
+  uint32_t qa[D / 16][4];  // Q as the A operand of S = Q K^T (k = d)
+  load_query<D>(qa, a, b, r0, r1);
+  RowState<D> st;
+  const float scale_log2 = a.scale * 1.4426950408889634f;
+  const auto* kbase = as_bf16(a.k) + b * a.kv_sb + kvh * a.kv_sh;
+  const auto* vbase = as_bf16(a.v) + b * a.kv_sb + kvh * a.kv_sh;
+  auto k_buf = [&](int64_t kb) { return smem + (kb & 1) * 2 * kKeys * kStride; };
+  auto v_buf = [&](int64_t kb) { return k_buf(kb) + kKeys * kStride; };
+  const int64_t blocks = cta_max / kKeys + 1;
+  load_block<D, kStride>(k_buf(0), v_buf(0), kbase, vbase, a.kv_st, 0, cta_max, kWarps * 32);
+  for (int64_t kb = 0; kb < blocks; ++kb) {
+    if (kb + 1 < blocks) {
+      load_block<D, kStride>(k_buf(kb + 1), v_buf(kb + 1), kbase, vbase, a.kv_st, kb + 1, cta_max,
+                             kWarps * 32);
+      asm volatile("cp.async.wait_group 1;\n" ::);
+    } else {
+      asm volatile("cp.async.wait_group 0;\n" ::);
+    }
+    __syncthreads();                       // block kb is in shared memory
+    if (!w_idle && kb * kKeys <= w_max) {  // else no key of this block is visible to this warp's rows
+      attend_block<D, kStride>(st, qa, k_buf(kb), v_buf(kb), kb, r0.pos, r1.pos, end, scale_log2);
+    }
+    __syncthreads();  // its buffer is free for block kb + 2
+  }
+  if (w_idle) return;
+  store_row<D>(a, b, r0, st, 0, quad_sum(st.l0), st.m0);
+  store_row<D>(a, b, r1, st, 1, quad_sum(st.l1), st.m1);
+}
+
+template <int D>
+void launch(const AttentionArgs& a, cudaStream_t stream) {
+  constexpr int kBytes = shared_bytes<D>();  // over the 48 KiB default at D = 128: opt in, once
+  static const bool opted = [] {
+    cudaFuncSetAttribute(attention_kernel<D, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
+    cudaFuncSetAttribute(attention_kernel<D, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
+    return true;
+  }();
+  (void)opted;
+  const int rows = a.T * (a.heads / a.kv_heads);
+  if (rows <= kRows) {  // a decode step: one warp per (row, KV head)
+    attention_kernel<D, 1><<<dim3(1, a.kv_heads, a.B), 32, kBytes, stream>>>(a);
+  } else {
+    constexpr int kWarps = 4;
+    const int blocks = (rows + kWarps * kRows - 1) / (kWarps * kRows);
+    attention_kernel<D, kWarps><<<dim3(blocks, a.kv_heads, a.B), kWarps * 32, kBytes, stream>>>(a);
+  }
+}
+
+}  // namespace
+
+const char* launch_causal_attention_bf16(const AttentionArgs& a, void* stream) {
+  if (a.kv_heads <= 0 || a.heads % a.kv_heads != 0 || a.B <= 0 || a.T <= 0) return "bad head or batch counts";
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (a.D) {
+    case 16:
+      launch<16>(a, s);
+      break;
+    case 32:
+      launch<32>(a, s);
+      break;
+    case 64:
+      launch<64>(a, s);
+      break;
+    case 128:
+      launch<128>(a, s);
+      break;
+    default:
+      return "head_dim must be 16, 32, 64 or 128";
+  }
+  return launch_status();
+}
+
+}  // namespace zerorl::kernels
