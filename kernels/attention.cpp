@@ -116,9 +116,10 @@ bool use_attention_kernel(const torch::Tensor& q, const torch::Tensor& k, const 
   return q.scalar_type() == torch::kBFloat16 && k.scalar_type() == torch::kBFloat16 &&
          v.scalar_type() == torch::kBFloat16 && k.device() == q.device() && v.device() == q.device() &&
          (D == 16 || D == 32 || D == 64 || D == 128) && k.size(3) == D && k.size(0) == q.size(0) &&
-         k.size(1) > 0 && q.size(1) % k.size(1) == 0 && k.strides() == v.strides() && q.stride(3) == 1 &&
-         q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0 && q.stride(2) % 2 == 0 &&
-         reinterpret_cast<uintptr_t>(q.data_ptr()) % 4 == 0 && rows_aligned(k) && rows_aligned(v);
+         q.size(0) <= 65535 && k.size(1) > 0 && k.size(1) <= 65535 && q.size(1) % k.size(1) == 0 &&
+         k.strides() == v.strides() && q.stride(3) == 1 && q.stride(0) % 2 == 0 && q.stride(1) % 2 == 0 &&
+         q.stride(2) % 2 == 0 && reinterpret_cast<uintptr_t>(q.data_ptr()) % 4 == 0 && rows_aligned(k) &&
+         rows_aligned(v);
 }
 
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

@@ -22,8 +22,8 @@ torch::Tensor causal_attention_reference(const torch::Tensor& q, const torch::Te
                                          const torch::Tensor& key_end = {});
 
 // Whether causal_attention takes the kernel: a build with the kernels, enabled, CUDA, q/k/v bf16 on one
-// device, head_dim 16, 32, 64 or 128, Hq a multiple of Hkv, the last dimension contiguous and K/V rows
-// 16-byte aligned (the strides of the model's projections and of the KV cache).
+// device, head_dim 16, 32, 64 or 128, Hq a multiple of Hkv, at most 65535 rows and KV heads (the grid),
+// the last dimension contiguous and K/V rows 16-byte aligned (the model's projections and KV cache).
 bool use_attention_kernel(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
 
 // causal_attention_reference's function through the kernel (use_attention_kernel must hold and
