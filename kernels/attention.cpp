@@ -111,7 +111,8 @@ torch::Tensor causal_attention_reference(const torch::Tensor& q, const torch::Te
 }
 
 bool use_attention_kernel(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
-  if (!enabled() || !q.is_cuda() || q.dim() != 4 || k.dim() != 4 || v.sizes() != k.sizes()) return false;
+  if (!enabled("attention") || !q.is_cuda() || q.dim() != 4 || k.dim() != 4 || v.sizes() != k.sizes())
+    return false;
   const int64_t D = q.size(3);
   return q.scalar_type() == torch::kBFloat16 && k.scalar_type() == torch::kBFloat16 &&
          v.scalar_type() == torch::kBFloat16 && k.device() == q.device() && v.device() == q.device() &&

@@ -98,7 +98,7 @@ torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& we
 }
 
 bool use_kernel(const torch::Tensor& x, const torch::Tensor& weight) {
-  return enabled() && x.is_cuda() && x.scalar_type() == torch::kBFloat16 &&
+  return enabled("rms_norm") && x.is_cuda() && x.scalar_type() == torch::kBFloat16 &&
          weight.scalar_type() == torch::kBFloat16 && weight.dim() == 1 && x.size(-1) == weight.size(0) &&
          x.size(-1) <= 12288 && x.numel() > 0;
 }

@@ -58,7 +58,7 @@ torch::Tensor rope_reference(const torch::Tensor& x, const torch::Tensor& cos, c
 }
 
 bool use_rope_kernel(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  return enabled() && x.is_cuda() && x.scalar_type() == torch::kBFloat16 && x.dim() == 4 &&
+  return enabled("rope") && x.is_cuda() && x.scalar_type() == torch::kBFloat16 && x.dim() == 4 &&
          x.size(3) % 2 == 0 && x.numel() > 0 && table_ok(cos, x) && table_ok(sin, x) &&
          cos.strides() == sin.strides();
 }

@@ -25,7 +25,7 @@ torch::Tensor inverse_cdf_reference(const torch::Tensor& logp, const torch::Tens
 }
 
 bool use_sample_kernel(const torch::Tensor& logits) {
-  return enabled() && logits.is_cuda() && logits.dim() == 2 && logits.size(1) > 0 &&
+  return enabled("sample") && logits.is_cuda() && logits.dim() == 2 && logits.size(1) > 0 &&
          (logits.scalar_type() == torch::kFloat32 || logits.scalar_type() == torch::kBFloat16);
 }
 

@@ -46,7 +46,7 @@ torch::Tensor silu_mul_reference(const torch::Tensor& gate, const torch::Tensor&
 }
 
 bool use_silu_mul_kernel(const torch::Tensor& gate, const torch::Tensor& up) {
-  return enabled() && gate.is_cuda() && gate.scalar_type() == torch::kBFloat16 &&
+  return enabled("swiglu") && gate.is_cuda() && gate.scalar_type() == torch::kBFloat16 &&
          up.scalar_type() == torch::kBFloat16 && gate.sizes() == up.sizes() && gate.device() == up.device();
 }
 

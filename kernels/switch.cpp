@@ -1,9 +1,11 @@
-// kernels/switch.cpp: the kernels' on/off switch (kernels/switch.h).
+// kernels/switch.cpp: the kernels' on/off switches (kernels/switch.h).
 #include "kernels/switch.h"
 
 #include <atomic>
 #include <cstdlib>
-#include <string>
+#include <mutex>
+
+#include "core/error.h"
 
 namespace zerorl::kernels {
 namespace {
@@ -15,6 +17,17 @@ bool enabled_from_environment() {
 }
 
 std::atomic<bool> g_enabled{enabled_from_environment()};
+
+struct OffList {
+  std::mutex mutex;
+  bool read_environment = false;
+  std::set<std::string> names;
+};
+
+OffList& off_list() {
+  static OffList list;
+  return list;
+}
 
 }  // namespace
 
@@ -29,5 +42,51 @@ bool compiled() {
 void set_enabled(bool on) { g_enabled = on; }
 
 bool enabled() { return compiled() && g_enabled.load(); }
+
+const std::set<std::string>& kernel_names() {
+  static const std::set<std::string> names{"rms_norm",       "rope",      "swiglu",
+                                           "token_logprobs", "attention", "sample"};
+  return names;
+}
+
+std::set<std::string> parse_kernel_list(const std::string& list) {
+  std::set<std::string> out;
+  std::string name;
+  for (size_t i = 0; i <= list.size(); ++i) {
+    if (i < list.size() && list[i] != ',') {
+      if (list[i] != ' ') name += list[i];
+      continue;
+    }
+    if (name.empty()) continue;
+    ZRL_CHECK(
+        kernel_names().count(name) == 1,
+        "ZERORL_KERNELS_OFF: unknown kernel '{}' (known: rms_norm, rope, swiglu, token_logprobs, attention, "
+        "sample)",
+        name);
+    out.insert(name);
+    name.clear();
+  }
+  return out;
+}
+
+void set_disabled(const std::set<std::string>& names) {
+  for (const auto& n : names) parse_kernel_list(n);  // the same check of each name
+  auto& list = off_list();
+  std::lock_guard<std::mutex> lock(list.mutex);
+  list.read_environment = true;  // an explicit list replaces the environment's
+  list.names = names;
+}
+
+bool enabled(std::string_view name) {
+  if (!enabled()) return false;
+  auto& list = off_list();
+  std::lock_guard<std::mutex> lock(list.mutex);
+  if (!list.read_environment) {
+    const char* v = std::getenv("ZERORL_KERNELS_OFF");
+    list.names = parse_kernel_list(v == nullptr ? "" : v);
+    list.read_environment = true;
+  }
+  return list.names.count(std::string(name)) == 0;
+}
 
 }  // namespace zerorl::kernels

@@ -36,7 +36,7 @@ TokenLogprobs token_logprobs_reference(const torch::Tensor& logits, const torch:
 }
 
 bool use_token_logprobs_kernel(const torch::Tensor& logits) {
-  return enabled() && logits.is_cuda() && logits.dim() == 2 && logits.size(1) > 0 &&
+  return enabled("token_logprobs") && logits.is_cuda() && logits.dim() == 2 && logits.size(1) > 0 &&
          (logits.scalar_type() == torch::kFloat32 || logits.scalar_type() == torch::kBFloat16);
 }
 

@@ -315,7 +315,7 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
   // The mask of right-padded rows is kernels::causal_attention's rule with key_end = the rows' lengths.
   // Callers that did not say so are checked (one device sync) where the kernel could run.
   in.kernel_rows = in.causal;
-  if (!in.kernel_rows && T > 1 && kernels::enabled() && kernels::compiled() && device_.is_cuda() &&
+  if (!in.kernel_rows && T > 1 && kernels::enabled("attention") && device_.is_cuda() &&
       dtype() == torch::kBFloat16) {
     in.kernel_rows = mask.narrow(1, 1, T - 1).le(mask.narrow(1, 0, T - 1)).all().item<bool>();
   }
