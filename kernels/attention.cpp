@@ -26,13 +26,13 @@ void check_positions(const torch::Tensor& t, const torch::Tensor& q, const char*
 }
 
 #ifdef ZERORL_CUDA_KERNELS
-// out [B, T, Hq, D] (contiguous) and the lse [B, Hq, T] it comes with.
+// out [B, T, Hq, D], contiguous. The kernel also writes each query's logsumexp [B, Hq, T], dropped here: a
+// flash backward fed with it would spare the backward's recomputed forward.
 torch::Tensor run_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                             const torch::Tensor& q_start, const torch::Tensor& key_end) {
   ZRL_CHECK(use_attention_kernel(q, k, v),
-            "kernels::causal_attention: q {}, k {}, v {} must be bf16 CUDA [B,H,T,16|32|64|128] with Hq a "
-            "multiple of "
-            "Hkv, the last dimension contiguous and K/V rows 16-byte aligned",
+            "kernels::causal_attention: q {}, k {}, v {} must be bf16 CUDA [B,H,T,16|32|64|128], Hq a "
+            "multiple of Hkv, the last dimension contiguous and K/V rows 16-byte aligned",
             c10::str(q.sizes()), c10::str(k.sizes()), c10::str(v.sizes()));
   check_positions(q_start, q, "q_start");
   check_positions(key_end, q, "key_end");
