@@ -26,8 +26,7 @@ void check_positions(const torch::Tensor& t, const torch::Tensor& q, const char*
 }
 
 #ifdef ZERORL_CUDA_KERNELS
-// out [B, T, Hq, D], contiguous. The kernel also writes each query's logsumexp [B, Hq, T], dropped here: a
-// flash backward fed with it would spare the backward's recomputed forward.
+// out [B, T, Hq, D], contiguous.
 torch::Tensor run_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                             const torch::Tensor& q_start, const torch::Tensor& key_end) {
   ZRL_CHECK(use_attention_kernel(q, k, v),
@@ -39,16 +38,15 @@ torch::Tensor run_attention(const torch::Tensor& q, const torch::Tensor& k, cons
   const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3), L = k.size(2);
   ZRL_CHECK(q_start.defined() || T <= L, "kernels::causal_attention: {} queries over {} keys", T, L);
   auto out = torch::empty({B, T, Hq, D}, q.options());
-  auto lse = torch::empty({B, Hq, T}, q.options().dtype(torch::kFloat32));
   AttentionArgs a{};
   a.q = q.data_ptr(), a.q_sb = q.stride(0), a.q_st = q.stride(2), a.q_sh = q.stride(1);
   a.k = k.data_ptr(), a.v = v.data_ptr();
   a.kv_sb = k.stride(0), a.kv_sh = k.stride(1), a.kv_st = k.stride(2);
   a.q_start = q_start.defined() ? q_start.data_ptr<int64_t>() : nullptr;
   a.key_end = key_end.defined() ? key_end.data_ptr<int64_t>() : nullptr;
-  a.out = out.data_ptr(), a.lse = lse.data_ptr<float>();
+  a.out = out.data_ptr();
   a.B = static_cast<int>(B), a.T = static_cast<int>(T), a.heads = static_cast<int>(Hq);
-  a.kv_heads = static_cast<int>(k.size(1)), a.D = static_cast<int>(D), a.L = static_cast<int>(L);
+  a.kv_heads = static_cast<int>(k.size(1)), a.D = static_cast<int>(D);
   a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
   check_launch(launch_causal_attention_bf16(a, stream_of(q)), "causal_attention");
   return out;

@@ -193,10 +193,10 @@ __device__ __forceinline__ void load_query(uint32_t (&qa)[D / 16][4], const Atte
   }
 }
 
-// out = o / l and the lse of one of this thread's rows (h: 0 = lane / 4, 1 = lane / 4 + 8).
+// out = o / l for one of this thread's rows (h: 0 = lane / 4, 1 = lane / 4 + 8).
 template <int D>
 __device__ __forceinline__ void store_row(const AttentionArgs& a, int b, const QueryRow& r,
-                                          const RowState<D>& st, int h, float l, float m) {
+                                          const RowState<D>& st, int h, float l) {
   if (!r.valid) return;
   const int quad = threadIdx.x % 4;
   __nv_bfloat16* dst =
@@ -205,8 +205,6 @@ __device__ __forceinline__ void store_row(const AttentionArgs& a, int b, const Q
   for (int dn = 0; dn < D / 8; ++dn) {
     *reinterpret_cast<uint32_t*>(dst + dn * 8) = pack_floats(st.o[dn][2 * h] / l, st.o[dn][2 * h + 1] / l);
   }
-  if (quad == 0)
-    a.lse[(static_cast<int64_t>(b) * a.heads + r.head) * a.T + r.t] = m * 0.6931471805599453f + logf(l);
 }
 
 template <int D>
@@ -257,8 +255,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const AttentionA
     __syncthreads();  // its buffer is free for block kb + 2
   }
   if (w_idle) return;
-  store_row<D>(a, b, r0, st, 0, quad_sum(st.l0), st.m0);
-  store_row<D>(a, b, r1, st, 1, quad_sum(st.l1), st.m1);
+  store_row<D>(a, b, r0, st, 0, quad_sum(st.l0));
+  store_row<D>(a, b, r1, st, 1, quad_sum(st.l1));
 }
 
 template <int D>

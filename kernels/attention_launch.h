@@ -17,8 +17,7 @@ struct AttentionArgs {
   const int64_t* q_start;  // [B] or nullptr
   const int64_t* key_end;  // [B] or nullptr
   void* out;               // [B, T, heads, D], contiguous
-  float* lse;              // [B, heads, T]: natural-log logsumexp of each query's scaled scores
-  int B, T, heads, kv_heads, D, L;
+  int B, T, heads, kv_heads, D;
   float scale;
 };
 

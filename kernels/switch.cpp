@@ -58,11 +58,11 @@ std::set<std::string> parse_kernel_list(const std::string& list) {
       continue;
     }
     if (name.empty()) continue;
-    ZRL_CHECK(
-        kernel_names().count(name) == 1,
-        "ZERORL_KERNELS_OFF: unknown kernel '{}' (known: rms_norm, rope, swiglu, token_logprobs, attention, "
-        "sample)",
-        name);
+    if (kernel_names().count(name) == 0) {
+      std::string known;
+      for (const auto& k : kernel_names()) known += (known.empty() ? "" : ", ") + k;
+      ZRL_FAIL("ZERORL_KERNELS_OFF: unknown kernel '{}' (known: {})", name, known);
+    }
     out.insert(name);
     name.clear();
   }
