@@ -5,7 +5,10 @@
 // Why hand-written: a decode step has one query per row, and its 7 query heads of a KV head filled 7 rows
 // of the 64-128-row tiles of cuDNN's and flash's kernels; the decode attention took 136 us a layer at 512
 // rows, half the step (Kineto, the GRPO step's profile in bench/results/update_kernels_h100.json). Here a
-// warp holds 16 query rows: a decode row's query heads, or 16 (position, head) rows of a sequence.
+// warp holds 16 query rows: a decode row's query heads, or 16 (position, head) rows of a sequence. The K
+// and V operands come out of shared memory through ldmatrix (V transposed on the way): 96.7 to 83.5 us a
+// layer at 512 rows over 768 keys on an H100, about 72% of its bandwidth (the attention microbench of
+// bench/results/update_kernels_h100.json). Two warps per decode row, splitting d, measured 86 us.
 //
 // Batch invariance by construction: keys are read in blocks of 64 from key 0 in every call, a row's scores,
 // maximum and sums go through the same instructions whichever rows share its tile, and a block with no key
@@ -31,13 +34,6 @@ __device__ __forceinline__ uint32_t pack_floats(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
-__device__ __forceinline__ uint32_t pack_pair(__nv_bfloat16 lo, __nv_bfloat16 hi) {
-  __nv_bfloat162 v;
-  v.x = lo;
-  v.y = hi;
-  return *reinterpret_cast<uint32_t*>(&v);
-}
-
 // c += a (16x16, row) * b (16x8, col), float32 accumulation.
 __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm volatile(
@@ -47,8 +43,28 @@ __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint3
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-__device__ __forceinline__ bool visible(int64_t j, int64_t p, int64_t end) {
-  return (j <= p && j < end) || j == p;
+// A row's position and key bound relative to a block's first key, clamped into [-1, 64] and [0, 64]: the
+// 32-bit compares of `visible` then decide exactly what (j <= p && j < end) || j == p decides for j in it.
+__device__ __forceinline__ int block_rel(int64_t x, int64_t first, int lo) {
+  return static_cast<int>(max(static_cast<int64_t>(lo), min(x - first, static_cast<int64_t>(kKeys))));
+}
+
+__device__ __forceinline__ bool visible(int j, int p, int end) { return (j <= p && j < end) || j == p; }
+
+// Four 8x8 b16 matrices from shared memory, one row address per lane (lanes 8i..8i+7: matrix i); .trans
+// hands each thread the transposed fragment (the B operand of P V from V's [key][d] rows).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
+  const auto a = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem) {
+  const auto a = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
 }
 
 // A query row of this thread: row index r of the (batch, KV head) pair is (t = r / g, head kvh * g + r % g).
@@ -116,23 +132,26 @@ __device__ __forceinline__ void attend_block(RowState<D>& st, const uint32_t (&q
                                              int64_t pos0, int64_t pos1, int64_t end, float scale_log2) {
   const int lane = threadIdx.x % 32, quad = lane % 4;
   float s[kKeys / 8][4] = {};  // 8 tiles of 8 keys
+  // K as B (k = d, n = key): one ldmatrix serves key tiles n and n + 1 (lanes 16..31) at d [16 kk, +16).
+  const __nv_bfloat16* k_lane = ks + ((lane / 16) * 8 + lane % 8) * kStride + ((lane / 8) % 2) * 8;
 #pragma unroll
-  for (int n = 0; n < kKeys / 8; ++n) {
-    const __nv_bfloat16* krow = ks + (n * 8 + lane / 4) * kStride + quad * 2;
+  for (int n = 0; n < kKeys / 8; n += 2) {
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
-      const uint32_t b0 = *reinterpret_cast<const uint32_t*>(krow + kk * 16);
-      const uint32_t b1 = *reinterpret_cast<const uint32_t*>(krow + kk * 16 + 8);
-      mma(s[n], qa[kk], b0, b1);
+      uint32_t b[4];
+      ldmatrix_x4(b, k_lane + n * 8 * kStride + kk * 16);
+      mma(s[n], qa[kk], b[0], b[1]);
+      mma(s[n + 1], qa[kk], b[2], b[3]);
     }
   }
+  const int64_t first = kb * kKeys;
+  const int p0 = block_rel(pos0, first, -1), p1 = block_rel(pos1, first, -1), e = block_rel(end, first, 0);
   float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
   for (int n = 0; n < kKeys / 8; ++n) {
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
-      const int64_t j = kb * kKeys + n * 8 + quad * 2 + (c & 1);
-      const bool see = visible(j, c < 2 ? pos0 : pos1, end);
+      const bool see = visible(n * 8 + quad * 2 + (c & 1), c < 2 ? p0 : p1, e);
       s[n][c] = see ? s[n][c] * scale_log2 : -INFINITY;
       if (c < 2)
         mx0 = fmaxf(mx0, s[n][c]);
@@ -167,11 +186,15 @@ __device__ __forceinline__ void attend_block(RowState<D>& st, const uint32_t (&q
     const uint32_t pa[4] = {pack_floats(s[2 * kk][0], s[2 * kk][1]), pack_floats(s[2 * kk][2], s[2 * kk][3]),
                             pack_floats(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                             pack_floats(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-    const __nv_bfloat16* v0 = vs + (kk * 16 + quad * 2) * kStride + lane / 4;
+    // V as B (k = key, n = d), transposed out of V's rows: d tiles dn and dn + 1 (lanes 16..31).
+    const __nv_bfloat16* v_lane =
+        vs + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * kStride + (lane / 16) * 8;
 #pragma unroll
-    for (int dn = 0; dn < D / 8; ++dn) {
-      const __nv_bfloat16* v = v0 + dn * 8;
-      mma(st.o[dn], pa, pack_pair(v[0], v[kStride]), pack_pair(v[8 * kStride], v[9 * kStride]));
+    for (int dn = 0; dn < D / 8; dn += 2) {
+      uint32_t b[4];
+      ldmatrix_x4_trans(b, v_lane + dn * 8);
+      mma(st.o[dn], pa, b[0], b[1]);
+      mma(st.o[dn + 1], pa, b[2], b[3]);
     }
   }
 }
@@ -218,6 +241,7 @@ constexpr int shared_bytes() {
 template <int D, int kWarps>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const AttentionArgs a) {
   constexpr int kStride = D + 8;  // padded shared rows: the fragment reads are free of bank conflicts
+  constexpr int kThreads = kWarps * 32;
   extern __shared__ __align__(16) __nv_bfloat16 smem[];
   const int b = blockIdx.z, kvh = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = a.heads / a.kv_heads, rows = a.T * g;
@@ -239,11 +263,10 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const AttentionA
   auto k_buf = [&](int64_t kb) { return smem + (kb & 1) * 2 * kKeys * kStride; };
   auto v_buf = [&](int64_t kb) { return k_buf(kb) + kKeys * kStride; };
   const int64_t blocks = cta_max / kKeys + 1;
-  load_block<D, kStride>(k_buf(0), v_buf(0), kbase, vbase, a.kv_st, 0, cta_max, kWarps * 32);
+  load_block<D, kStride>(k_buf(0), v_buf(0), kbase, vbase, a.kv_st, 0, cta_max, kThreads);
   for (int64_t kb = 0; kb < blocks; ++kb) {
     if (kb + 1 < blocks) {
-      load_block<D, kStride>(k_buf(kb + 1), v_buf(kb + 1), kbase, vbase, a.kv_st, kb + 1, cta_max,
-                             kWarps * 32);
+      load_block<D, kStride>(k_buf(kb + 1), v_buf(kb + 1), kbase, vbase, a.kv_st, kb + 1, cta_max, kThreads);
       asm volatile("cp.async.wait_group 1;\n" ::);
     } else {
       asm volatile("cp.async.wait_group 0;\n" ::);

@@ -23,15 +23,18 @@ __device__ __forceinline__ float round_bf(float v) { return __bfloat162float(__f
 //   out[d] = bf16(bf16(x1 c1) + bf16(-x2 s1)), out[d + D/2] = bf16(bf16(x2 c2) + bf16(x1 s2)).
 // Backward (autograd through that formula, the two contributions to each x element one bf16 add):
 //   dx[d] = bf16(bf16(g1 c1) + bf16(g2 s2)), dx[d + D/2] = bf16(bf16(g2 c2) - bf16(g1 s1)).
+// I: the index type, 32-bit wherever the pair count fits (64-bit divisions cost tens of instructions each).
+template <typename I>
 __global__ void __launch_bounds__(kThreads)
     rope_kernel(const __nv_bfloat16* __restrict__ x, RopeStrides xs, const __nv_bfloat16* __restrict__ cos,
-                const __nv_bfloat16* __restrict__ sin, RopeStrides cs, __nv_bfloat16* __restrict__ out,
-                int64_t B, int64_t H, int64_t T, int64_t D, bool backward) {
-  const int64_t half = D / 2;
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+                const __nv_bfloat16* __restrict__ sin, RopeStrides cs, __nv_bfloat16* __restrict__ out, I B,
+                I H, I T, I D, bool backward) {
+  const I half = D / 2;
+  const I i = static_cast<I>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= B * T * H * half) return;
-  const int64_t d = i % half, h = (i / half) % H, t = (i / (half * H)) % T, b = i / (half * H * T);
-  const int64_t xo = b * xs.b + h * xs.h + t * xs.t, co = b * cs.b + t * cs.t, oo = ((b * T + t) * H + h) * D;
+  const I d = i % half, h = (i / half) % H, t = (i / (half * H)) % T, b = i / (half * H * T);
+  const int64_t xo = b * xs.b + h * xs.h + t * xs.t, co = b * cs.b + t * cs.t,
+                oo = ((static_cast<int64_t>(b) * T + t) * H + h) * D;
   const float v1 = f(x[xo + d]), v2 = f(x[xo + d + half]);
   const float c1 = f(cos[co + d]), c2 = f(cos[co + d + half]), s1 = f(sin[co + d]),
               s2 = f(sin[co + d + half]);
@@ -52,9 +55,16 @@ const char* launch_rope_bf16(const void* x, RopeStrides xs, const void* cos, con
   const int64_t pairs = B * H * T * (D / 2);
   if (pairs == 0) return nullptr;
   if (D % 2 != 0) return "rope kernel: head_dim must be even";
-  rope_kernel<<<static_cast<unsigned>((pairs + kThreads - 1) / kThreads), kThreads, 0,
-                static_cast<cudaStream_t>(stream)>>>(as_bf16(x), xs, as_bf16(cos), as_bf16(sin), cs,
+  const auto blocks = static_cast<unsigned>((pairs + kThreads - 1) / kThreads);
+  auto s = static_cast<cudaStream_t>(stream);
+  if (pairs + kThreads < (int64_t{1} << 31)) {
+    rope_kernel<uint32_t><<<blocks, kThreads, 0, s>>>(
+        as_bf16(x), xs, as_bf16(cos), as_bf16(sin), cs, as_bf16(out), static_cast<uint32_t>(B),
+        static_cast<uint32_t>(H), static_cast<uint32_t>(T), static_cast<uint32_t>(D), backward);
+  } else {
+    rope_kernel<int64_t><<<blocks, kThreads, 0, s>>>(as_bf16(x), xs, as_bf16(cos), as_bf16(sin), cs,
                                                      as_bf16(out), B, H, T, D, backward);
+  }
   return launch_status();
 }
 

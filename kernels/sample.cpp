@@ -25,8 +25,14 @@ torch::Tensor inverse_cdf_reference(const torch::Tensor& logp, const torch::Tens
 }
 
 bool use_sample_kernel(const torch::Tensor& logits) {
+#ifdef ZERORL_CUDA_KERNELS
   return enabled("sample") && logits.is_cuda() && logits.dim() == 2 && logits.size(1) > 0 &&
+         logits.size(1) <= sample_tokens_max_vocab() &&
          (logits.scalar_type() == torch::kFloat32 || logits.scalar_type() == torch::kBFloat16);
+#else
+  (void)logits;
+  return false;
+#endif
 }
 
 torch::Tensor sample_tokens(const torch::Tensor& logits, const torch::Tensor& uniforms) {

@@ -16,7 +16,8 @@ namespace zerorl::kernels {
 // int64. The kernel's draw from logits is this twin's from log_softmax(float(logits)).
 torch::Tensor inverse_cdf_reference(const torch::Tensor& logp, const torch::Tensor& uniforms);
 
-// Whether sample_tokens takes the kernel: a build with the kernels, enabled, CUDA, 2-D float32/bf16 logits.
+// Whether sample_tokens takes the kernel: a build with the kernels, enabled, CUDA, 2-D float32/bf16 logits
+// of at most sample_tokens_max_vocab() (393,216) columns.
 bool use_sample_kernel(const torch::Tensor& logits);
 
 // inverse_cdf_reference(log_softmax(float(logits)), uniforms) through the kernel (use_sample_kernel must

@@ -59,6 +59,9 @@ TEST(SampleGpu, KernelDrawsTheTwinsTokens) {
     auto logits = (torch::randn({rows, vocab}, torch::kCUDA) * 2).to(dtype);
     logits[3].fill_(-std::numeric_limits<float>::infinity());
     logits[3][vocab - 1] = 5.0;  // all mass on the last token
+    // Every other 128-token run masked: the kernel's chunks of zero mass sit between live ones.
+    const auto odd_run = torch::arange(vocab, torch::kCUDA).div(128, "floor").remainder(2).eq(1);
+    logits[4].masked_fill_(odd_run, -std::numeric_limits<float>::infinity());
     auto u = torch::rand({rows}, torch::TensorOptions().dtype(torch::kFloat64).device(torch::kCUDA));
     u[0] = 0.0, u[1] = 1.0 - 1e-12;
     const auto got = sample_tokens(logits, u).cpu();
