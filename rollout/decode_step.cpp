@@ -4,11 +4,15 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <tuple>
+#include <utility>
 
 #include "compat/torch_compat.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "kernels/attention.h"
+#include "kernels/rms_norm.h"
+#include "kernels/rope.h"
 
 // ZERORL_TORCH_CUDA comes from rollout/CMakeLists.txt when LibTorch was built with CUDA.
 #if defined(ZERORL_TORCH_CUDA) && __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<cuda_runtime_api.h>)
@@ -22,6 +26,8 @@
 #endif
 
 namespace zerorl::rollout {
+
+using torch::indexing::Slice;
 
 bool cuda_graphs_compiled() { return ZERORL_CUDA_GRAPHS != 0; }
 
@@ -37,10 +43,11 @@ struct DecodeStep::Graph {
 
 // Per-step tensors shared by all layers.
 struct DecodeStep::StepInputs {
-  torch::Tensor cos, sin_signed;  // [R, 1, 1, D] model dtype; sin_signed = [-sin, +sin] halves
+  torch::Tensor cos, sin, sin_signed;  // [R, 1, 1, D] model dtype; sin_signed = [-sin, +sin] halves
   torch::Tensor mask;   // [R, 1, 1, L]: bool (true = attend) or, for SDPA, additive (0 / -inf) in the dtype
   torch::Tensor write;  // [R * Hkv] int64: row of this step's K/V in a cache layer viewed [-1, D]
   torch::Tensor positions;  // [R] int64: each row's position (its new token's cache index)
+  torch::Tensor slots;      // [R] int64: 0 .. R - 1
 };
 
 namespace {
@@ -53,6 +60,26 @@ std::vector<const void*> weight_pointers(model::CausalLM& lm) {
 
 bool same_params(const SamplerParams& a, const SamplerParams& b) {
   return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p && a.min_p == b.min_p;
+}
+
+// RoPE of x [R, 1, H, D] (cos/sin [R, 1, 1, D]): the model's RoPE kernel where it runs, else
+// rotate_half(x) * sin == roll(x, D/2) * [-s, s] where sin = [s, s] (negation is exact). Both are the
+// model's values (model/decoder.cpp apply_rope).
+torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                     const torch::Tensor& sin_signed) {
+  const auto xt = x.transpose(1, 2);  // [R, H, T = 1, D]
+  if (kernels::use_rope_kernel(xt, cos, sin)) return kernels::rope(xt, cos, sin).transpose(1, 2);
+  return x * cos + x.roll(x.size(-1) / 2, -1) * sin_signed;
+}
+
+// {x + delta, norm(x + delta)}: one kernel where DecoderLayer::forward takes it; the same bits either way
+// (the kernel rounds the sum to the dtype before the norm, as the separate add does).
+std::pair<torch::Tensor, torch::Tensor> add_norm(const torch::Tensor& x, const torch::Tensor& delta,
+                                                 model::RMSNorm& norm) {
+  if (kernels::use_kernel(x, norm->weight) && delta.scalar_type() == x.scalar_type())
+    return kernels::add_rms_norm(x, delta, norm->weight, norm->eps);
+  auto h = x + delta;
+  return {h, norm(h)};
 }
 
 }  // namespace
@@ -76,33 +103,61 @@ DecodeStep::DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_grap
   auto freqs = pos.unsqueeze(-1) * inv_freq;  // [capacity, D/2]
   auto emb = torch::cat({freqs, freqs}, -1);
   rope_cos_ = emb.cos().to(lm_->dtype());
-  auto sin = emb.sin().to(lm_->dtype());
-  const int64_t half = sin.size(1) / 2;
-  rope_sin_signed_ = torch::cat({-sin.narrow(1, 0, half), sin.narrow(1, half, half)}, 1);
+  rope_sin_ = emb.sin().to(lm_->dtype());
+  const int64_t half = rope_sin_.size(1) / 2;
+  rope_sin_signed_ = torch::cat({-rope_sin_.narrow(1, 0, half), rope_sin_.narrow(1, half, half)}, 1);
 }
 
 DecodeStep::~DecodeStep() = default;
+
+void DecodeStep::begin_call() {
+  check_weights_ = true;
+  if (!lm_->device().is_cuda()) return;
+  torch::NoGradGuard no_grad;
+  const auto& layers = *lm_->model->layers;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const auto& a = *layers[l]->as<model::DecoderLayerImpl>()->self_attn;
+    const std::vector<torch::Tensor> w{a.q_proj->weight, a.k_proj->weight, a.v_proj->weight};
+    if (qkv_weight_.size() == l) {
+      qkv_weight_.push_back(torch::cat(w, 0));
+      qkv_bias_.push_back(a.q_proj->bias.defined()
+                              ? torch::cat({a.q_proj->bias, a.k_proj->bias, a.v_proj->bias}, 0)
+                              : torch::Tensor());
+      continue;
+    }
+    torch::cat_out(qkv_weight_[l], w, 0);  // same shape: written in place
+    if (qkv_bias_[l].defined())
+      torch::cat_out(qkv_bias_[l], {a.q_proj->bias, a.k_proj->bias, a.v_proj->bias}, 0);
+  }
+}
 
 torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, const StepInputs& in, int64_t rows,
                                     int64_t L) {
   auto* attn = lm_->model->layers[static_cast<size_t>(layer)]->as<model::DecoderLayerImpl>()->self_attn.get();
   const int64_t Hq = attn->heads, Hkv = attn->kv_heads, D = attn->head_dim, g = Hq / Hkv;
-  auto q = attn->q_proj(h).view({rows, 1, Hq, D});  // [R, T=1, H, D]
-  auto k = attn->k_proj(h).view({rows, 1, Hkv, D});
-  auto v = attn->v_proj(h).view({rows * Hkv, D});
+  torch::Tensor q, k, v;  // [R, T = 1, H, D]
+  if (!qkv_weight_.empty()) {
+    const auto& w = qkv_weight_[static_cast<size_t>(layer)];
+    auto qkv = torch::nn::functional::linear(h, w, qkv_bias_[static_cast<size_t>(layer)]);
+    q = qkv.narrow(-1, 0, Hq * D).view({rows, 1, Hq, D});
+    k = qkv.narrow(-1, Hq * D, Hkv * D).view({rows, 1, Hkv, D});
+    v = qkv.narrow(-1, (Hq + Hkv) * D, Hkv * D).view({rows, 1, Hkv, D});
+  } else {
+    q = attn->q_proj(h).view({rows, 1, Hq, D});
+    k = attn->k_proj(h).view({rows, 1, Hkv, D});
+    v = attn->v_proj(h).view({rows, 1, Hkv, D});
+  }
   if (attn->q_norm) {
     q = attn->q_norm(q);
     k = attn->k_norm(k);
   }
-  // rotate_half(x) * sin == roll(x, D/2) * [-s, s] where sin = [s, s] (negation is exact): the same values
-  // as the model's RoPE with one kernel fewer.
-  q = q * in.cos + q.roll(D / 2, -1) * in.sin_signed;  // cos/sin_signed [R, 1, 1, D]
-  k = k * in.cos + k.roll(D / 2, -1) * in.sin_signed;
+  q = rotate(q, in.cos, in.sin, in.sin_signed);
+  k = rotate(k, in.cos, in.sin, in.sin_signed);
   auto& kc = cache_->k[static_cast<size_t>(layer)];  // [slots, Hkv, capacity, D], contiguous
   auto& vc = cache_->v[static_cast<size_t>(layer)];
   kc.view({-1, D}).index_copy_(0, in.write, k.reshape({rows * Hkv, D}));
-  vc.view({-1, D}).index_copy_(0, in.write, v);
-  auto keys = kc.narrow(0, 0, rows).narrow(2, 0, L);  // [R, Hkv, L, D], no copy
+  vc.index_put_({in.slots, Slice(), in.positions}, v.view({rows, Hkv, D}));  // v may be strided
+  auto keys = kc.narrow(0, 0, rows).narrow(2, 0, L);                         // [R, Hkv, L, D], no copy
   auto values = vc.narrow(0, 0, rows).narrow(2, 0, L);
   // The trainer's forward takes the same kernel (model/decoder.cpp): their bits agree.
   if (kernels::use_attention_kernel(q.transpose(1, 2), keys, values)) {
@@ -127,7 +182,9 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
   const auto& c = lm_->config();
   StepInputs in;
   in.positions = positions;
+  in.slots = torch::arange(rows, positions.options());
   in.cos = rope_cos_.index_select(0, positions).view({rows, 1, 1, -1});
+  in.sin = rope_sin_.index_select(0, positions).view({rows, 1, 1, -1});
   in.sin_signed = rope_sin_signed_.index_select(0, positions).view({rows, 1, 1, -1});
   // Key j is visible to the query at position p when j <= p (j == p is the token written this step).
   auto keep = torch::arange(L, positions.options()).view({1, 1, 1, L}).le(positions.view({rows, 1, 1, 1}));
@@ -146,12 +203,18 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
                  .view({-1});
   auto x = lm_->model->embed_tokens(ids.view({rows, 1}));
   if (lm_->float32_residual()) x = x.to(torch::kFloat32);  // as CausalLM::run_layers
-  for (size_t l = 0; l < lm_->model->layers->size(); ++l) {
-    auto* layer = lm_->model->layers[l]->as<model::DecoderLayerImpl>();
-    x = x + attention(static_cast<int64_t>(l), layer->input_layernorm(x), in, rows, L);
-    x = x + layer->mlp(layer->post_attention_layernorm(x));
+  // Each residual add goes with the norm after it: the next layer's input norm, or the final one.
+  auto& layers = *lm_->model->layers;
+  auto normed = layers[0]->as<model::DecoderLayerImpl>()->input_layernorm(x);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    auto* layer = layers[l]->as<model::DecoderLayerImpl>();
+    auto [h, h_normed] =
+        add_norm(x, attention(static_cast<int64_t>(l), normed, in, rows, L), layer->post_attention_layernorm);
+    auto& next = l + 1 < layers.size() ? layers[l + 1]->as<model::DecoderLayerImpl>()->input_layernorm
+                                       : lm_->model->norm;
+    std::tie(x, normed) = add_norm(h, layer->mlp(h_normed), next);
   }
-  return lm_->logits(lm_->model->norm(x)).view({rows, -1});
+  return lm_->logits(normed).view({rows, -1});
 }
 
 torch::Tensor DecodeStep::body(const torch::Tensor& ids, const torch::Tensor& positions,

@@ -3,11 +3,12 @@
 // and replayed. Not here: prefill (model::CausalLM::forward_cached), the decode loop (engine.cpp).
 //
 // Why rollout has its own step instead of CausalLM::forward_cached: the step runs the model's own
-// modules (norms, projections, MLP, LM head: the trainer's weights, no copy) but does the attention
-// glue itself: query heads of one KV group are folded into the query length, so GQA never repeats K/V
-// (forward_cached's CUDA path copies the cache H/Hkv-fold every layer), and its inputs live in fixed
-// device buffers (graph capture needs fixed shapes and addresses). Its equality with the model's
-// forward is tested (tests/rollout/engine_test.cpp: greedy == transformers, logprobs == teacher forcing).
+// modules (norms, MLP, LM head: the trainer's weights) but does the attention glue itself: on CUDA one
+// GEMM over q/k/v weights stacked from the model's (re-copied at each generate()), the RoPE kernel, query
+// heads of one KV group folded into the query length so GQA never repeats K/V, and each residual add fused
+// with the norm after it; its inputs live in fixed device buffers (graph capture needs fixed shapes and
+// addresses). Its equality with the model's forward is tested (tests/rollout/engine_test.cpp: greedy ==
+// transformers, logprobs == teacher forcing; on the GPU, bit for bit with the trainer's forward).
 #pragma once
 
 #include <torch/torch.h>
@@ -43,8 +44,9 @@ class DecodeStep {
   torch::Tensor run(const std::vector<int64_t>& ids, const std::vector<double>& uniforms, int64_t rows,
                     const SamplerParams& params);
   // Called at the start of each Engine::generate(): the next step compares the parameters' storage with
-  // the graphs' (parameters replaced by new tensors force a recapture; in-place updates need none).
-  void begin_call() { check_weights_ = true; }
+  // the graphs' (parameters replaced by new tensors force a recapture; in-place updates need none), and
+  // the stacked q/k/v weights are copied again from the model's.
+  void begin_call();
   bool graph_active() const { return !graphs_.empty(); }
   // CUDA graphs captured so far (one per length bucket reached; all dropped on a recapture).
   int64_t graphs_captured() const { return static_cast<int64_t>(graphs_.size()); }
@@ -68,8 +70,12 @@ class DecodeStep {
   bool want_graphs_;
   int64_t bucket_;
   bool check_weights_ = true;
-  // [capacity, D] in the model dtype: RoPE cos and [-sin, +sin] (halves) of every cache position
-  torch::Tensor rope_cos_, rope_sin_signed_;
+  // [capacity, D] in the model dtype: RoPE cos, sin and [-sin, +sin] (halves) of every cache position
+  torch::Tensor rope_cos_, rope_sin_, rope_sin_signed_;
+  // CUDA: per layer, q_proj's, k_proj's and v_proj's weights (and biases) stacked in that order, so a step
+  // runs one projection GEMM where the model runs three (batch-invariant GEMMs give each output element
+  // the same bits either way; the engine-vs-trainer tests hold it). Written in place, so graphs keep them.
+  std::vector<torch::Tensor> qkv_weight_, qkv_bias_;
   torch::Tensor ids_, pos_, uniforms_;  // static device inputs [slots] (graph mode), shared by all graphs
   std::map<int64_t, std::unique_ptr<Graph>> graphs_;  // by attention length L
   int64_t pool_bytes_ = 0;                            // see graph_pool_bytes()
