@@ -37,7 +37,7 @@ inline std::string kernel_kind(const std::string& name) {
 // Runs `work` once under the profiler (CPU + CUDA activities) and returns {wall_s, kernel_s,
 // busy_fraction, kernels: the `top` kernels by total device time with calls and share}. Writes the Chrome
 // trace to `trace_path` unless it is empty. Needs torch >= 2 with Kineto (pip's builds have it).
-inline Json profile_kernels(const std::function<void()>& work, const std::string& trace_path, int top = 25) {
+inline Json profile_kernels(const std::function<void()>& work, const std::string& trace_path, int top = 40) {
 #if TORCH_VERSION_MAJOR >= 2
   namespace prof = torch::autograd::profiler;
   using torch::profiler::impl::ActivityType;

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <random>
 
+#include "algo/logits.h"
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "core/log.h"
@@ -89,8 +90,8 @@ Timed timed_run(zr::model::CausalLM lm, const std::vector<std::vector<int64_t>>&
   return t;
 }
 
-// Teacher-forced T = 1 log-probs of each sample's tokens (prompt + sample in one forward, the trainer's
-// view).
+// Teacher-forced T = 1 log-probs of each sample's tokens (prompt + sample in one forward and the trainer's
+// log-prob function: the trainer's view).
 std::vector<torch::Tensor> teacher_forced(zr::model::CausalLM lm,
                                           const std::vector<std::vector<int64_t>>& prompts,
                                           const zr::rollout::RolloutResult& run, size_t count) {
@@ -103,8 +104,8 @@ std::vector<torch::Tensor> teacher_forced(zr::model::CausalLM lm,
     full.insert(full.end(), t.tokens.begin(), t.tokens.end());
     auto logits = lm->forward(torch::tensor(full, torch::kLong).unsqueeze(0))[0].to(torch::kFloat);
     auto rows = logits.narrow(0, plen - 1, static_cast<int64_t>(t.tokens.size()));
-    auto idx = torch::tensor(t.tokens, torch::kLong).to(rows.device()).unsqueeze(1);
-    out.push_back(rows.log_softmax(1).gather(1, idx).squeeze(1).cpu().to(torch::kDouble));
+    auto ids = torch::tensor(t.tokens, torch::kLong).to(rows.device());
+    out.push_back(zr::algo::token_logprobs(rows, ids).cpu().to(torch::kDouble));  // the trainer's log-probs
   }
   return out;
 }
