@@ -1,7 +1,9 @@
 // trainer/memory_plan.h: before step 1, an estimate of weights, master weights, gradients, optimizer state,
 // activations, logits and the rollout KV cache against the device's memory; fail fast with a recommendation.
 // Not here: measuring real usage (allocator statistics belong to the GPU benches), the KV bytes formula
-// (rollout/memory.h, shared with the engine).
+// (rollout/memory.h, shared with the engine). Not counted, left to usable_fraction's headroom: the engine's
+// CUDA graph pool and its stacked copy of the q/k/v weights (rollout/decode_step.h; 50 MB at 0.5B, about
+// 0.9 GB at 7B: 5-6% of the bf16 weights).
 #pragma once
 
 #include <cstdint>
