@@ -83,8 +83,11 @@ __global__ void __launch_bounds__(kThreads)
   float* cmax = chunk;
   float* mass = chunk + chunks;
   float* prefix = chunk + 2 * chunks;
-  if (t == 0) picked = chunks, last_nonzero = -1;
-    // One read of the row: each chunk's maximum and sum of exp(z - maximum).
+  if (t == 0) {
+    picked = chunks;
+    last_nonzero = -1;
+  }
+  // One read of the row: each chunk's maximum and sum of exp(z - maximum).
 #pragma unroll 4
   for (int c = warp; c < chunks; c += kWarps) {
     float z[4];
