@@ -75,12 +75,20 @@ bool causal_sdpa() {
   return forced >= 0 ? forced == 1 : g_causal_sdpa.load();
 }
 
-namespace {
-
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   if (kernels::use_rope_kernel(x, cos, sin)) return kernels::rope(x, cos, sin);  // one CUDA kernel
   return kernels::rope_reference(x, cos, sin);
 }
+
+std::pair<torch::Tensor, torch::Tensor> add_and_norm(const torch::Tensor& x, const torch::Tensor& delta,
+                                                     RMSNorm& norm) {
+  if (kernels::use_kernel(x, norm->weight) && delta.scalar_type() == x.scalar_type())
+    return kernels::add_rms_norm(x, delta, norm->weight, norm->eps);  // the add and the norm: one kernel
+  auto h = x + delta;
+  return {h, norm(h)};
+}
+
+namespace {
 
 // q [B,Hq,T,D], k/v [B,Hkv,L,D] -> [B,Hq,T,D] under in.mask [B,1,T,L]. causal, kernel_rows: see
 // AttentionInputs; cached: K/V come from the KV cache (the rows' earlier tokens and this call's).
@@ -218,15 +226,9 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const torch::TensorOpti
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const AttentionInputs& in, KvCache* cache,
                                         int64_t layer) {
-  auto a = self_attn(input_layernorm(x), in, cache, layer);
-  auto& norm = post_attention_layernorm;
-  if (kernels::use_kernel(x, norm->weight) && a.scalar_type() == x.scalar_type()) {
-    auto [h, normed] =
-        kernels::add_rms_norm(x, a, norm->weight, norm->eps);  // the add and the norm: one kernel
-    return h + mlp(normed);
-  }
-  auto h = x + a;
-  return h + mlp(norm(h));
+  auto [h, normed] =
+      add_and_norm(x, self_attn(input_layernorm(x), in, cache, layer), post_attention_layernorm);
+  return h + mlp(normed);
 }
 
 DecoderModelImpl::DecoderModelImpl(const ModelConfig& c, const torch::TensorOptions& options) {

@@ -18,6 +18,7 @@
 
 #include <torch/torch.h>
 
+#include <utility>
 #include <vector>
 
 #include "model/config.h"
@@ -214,6 +215,15 @@ torch::Tensor linear_float32(const torch::Tensor& x, const torch::Tensor& w);
 
 // RoPE inverse frequencies [head_dim/2] float32 (transformers' default / linear / llama3 rope init).
 torch::Tensor rope_inv_freq(const ModelConfig& c);
+
+// RoPE of x [B, H, T, D] with cos/sin [B or 1, 1, T, D]: kernels::rope where it runs, else its twin (the
+// same bits). The attention and the engine's decode step both take it.
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+
+// {x + delta, norm(x + delta)}: one kernel (kernels::add_rms_norm) where it runs, else the add and the
+// norm; the same bits either way (the kernel rounds the sum to the dtype before the norm).
+std::pair<torch::Tensor, torch::Tensor> add_and_norm(const torch::Tensor& x, const torch::Tensor& delta,
+                                                     RMSNorm& norm);
 
 // Fills parameters from a seeded CPU generator: matrices ~ N(0, std^2), norms = 1, biases = 0. The same seed
 // gives the same weights in every dtype and device.

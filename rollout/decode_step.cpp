@@ -11,8 +11,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "kernels/attention.h"
-#include "kernels/rms_norm.h"
-#include "kernels/rope.h"
 
 // ZERORL_TORCH_CUDA comes from rollout/CMakeLists.txt when LibTorch was built with CUDA.
 #if defined(ZERORL_TORCH_CUDA) && __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<cuda_runtime_api.h>)
@@ -43,7 +41,7 @@ struct DecodeStep::Graph {
 
 // Per-step tensors shared by all layers.
 struct DecodeStep::StepInputs {
-  torch::Tensor cos, sin, sin_signed;  // [R, 1, 1, D] model dtype; sin_signed = [-sin, +sin] halves
+  torch::Tensor cos, sin;  // [R, 1, 1, D] model dtype
   torch::Tensor mask;   // [R, 1, 1, L]: bool (true = attend) or, for SDPA, additive (0 / -inf) in the dtype
   torch::Tensor write;  // [R * Hkv] int64: row of this step's K/V in a cache layer viewed [-1, D]
   torch::Tensor positions;  // [R] int64: each row's position (its new token's cache index)
@@ -60,26 +58,6 @@ std::vector<const void*> weight_pointers(model::CausalLM& lm) {
 
 bool same_params(const SamplerParams& a, const SamplerParams& b) {
   return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p && a.min_p == b.min_p;
-}
-
-// RoPE of x [R, 1, H, D] (cos/sin [R, 1, 1, D]): the model's RoPE kernel where it runs, else
-// rotate_half(x) * sin == roll(x, D/2) * [-s, s] where sin = [s, s] (negation is exact). Both are the
-// model's values (model/decoder.cpp apply_rope).
-torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                     const torch::Tensor& sin_signed) {
-  const auto xt = x.transpose(1, 2);  // [R, H, T = 1, D]
-  if (kernels::use_rope_kernel(xt, cos, sin)) return kernels::rope(xt, cos, sin).transpose(1, 2);
-  return x * cos + x.roll(x.size(-1) / 2, -1) * sin_signed;
-}
-
-// {x + delta, norm(x + delta)}: one kernel where DecoderLayer::forward takes it; the same bits either way
-// (the kernel rounds the sum to the dtype before the norm, as the separate add does).
-std::pair<torch::Tensor, torch::Tensor> add_norm(const torch::Tensor& x, const torch::Tensor& delta,
-                                                 model::RMSNorm& norm) {
-  if (kernels::use_kernel(x, norm->weight) && delta.scalar_type() == x.scalar_type())
-    return kernels::add_rms_norm(x, delta, norm->weight, norm->eps);
-  auto h = x + delta;
-  return {h, norm(h)};
 }
 
 }  // namespace
@@ -104,8 +82,6 @@ DecodeStep::DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_grap
   auto emb = torch::cat({freqs, freqs}, -1);
   rope_cos_ = emb.cos().to(lm_->dtype());
   rope_sin_ = emb.sin().to(lm_->dtype());
-  const int64_t half = rope_sin_.size(1) / 2;
-  rope_sin_signed_ = torch::cat({-rope_sin_.narrow(1, 0, half), rope_sin_.narrow(1, half, half)}, 1);
 }
 
 DecodeStep::~DecodeStep() = default;
@@ -151,8 +127,8 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, const
     q = attn->q_norm(q);
     k = attn->k_norm(k);
   }
-  q = rotate(q, in.cos, in.sin, in.sin_signed);
-  k = rotate(k, in.cos, in.sin, in.sin_signed);
+  q = model::apply_rope(q.transpose(1, 2), in.cos, in.sin).transpose(1, 2);  // the model's RoPE
+  k = model::apply_rope(k.transpose(1, 2), in.cos, in.sin).transpose(1, 2);
   auto& kc = cache_->k[static_cast<size_t>(layer)];  // [slots, Hkv, capacity, D], contiguous
   auto& vc = cache_->v[static_cast<size_t>(layer)];
   kc.view({-1, D}).index_copy_(0, in.write, k.reshape({rows * Hkv, D}));
@@ -185,7 +161,6 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
   in.slots = torch::arange(rows, positions.options());
   in.cos = rope_cos_.index_select(0, positions).view({rows, 1, 1, -1});
   in.sin = rope_sin_.index_select(0, positions).view({rows, 1, 1, -1});
-  in.sin_signed = rope_sin_signed_.index_select(0, positions).view({rows, 1, 1, -1});
   // Key j is visible to the query at position p when j <= p (j == p is the token written this step).
   auto keep = torch::arange(L, positions.options()).view({1, 1, 1, L}).le(positions.view({rows, 1, 1, 1}));
   if (compat::kHasSdpa && positions.is_cuda()) {
@@ -208,11 +183,11 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
   auto normed = layers[0]->as<model::DecoderLayerImpl>()->input_layernorm(x);
   for (size_t l = 0; l < layers.size(); ++l) {
     auto* layer = layers[l]->as<model::DecoderLayerImpl>();
-    auto [h, h_normed] =
-        add_norm(x, attention(static_cast<int64_t>(l), normed, in, rows, L), layer->post_attention_layernorm);
+    auto [h, h_normed] = model::add_and_norm(x, attention(static_cast<int64_t>(l), normed, in, rows, L),
+                                             layer->post_attention_layernorm);
     auto& next = l + 1 < layers.size() ? layers[l + 1]->as<model::DecoderLayerImpl>()->input_layernorm
                                        : lm_->model->norm;
-    std::tie(x, normed) = add_norm(h, layer->mlp(h_normed), next);
+    std::tie(x, normed) = model::add_and_norm(h, layer->mlp(h_normed), next);
   }
   return lm_->logits(normed).view({rows, -1});
 }

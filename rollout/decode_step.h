@@ -70,8 +70,8 @@ class DecodeStep {
   bool want_graphs_;
   int64_t bucket_;
   bool check_weights_ = true;
-  // [capacity, D] in the model dtype: RoPE cos, sin and [-sin, +sin] (halves) of every cache position
-  torch::Tensor rope_cos_, rope_sin_, rope_sin_signed_;
+  // [capacity, D] in the model dtype: RoPE cos and sin of every cache position
+  torch::Tensor rope_cos_, rope_sin_;
   // CUDA: per layer, q_proj's, k_proj's and v_proj's weights (and biases) stacked in that order, so a step
   // runs one projection GEMM where the model runs three (batch-invariant GEMMs give each output element
   // the same bits either way; the engine-vs-trainer tests hold it). Written in place, so graphs keep them.
