@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "kernels/attention.h"
+#include "kernels/rope.h"
 
 // ZERORL_TORCH_CUDA comes from rollout/CMakeLists.txt when LibTorch was built with CUDA.
 #if defined(ZERORL_TORCH_CUDA) && __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<cuda_runtime_api.h>)
@@ -41,11 +42,26 @@ struct DecodeStep::Graph {
 
 // Per-step tensors shared by all layers.
 struct DecodeStep::StepInputs {
-  torch::Tensor cos, sin;  // [R, 1, 1, D] model dtype
-  torch::Tensor mask;   // [R, 1, 1, L]: bool (true = attend) or, for SDPA, additive (0 / -inf) in the dtype
-  torch::Tensor write;  // [R * Hkv] int64: row of this step's K/V in a cache layer viewed [-1, D]
   torch::Tensor positions;  // [R] int64: each row's position (its new token's cache index)
-  torch::Tensor slots;      // [R] int64: 0 .. R - 1
+  int64_t rows = 0, L = 0;
+  torch::TensorOptions dtype;  // the model's
+
+  // [R, 1, 1, L]: bool (true = attend) or, for SDPA, additive (0 / -inf) in the dtype. Built at the first
+  // call (the attention kernel needs none).
+  const torch::Tensor& mask() {
+    if (mask_.defined()) return mask_;
+    // Key j is visible to the query at position p when j <= p (j == p is the token written this step).
+    auto keep = torch::arange(L, positions.options()).view({1, 1, 1, L}).le(positions.view({rows, 1, 1, 1}));
+    // SDPA turns a bool mask into this additive one in every call; built once per step instead.
+    mask_ = compat::kHasSdpa && positions.is_cuda()
+                ? torch::zeros({rows, 1, 1, L}, dtype)
+                      .masked_fill_(keep.logical_not(), -std::numeric_limits<float>::infinity())
+                : keep;
+    return mask_;
+  }
+
+ private:
+  torch::Tensor mask_;
 };
 
 namespace {
@@ -68,12 +84,15 @@ int64_t decode_bucket(int64_t needed, int64_t bucket, int64_t capacity) {
   return std::min(capacity, (needed + bucket - 1) / bucket * bucket);
 }
 
-DecodeStep::DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_graphs, int64_t graph_bucket)
+DecodeStep::DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_graphs, int64_t graph_bucket,
+                       int64_t min_mlp_rows)
     : lm_(std::move(lm)),
       cache_(cache),
       want_graphs_(cuda_graphs && ZERORL_CUDA_GRAPHS && lm_->device().is_cuda()),
-      bucket_(graph_bucket) {
+      bucket_(graph_bucket),
+      min_mlp_rows_(min_mlp_rows) {
   ZRL_CHECK(graph_bucket >= 1, "DecodeStep: graph_bucket must be >= 1, got {}", graph_bucket);
+  ZRL_CHECK(min_mlp_rows >= 0, "DecodeStep: min_mlp_rows must be >= 0, got {}", min_mlp_rows);
   // RoPE in float32 at every cache position, cast to the model dtype (as CausalLM::run_layers does, so
   // the values are identical), looked up per step instead of recomputed.
   auto inv_freq = model::rope_inv_freq(lm_->config()).to(lm_->device(), torch::kFloat32);
@@ -107,33 +126,42 @@ void DecodeStep::begin_call() {
   }
 }
 
-torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, const StepInputs& in, int64_t rows,
+torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, StepInputs& in, int64_t rows,
                                     int64_t L) {
   auto* attn = lm_->model->layers[static_cast<size_t>(layer)]->as<model::DecoderLayerImpl>()->self_attn.get();
   const int64_t Hq = attn->heads, Hkv = attn->kv_heads, D = attn->head_dim, g = Hq / Hkv;
-  torch::Tensor q, k, v;  // [R, T = 1, H, D]
+  kernels::RopeDecodeInputs r;
+  r.cos = rope_cos_, r.sin = rope_sin_, r.positions = in.positions;
   if (!qkv_weight_.empty()) {
-    const auto& w = qkv_weight_[static_cast<size_t>(layer)];
-    auto qkv = torch::nn::functional::linear(h, w, qkv_bias_[static_cast<size_t>(layer)]);
-    q = qkv.narrow(-1, 0, Hq * D).view({rows, 1, Hq, D});
-    k = qkv.narrow(-1, Hq * D, Hkv * D).view({rows, 1, Hkv, D});
-    v = qkv.narrow(-1, (Hq + Hkv) * D, Hkv * D).view({rows, 1, Hkv, D});
+    // The biases (none before a q/k norm) go to rope_decode: torch's bias add after the GEMM, fused.
+    const auto& b = qkv_bias_[static_cast<size_t>(layer)];
+    const bool fuse_bias = b.defined() && !attn->q_norm;
+    auto qkv = torch::nn::functional::linear(h, qkv_weight_[static_cast<size_t>(layer)],
+                                             fuse_bias ? torch::Tensor() : b);
+    r.q = qkv.narrow(-1, 0, Hq * D).view({rows, 1, Hq, D});
+    r.k = qkv.narrow(-1, Hq * D, Hkv * D).view({rows, 1, Hkv, D});
+    r.v = qkv.narrow(-1, (Hq + Hkv) * D, Hkv * D).view({rows, 1, Hkv, D});
+    if (fuse_bias) {
+      r.q_bias = b.narrow(0, 0, Hq * D);
+      r.k_bias = b.narrow(0, Hq * D, Hkv * D);
+      r.v_bias = b.narrow(0, (Hq + Hkv) * D, Hkv * D);
+    }
   } else {
-    q = attn->q_proj(h).view({rows, 1, Hq, D});
-    k = attn->k_proj(h).view({rows, 1, Hkv, D});
-    v = attn->v_proj(h).view({rows, 1, Hkv, D});
+    r.q = attn->q_proj(h).view({rows, 1, Hq, D});
+    r.k = attn->k_proj(h).view({rows, 1, Hkv, D});
+    r.v = attn->v_proj(h).view({rows, 1, Hkv, D});
   }
   if (attn->q_norm) {
-    q = attn->q_norm(q);
-    k = attn->k_norm(k);
+    r.q = attn->q_norm(r.q);
+    r.k = attn->k_norm(r.k);
   }
-  q = model::apply_rope(q.transpose(1, 2), in.cos, in.sin).transpose(1, 2);  // the model's RoPE
-  k = model::apply_rope(k.transpose(1, 2), in.cos, in.sin).transpose(1, 2);
   auto& kc = cache_->k[static_cast<size_t>(layer)];  // [slots, Hkv, capacity, D], contiguous
   auto& vc = cache_->v[static_cast<size_t>(layer)];
-  kc.view({-1, D}).index_copy_(0, in.write, k.reshape({rows * Hkv, D}));
-  vc.index_put_({in.slots, Slice(), in.positions}, v.view({rows, Hkv, D}));  // v may be strided
-  auto keys = kc.narrow(0, 0, rows).narrow(2, 0, L);                         // [R, Hkv, L, D], no copy
+  // The model's RoPE (kernels::rope_reference's bits, as model::apply_rope) and this step's K/V written at
+  // each row's position: one kernel on CUDA.
+  auto q = kernels::use_rope_decode_kernel(r, kc, vc) ? kernels::rope_decode(r, kc, vc)
+                                                      : kernels::rope_decode_reference(r, kc, vc);
+  auto keys = kc.narrow(0, 0, rows).narrow(2, 0, L);  // [R, Hkv, L, D], no copy
   auto values = vc.narrow(0, 0, rows).narrow(2, 0, L);
   // The trainer's forward takes the same kernel (model/decoder.cpp): their bits agree.
   if (kernels::use_attention_kernel(q.transpose(1, 2), keys, values)) {
@@ -144,38 +172,26 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, const
   auto qf = q.view({rows, Hkv, g, D});
   torch::Tensor out;
   if (compat::kHasSdpa && qf.is_cuda()) {
-    out = compat::sdpa(qf, keys, values, in.mask);
+    out = compat::sdpa(qf, keys, values, in.mask());
   } else {
     auto scores = torch::matmul(qf, keys.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(D)));
-    scores = scores.masked_fill(in.mask.logical_not(), -std::numeric_limits<float>::infinity());
+    scores = scores.masked_fill(in.mask().logical_not(), -std::numeric_limits<float>::infinity());
     out = torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(qf.scalar_type()), values);
   }
   return attn->o_proj(out.reshape({rows, 1, Hq * D}));
 }
 
+torch::Tensor DecodeStep::mlp(model::DecoderLayerImpl& layer, const torch::Tensor& x, int64_t rows) {
+  if (rows >= min_mlp_rows_) return layer.mlp(x);
+  // Zero rows below the real ones: each row's GEMM output bits do not depend on the others.
+  auto padded = torch::constant_pad_nd(x, {0, 0, 0, 0, 0, min_mlp_rows_ - rows});
+  return layer.mlp(padded).narrow(0, 0, rows);
+}
+
 torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor& positions, int64_t rows,
                                   int64_t L) {
-  const auto& c = lm_->config();
   StepInputs in;
-  in.positions = positions;
-  in.slots = torch::arange(rows, positions.options());
-  in.cos = rope_cos_.index_select(0, positions).view({rows, 1, 1, -1});
-  in.sin = rope_sin_.index_select(0, positions).view({rows, 1, 1, -1});
-  // Key j is visible to the query at position p when j <= p (j == p is the token written this step).
-  auto keep = torch::arange(L, positions.options()).view({1, 1, 1, L}).le(positions.view({rows, 1, 1, 1}));
-  if (compat::kHasSdpa && positions.is_cuda()) {
-    // SDPA turns a bool mask into this additive one in every call; built once per step instead.
-    in.mask = torch::zeros({rows, 1, 1, L}, rope_cos_.options())
-                  .masked_fill_(keep.logical_not(), -std::numeric_limits<float>::infinity());
-  } else {
-    in.mask = keep;
-  }
-  // Cache layer [slots, Hkv, capacity, D] viewed [-1, D]: row (s * Hkv + h) * capacity + position.
-  const int64_t Hkv = c.num_key_value_heads;
-  in.write = (torch::arange(rows * Hkv, positions.options()) * cache_->capacity())
-                 .view({rows, Hkv})
-                 .add_(positions.view({rows, 1}))
-                 .view({-1});
+  in.positions = positions, in.rows = rows, in.L = L, in.dtype = rope_cos_.options();
   auto x = lm_->model->embed_tokens(ids.view({rows, 1}));
   if (lm_->float32_residual()) x = x.to(torch::kFloat32);  // as CausalLM::run_layers
   // Each residual add goes with the norm after it: the next layer's input norm, or the final one.
@@ -187,7 +203,7 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
                                              layer->post_attention_layernorm);
     auto& next = l + 1 < layers.size() ? layers[l + 1]->as<model::DecoderLayerImpl>()->input_layernorm
                                        : lm_->model->norm;
-    std::tie(x, normed) = model::add_and_norm(h, layer->mlp(h_normed), next);
+    std::tie(x, normed) = model::add_and_norm(h, mlp(*layer, h_normed, rows), next);
   }
   return lm_->logits(normed).view({rows, -1});
 }

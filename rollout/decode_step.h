@@ -30,11 +30,19 @@ bool cuda_graphs_compiled();
 // capped at `capacity`. Requires 1 <= needed <= capacity and bucket >= 1.
 int64_t decode_bucket(int64_t needed, int64_t bucket, int64_t capacity);
 
+// The MLP rows a batch-invariant CUDA decode step pads to. cuBLASLt without split-K picks, for 64 rows of
+// Qwen2.5-0.5B's down_proj (K 4864, N 896), a kernel of 4 CTAs: 103 us where 128 rows take about 6 us
+// (H100, bench/results/update_kernels_h100.json). The GEMMs are weight-bound at these sizes, so the padded
+// rows cost little, and a row's bits do not depend on the rows beside it.
+inline constexpr int64_t kMinInvariantMlpRows = 128;
+
 class DecodeStep {
  public:
   // `cache` must outlive the step. cuda_graphs: capture on CUDA (ignored elsewhere or when not compiled).
-  // graph_bucket: granularity (positions) of the per-length graphs, see decode_bucket.
-  DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_graphs, int64_t graph_bucket = 64);
+  // graph_bucket: granularity (positions) of the per-length graphs, see decode_bucket. min_mlp_rows: a step
+  // over fewer rows runs its MLP over this many, zero-padded (see kMinInvariantMlpRows).
+  DecodeStep(model::CausalLM lm, model::KvCache* cache, bool cuda_graphs, int64_t graph_bucket = 64,
+             int64_t min_mlp_rows = 0);
   ~DecodeStep();
 
   // One token for each slot s in [0, rows): feeds ids[s] at position cache->lengths[s] (its K/V written
@@ -58,8 +66,9 @@ class DecodeStep {
   struct StepInputs;
   // logits [R, V] for slots [0, R) attending over cache positions [0, L).
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& positions, int64_t rows, int64_t L);
-  torch::Tensor attention(int64_t layer, const torch::Tensor& h, const StepInputs& in, int64_t rows,
-                          int64_t L);
+  // layer.mlp(x) for x [R, 1, hidden], over at least min_mlp_rows_ rows.
+  torch::Tensor mlp(model::DecoderLayerImpl& layer, const torch::Tensor& x, int64_t rows);
+  torch::Tensor attention(int64_t layer, const torch::Tensor& h, StepInputs& in, int64_t rows, int64_t L);
   torch::Tensor body(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& uniforms,
                      int64_t rows, int64_t L, const SamplerParams& params);
   Graph& graph_for(int64_t L, const SamplerParams& params);
@@ -69,6 +78,7 @@ class DecodeStep {
   model::KvCache* cache_;
   bool want_graphs_;
   int64_t bucket_;
+  int64_t min_mlp_rows_;
   bool check_weights_ = true;
   // [capacity, D] in the model dtype: RoPE cos and sin of every cache position
   torch::Tensor rope_cos_, rope_sin_;

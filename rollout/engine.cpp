@@ -97,7 +97,10 @@ void Engine::ensure_cache(int64_t wanted_slots, int64_t max_len) {
   }
   release_cache();  // free the old cache before allocating the new one
   cache_.emplace(lm_->make_cache(plan.slots, max_len));
-  step_ = std::make_unique<DecodeStep>(lm_, &*cache_, options_.cuda_graphs, options_.cuda_graph_bucket);
+  const bool invariant_gemms =
+      options_.batch_invariant && lm_->device().is_cuda() && lm_->dtype() != torch::kFloat32;
+  step_ = std::make_unique<DecodeStep>(lm_, &*cache_, options_.cuda_graphs, options_.cuda_graph_bucket,
+                                       invariant_gemms ? kMinInvariantMlpRows : 0);
   ZRL_INFO("rollout: KV cache {} ({} sequences wanted; budget: {})", plan.summary(), wanted_slots,
            options_.kv_budget.describe());
 }

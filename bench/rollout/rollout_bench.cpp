@@ -8,6 +8,7 @@
 #include <random>
 
 #include "algo/logits.h"
+#include "bench/common/kernel_profile.h"
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "core/log.h"
@@ -177,7 +178,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   bool cuda_graphs = true, compare_eager = true, kernels = true;
   int64_t graph_bucket = 64;
-  bool float32_residual = false, reference = false, batch_invariant = true;
+  bool float32_residual = false, reference = false, batch_invariant = true, profile = false;
   std::string sdpa_backend = "auto";
   size_t consistency_sequences = 8;
   app.add_option("--model-size", size, "0.5b | 1.5b | tiny (CPU smoke test)");
@@ -206,6 +207,7 @@ int main(int argc, char** argv) {
       "and exit: a checkpoint for `zerorl eval/train` memory checks");
   app.add_option("--tokenizer", tokenizer_dir,
                  "with --save-model: tokenizer files to copy beside the weights");
+  app.add_flag("--profile", profile, "then one more timed generate under the profiler: device time per kernel");
   app.add_option("--kernels", kernels,
                  "zerorl's CUDA kernels (kernels/) where built; 0 = their LibTorch twins");
   CLI11_PARSE(app, argc, argv);
@@ -285,6 +287,14 @@ int main(int argc, char** argv) {
         "decode = one step of forward + sampling over all live slots (one CUDA graph per attention-length "
         "bucket when active); sample = "
         "sampling of the first token after prefill; host = stop checks and bookkeeping";
+  }
+  if (profile) {
+    options.cuda_graphs = cuda_graphs;
+    options.timing_sync = false;
+    zr::rollout::Engine engine(lm, options);
+    gen.stop.max_new_tokens = new_tokens;
+    engine.generate(prompts, gen);  // graphs captured outside the profiled run
+    out["profile"] = zr::bench::profile_kernels([&] { engine.generate(prompts, gen); }, "");
   }
   std::cout << out.dump(1) << std::endl;
   return 0;
