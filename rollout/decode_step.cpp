@@ -26,8 +26,6 @@
 
 namespace zerorl::rollout {
 
-using torch::indexing::Slice;
-
 bool cuda_graphs_compiled() { return ZERORL_CUDA_GRAPHS != 0; }
 
 struct DecodeStep::Graph {

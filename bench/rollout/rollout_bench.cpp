@@ -207,7 +207,8 @@ int main(int argc, char** argv) {
       "and exit: a checkpoint for `zerorl eval/train` memory checks");
   app.add_option("--tokenizer", tokenizer_dir,
                  "with --save-model: tokenizer files to copy beside the weights");
-  app.add_flag("--profile", profile, "then one more timed generate under the profiler: device time per kernel");
+  app.add_flag("--profile", profile,
+               "then one more timed generate under the profiler: device time per kernel");
   app.add_option("--kernels", kernels,
                  "zerorl's CUDA kernels (kernels/) where built; 0 = their LibTorch twins");
   CLI11_PARSE(app, argc, argv);
