@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "model/checkpoint.h"
+#include "rollout/decode_step.h"
 #include "rollout/generate.h"
 #include "tests/test_paths.h"
 
@@ -326,6 +327,45 @@ TEST(Engine, Float32ResidualIsFollowedByTheDecodeStep) {
             << gap_res << "\n";
   EXPECT_LT(err_res, err_bf16);
   EXPECT_LT(gap_res, 5e-3);  // measured 3.4e-4 (4.5e-4 without the float32 stream) on x86-64 OpenBLAS
+}
+
+// DecodeStep's MLP over zero-padded rows (what batch-invariant CUDA steps of fewer than 128 rows run): the
+// same tokens and, to float32 rounding of other GEMM shapes, the same log-probs as the unpadded step, over
+// steps that write and read the KV cache. Rows sit at different positions (prompts of 1, 2 and 3 tokens).
+TEST(DecodeStepMlpPadding, PaddedRowsChangeNothingButTheGemmShape) {
+  torch::NoGradGuard no_grad;
+  auto lm = model::load_model(fixture("tiny-qwen2"));
+  const std::vector<std::vector<int64_t>> prompts{{11}, {12, 13}, {14, 15, 16}};
+  const int64_t rows = 3, steps = 6;
+  SamplerParams greedy;
+  greedy.temperature = 0.0;
+  std::vector<torch::Tensor> out[2];  // per padding: each step's [3, rows] (token, logprob, policy logprob)
+  for (int pad = 0; pad < 2; ++pad) {
+    auto cache = lm->make_cache(rows, 16);
+    DecodeStep step(lm, &cache, /*cuda_graphs=*/false, 64, /*min_mlp_rows=*/pad ? 16 : 0);
+    step.begin_call();
+    std::vector<int64_t> ids(rows);
+    // The prompts' tokens but the last go through the step too (their K/V is what later steps read).
+    for (int64_t t = 0; t < 3 + steps; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const auto& p = prompts[static_cast<size_t>(r)];
+        const auto at = static_cast<size_t>(t);
+        if (at < p.size()) ids[static_cast<size_t>(r)] = p[at];
+      }
+      auto res = step.run(ids, std::vector<double>(rows, 0.5), rows, greedy);
+      for (int64_t r = 0; r < rows; ++r) {
+        ++cache.lengths[static_cast<size_t>(r)];
+        if (static_cast<size_t>(t) + 1 >= prompts[static_cast<size_t>(r)].size())
+          ids[static_cast<size_t>(r)] = static_cast<int64_t>(res[0][r].item<double>());
+      }
+      out[pad].push_back(res.narrow(1, 0, rows));
+    }
+  }
+  for (size_t t = 0; t < out[0].size(); ++t) {
+    EXPECT_TRUE(torch::equal(out[0][t][0], out[1][t][0])) << "tokens of step " << t;
+    EXPECT_LE(max_rel(out[1][t].narrow(0, 1, 2), out[0][t].narrow(0, 1, 2)), kLogprobRelTol) << "step " << t;
+  }
+  EXPECT_THROW(DecodeStep(lm, nullptr, false, 64, -1), Error);
 }
 
 // decode_bucket against a naive reference: the smallest multiple of the bucket (or the capacity) that
