@@ -4,10 +4,11 @@
 //
 // Why rollout has its own step instead of CausalLM::forward_cached: the step runs the model's own
 // modules (norms, MLP, LM head: the trainer's weights) but does the attention glue itself: on CUDA one
-// GEMM over q/k/v weights stacked from the model's (re-copied at each generate()), the RoPE kernel, query
-// heads of one KV group folded into the query length so GQA never repeats K/V, and each residual add fused
-// with the norm after it; its inputs live in fixed device buffers (graph capture needs fixed shapes and
-// addresses). Its equality with the model's forward is tested (tests/rollout/engine_test.cpp: greedy ==
+// GEMM over q/k/v weights stacked from the model's (re-copied at each generate()), then one kernel for the
+// bias add, RoPE and both KV-cache writes (kernels::rope_decode), query heads of one KV group folded into
+// the query length so GQA never repeats K/V, each residual add fused with the norm after it, and with
+// batch-invariant GEMMs the MLP over at least kMinInvariantMlpRows rows; its inputs live in fixed device
+// buffers (graph capture needs fixed shapes and addresses). Its equality with the model's forward is tested (tests/rollout/engine_test.cpp: greedy ==
 // transformers, logprobs == teacher forcing; on the GPU, bit for bit with the trainer's forward).
 #pragma once
 
