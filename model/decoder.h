@@ -217,7 +217,7 @@ torch::Tensor linear_float32(const torch::Tensor& x, const torch::Tensor& w);
 torch::Tensor rope_inv_freq(const ModelConfig& c);
 
 // RoPE of x [B, H, T, D] with cos/sin [B or 1, 1, T, D]: kernels::rope where it runs, else its twin (the
-// same bits). The attention and the engine's decode step both take it.
+// same bits). The attention takes it; the engine's decode step takes kernels::rope_decode (the same bits).
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 // {x + delta, norm(x + delta)}: one kernel (kernels::add_rms_norm) where it runs, else the add and the

@@ -124,8 +124,8 @@ void DecodeStep::begin_call() {
   }
 }
 
-torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, StepInputs& in, int64_t rows,
-                                    int64_t L) {
+torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, StepInputs& in) {
+  const int64_t rows = in.rows, L = in.L;
   auto* attn = lm_->model->layers[static_cast<size_t>(layer)]->as<model::DecoderLayerImpl>()->self_attn.get();
   const int64_t Hq = attn->heads, Hkv = attn->kv_heads, D = attn->head_dim, g = Hq / Hkv;
   kernels::RopeDecodeInputs r;
@@ -197,7 +197,7 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
   auto normed = layers[0]->as<model::DecoderLayerImpl>()->input_layernorm(x);
   for (size_t l = 0; l < layers.size(); ++l) {
     auto* layer = layers[l]->as<model::DecoderLayerImpl>();
-    auto [h, h_normed] = model::add_and_norm(x, attention(static_cast<int64_t>(l), normed, in, rows, L),
+    auto [h, h_normed] = model::add_and_norm(x, attention(static_cast<int64_t>(l), normed, in),
                                              layer->post_attention_layernorm);
     auto& next = l + 1 < layers.size() ? layers[l + 1]->as<model::DecoderLayerImpl>()->input_layernorm
                                        : lm_->model->norm;

@@ -71,7 +71,7 @@ class DecodeStep {
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& positions, int64_t rows, int64_t L);
   // layer.mlp(x) for x [R, 1, hidden], over at least min_mlp_rows_ rows.
   torch::Tensor mlp(model::DecoderLayerImpl& layer, const torch::Tensor& x, int64_t rows);
-  torch::Tensor attention(int64_t layer, const torch::Tensor& h, StepInputs& in, int64_t rows, int64_t L);
+  torch::Tensor attention(int64_t layer, const torch::Tensor& h, StepInputs& in);
   torch::Tensor body(const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& uniforms,
                      int64_t rows, int64_t L, const SamplerParams& params);
   Graph& graph_for(int64_t L, const SamplerParams& params);

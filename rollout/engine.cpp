@@ -42,6 +42,11 @@ void sync_if(bool on, const torch::Device& device) {
   if (on && device.is_cuda()) torch::cuda::synchronize();
 }
 
+// bf16/fp16 on CUDA: where the GEMM choice (split-K or not) decides the bits, see use_batch_invariant_gemm.
+bool reduced_precision_cuda(const model::CausalLM& lm) {
+  return lm->device().is_cuda() && lm->dtype() != torch::kFloat32;
+}
+
 }  // namespace
 
 KvShape kv_shape(const model::ModelConfig& c, torch::Dtype dtype) {
@@ -73,7 +78,7 @@ void use_batch_invariant_gemm(bool on) {
 
 Engine::Engine(model::CausalLM lm, EngineOptions options) : lm_(std::move(lm)), options_(std::move(options)) {
   ZRL_CHECK(!lm_.is_empty(), "rollout::Engine needs a model");
-  if (lm_->device().is_cuda() && lm_->dtype() != torch::kFloat32) {
+  if (reduced_precision_cuda(lm_)) {
     use_batch_invariant_gemm(options_.batch_invariant);
   }
 }
@@ -97,8 +102,7 @@ void Engine::ensure_cache(int64_t wanted_slots, int64_t max_len) {
   }
   release_cache();  // free the old cache before allocating the new one
   cache_.emplace(lm_->make_cache(plan.slots, max_len));
-  const bool invariant_gemms =
-      options_.batch_invariant && lm_->device().is_cuda() && lm_->dtype() != torch::kFloat32;
+  const bool invariant_gemms = options_.batch_invariant && reduced_precision_cuda(lm_);
   step_ = std::make_unique<DecodeStep>(lm_, &*cache_, options_.cuda_graphs, options_.cuda_graph_bucket,
                                        invariant_gemms ? kMinInvariantMlpRows : 0);
   ZRL_INFO("rollout: KV cache {} ({} sequences wanted; budget: {})", plan.summary(), wanted_slots,
