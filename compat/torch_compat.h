@@ -86,6 +86,17 @@ inline bool set_batch_invariant_gemm(bool on) {
 #endif
 }
 
+// A number that changes when torch's bf16 GEMM settings that set_batch_invariant_gemm touches change (for
+// caches of what was measured under one setting); 0 where torch cannot change them.
+inline int gemm_settings_key() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 10)
+  auto& ctx = at::globalContext();
+  return static_cast<int>(ctx.allowBF16ReductionCuBLAS()) * 16 + static_cast<int>(ctx.blasPreferredBackend());
+#else
+  return 0;
+#endif
+}
+
 // Restricts scaled_dot_product_attention to one CUDA backend: "math", "efficient", "cudnn", "flash"; "auto"
 // enables them all again (torch's default) and lets torch choose. Unknown names and torch < 2.5 throw.
 inline void select_sdpa_backend(const std::string& name) {

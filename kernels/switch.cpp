@@ -44,8 +44,8 @@ void set_enabled(bool on) { g_enabled = on; }
 bool enabled() { return compiled() && g_enabled.load(); }
 
 const std::set<std::string>& kernel_names() {
-  static const std::set<std::string> names{"rms_norm",       "rope",      "swiglu",
-                                           "token_logprobs", "attention", "sample"};
+  static const std::set<std::string> names{"rms_norm",  "rope",   "swiglu",    "token_logprobs",
+                                           "attention", "sample", "tuned_gemm"};
   return names;
 }
 

@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "kernels/attention.h"
 #include "kernels/rope.h"
+#include "kernels/swiglu.h"
+#include "kernels/tuned_gemm.h"
 
 // ZERORL_TORCH_CUDA comes from rollout/CMakeLists.txt when LibTorch was built with CUDA.
 #if defined(ZERORL_TORCH_CUDA) && __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<cuda_runtime_api.h>)
@@ -68,6 +70,17 @@ std::vector<const void*> weight_pointers(model::CausalLM& lm) {
   std::vector<const void*> out;
   for (const auto& p : lm->parameters()) out.push_back(p.data_ptr());
   return out;
+}
+
+// w's projection of x, with `bias` if defined: kernels::tuned_linear where it runs (torch's bits through a
+// faster cuBLASLt algorithm), else torch's linear.
+torch::Tensor project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias = {}) {
+  if (!bias.defined() && kernels::use_tuned_linear(x, w)) return kernels::tuned_linear(x, w);
+  return torch::nn::functional::linear(x, w, bias);
+}
+
+torch::Tensor project(const torch::Tensor& x, const model::Linear& m) {
+  return project(x, m->weight, m->bias);
 }
 
 bool same_params(const SamplerParams& a, const SamplerParams& b) {
@@ -134,8 +147,7 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, StepI
     // The biases (none before a q/k norm) go to rope_decode: torch's bias add after the GEMM, fused.
     const auto& b = qkv_bias_[static_cast<size_t>(layer)];
     const bool fuse_bias = b.defined() && !attn->q_norm;
-    auto qkv = torch::nn::functional::linear(h, qkv_weight_[static_cast<size_t>(layer)],
-                                             fuse_bias ? torch::Tensor() : b);
+    auto qkv = project(h, qkv_weight_[static_cast<size_t>(layer)], fuse_bias ? torch::Tensor() : b);
     r.q = qkv.narrow(-1, 0, Hq * D).view({rows, 1, Hq, D});
     r.k = qkv.narrow(-1, Hq * D, Hkv * D).view({rows, 1, Hkv, D});
     r.v = qkv.narrow(-1, (Hq + Hkv) * D, Hkv * D).view({rows, 1, Hkv, D});
@@ -164,7 +176,7 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, StepI
   // The trainer's forward takes the same kernel (model/decoder.cpp): their bits agree.
   if (kernels::use_attention_kernel(q.transpose(1, 2), keys, values)) {
     auto out = kernels::causal_attention(q.transpose(1, 2), keys, values, in.positions);  // [R, Hq, 1, D]
-    return attn->o_proj(out.transpose(1, 2).reshape({rows, 1, Hq * D}));
+    return project(out.transpose(1, 2).reshape({rows, 1, Hq * D}), attn->o_proj);
   }
   // Query heads h = kv * g + j (transformers' repeat_kv order) folded into the query length.
   auto qf = q.view({rows, Hkv, g, D});
@@ -176,14 +188,21 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, StepI
     scores = scores.masked_fill(in.mask().logical_not(), -std::numeric_limits<float>::infinity());
     out = torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(qf.scalar_type()), values);
   }
-  return attn->o_proj(out.reshape({rows, 1, Hq * D}));
+  return project(out.reshape({rows, 1, Hq * D}), attn->o_proj);
 }
 
 torch::Tensor DecodeStep::mlp(model::DecoderLayerImpl& layer, const torch::Tensor& x, int64_t rows) {
-  if (rows >= min_mlp_rows_) return layer.mlp(x);
+  // model::MLPImpl::forward's operations, each projection through project().
+  auto run = [&m = *layer.mlp](const torch::Tensor& in) {
+    auto gate = project(in, m.gate_proj), up = project(in, m.up_proj);
+    auto act = kernels::use_silu_mul_kernel(gate, up) ? kernels::silu_mul(gate, up)
+                                                      : kernels::silu_mul_reference(gate, up);
+    return project(act, m.down_proj);
+  };
+  if (rows >= min_mlp_rows_) return run(x);
   // Zero rows below the real ones: each row's GEMM output bits do not depend on the others.
   auto padded = torch::constant_pad_nd(x, {0, 0, 0, 0, 0, min_mlp_rows_ - rows});
-  return layer.mlp(padded).narrow(0, 0, rows);
+  return run(padded).narrow(0, 0, rows);
 }
 
 torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor& positions, int64_t rows,

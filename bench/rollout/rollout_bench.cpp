@@ -15,6 +15,7 @@
 #include "core/malloc_tuning.h"
 #include "core/timer.h"
 #include "kernels/switch.h"
+#include "kernels/tuned_gemm.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
 #include "rollout/engine.h"
@@ -297,6 +298,11 @@ int main(int argc, char** argv) {
     engine.generate(prompts, gen);  // graphs captured outside the profiled run
     out["profile"] = zr::bench::profile_kernels([&] { engine.generate(prompts, gen); }, "");
   }
+  // What kernels::tuned_linear's tuning found per decode GEMM shape (empty where it never ran).
+  out["tuned_gemm"] = zr::Json::array();
+  for (const auto& r : zr::kernels::tuned_gemm_reports())
+    out["tuned_gemm"].push_back({{"rows", r.rows}, {"n", r.n}, {"k", r.k}, {"candidates", r.candidates},
+                                 {"matching", r.matching}, {"first_us", r.first_us}, {"best_us", r.best_us}});
   std::cout << out.dump(1) << std::endl;
   return 0;
 }

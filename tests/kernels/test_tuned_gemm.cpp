@@ -1,0 +1,92 @@
+// tests/kernels/test_tuned_gemm.cpp: kernels::tuned_linear against torch's linear, bit for bit, at the
+// decode step's shapes, with batch-invariant GEMMs and without, and the twin against a naive float64 loop
+// (that torch's own bits hold across row counts is the engine-vs-trainer tests' part). Kernel cases (label
+// gpu through kernels_cuda) skip without CUDA or compiled kernels.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "compat/torch_compat.h"
+#include "kernels/tuned_gemm.h"
+#include "tests/kernels/kernel_test_util.h"
+
+namespace zerorl::kernels {
+namespace {
+
+using kernel_test::cuda_bf16;
+using kernel_test::differences;
+using kernel_test::expect_close;
+using kernel_test::kernel_here;
+using kernel_test::values;
+
+TEST(TunedGemmTwin, MatchesANaiveLoop) {
+  torch::manual_seed(3);
+  auto x = torch::randn({2, 3, 16}), w = torch::randn({8, 16});
+  const auto xv = values(x), wv = values(w);
+  std::vector<double> want(6 * 8, 0.0);
+  for (int r = 0; r < 6; ++r)
+    for (int n = 0; n < 8; ++n)
+      for (int k = 0; k < 16; ++k) want[r * 8 + n] += xv[r * 16 + k] * wv[n * 16 + k];
+  expect_close(tuned_linear_reference(x, w), torch::tensor(want).view({2, 3, 8}), 1e-6, "twin vs loop");
+  EXPECT_FALSE(use_tuned_linear(x.to(torch::kBFloat16), w.to(torch::kBFloat16))) << "CPU takes the twin";
+}
+
+// Restores torch's GEMM settings at the end of a test.
+struct InvariantGemms {
+  explicit InvariantGemms(bool on) : ok(compat::set_batch_invariant_gemm(on)) {}
+  ~InvariantGemms() { compat::set_batch_invariant_gemm(false); }
+  bool ok;
+};
+
+// Qwen2.5-1.5B's and 0.5B's decode projections (N, K): qkv stacked, o_proj, gate/up, down_proj.
+const std::vector<std::pair<int64_t, int64_t>> kShapes{{2048, 1536}, {1536, 1536}, {8960, 1536},
+                                                       {1536, 8960}, {1152, 896},  {896, 4864}};
+
+TEST(TunedGemmGpu, BitsAreTorchsWithBatchInvariantGemms) {
+  if (!kernel_here()) GTEST_SKIP() << "no CUDA device or no compiled kernels";
+  const InvariantGemms invariant(true);
+  if (!invariant.ok) GTEST_SKIP() << "this torch cannot turn split-K off";
+  torch::manual_seed(4);
+  for (const auto& [n, k] : kShapes) {
+    const auto w = torch::randn({n, k}, cuda_bf16()) * 0.05;
+    for (int64_t rows : {1, 5, 64, 128, 256}) {
+      const auto x = torch::randn({rows, 1, k}, cuda_bf16());  // [R, 1, K] as the decode step's
+      ASSERT_TRUE(use_tuned_linear(x, w));
+      const auto y = tuned_linear(x, w);
+      const auto want = tuned_linear_reference(x, w);
+      const std::string what = std::to_string(rows) + " x " + std::to_string(n) + " x " + std::to_string(k);
+      ASSERT_EQ(y.sizes(), want.sizes()) << what;
+      EXPECT_TRUE(torch::equal(y, want)) << what << ": " << differences(y, want);
+      EXPECT_TRUE(torch::equal(tuned_linear(x, w), y)) << what << ": the second call (tuned) differs";
+    }
+  }
+  // At the rows the engine decodes with (64 and more), tuning found an algorithm with torch's bits for each
+  // shape (it may be the heuristic's first pick): the tuned path ran, not the fallback.
+  int64_t tuned = 0;
+  for (const auto& r : tuned_gemm_reports()) {
+    if (r.rows < 64) continue;
+    EXPECT_GT(r.matching, 0) << r.rows << " x " << r.n << " x " << r.k << " of " << r.candidates;
+    tuned += r.matching > 0;
+  }
+  EXPECT_GE(tuned, static_cast<int64_t>(kShapes.size()) * 3);
+}
+
+TEST(TunedGemmGpu, BitsAreTorchsWithSplitK) {
+  if (!kernel_here()) GTEST_SKIP() << "no CUDA device or no compiled kernels";
+  const InvariantGemms split_k(false);
+  torch::manual_seed(5);
+  // Torch may split K here: no candidate without split-K matches it, and torch's linear runs instead.
+  for (const auto& [n, k] : kShapes) {
+    const auto w = torch::randn({n, k}, cuda_bf16()) * 0.05;
+    for (int64_t rows : {16, 64}) {
+      const auto x = torch::randn({rows, k}, cuda_bf16());
+      const auto y = tuned_linear(x, w), want = tuned_linear_reference(x, w);
+      EXPECT_TRUE(torch::equal(y, want)) << rows << " x " << n << " x " << k << ": " << differences(y, want);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace zerorl::kernels
