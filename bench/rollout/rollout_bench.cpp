@@ -301,8 +301,13 @@ int main(int argc, char** argv) {
   // What kernels::tuned_linear's tuning found per decode GEMM shape (empty where it never ran).
   out["tuned_gemm"] = zr::Json::array();
   for (const auto& r : zr::kernels::tuned_gemm_reports())
-    out["tuned_gemm"].push_back({{"rows", r.rows}, {"n", r.n}, {"k", r.k}, {"candidates", r.candidates},
-                                 {"matching", r.matching}, {"first_us", r.first_us}, {"best_us", r.best_us}});
+    out["tuned_gemm"].push_back({{"rows", r.rows},
+                                 {"n", r.n},
+                                 {"k", r.k},
+                                 {"candidates", r.candidates},
+                                 {"matching", r.matching},
+                                 {"first_us", r.first_us},
+                                 {"best_us", r.best_us}});
   std::cout << out.dump(1) << std::endl;
   return 0;
 }
