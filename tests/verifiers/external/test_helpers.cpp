@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "core/files.h"
 
@@ -75,6 +77,15 @@ bool process_exists(pid_t pid) {
   char state = '?';
   pid_t ppid = 0;
   return read_stat(std::to_string(pid), state, ppid) && state != 'Z';
+}
+
+bool gone_within(pid_t pid, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (process_exists(pid)) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 }  // namespace zerorl::testing

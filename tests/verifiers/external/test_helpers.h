@@ -28,6 +28,10 @@ struct ChildProc {
 };
 std::vector<ChildProc> children_of_self();
 bool process_exists(pid_t pid);  // alive and not a zombie
+// Whether pid stops existing (process_exists) within `seconds`: a SIGKILL sent to a process that is not our
+// child (a worker's own child, killed with its process group) lands after kill() returns, and on a loaded
+// machine it may still be running for a moment.
+bool gone_within(pid_t pid, double seconds);
 
 inline const char* kPython = "/usr/bin/python3";
 
