@@ -138,6 +138,7 @@ void tune(Plan& p, cublasLtHandle_t handle, const torch::Tensor& workspace, int6
         CUBLAS_STATUS_SUCCESS)
       continue;
     const bool same = torch::equal(y, ref);  // synchronizes
+    if (!same && c != 0) continue;           // only the first is timed either way: the report's baseline
     auto launch = [&](int64_t r) {
       matmul(handle, p, algo, w_copies[r % copies].data_ptr(), x.data_ptr(), y.data_ptr(), workspace, stream);
     };
@@ -172,9 +173,11 @@ bool use_tuned_linear(const torch::Tensor& x, const torch::Tensor& w) {
 }
 
 torch::Tensor tuned_linear(const torch::Tensor& x, const torch::Tensor& w) {
-  ZRL_CHECK(use_tuned_linear(x, w),
-            "kernels::tuned_linear: x {} and w {} must be bf16 CUDA, w [N, K] contiguous",
-            c10::str(x.sizes()), c10::str(w.sizes()));
+  ZRL_CHECK(
+      use_tuned_linear(x, w),
+      "kernels::tuned_linear: x {} and w {} must be bf16 CUDA, 256-byte aligned, w [N, K] contiguous with "
+      "N and K multiples of 8, no gradient wanted (use_tuned_linear)",
+      c10::str(x.sizes()), c10::str(w.sizes()));
 #ifdef ZERORL_CUDA_KERNELS
   const int64_t n = w.size(0), k = w.size(1);
   auto x2 = x.reshape({-1, k}).contiguous();

@@ -210,10 +210,14 @@ MLPImpl::MLPImpl(const ModelConfig& c, const torch::TensorOptions& options) {
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  auto gate = gate_proj(x), up = up_proj(x);
+  return forward_with(x, [](const torch::Tensor& in, Linear m) { return m(in); });
+}
+
+torch::Tensor MLPImpl::forward_with(const torch::Tensor& x, const Project& project) {
+  auto gate = project(x, gate_proj), up = project(x, up_proj);
   if (kernels::use_silu_mul_kernel(gate, up))
-    return down_proj(kernels::silu_mul(gate, up));  // one CUDA kernel
-  return down_proj(kernels::silu_mul_reference(gate, up));
+    return project(kernels::silu_mul(gate, up), down_proj);  // one CUDA kernel
+  return project(kernels::silu_mul_reference(gate, up), down_proj);
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const torch::TensorOptions& options) {

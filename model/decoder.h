@@ -18,6 +18,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -108,8 +109,11 @@ TORCH_MODULE(Attention);
 
 // down(silu(gate(x)) * up(x))
 struct MLPImpl : torch::nn::Module {
+  // How a projection runs: m(x) by default; the engine's decode step passes its tuned GEMMs.
+  using Project = std::function<torch::Tensor(const torch::Tensor& x, Linear m)>;
   MLPImpl(const ModelConfig& c, const torch::TensorOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward_with(const torch::Tensor& x, const Project& project);
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(MLP);

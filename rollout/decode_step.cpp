@@ -12,7 +12,6 @@
 #include "core/log.h"
 #include "kernels/attention.h"
 #include "kernels/rope.h"
-#include "kernels/swiglu.h"
 #include "kernels/tuned_gemm.h"
 
 // ZERORL_TORCH_CUDA comes from rollout/CMakeLists.txt when LibTorch was built with CUDA.
@@ -192,12 +191,9 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, StepI
 }
 
 torch::Tensor DecodeStep::mlp(model::DecoderLayerImpl& layer, const torch::Tensor& x, int64_t rows) {
-  // model::MLPImpl::forward's operations, each projection through project().
-  auto run = [&m = *layer.mlp](const torch::Tensor& in) {
-    auto gate = project(in, m.gate_proj), up = project(in, m.up_proj);
-    auto act = kernels::use_silu_mul_kernel(gate, up) ? kernels::silu_mul(gate, up)
-                                                      : kernels::silu_mul_reference(gate, up);
-    return project(act, m.down_proj);
+  // The model's MLP with each projection through project().
+  auto run = [&layer](const torch::Tensor& in) {
+    return layer.mlp->forward_with(in, [](const torch::Tensor& v, model::Linear m) { return project(v, m); });
   };
   if (rows >= min_mlp_rows_) return run(x);
   // Zero rows below the real ones: each row's GEMM output bits do not depend on the others.
