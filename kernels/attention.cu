@@ -9,6 +9,10 @@
 // and V operands come out of shared memory through ldmatrix (V transposed on the way): 96.7 to 83.5 us a
 // layer at 512 rows over 768 keys on an H100, about 72% of its bandwidth (the attention microbench of
 // bench/results/update_kernels_h100.json). Two warps per decode row, splitting d, measured 86 us.
+// Where the decode's CTAs are few (split_decode), a CTA runs 4 warps on its one row tile (kSplit): each
+// computes a quarter of a block's scores, the warps share them through shared memory, and each runs P V for
+// a quarter of d. A one-warp CTA holds 69 KB of K/V buffers at D 128, so only 3 fit an SM, and one warp's
+// chain of copies and mma's was the limit.
 //
 // Batch invariance by construction: keys are read in blocks of 64 from key 0 in every call, a row's scores,
 // maximum and sums go through the same instructions whichever rows share its tile, and a block with no key
@@ -117,25 +121,23 @@ __device__ __forceinline__ void load_block(__nv_bfloat16* ks, __nv_bfloat16* vs,
   asm volatile("cp.async.commit_group;\n" ::);
 }
 
-// A warp's running state for its 16 rows: this thread's two rows (lane / 4 and + 8).
-template <int D>
+// A warp's running state for its 16 rows: this thread's two rows (lane / 4 and + 8), over kDn d tiles of 8.
+template <int kDn>
 struct RowState {
-  float o[D / 8][4] = {};                // unnormalised output, the mma accumulator layout
+  float o[kDn][4] = {};                  // unnormalised output, the mma accumulator layout
   float m0 = -INFINITY, m1 = -INFINITY;  // running maximum of the scaled scores (log2 units)
   float l0 = 0.f, l1 = 0.f;              // this thread's part of the running sum
 };
 
-// One block of 64 keys into the state: S = Q K^T, mask, online softmax, O += P V.
-template <int D, int kStride>
-__device__ __forceinline__ void attend_block(RowState<D>& st, const uint32_t (&qa)[D / 16][4],
-                                             const __nv_bfloat16* ks, const __nv_bfloat16* vs, int64_t kb,
-                                             int64_t pos0, int64_t pos1, int64_t end, float scale_log2) {
-  const int lane = threadIdx.x % 32, quad = lane % 4;
-  float s[kKeys / 8][4] = {};  // 8 tiles of 8 keys
-  // K as B (k = d, n = key): one ldmatrix serves key tiles n and n + 1 (lanes 16..31) at d [16 kk, +16).
+// S += Q K^T over kTiles tiles of 8 keys from shared row ks. K as B (k = d, n = key): one ldmatrix serves
+// key tiles n and n + 1 (lanes 16..31) at d [16 kk, +16).
+template <int D, int kStride, int kTiles>
+__device__ __forceinline__ void scores(float (&s)[kTiles][4], const uint32_t (&qa)[D / 16][4],
+                                       const __nv_bfloat16* ks) {
+  const int lane = threadIdx.x % 32;
   const __nv_bfloat16* k_lane = ks + ((lane / 16) * 8 + lane % 8) * kStride + ((lane / 8) % 2) * 8;
 #pragma unroll
-  for (int n = 0; n < kKeys / 8; n += 2) {
+  for (int n = 0; n < kTiles; n += 2) {
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
       uint32_t b[4];
@@ -144,6 +146,45 @@ __device__ __forceinline__ void attend_block(RowState<D>& st, const uint32_t (&q
       mma(s[n + 1], qa[kk], b[2], b[3]);
     }
   }
+}
+
+// The block's 8 score tiles in every warp of a row tile. One warp (kSplit 1) computes them all; kSplit
+// warps compute 8 / kSplit tiles each (warp `part`: tiles from part * 8 / kSplit) and exchange them through
+// shared memory (the caller's __syncthreads after the block keeps the next block's writes out). A score's
+// bits do not depend on which warp computed it: the same mma's over d in the same order.
+template <int D, int kStride, int kSplit>
+__device__ __forceinline__ void block_scores(float (&s)[kKeys / 8][4], const uint32_t (&qa)[D / 16][4],
+                                             const __nv_bfloat16* ks, float4* exchange, int part) {
+  if constexpr (kSplit == 1) {
+    scores<D, kStride, kKeys / 8>(s, qa, ks);
+  } else {
+    constexpr int kTiles = kKeys / 8 / kSplit;
+    const int lane = threadIdx.x % 32;
+    float mine[kTiles][4] = {};
+    scores<D, kStride, kTiles>(mine, qa, ks + part * kTiles * 8 * kStride);
+#pragma unroll
+    for (int i = 0; i < kTiles; ++i)
+      exchange[(part * kTiles + i) * 32 + lane] = make_float4(mine[i][0], mine[i][1], mine[i][2], mine[i][3]);
+    __syncthreads();
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n) {
+      const float4 v = exchange[n * 32 + lane];
+      s[n][0] = v.x, s[n][1] = v.y, s[n][2] = v.z, s[n][3] = v.w;
+    }
+  }
+}
+
+// One block of 64 keys into the state: S = Q K^T, mask, online softmax, O += P V for d tiles
+// [dn0, dn0 + kDn). With kSplit warps on one row tile each runs the whole softmax (the same instructions on
+// the same scores: the same bits in each) and its own kDn of the D / 8 d tiles.
+template <int D, int kStride, int kSplit, int kDn>
+__device__ __forceinline__ void attend_block(RowState<kDn>& st, const uint32_t (&qa)[D / 16][4],
+                                             const __nv_bfloat16* ks, const __nv_bfloat16* vs, int64_t kb,
+                                             int64_t pos0, int64_t pos1, int64_t end, float scale_log2,
+                                             float4* exchange, int part) {
+  const int lane = threadIdx.x % 32, quad = lane % 4, dn0 = part * kDn;
+  float s[kKeys / 8][4] = {};  // 8 tiles of 8 keys
+  block_scores<D, kStride, kSplit>(s, qa, ks, exchange, part);
   const int64_t first = kb * kKeys;
   const int p0 = block_rel(pos0, first, -1), p1 = block_rel(pos1, first, -1), e = block_rel(end, first, 0);
   float mx0 = -INFINITY, mx1 = -INFINITY;
@@ -177,7 +218,7 @@ __device__ __forceinline__ void attend_block(RowState<D>& st, const uint32_t (&q
   st.l0 = st.l0 * alpha0 + sum0;
   st.l1 = st.l1 * alpha1 + sum1;
 #pragma unroll
-  for (int dn = 0; dn < D / 8; ++dn) {
+  for (int dn = 0; dn < kDn; ++dn) {
     st.o[dn][0] *= alpha0, st.o[dn][1] *= alpha0, st.o[dn][2] *= alpha1, st.o[dn][3] *= alpha1;
   }
   // P (bf16) as the A operand straight from S's accumulator layout, V as B (k = key).
@@ -190,9 +231,9 @@ __device__ __forceinline__ void attend_block(RowState<D>& st, const uint32_t (&q
     const __nv_bfloat16* v_lane =
         vs + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * kStride + (lane / 16) * 8;
 #pragma unroll
-    for (int dn = 0; dn < D / 8; dn += 2) {
+    for (int dn = 0; dn < kDn; dn += 2) {
       uint32_t b[4];
-      ldmatrix_x4_trans(b, v_lane + dn * 8);
+      ldmatrix_x4_trans(b, v_lane + (dn0 + dn) * 8);
       mma(st.o[dn], pa, b[0], b[1]);
       mma(st.o[dn + 1], pa, b[2], b[3]);
     }
@@ -216,16 +257,16 @@ __device__ __forceinline__ void load_query(uint32_t (&qa)[D / 16][4], const Atte
   }
 }
 
-// out = o / l for one of this thread's rows (h: 0 = lane / 4, 1 = lane / 4 + 8).
-template <int D>
+// out = o / l for one of this thread's rows (h: 0 = lane / 4, 1 = lane / 4 + 8), d tiles [dn0, dn0 + kDn).
+template <int D, int kDn>
 __device__ __forceinline__ void store_row(const AttentionArgs& a, int b, const QueryRow& r,
-                                          const RowState<D>& st, int h, float l) {
+                                          const RowState<kDn>& st, int h, float l, int dn0) {
   if (!r.valid) return;
   const int quad = threadIdx.x % 4;
   __nv_bfloat16* dst =
-      as_bf16(a.out) + ((static_cast<int64_t>(b) * a.T + r.t) * a.heads + r.head) * D + quad * 2;
+      as_bf16(a.out) + ((static_cast<int64_t>(b) * a.T + r.t) * a.heads + r.head) * D + dn0 * 8 + quad * 2;
 #pragma unroll
-  for (int dn = 0; dn < D / 8; ++dn) {
+  for (int dn = 0; dn < kDn; ++dn) {
     *reinterpret_cast<uint32_t*>(dst + dn * 8) = pack_floats(st.o[dn][2 * h] / l, st.o[dn][2 * h + 1] / l);
   }
 }
@@ -235,28 +276,32 @@ constexpr int shared_bytes() {
   return 2 * 2 * kKeys * (D + 8) * 2;  // K and V, two buffers, padded rows
 }
 
-// Grid (row blocks, kv_heads, B); kWarps warps of 16 rows each. Fragment layouts are PTX's for m16n8k16:
-// this thread holds rows lane/4 and lane/4 + 8 of its warp's tile, columns 2 * (lane % 4) + {0, 1} (+ 8).
-// K/V blocks are double-buffered: the next block's copy runs while this one is computed.
-template <int D, int kWarps>
+// Grid (row blocks, kv_heads, B); kWarps warps, kSplit of them on each tile of 16 rows (kSplit 1, or all of
+// the CTA's warps on one tile: the decode step). Fragment layouts are PTX's for m16n8k16: this thread holds
+// rows lane/4 and lane/4 + 8 of its warp's tile, columns 2 * (lane % 4) + {0, 1} (+ 8). K/V blocks are
+// double-buffered: the next block's copy runs while this one is computed.
+template <int D, int kWarps, int kSplit>
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const AttentionArgs a) {
+  static_assert(kSplit == 1 || kSplit == kWarps, "split warps share the CTA's barriers: one row tile a CTA");
   constexpr int kStride = D + 8;  // padded shared rows: the fragment reads are free of bank conflicts
-  constexpr int kThreads = kWarps * 32;
+  constexpr int kThreads = kWarps * 32, kTiles = kWarps / kSplit, kDn = D / 8 / kSplit;
   extern __shared__ __align__(16) __nv_bfloat16 smem[];
+  __shared__ float4 exchange[kSplit > 1 ? kKeys / 8 * 32 : 1];  // a block's scores (kSplit > 1)
   const int b = blockIdx.z, kvh = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int part = warp % kSplit;
   const int g = a.heads / a.kv_heads, rows = a.T * g;
   const int64_t start = a.q_start != nullptr ? a.q_start[b] : 0;
   const int64_t end = a.key_end != nullptr ? a.key_end[b] : INT64_MAX;
-  const int cta_first = blockIdx.x * kWarps * kRows;
-  const int64_t cta_max = start + (min(rows, cta_first + kWarps * kRows) - 1) / g;  // largest position here
-  const int w_first = cta_first + warp * kRows;
+  const int cta_first = blockIdx.x * kTiles * kRows;
+  const int64_t cta_max = start + (min(rows, cta_first + kTiles * kRows) - 1) / g;  // largest position here
+  const int w_first = cta_first + (warp / kSplit) * kRows;
   const bool w_idle = w_first >= rows;
   const int64_t w_max = start + (min(rows, w_first + kRows) - 1) / g;
   const QueryRow r0 = query_row(w_first + lane / 4, rows, g, kvh, start);
   const QueryRow r1 = query_row(w_first + lane / 4 + 8, rows, g, kvh, start);
   uint32_t qa[D / 16][4];  // Q as the A operand of S = Q K^T (k = d)
   load_query<D>(qa, a, b, r0, r1);
-  RowState<D> st;
+  RowState<kDn> st;
   const float scale_log2 = a.scale * 1.4426950408889634f;
   const auto* kbase = as_bf16(a.k) + b * a.kv_sb + kvh * a.kv_sh;
   const auto* vbase = as_bf16(a.v) + b * a.kv_sb + kvh * a.kv_sh;
@@ -273,31 +318,50 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const AttentionA
     }
     __syncthreads();                       // block kb is in shared memory
     if (!w_idle && kb * kKeys <= w_max) {  // else no key of this block is visible to this warp's rows
-      attend_block<D, kStride>(st, qa, k_buf(kb), v_buf(kb), kb, r0.pos, r1.pos, end, scale_log2);
+      attend_block<D, kStride, kSplit, kDn>(st, qa, k_buf(kb), v_buf(kb), kb, r0.pos, r1.pos, end, scale_log2,
+                                            exchange, part);
     }
     __syncthreads();  // its buffer is free for block kb + 2
   }
   if (w_idle) return;
-  store_row<D>(a, b, r0, st, 0, quad_sum(st.l0));
-  store_row<D>(a, b, r1, st, 1, quad_sum(st.l1));
+  store_row<D, kDn>(a, b, r0, st, 0, quad_sum(st.l0), part * kDn);
+  store_row<D, kDn>(a, b, r1, st, 1, quad_sum(st.l1), part * kDn);
+}
+
+// Split a decode CTA's work over warps only where its one-warp CTAs would leave the SMs thin. On an H100
+// (132 SMs, bench/results/update_kernels_h100.json, 512 keys) the split took 64 rows of 1.5B's heads (128
+// CTAs, D 128) from 24.1 to 15.2 us and 128 rows (256 CTAs) from 29.5 to 29.2; at D 64, where 6 one-warp
+// CTAs fit an SM against 3, 64 rows (128 CTAs) from 17.3 to 13.4 but 128 rows (256) from 17.2 to 17.9, and
+// 256 rows (512) from 12.1 to 16.4 at 256 keys. Either way a row's output is the same bits.
+bool split_decode(int ctas, int D) {
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+    return false;
+  return ctas <= (D >= 128 ? 2 : 1) * sms;
 }
 
 template <int D>
 void launch(const AttentionArgs& a, cudaStream_t stream) {
-  constexpr int kBytes = shared_bytes<D>();  // over the 48 KiB default at D = 128: opt in, once
+  constexpr int kBytes = shared_bytes<D>();     // over the 48 KiB default at D = 128: opt in, once
+  constexpr int kSplit = D >= 64 ? 4 : D / 16;  // decode warps per row tile: each needs 2 d tiles at least
   static const bool opted = [] {
-    cudaFuncSetAttribute(attention_kernel<D, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
-    cudaFuncSetAttribute(attention_kernel<D, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
+    cudaFuncSetAttribute(attention_kernel<D, kSplit, kSplit>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         kBytes);
+    cudaFuncSetAttribute(attention_kernel<D, 1, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
+    cudaFuncSetAttribute(attention_kernel<D, 4, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
     return true;
   }();
   (void)opted;
   const int rows = a.T * (a.heads / a.kv_heads);
-  if (rows <= kRows) {  // a decode step: one warp per (row, KV head)
-    attention_kernel<D, 1><<<dim3(1, a.kv_heads, a.B), 32, kBytes, stream>>>(a);
+  if (rows <= kRows && split_decode(a.B * a.kv_heads, D)) {  // a decode step: one CTA per (row, KV head)
+    attention_kernel<D, kSplit, kSplit><<<dim3(1, a.kv_heads, a.B), kSplit * 32, kBytes, stream>>>(a);
+  } else if (rows <= kRows) {
+    attention_kernel<D, 1, 1><<<dim3(1, a.kv_heads, a.B), 32, kBytes, stream>>>(a);
   } else {
     constexpr int kWarps = 4;
     const int blocks = (rows + kWarps * kRows - 1) / (kWarps * kRows);
-    attention_kernel<D, kWarps><<<dim3(blocks, a.kv_heads, a.B), kWarps * 32, kBytes, stream>>>(a);
+    attention_kernel<D, kWarps, 1><<<dim3(blocks, a.kv_heads, a.B), kWarps * 32, kBytes, stream>>>(a);
   }
 }
 

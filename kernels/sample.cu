@@ -3,16 +3,17 @@
 // five full passes (about 1 ms a decode step at 512 rows, Kineto) where this reads the row once, and one
 // chunk of it a second time. LibTorch-free: kernels/sample.cpp is the glue.
 //
-// One block per row. The row is cut into chunks of 128 tokens; a warp reads a chunk in one coalesced load
-// per lane (4 consecutive tokens) and keeps the chunk's maximum and its sum of exp(z - chunk max). With the
-// row's maximum M, a chunk's mass is sum * exp(chunk max - M); a scan of the masses in token order picks
-// the first chunk of nonzero mass whose prefix passes the target, and one warp walks that chunk's tokens in
-// order. Where the walk's float sum falls short of the chunk's prefix by rounding, the chunk's last token of
-// nonzero probability is drawn: a draw always lands, never on a token of zero probability. The same uniform
-// picks the same token as the LibTorch path except where the two float sums round across a token
-// boundary; a row's token never depends on the other rows.
-// (The first version gave each thread a contiguous run of 600 tokens: its reads were 32 cache lines per
-// warp load, 425 us a step at 512 rows in the GRPO step's profile.)
+// One block of 32 warps per row (a decode step has about one row per SM, so the warps are what keeps reads in
+// flight; no result depends on their count: see the combining steps). The row is cut into chunks of 128
+// tokens; a warp reads a chunk in one coalesced load per lane (4 consecutive tokens) and keeps the chunk's
+// maximum and its sum of exp(z - chunk max). With the row's maximum M, a chunk's mass is sum * exp(chunk max
+// - M); a scan of the masses in token order picks the first chunk of nonzero mass whose prefix passes the
+// target, and one warp walks that chunk's tokens in order. Where the walk's float sum falls short of the
+// chunk's prefix by rounding, the chunk's last token of nonzero probability is drawn: a draw always lands,
+// never on a token of zero probability. The same uniform picks the same token as the LibTorch path except
+// where the two float sums round across a token boundary; a row's token never depends on the other rows. (The
+// first version gave each thread a contiguous run of 600 tokens: its reads were 32 cache lines per warp load,
+// 425 us a step at 512 rows in the GRPO step's profile.)
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -24,7 +25,7 @@
 namespace zerorl::kernels {
 namespace {
 
-constexpr int kThreads = 256, kWarps = kThreads / 32;
+constexpr int kThreads = 1024, kWarps = kThreads / 32;
 constexpr int kChunk = 128;  // tokens per chunk: 32 lanes x 4
 
 __device__ __forceinline__ float to_f(float v) { return v; }

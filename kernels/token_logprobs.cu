@@ -115,8 +115,22 @@ __global__ void __launch_bounds__(kThreads)
   const T* row = logits + static_cast<int64_t>(blockIdx.x) * vocab;
   State st;
   if (vectorized) {
+    // kAhead loads are issued before their pushes (a decode step has about one row per SM: one block's
+    // loads in flight were the limit); the pushes keep the plain loop's order, so the bits do not change.
+    constexpr int kAhead = 8;
     const auto* quads = reinterpret_cast<const Quad<T>*>(row);
-    for (int64_t j = threadIdx.x; j < vocab / 4; j += kThreads) {
+    const int64_t n = vocab / 4;
+    int64_t j = threadIdx.x;
+    for (; j + (kAhead - 1) * kThreads < n; j += kAhead * kThreads) {
+      Quad<T> q[kAhead];
+#pragma unroll
+      for (int u = 0; u < kAhead; ++u) q[u] = quads[j + u * kThreads];
+#pragma unroll
+      for (int u = 0; u < kAhead; ++u)
+#pragma unroll
+        for (int k = 0; k < 4; ++k) push(st, scaled(q[u].v[k], temperature));
+    }
+    for (; j < n; j += kThreads) {
       const Quad<T> q = quads[j];
 #pragma unroll
       for (int k = 0; k < 4; ++k) push(st, scaled(q.v[k], temperature));

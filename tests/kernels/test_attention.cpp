@@ -104,34 +104,44 @@ TEST(AttentionGpu, KernelMatchesTheTwin) {
   }
 }
 
-// The engine's decode step and the trainer's forward: Qwen2.5-0.5B's heads (14 over 2, D 64) and 1.5B's
-// (12 over 2, D 128); right-padded rows; the cache holds NaN past what was written.
+// The engine's decode step and the trainer's forward: Qwen2.5-0.5B's heads (14 over 2, D 64), 1.5B's (12 over
+// 2, D 128) and the small head sizes; right-padded rows; the cache holds NaN past what was written. 3 rows
+// take the decode kernel that splits a row's work over warps, 300 rows (600 CTAs, more than twice any GPU's
+// SMs) the one-warp one.
 TEST(AttentionGpu, DecodeRowsAreTheBitsOfTheFullForward) {
   if (!kernel_here()) GTEST_SKIP() << "no CUDA device or no compiled kernels";
   torch::manual_seed(3);
-  for (auto [Hq, D] : std::vector<std::pair<int64_t, int64_t>>{{14, 64}, {12, 128}}) {
-    const int64_t B = 3, T = 200, Hkv = 2, capacity = 256;
-    const std::vector<int64_t> len{200, 130, 64};
-    auto q = heads_tensor(B, Hq, T, D), k = heads_tensor(B, Hkv, T, D), v = heads_tensor(B, Hkv, T, D);
-    const auto full = causal_attention(q, k, v, {}, on_cuda(len));  // [B, Hq, T, D]
-    auto kc = torch::full({B, Hkv, capacity, D}, std::numeric_limits<float>::quiet_NaN(), cuda_bf16());
-    auto vc = kc.clone();
-    kc.narrow(2, 0, T).copy_(k), vc.narrow(2, 0, T).copy_(v);
-    for (int64_t p : {0, 1, 63, 64, 65, 127, 129, 199}) {
-      std::vector<int64_t> pos;
-      for (int64_t b = 0; b < B; ++b) pos.push_back(std::min(p, len[static_cast<size_t>(b)] - 1));
-      const auto idx = on_cuda(pos);
-      auto qs = q.gather(2, idx.view({B, 1, 1, 1}).expand({B, Hq, 1, D}));  // each row's query at its pos
-      const auto step = causal_attention(qs, kc, vc, idx);                  // [B, Hq, 1, D]
-      const auto want = full.gather(2, idx.view({B, 1, 1, 1}).expand({B, Hq, 1, D}));
-      EXPECT_TRUE(torch::equal(step, want))
-          << "Hq " << Hq << ", position " << p << ": " << differences(step, want);
-    }
-    // A prefill over the cache (queries 0..T-1 of each row, its length as key_end) gives the same bits.
-    const auto prefill = causal_attention(q, kc, vc, on_cuda({0, 0, 0}), on_cuda(len));
-    for (int64_t b = 0; b < B; ++b) {
-      const auto n = len[static_cast<size_t>(b)];
-      EXPECT_TRUE(torch::equal(prefill[b].narrow(1, 0, n), full[b].narrow(1, 0, n))) << "prefill row " << b;
+  const std::vector<std::pair<int64_t, int64_t>> heads{{14, 64}, {12, 128}, {8, 32}, {4, 16}};
+  for (int64_t B : {3, 300}) {
+    for (auto [Hq, D] : heads) {
+      const int64_t T = 200, Hkv = 2, capacity = 256;
+      std::vector<int64_t> len;
+      for (int64_t b = 0; b < B; ++b)
+        len.push_back(std::vector<int64_t>{200, 130, 64}[static_cast<size_t>(b % 3)]);
+      const std::string what =
+          "B " + std::to_string(B) + ", Hq " + std::to_string(Hq) + ", D " + std::to_string(D);
+      auto q = heads_tensor(B, Hq, T, D), k = heads_tensor(B, Hkv, T, D), v = heads_tensor(B, Hkv, T, D);
+      const auto full = causal_attention(q, k, v, {}, on_cuda(len));  // [B, Hq, T, D]
+      auto kc = torch::full({B, Hkv, capacity, D}, std::numeric_limits<float>::quiet_NaN(), cuda_bf16());
+      auto vc = kc.clone();
+      kc.narrow(2, 0, T).copy_(k), vc.narrow(2, 0, T).copy_(v);
+      for (int64_t p : {0, 1, 63, 64, 65, 127, 129, 199}) {
+        std::vector<int64_t> pos;
+        for (int64_t b = 0; b < B; ++b) pos.push_back(std::min(p, len[static_cast<size_t>(b)] - 1));
+        const auto idx = on_cuda(pos);
+        auto qs = q.gather(2, idx.view({B, 1, 1, 1}).expand({B, Hq, 1, D}));  // each row's query at its pos
+        const auto step = causal_attention(qs, kc, vc, idx);                  // [B, Hq, 1, D]
+        const auto want = full.gather(2, idx.view({B, 1, 1, 1}).expand({B, Hq, 1, D}));
+        EXPECT_TRUE(torch::equal(step, want))
+            << what << ", position " << p << ": " << differences(step, want);
+      }
+      // A prefill over the cache (queries 0..T-1 of each row, its length as key_end) gives the same bits.
+      const auto prefill = causal_attention(q, kc, vc, on_cuda(std::vector<int64_t>(B, 0)), on_cuda(len));
+      for (int64_t b = 0; b < B; ++b) {
+        const auto n = len[static_cast<size_t>(b)];
+        EXPECT_TRUE(torch::equal(prefill[b].narrow(1, 0, n), full[b].narrow(1, 0, n)))
+            << what << ", prefill row " << b;
+      }
     }
   }
 }
