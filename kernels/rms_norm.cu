@@ -44,14 +44,6 @@ __global__ void __launch_bounds__(kThreads)
   extern __shared__ float row_values[];  // hidden floats (kPer 0): the row, read from global memory once
   const int64_t base = static_cast<int64_t>(blockIdx.x) * hidden;
   float squares = 0;
-  auto sum_of = [&](int64_t i, float h) {
-    if constexpr (kAdd) {
-      const __nv_bfloat16 s = __float2bfloat16_rn(h + __bfloat162float(delta[base + i]));
-      sum_out[base + i] = s;
-      h = __bfloat162float(s);
-    }
-    return h;
-  };
   if constexpr (kPer > 0) {
     float h[kPer], d[kPer], wv[kPer];
 #pragma unroll
@@ -85,7 +77,12 @@ __global__ void __launch_bounds__(kThreads)
     }
   } else {
     for (int64_t i = threadIdx.x; i < hidden; i += kThreads) {
-      const float h = sum_of(i, __bfloat162float(x[base + i]));
+      float h = __bfloat162float(x[base + i]);
+      if constexpr (kAdd) {
+        const __nv_bfloat16 s = __float2bfloat16_rn(h + __bfloat162float(delta[base + i]));
+        sum_out[base + i] = s;
+        h = __bfloat162float(s);
+      }
       row_values[i] = h;
       squares += h * h;
     }
