@@ -29,6 +29,25 @@ __device__ float block_sum(float v) {
   return total;
 }
 
+// torch's bf16 add: the float sum rounded once, stored to *sum and returned as a float.
+__device__ __forceinline__ float add_rounded(float h, float d, __nv_bfloat16* sum) {
+  const __nv_bfloat16 s = __float2bfloat16_rn(h + d);
+  *sum = s;
+  return __bfloat162float(s);
+}
+
+// The row's rsqrt(mean(h^2) + eps) from this thread's sum of squares; thread 0 stores it.
+__device__ __forceinline__ float row_rstd(float squares, int64_t hidden, float eps, float* rstd) {
+  const float r = rsqrtf(block_sum(squares) / static_cast<float>(hidden) + eps);
+  if (threadIdx.x == 0) rstd[blockIdx.x] = r;
+  return r;
+}
+
+// w * bf16(h * r), rounded to bf16.
+__device__ __forceinline__ __nv_bfloat16 normed_out(float h, float r, float w) {
+  return __float2bfloat16_rn(w * __bfloat162float(__float2bfloat16_rn(h * r)));
+}
+
 // y = w * bf16(h * rsqrt(mean(h^2) + eps)), h = float(x) or, with kAdd, h = float(bf16(x + delta)) whose
 // bf16 value also goes to sum_out (torch's bf16 add: float sum, rounded once). rstd[row] = the rsqrt.
 // Thread t takes elements t, t + kThreads, ... in order. With kPer > 0 (hidden <= kPer * kThreads) it keeps
@@ -51,7 +70,7 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t i = threadIdx.x + k * kThreads;
       if (i < hidden) {
         h[k] = __bfloat162float(x[base + i]);
-        d[k] = kAdd ? __bfloat162float(delta[base + i]) : 0.f;
+        if constexpr (kAdd) d[k] = __bfloat162float(delta[base + i]);
         wv[k] = __bfloat162float(w[i]);
       }
     }
@@ -59,39 +78,26 @@ __global__ void __launch_bounds__(kThreads)
     for (int k = 0; k < kPer; ++k) {
       const int64_t i = threadIdx.x + k * kThreads;
       if (i < hidden) {
-        if constexpr (kAdd) {
-          const __nv_bfloat16 s = __float2bfloat16_rn(h[k] + d[k]);
-          sum_out[base + i] = s;
-          h[k] = __bfloat162float(s);
-        }
+        if constexpr (kAdd) h[k] = add_rounded(h[k], d[k], sum_out + base + i);
         squares += h[k] * h[k];
       }
     }
-    const float r = rsqrtf(block_sum(squares) / static_cast<float>(hidden) + eps);
-    if (threadIdx.x == 0) rstd[blockIdx.x] = r;
+    const float r = row_rstd(squares, hidden, eps, rstd);
 #pragma unroll
     for (int k = 0; k < kPer; ++k) {
       const int64_t i = threadIdx.x + k * kThreads;
-      if (i < hidden)
-        y[base + i] = __float2bfloat16_rn(wv[k] * __bfloat162float(__float2bfloat16_rn(h[k] * r)));
+      if (i < hidden) y[base + i] = normed_out(h[k], r, wv[k]);
     }
   } else {
     for (int64_t i = threadIdx.x; i < hidden; i += kThreads) {
       float h = __bfloat162float(x[base + i]);
-      if constexpr (kAdd) {
-        const __nv_bfloat16 s = __float2bfloat16_rn(h + __bfloat162float(delta[base + i]));
-        sum_out[base + i] = s;
-        h = __bfloat162float(s);
-      }
+      if constexpr (kAdd) h = add_rounded(h, __bfloat162float(delta[base + i]), sum_out + base + i);
       row_values[i] = h;
       squares += h * h;
     }
-    const float r = rsqrtf(block_sum(squares) / static_cast<float>(hidden) + eps);
-    if (threadIdx.x == 0) rstd[blockIdx.x] = r;
-    for (int64_t i = threadIdx.x; i < hidden; i += kThreads) {
-      const float normed = __bfloat162float(__float2bfloat16_rn(row_values[i] * r));
-      y[base + i] = __float2bfloat16_rn(__bfloat162float(w[i]) * normed);
-    }
+    const float r = row_rstd(squares, hidden, eps, rstd);
+    for (int64_t i = threadIdx.x; i < hidden; i += kThreads)
+      y[base + i] = normed_out(row_values[i], r, __bfloat162float(w[i]));
   }
 }
 

@@ -115,9 +115,9 @@ TEST(AttentionGpu, DecodeRowsAreTheBitsOfTheFullForward) {
   for (int64_t B : {3, 300}) {
     for (auto [Hq, D] : heads) {
       const int64_t T = 200, Hkv = 2, capacity = 256;
+      const int64_t lengths[] = {200, 130, 64};  // row b's: lengths[b % 3]
       std::vector<int64_t> len;
-      for (int64_t b = 0; b < B; ++b)
-        len.push_back(std::vector<int64_t>{200, 130, 64}[static_cast<size_t>(b % 3)]);
+      for (int64_t b = 0; b < B; ++b) len.push_back(lengths[b % 3]);
       const std::string what =
           "B " + std::to_string(B) + ", Hq " + std::to_string(Hq) + ", D " + std::to_string(D);
       auto q = heads_tensor(B, Hq, T, D), k = heads_tensor(B, Hkv, T, D), v = heads_tensor(B, Hkv, T, D);
