@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/gemm_accumulate.h"
 #include "kernels/token_logprobs.h"
 
 namespace zerorl::algo {
@@ -140,7 +141,12 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
         dz_in = dz.to(weight.scalar_type());
       }
       grad_hidden.slice(0, begin, end).copy_(torch::matmul(dz_in, weight));
-      grad_weight.add_(torch::matmul(dz_in.t(), hidden.slice(0, begin, end)));  // float32 accumulator
+      const auto h = hidden.slice(0, begin, end);
+      if (kernels::use_gemm_accumulate(grad_weight, dz_in, h)) {  // one GEMM adding into the float32 sum
+        kernels::gemm_accumulate(grad_weight, dz_in, h);
+      } else {
+        grad_weight.add_(torch::matmul(dz_in.t(), h));  // float32 accumulator
+      }
     }
     return {grad_hidden, grad_weight.to(weight.scalar_type()), torch::Tensor(), torch::Tensor(),
             torch::Tensor()};

@@ -7,6 +7,7 @@
 #include <torch/version.h>
 
 #include <string>
+#include <vector>
 
 namespace zerorl::compat {
 
@@ -47,6 +48,30 @@ inline torch::Tensor sdpa_causal(const torch::Tensor& q, const torch::Tensor& k,
 #else
   (void)q, (void)k, (void)v;
   TORCH_CHECK(false, "scaled_dot_product_attention with enable_gqa needs torch >= 2.5");
+#endif
+}
+
+// torch >= 2.9 on CUDA: cuDNN's attention backward as an op of its own, fed a forward's output and softmax
+// statistics (the log-sum-exp of each query's scaled scores) instead of recomputing the forward.
+constexpr bool kHasCudnnSdpaBackward = TORCH_VERSION_MAJOR > 2 ||
+                                       (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 9);
+
+// Gradients {dq, dk, dv} of causal attention (no dropout) for dout, q, out [B,Hq,T,D] and k, v [B,Hkv,T,D]
+// (Hq a multiple of Hkv), lse [B,Hq,T] float32 contiguous (natural log). Only callable when
+// kHasCudnnSdpaBackward; throws c10::Error where cuDNN cannot run the shapes.
+inline std::vector<torch::Tensor> sdpa_causal_backward_cudnn(const torch::Tensor& dout,
+                                                             const torch::Tensor& q, const torch::Tensor& k,
+                                                             const torch::Tensor& v, const torch::Tensor& out,
+                                                             const torch::Tensor& lse, double scale) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 9)
+  const auto unused = torch::zeros({1}, q.options().dtype(torch::kLong));  // dropout's philox seed, offset
+  auto [dq, dk, dv] = at::_scaled_dot_product_cudnn_attention_backward(
+      dout, q, k, v, out, lse.unsqueeze(-1), unused, unused, torch::Tensor(), torch::Tensor(),
+      torch::Tensor(), q.size(2), k.size(2), 0.0, /*is_causal=*/true, scale);
+  return {dq, dk, dv};
+#else
+  (void)dout, (void)q, (void)k, (void)v, (void)out, (void)lse, (void)scale;
+  TORCH_CHECK(false, "cuDNN's attention backward op needs torch >= 2.9");
 #endif
 }
 

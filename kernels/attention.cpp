@@ -2,11 +2,13 @@
 // autograd node around the CUDA kernel.
 #include "kernels/attention.h"
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 
 #include "compat/torch_compat.h"
 #include "core/error.h"
+#include "core/log.h"
 
 #ifdef ZERORL_CUDA_KERNELS
 #include "kernels/attention_launch.h"
@@ -26,9 +28,10 @@ void check_positions(const torch::Tensor& t, const torch::Tensor& q, const char*
 }
 
 #ifdef ZERORL_CUDA_KERNELS
-// out [B, T, Hq, D], contiguous.
+// out [B, T, Hq, D], contiguous; lse [B, Hq, T] float32 filled when defined.
 torch::Tensor run_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                            const torch::Tensor& q_start, const torch::Tensor& key_end) {
+                            const torch::Tensor& q_start, const torch::Tensor& key_end,
+                            const torch::Tensor& lse = torch::Tensor()) {
   ZRL_CHECK(use_attention_kernel(q, k, v),
             "kernels::causal_attention: q {}, k {}, v {} must be bf16 CUDA [B,H,T,16|32|64|128], Hq a "
             "multiple of Hkv, the last dimension contiguous and K/V rows 16-byte aligned",
@@ -45,6 +48,7 @@ torch::Tensor run_attention(const torch::Tensor& q, const torch::Tensor& k, cons
   a.q_start = q_start.defined() ? q_start.data_ptr<int64_t>() : nullptr;
   a.key_end = key_end.defined() ? key_end.data_ptr<int64_t>() : nullptr;
   a.out = out.data_ptr();
+  a.lse = lse.defined() ? lse.data_ptr<float>() : nullptr;
   a.B = static_cast<int>(B), a.T = static_cast<int>(T), a.heads = static_cast<int>(Hq);
   a.kv_heads = static_cast<int>(k.size(1)), a.D = static_cast<int>(D);
   a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
@@ -52,25 +56,51 @@ torch::Tensor run_attention(const torch::Tensor& q, const torch::Tensor& k, cons
   return out;
 }
 
-// Forward through the kernel; backward through torch's causal SDPA recomputed under autograd (flash or
-// cuDNN). Right-padded rows (key_end) differ from plain causal attention only at padding queries, whose
-// gradient is zero: no loss reads them and no real query sees their keys.
+// Gradients {dq, dk, dv} through torch's causal SDPA recomputed under autograd (flash or cuDNN).
+variable_list recomputed_gradients(const torch::Tensor& q0, const torch::Tensor& k0, const torch::Tensor& v0,
+                                   const torch::Tensor& dout) {
+  torch::AutoGradMode grad_on(true);
+  auto q = q0.detach().requires_grad_(), k = k0.detach().requires_grad_(), v = v0.detach().requires_grad_();
+  auto out = compat::sdpa_causal(q, k, v);  // [B, Hq, T, D]
+  return torch::autograd::grad({out}, {q, k, v}, {dout});
+}
+
+// Whether backward may take cuDNN's attention backward on the kernel's output and log-sum-exp: until it
+// first fails (shapes or a build cuDNN cannot run), then the recompute for the rest of the process.
+std::atomic<bool> g_lse_backward_failed{false};
+
+// Forward through the kernel. Backward through cuDNN's attention backward fed the kernel's output and
+// log-sum-exp (no second forward; "attention_backward"), else torch's causal SDPA recomputed under
+// autograd. Right-padded rows (key_end) differ from plain causal attention only at padding queries, whose
+// gradient is zero: no loss reads them and no real query sees their keys (their lse is +inf: P = 0).
 class CausalAttentionFunction : public torch::autograd::Function<CausalAttentionFunction> {
  public:
   // key_end: [B], or empty for none (LibTorch's apply() takes no undefined tensor).
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& v, const torch::Tensor& key_end) {
-    ctx->save_for_backward({q, k, v});
-    return run_attention(q, k, v, {}, key_end.numel() > 0 ? key_end : torch::Tensor());
+                               const torch::Tensor& v, const torch::Tensor& key_end, bool with_lse) {
+    auto lse = with_lse ? torch::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(torch::kFloat32))
+                        : torch::Tensor();
+    auto out = run_attention(q, k, v, {}, key_end.numel() > 0 ? key_end : torch::Tensor(), lse);
+    ctx->save_for_backward({q, k, v, out, with_lse ? lse : torch::empty({0}, q.options())});
+    return out;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto s = ctx->get_saved_variables();
-    torch::AutoGradMode grad_on(true);
-    auto q = s[0].detach().requires_grad_(), k = s[1].detach().requires_grad_(),
-         v = s[2].detach().requires_grad_();
-    auto out = compat::sdpa_causal(q, k, v);  // [B, Hq, T, D]
-    auto g = torch::autograd::grad({out}, {q, k, v}, {grads[0].transpose(1, 2)});
-    return {g[0], g[1], g[2], torch::Tensor()};
+    const auto &q = s[0], &k = s[1], &v = s[2], &out = s[3], &lse = s[4];
+    auto dout = grads[0].contiguous().transpose(1, 2);  // [B, Hq, T, D], out's strides
+    if (lse.numel() > 0 && !g_lse_backward_failed.load()) {
+      try {
+        auto g = compat::sdpa_causal_backward_cudnn(dout, q, k, v, out.transpose(1, 2), lse,
+                                                    1.0 / std::sqrt(static_cast<double>(q.size(3))));
+        return {g[0], g[1], g[2], torch::Tensor(), torch::Tensor()};
+      } catch (const c10::Error& e) {
+        if (!g_lse_backward_failed.exchange(true))
+          ZRL_WARN("causal_attention backward: cuDNN's backward failed, recomputing the forward: {}",
+                   e.what_without_backtrace());
+      }
+    }
+    auto g = recomputed_gradients(q, k, v, dout);
+    return {g[0], g[1], g[2], torch::Tensor(), torch::Tensor()};
   }
 };
 #endif
@@ -121,6 +151,14 @@ bool use_attention_kernel(const torch::Tensor& q, const torch::Tensor& k, const 
          rows_aligned(v);
 }
 
+bool attention_backward_fell_back() {
+#ifdef ZERORL_CUDA_KERNELS
+  return g_lse_backward_failed.load();
+#else
+  return false;
+#endif
+}
+
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& q_start, const torch::Tensor& key_end) {
 #ifdef ZERORL_CUDA_KERNELS
@@ -130,7 +168,10 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
     return run_attention(q, k, v, q_start, key_end).transpose(1, 2);
   }
   const auto end = key_end.defined() ? key_end : torch::empty({0}, q.options().dtype(torch::kInt64));
-  return CausalAttentionFunction::apply(q, k, v, end).transpose(1, 2);
+  const bool grad =
+      torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  const bool with_lse = grad && compat::kHasCudnnSdpaBackward && enabled("attention_backward");
+  return CausalAttentionFunction::apply(q, k, v, end, with_lse).transpose(1, 2);
 #else
   (void)q_start, (void)key_end;
   ZRL_FAIL("kernels::causal_attention: this build has no CUDA kernels (q {}, k {})", c10::str(q.sizes()),

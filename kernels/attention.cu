@@ -271,6 +271,16 @@ __device__ __forceinline__ void store_row(const AttentionArgs& a, int b, const Q
   }
 }
 
+// The log-sum-exp of one of this thread's rows from its running maximum m (log2 units) and sum l:
+// ln(sum_j exp(scale s_j)) = (m + log2 l) ln 2. A padding query gets +inf, so a backward that recomputes
+// P = exp(scale s - lse) over plain causal keys gives it P = 0 (its output's gradient is zero anyway).
+__device__ __forceinline__ void store_lse(const AttentionArgs& a, int b, const QueryRow& r, float m, float l,
+                                          int64_t end) {
+  if (!r.valid) return;
+  const float lse = r.pos >= end ? INFINITY : (m + log2f(l)) * 0.6931471805599453f;
+  a.lse[(static_cast<int64_t>(b) * a.heads + r.head) * a.T + r.t] = lse;
+}
+
 template <int D>
 constexpr int shared_bytes() {
   return 2 * 2 * kKeys * (D + 8) * 2;  // K and V, two buffers, padded rows
@@ -324,8 +334,13 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const AttentionA
     __syncthreads();  // its buffer is free for block kb + 2
   }
   if (w_idle) return;
-  store_row<D, kDn>(a, b, r0, st, 0, quad_sum(st.l0), part * kDn);
-  store_row<D, kDn>(a, b, r1, st, 1, quad_sum(st.l1), part * kDn);
+  const float l0 = quad_sum(st.l0), l1 = quad_sum(st.l1);
+  store_row<D, kDn>(a, b, r0, st, 0, l0, part * kDn);
+  store_row<D, kDn>(a, b, r1, st, 1, l1, part * kDn);
+  if (a.lse != nullptr && part == 0 && lane % 4 == 0) {
+    store_lse(a, b, r0, st.m0, l0, end);
+    store_lse(a, b, r1, st.m1, l1, end);
+  }
 }
 
 // Split a decode CTA's work over warps only where its one-warp CTAs would leave the SMs thin. On an H100

@@ -3,8 +3,10 @@
 // nvcc (kernels/attention.cu), with its LibTorch twin. The kernel is batch-invariant by construction: a
 // query's output does not depend on the other queries of the call, so the engine's decode step (one query
 // per row, K/V from the cache) and the trainer's forward over the whole sequence give the same bits. Its
-// backward recomputes the forward through torch's causal scaled_dot_product_attention under autograd: the
-// gradient of the same function, computed by flash (or cuDNN), as the update's gradients are anyway.
+// backward is cuDNN's attention backward fed the forward's output and each query's log-sum-exp, which the
+// kernel writes (torch >= 2.9, "attention_backward"); elsewhere, or if cuDNN fails, it recomputes the
+// forward through torch's causal scaled_dot_product_attention under autograd. Either is the gradient of the
+// same function, as the update's gradients are anyway.
 #pragma once
 
 #include <torch/torch.h>
@@ -30,5 +32,9 @@ bool use_attention_kernel(const torch::Tensor& q, const torch::Tensor& k, const 
 // q_start + T <= L). Differentiable where q_start is undefined and L == T (the trainer's forward).
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& q_start = {}, const torch::Tensor& key_end = {});
+
+// Whether cuDNN's attention backward failed in this process, so that backward recomputes the forward (it
+// logs a warning the first time).
+bool attention_backward_fell_back();
 
 }  // namespace zerorl::kernels

@@ -17,6 +17,9 @@ struct AttentionArgs {
   const int64_t* q_start;  // [B] or nullptr
   const int64_t* key_end;  // [B] or nullptr
   void* out;               // [B, T, heads, D], contiguous
+  float* lse;  // [B, heads, T] or nullptr: each query's log-sum-exp (natural log) of its scaled visible
+               // scores, +inf for a padding query (position >= key_end), what cuDNN's attention backward
+               // takes as its softmax statistics
   int B, T, heads, kv_heads, D;
   float scale;
 };

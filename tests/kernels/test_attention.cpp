@@ -7,9 +7,11 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "compat/torch_compat.h"
 #include "kernels/attention.h"
 #include "tests/kernels/kernel_test_util.h"
 
@@ -146,24 +148,44 @@ TEST(AttentionGpu, DecodeRowsAreTheBitsOfTheFullForward) {
   }
 }
 
+// Both backwards (cuDNN's fed the kernel's output and log-sum-exp; the recompute) against autograd through
+// the float32 twin, with a right-padded row, at head_dim 64 and 128 and a length that is no multiple of 64.
 TEST(AttentionGpu, GradientMatchesAutogradThroughTheTwin) {
   if (!kernel_here()) GTEST_SKIP() << "no CUDA device or no compiled kernels";
   torch::manual_seed(4);
-  const int64_t B = 2, Hq = 14, Hkv = 2, T = 96, D = 64;
-  const auto end = on_cuda({96, 40});
-  auto q0 = heads_tensor(B, Hq, T, D), k0 = heads_tensor(B, Hkv, T, D), v0 = heads_tensor(B, Hkv, T, D);
-  // The loss reads real tokens only (row 1's padding queries get zero gradient), as the trainer's does.
-  auto w = torch::randn({B, Hq, T, D}, cuda_bf16());
-  w[1].narrow(1, 40, T - 40).zero_();
-  torch::Tensor grads[2][3];
-  for (int twin = 0; twin < 2; ++twin) {
-    auto q = q0.detach().requires_grad_(), k = k0.detach().requires_grad_(), v = v0.detach().requires_grad_();
-    auto out = twin ? causal_attention_reference(q, k, v, {}, end) : causal_attention(q, k, v, {}, end);
-    (out.to(torch::kFloat32) * w.to(torch::kFloat32)).sum().backward();
-    grads[twin][0] = q.grad(), grads[twin][1] = k.grad(), grads[twin][2] = v.grad();
+  const int64_t B = 2, Hq = 14, Hkv = 2, T = 100;
+  const auto end = on_cuda({100, 40});
+  for (const int64_t D : {64, 128}) {
+    auto q0 = heads_tensor(B, Hq, T, D), k0 = heads_tensor(B, Hkv, T, D), v0 = heads_tensor(B, Hkv, T, D);
+    // The loss reads real tokens only (row 1's padding queries get zero gradient), as the trainer's does.
+    auto w = torch::randn({B, Hq, T, D}, cuda_bf16());
+    w[1].narrow(1, 40, T - 40).zero_();
+    auto grads = [&](int path) {  // 0: the twin, 1: the kernel + cuDNN's backward, 2: the kernel + recompute
+      set_disabled(path == 2 ? std::set<std::string>{"attention_backward"} : std::set<std::string>{});
+      auto q = q0.detach().requires_grad_(), k = k0.detach().requires_grad_(),
+           v = v0.detach().requires_grad_();
+      auto out =
+          path == 0 ? causal_attention_reference(q, k, v, {}, end) : causal_attention(q, k, v, {}, end);
+      (out.to(torch::kFloat32) * w.to(torch::kFloat32)).sum().backward();
+      set_disabled({});
+      return std::vector<torch::Tensor>{q.grad(), k.grad(), v.grad()};
+    };
+    const auto want = grads(0);
+    const char* names[3] = {"d/dq", "d/dk", "d/dv"};
+    for (int path = 1; path <= 2; ++path) {
+      const auto got = grads(path);
+      const std::string what =
+          std::string(path == 1 ? "cuDNN backward" : "recompute") + ", D " + std::to_string(D);
+      for (int i = 0; i < 3; ++i) {
+        EXPECT_TRUE(torch::isfinite(got[static_cast<size_t>(i)]).all().item<bool>())
+            << what << " " << names[i];
+        expect_close(got[static_cast<size_t>(i)], want[static_cast<size_t>(i)], 3e-2, what + " " + names[i]);
+      }
+    }
+    if (compat::kHasCudnnSdpaBackward) {
+      EXPECT_FALSE(attention_backward_fell_back()) << "cuDNN's backward failed and the recompute ran instead";
+    }
   }
-  const char* names[3] = {"d/dq", "d/dk", "d/dv"};
-  for (int i = 0; i < 3; ++i) expect_close(grads[0][i], grads[1][i], 3e-2, names[i]);
 }
 
 }  // namespace
