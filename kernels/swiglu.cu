@@ -1,11 +1,13 @@
 // kernels/swiglu.cu: silu(gate) * up on bf16 and its backward, each one pass over memory (torch runs two
-// kernels forward and three backward, and autograd keeps silu(gate) as well). The float math copies
-// ATen's silu / silu_backward kernels (ActivationSiluKernel.cu) and its bf16 mul, rounding where they round,
-// so the results are torch's bits. Elementwise: batch-invariant. LibTorch-free: kernels/swiglu.cpp is the
-// glue.
+// kernels forward and three backward, and autograd keeps silu(gate) as well). The forward also reads gate and
+// up as the two halves of each row of one [rows, 2I] GEMM output (the decode step's stacked gate/up GEMM).
+// The float math copies ATen's silu / silu_backward kernels (ActivationSiluKernel.cu) and its bf16 mul,
+// rounding where they round, so the results are torch's bits. Elementwise: batch-invariant. LibTorch-free:
+// kernels/swiglu.cpp is the glue.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cuda_common.cuh"
@@ -16,6 +18,7 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kVec = 8;  // bf16 per 16-byte access
+constexpr int64_t kMaxGridY = 65535;
 
 __device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
 __device__ __forceinline__ __nv_bfloat16 to_bf(float v) { return __float2bfloat16_rn(v); }
@@ -42,22 +45,29 @@ union Pack {
   __nv_bfloat16 v[kVec];
 };
 
-// One thread per kVec elements (n % kVec == 0, 16-byte aligned pointers), else one per element.
+// y [rows, cols] (contiguous) from gate and up elements (r, c) at r * in_stride + c: grid.y walks the rows,
+// x the columns. One thread per kVec elements (cols and in_stride multiples of kVec, 16-byte aligned
+// pointers), else one per element.
 template <bool kVectorized>
 __global__ void __launch_bounds__(kThreads)
     silu_mul_kernel(const __nv_bfloat16* __restrict__ gate, const __nv_bfloat16* __restrict__ up,
-                    __nv_bfloat16* __restrict__ y, int64_t n) {
+                    __nv_bfloat16* __restrict__ y, int64_t rows, int64_t cols, int64_t in_stride) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if constexpr (kVectorized) {
-    if (i * kVec >= n) return;
-    Pack g, u, out;
-    g.raw = reinterpret_cast<const uint4*>(gate)[i];
-    u.raw = reinterpret_cast<const uint4*>(up)[i];
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const __nv_bfloat16 *g_row = gate + r * in_stride, *u_row = up + r * in_stride;
+    __nv_bfloat16* y_row = y + r * cols;
+    if constexpr (kVectorized) {
+      if (i * kVec >= cols) return;
+      Pack g, u, out;
+      g.raw = reinterpret_cast<const uint4*>(g_row)[i];
+      u.raw = reinterpret_cast<const uint4*>(u_row)[i];
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) out.v[k] = silu_mul_one(g.v[k], u.v[k]);
-    reinterpret_cast<uint4*>(y)[i] = out.raw;
-  } else {
-    if (i < n) y[i] = silu_mul_one(gate[i], up[i]);
+      for (int k = 0; k < kVec; ++k) out.v[k] = silu_mul_one(g.v[k], u.v[k]);
+      reinterpret_cast<uint4*>(y_row)[i] = out.raw;
+    } else {
+      if (i >= cols) return;
+      y_row[i] = silu_mul_one(g_row[i], u_row[i]);
+    }
   }
 }
 
@@ -88,14 +98,19 @@ unsigned blocks_for(int64_t items) { return static_cast<unsigned>((items + kThre
 
 }  // namespace
 
-const char* launch_silu_mul_bf16(const void* gate, const void* up, void* y, int64_t n, void* stream) {
-  if (n == 0) return nullptr;
+const char* launch_silu_mul_bf16(const void* gate, const void* up, void* y, int64_t rows, int64_t cols,
+                                 int64_t in_stride, void* stream) {
+  if (rows == 0 || cols == 0) return nullptr;
   const auto s = static_cast<cudaStream_t>(stream);
-  if (n % kVec == 0 && aligned(gate) && aligned(up) && aligned(y)) {
+  const auto grid_y = static_cast<unsigned>(std::min<int64_t>(rows, kMaxGridY));
+  if (cols % kVec == 0 && in_stride % kVec == 0 && aligned(gate) && aligned(up) && aligned(y)) {
+    const dim3 grid(blocks_for(cols / kVec), grid_y);
     silu_mul_kernel<true>
-        <<<blocks_for(n / kVec), kThreads, 0, s>>>(as_bf16(gate), as_bf16(up), as_bf16(y), n);
+        <<<grid, kThreads, 0, s>>>(as_bf16(gate), as_bf16(up), as_bf16(y), rows, cols, in_stride);
   } else {
-    silu_mul_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(as_bf16(gate), as_bf16(up), as_bf16(y), n);
+    const dim3 grid(blocks_for(cols), grid_y);
+    silu_mul_kernel<false>
+        <<<grid, kThreads, 0, s>>>(as_bf16(gate), as_bf16(up), as_bf16(y), rows, cols, in_stride);
   }
   return launch_status();
 }

@@ -5,9 +5,12 @@
 
 namespace zerorl::kernels {
 
-// y = bf16(bf16(silu(gate)) * up) over n bf16 elements (all contiguous). Returns nullptr, or the launch
-// error.
-const char* launch_silu_mul_bf16(const void* gate, const void* up, void* y, int64_t n, void* stream);
+// y = bf16(bf16(silu(gate)) * up) for y [rows, cols] bf16 contiguous, with gate's element (r, c) at
+// gate[r * in_stride + c] and up's at up[r * in_stride + c]: contiguous inputs are one row of n (in_stride
+// n); a stacked [rows, 2I] gate/up output is gate = its start, up = start + I, cols I, in_stride 2I. Returns
+// nullptr, or the launch error.
+const char* launch_silu_mul_bf16(const void* gate, const void* up, void* y, int64_t rows, int64_t cols,
+                                 int64_t in_stride, void* stream);
 
 // With a = bf16(silu(gate)): d_up = bf16(dy * a); d_gate = bf16(bf16(dy * up) * silu'(gate)), torch's
 // roundings for autograd through silu(gate) * up.

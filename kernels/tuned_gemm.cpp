@@ -61,8 +61,9 @@ struct Plan {
 
 struct State {
   std::mutex mutex;
-  // by device, torch's GEMM settings (each has its own bits: split-K or not), rows, N, K
-  std::map<std::tuple<int, int, int64_t, int64_t, int64_t>, std::unique_ptr<Plan>> plans;
+  // by device, torch's GEMM settings (each has its own bits: split-K or not), rows, N, K, parts (each has
+  // its own reference: see tuning_case)
+  std::map<std::tuple<int, int, int64_t, int64_t, int64_t, int64_t>, std::unique_ptr<Plan>> plans;
   std::map<int, cublasLtHandle_t> handles;
   std::map<std::pair<int, cudaStream_t>, torch::Tensor> workspaces;  // one per stream: calls may overlap
   std::vector<TunedGemmReport> reports;
@@ -103,16 +104,32 @@ double time_us(const std::function<void(int64_t)>& launch, int64_t runs, cudaStr
   return 1000.0 * ms / static_cast<double>(runs);
 }
 
-// Times the heuristic's candidates without a split-K reduction and keeps the fastest that gives torch's
-// bits on deterministic inputs of this shape.
-void tune(Plan& p, cublasLtHandle_t handle, const torch::Tensor& workspace, int64_t rows, int64_t n,
-          int64_t k, const torch::TensorOptions& bf16, cudaStream_t stream, TunedGemmReport& report) {
-  const int64_t w_bytes = n * k * 2;
+// What a kept algorithm must reproduce for one shape: deterministic w [n, k] and x [rows, k], and ref, the
+// bits of torch's linear run on each of w's `parts` row blocks, side by side (parts 1: linear(x, w)).
+struct TuningCase {
+  torch::Tensor w, x, ref;
+};
+
+TuningCase tuning_case(int64_t rows, int64_t n, int64_t k, int64_t parts, const torch::TensorOptions& bf16) {
+  TuningCase c;
+  c.w = filler(n * k, 0.6180339887, 0.1, bf16).view({n, k});
+  c.x = filler(rows * k, 0.7548776662, 4.0, bf16).view({rows, k});
+  const int64_t part_n = n / parts;
+  std::vector<torch::Tensor> outs;
+  for (int64_t i = 0; i < parts; ++i)
+    outs.push_back(torch::nn::functional::linear(c.x, c.w.narrow(0, i * part_n, part_n)));
+  c.ref = parts == 1 ? outs[0] : torch::cat(outs, -1);
+  return c;
+}
+
+// Times the heuristic's candidates without a split-K reduction and keeps the fastest whose output on
+// tc.x, tc.w equals tc.ref in every bit.
+void tune(Plan& p, cublasLtHandle_t handle, const torch::Tensor& workspace, const TuningCase& tc,
+          cudaStream_t stream, TunedGemmReport& report) {
+  const auto &w = tc.w, &x = tc.x, &ref = tc.ref;
+  const int64_t n = w.size(0), k = w.size(1), w_bytes = n * k * 2;
   const int64_t copies = std::clamp<int64_t>((kRotatedBytes + w_bytes - 1) / w_bytes, 1, 32);
-  auto w = filler(n * k, 0.6180339887, 0.1, bf16).view({n, k});
-  auto x = filler(rows * k, 0.7548776662, 4.0, bf16).view({rows, k});
   auto w_copies = w.unsqueeze(0).expand({copies, n, k}).contiguous();
-  const auto ref = torch::nn::functional::linear(x, w);
   auto y = torch::empty_like(ref);
 
   cublasLtMatmulPreference_t pref = nullptr;
@@ -154,6 +171,57 @@ bool capturing(cudaStream_t stream) {
   cudaStreamCaptureStatus s = cudaStreamCaptureStatusNone;
   return cudaStreamIsCapturing(stream, &s) == cudaSuccess && s != cudaStreamCaptureStatusNone;
 }
+
+// The cuBLASLt handle of `device` (created at its first use); s.mutex held.
+cublasLtHandle_t handle_for(State& s, int device) {
+  auto it = s.handles.find(device);
+  if (it == s.handles.end()) {
+    cublasLtHandle_t h = nullptr;
+    check_lt(cublasLtCreate(&h), "cublasLtCreate");
+    it = s.handles.emplace(device, h).first;
+  }
+  return it->second;
+}
+
+// y [..., n] = x w^T for w [n, k] (use_tuned_linear holds) through the algorithm tuned for (rows, n, k,
+// parts), tuned at the shape's first call. Undefined where no candidate gave the reference's bits, or where
+// the shape is first seen during a capture (tuning synchronizes, and nothing may be allocated there).
+torch::Tensor run_tuned(const torch::Tensor& x, const torch::Tensor& w, int64_t parts) {
+  const int64_t n = w.size(0), k = w.size(1);
+  auto x2 = x.reshape({-1, k}).contiguous();
+  const int64_t rows = x2.size(0);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int device = x.device().index();
+  const auto stream = c10::cuda::getCurrentCUDAStream(device).stream();
+  auto& s = state();
+  std::unique_lock<std::mutex> lock(s.mutex);
+  const auto key = std::make_tuple(device, compat::gemm_settings_key(), rows, n, k, parts);
+  auto plan_it = s.plans.find(key);
+  auto ws_it = s.workspaces.find({device, stream});
+  if (capturing(stream) && (plan_it == s.plans.end() || ws_it == s.workspaces.end())) return {};
+  if (ws_it == s.workspaces.end())
+    ws_it = s.workspaces
+                .emplace(std::make_pair(device, stream), torch::empty({static_cast<int64_t>(kWorkspaceBytes)},
+                                                                      x.options().dtype(torch::kUInt8)))
+                .first;
+  const cublasLtHandle_t handle = handle_for(s, device);
+  if (plan_it == s.plans.end()) {
+    auto plan = std::make_unique<Plan>(rows, n, k);
+    TunedGemmReport report{rows, n, k};
+    report.parts = parts;
+    tune(*plan, handle, ws_it->second, tuning_case(rows, n, k, parts, x.options()), stream, report);
+    s.reports.push_back(report);
+    plan_it = s.plans.emplace(key, std::move(plan)).first;
+  }
+  const Plan& plan = *plan_it->second;
+  if (!plan.tuned) return {};
+  auto y = torch::empty({rows, n}, x.options());
+  check_lt(matmul(handle, plan, plan.algo, w.data_ptr(), x2.data_ptr(), y.data_ptr(), ws_it->second, stream),
+           "cublasLtMatmul");
+  auto shape = x.sizes().vec();
+  shape.back() = n;
+  return y.view(shape);
+}
 #endif
 
 }  // namespace
@@ -179,48 +247,23 @@ torch::Tensor tuned_linear(const torch::Tensor& x, const torch::Tensor& w) {
       "N and K multiples of 8, no gradient wanted (use_tuned_linear)",
       c10::str(x.sizes()), c10::str(w.sizes()));
 #ifdef ZERORL_CUDA_KERNELS
-  const int64_t n = w.size(0), k = w.size(1);
-  auto x2 = x.reshape({-1, k}).contiguous();
-  const int64_t rows = x2.size(0);
-  const c10::cuda::CUDAGuard guard(x.device());
-  const int device = x.device().index();
-  const auto stream = c10::cuda::getCurrentCUDAStream(device).stream();
-  auto& s = state();
-  std::unique_lock<std::mutex> lock(s.mutex);
-  const auto key = std::make_tuple(device, compat::gemm_settings_key(), rows, n, k);
-  auto plan_it = s.plans.find(key);
-  auto ws_it = s.workspaces.find({device, stream});
-  if (capturing(stream) && (plan_it == s.plans.end() || ws_it == s.workspaces.end()))
-    return tuned_linear_reference(x, w);  // no tuning (it synchronizes) or allocation inside a capture
-  if (ws_it == s.workspaces.end())
-    ws_it = s.workspaces
-                .emplace(std::make_pair(device, stream), torch::empty({static_cast<int64_t>(kWorkspaceBytes)},
-                                                                      x.options().dtype(torch::kUInt8)))
-                .first;
-  auto handle_it = s.handles.find(device);
-  if (handle_it == s.handles.end()) {
-    cublasLtHandle_t h = nullptr;
-    check_lt(cublasLtCreate(&h), "cublasLtCreate");
-    handle_it = s.handles.emplace(device, h).first;
-  }
-  if (plan_it == s.plans.end()) {
-    auto plan = std::make_unique<Plan>(rows, n, k);
-    TunedGemmReport report{rows, n, k};
-    tune(*plan, handle_it->second, ws_it->second, rows, n, k, x.options(), stream, report);
-    s.reports.push_back(report);
-    plan_it = s.plans.emplace(key, std::move(plan)).first;
-  }
-  const Plan& plan = *plan_it->second;
-  if (!plan.tuned) return tuned_linear_reference(x, w);
-  auto y = torch::empty({rows, n}, x.options());
-  check_lt(matmul(handle_it->second, plan, plan.algo, w.data_ptr(), x2.data_ptr(), y.data_ptr(),
-                  ws_it->second, stream),
-           "cublasLtMatmul");
-  auto shape = x.sizes().vec();
-  shape.back() = n;
-  return y.view(shape);
+  auto y = run_tuned(x, w, 1);
+  return y.defined() ? y : tuned_linear_reference(x, w);
 #else
   return tuned_linear_reference(x, w);
+#endif
+}
+
+torch::Tensor tuned_linear_stacked(const torch::Tensor& x, const torch::Tensor& w, int64_t parts) {
+  ZRL_CHECK(
+      use_tuned_linear(x, w) && parts >= 1 && w.size(0) % parts == 0,
+      "kernels::tuned_linear_stacked: x {} and w {} must pass use_tuned_linear, and w's rows split into "
+      "{} parts",
+      c10::str(x.sizes()), c10::str(w.sizes()), parts);
+#ifdef ZERORL_CUDA_KERNELS
+  return run_tuned(x, w, parts);
+#else
+  return {};
 #endif
 }
 

@@ -207,6 +207,25 @@ MLPImpl::MLPImpl(const ModelConfig& c, const torch::TensorOptions& options) {
   gate_proj = register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, options));
   up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, options));
   down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, c.mlp_bias, options));
+  // One storage for both weights (see stacked_gate_up_weight). set_data keeps each parameter's identity: the
+  // registered parameter and the member stay one tensor, so loaders and optimizers see no difference.
+  torch::NoGradGuard no_grad;
+  const int64_t inter = c.intermediate_size;
+  auto w = torch::cat({gate_proj->weight, up_proj->weight});
+  gate_proj->weight.set_data(w.narrow(0, 0, inter));
+  up_proj->weight.set_data(w.narrow(0, inter, inter));
+}
+
+torch::Tensor MLPImpl::stacked_gate_up_weight() const {
+  const torch::Tensor &gate = gate_proj->weight, &up = up_proj->weight;
+  if (gate_proj->bias.defined() || up_proj->bias.defined() || gate.dim() != 2 || gate.sizes() != up.sizes())
+    return {};
+  const int64_t inter = gate.size(0), hidden = gate.size(1);
+  const bool adjacent = gate.is_alias_of(up) && gate.is_contiguous() && up.is_contiguous() &&
+                        gate.scalar_type() == up.scalar_type() && gate.device() == up.device() &&
+                        up.storage_offset() == gate.storage_offset() + inter * hidden;
+  if (!adjacent) return {};
+  return gate.detach().as_strided({2 * inter, hidden}, {hidden, 1}, gate.storage_offset());
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {

@@ -107,13 +107,20 @@ struct AttentionImpl : torch::nn::Module {
 };
 TORCH_MODULE(Attention);
 
-// down(silu(gate(x)) * up(x))
+// down(silu(gate(x)) * up(x)). gate_proj's and up_proj's weights are created as the two halves of one
+// [2I, H] storage (gate rows, then up rows) so that the engine's decode step can run both projections as one
+// GEMM (stacked_gate_up_weight); they stay two parameters, and training runs them as two linears.
 struct MLPImpl : torch::nn::Module {
   // How a projection runs: m(x) by default; the engine's decode step passes its tuned GEMMs.
   using Project = std::function<torch::Tensor(const torch::Tensor& x, Linear m)>;
   MLPImpl(const ModelConfig& c, const torch::TensorOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor forward_with(const torch::Tensor& x, const Project& project);
+  // [2I, H] detached view of both weights (gate rows first) while they are still adjacent in one storage:
+  // contiguous, one dtype and device, up right after gate, no biases. Otherwise (a parameter's data was
+  // replaced, e.g. by set_data or Module::to) an undefined tensor: the caller runs the two projections.
+  // In-place writes (copy_, optimizer steps) keep the adjacency and show through the view.
+  torch::Tensor stacked_gate_up_weight() const;
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(MLP);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "kernels/attention.h"
 #include "kernels/rope.h"
+#include "kernels/swiglu.h"
 #include "kernels/tuned_gemm.h"
 
 // ZERORL_TORCH_CUDA comes from rollout/CMakeLists.txt when LibTorch was built with CUDA.
@@ -191,9 +192,23 @@ torch::Tensor DecodeStep::attention(int64_t layer, const torch::Tensor& h, StepI
 }
 
 torch::Tensor DecodeStep::mlp(model::DecoderLayerImpl& layer, const torch::Tensor& x, int64_t rows) {
-  // The model's MLP with each projection through project().
-  auto run = [&layer](const torch::Tensor& in) {
-    return layer.mlp->forward_with(in, [](const torch::Tensor& v, model::Linear m) { return project(v, m); });
+  model::MLPImpl& m = *layer.mlp;
+  auto run = [&m](const torch::Tensor& in) {
+    // gate_proj and up_proj as one GEMM over their stacked weights where tuning found one with the bits of
+    // the two projections (the trainer runs them apart); else the model's MLP, each projection through
+    // project().
+    if (kernels::enabled("stacked_gemm")) {
+      const auto w = m.stacked_gate_up_weight();
+      const auto gu = w.defined() && kernels::use_tuned_linear(in, w)
+                          ? kernels::tuned_linear_stacked(in, w, 2)
+                          : torch::Tensor();
+      if (gu.defined()) {
+        return project(kernels::use_silu_mul_stacked_kernel(gu) ? kernels::silu_mul_stacked(gu)
+                                                                : kernels::silu_mul_stacked_reference(gu),
+                       m.down_proj);
+      }
+    }
+    return m.forward_with(in, [](const torch::Tensor& v, model::Linear p) { return project(v, p); });
   };
   if (rows >= min_mlp_rows_) return run(x);
   // Zero rows below the real ones: each row's GEMM output bits do not depend on the others.

@@ -7,7 +7,8 @@
 // GEMM over q/k/v weights stacked from the model's (re-copied at each generate()), then one kernel for the
 // bias add, RoPE and both KV-cache writes (kernels::rope_decode), query heads of one KV group folded into
 // the query length so GQA never repeats K/V, each residual add fused with the norm after it, and with
-// batch-invariant GEMMs the MLP over at least kMinInvariantMlpRows rows; its inputs live in fixed device
+// batch-invariant GEMMs the MLP over at least kMinInvariantMlpRows rows, its gate and up projections as one
+// GEMM over the model's stacked storage (kernels::tuned_linear_stacked); its inputs live in fixed device
 // buffers (graph capture needs fixed shapes and addresses). Its equality with the model's forward is tested
 // (tests/rollout/engine_test.cpp: greedy == transformers, logprobs == teacher forcing; on the GPU, bit for
 // bit with the trainer's forward).

@@ -1,6 +1,7 @@
 // tests/kernels/test_swiglu.cpp: kernels::silu_mul (the CUDA kernels) against its twin silu(gate) * up:
 // forward and both gradients bit for bit (the kernel rounds where torch rounds), and the twin against a
-// naive float64 loop. Kernel cases (label gpu through kernels_cuda) skip without CUDA or compiled kernels.
+// naive float64 loop; silu_mul_stacked (gate and up as the halves of each row) against its twin and silu_mul.
+// Kernel cases (label gpu through kernels_cuda) skip without CUDA or compiled kernels.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -55,6 +56,55 @@ TEST(SwigluGpu, ForwardAndGradientsAreTorchsBits) {
     EXPECT_TRUE(torch::equal(u1.grad(), u2.grad()))
         << what << " d/dup: " << differences(u1.grad(), u2.grad());
   }
+}
+
+TEST(SwigluStackedTwin, MatchesANaiveLoopOverTheHalves) {
+  torch::manual_seed(6);
+  const int64_t rows = 3, inter = 20;
+  auto gu = torch::randn({rows, 1, 2 * inter}) * 4;
+  const auto v = values(gu);
+  std::vector<double> want(rows * inter);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < inter; ++c) {
+      const double g = v[r * 2 * inter + c], u = v[r * 2 * inter + inter + c];
+      want[r * inter + c] = g / (1 + std::exp(-g)) * u;
+    }
+  }
+  expect_close(silu_mul_stacked_reference(gu), torch::tensor(want).view({rows, 1, inter}), 1e-6,
+               "stacked twin vs loop");
+  EXPECT_FALSE(use_silu_mul_stacked_kernel(gu.to(torch::kBFloat16))) << "CPU takes the twin";
+  EXPECT_THROW(silu_mul_stacked_reference(torch::randn({2, 7})), std::exception) << "odd last dimension";
+}
+
+TEST(SwigluGpu, StackedIsItsTwinsAndSiluMulsBits) {
+  if (!kernel_here()) GTEST_SKIP() << "no CUDA device or no compiled kernels";
+  torch::manual_seed(7);
+  // I 8960 and 4864 (1.5B, 0.5B): the 8-wide path; I 13: the scalar path (cols and stride not multiples
+  // of 8); [R, 1, 2I] as the decode step's GEMM output.
+  for (const int64_t inter : {8960, 4864, 13}) {
+    for (const int64_t rows : {1, 3, 128}) {
+      const auto gu = torch::randn({rows, 1, 2 * inter}, cuda_bf16()) * 3;
+      const std::string what = std::to_string(rows) + " x " + std::to_string(inter);
+      ASSERT_TRUE(use_silu_mul_stacked_kernel(gu)) << what;
+      const auto y = silu_mul_stacked(gu);
+      const auto twin = silu_mul_stacked_reference(gu);
+      ASSERT_EQ(y.sizes(), twin.sizes()) << what;
+      EXPECT_TRUE(torch::equal(y, twin)) << what << " vs twin: " << differences(y, twin);
+      const auto halves =
+          silu_mul(gu.narrow(-1, 0, inter).contiguous(), gu.narrow(-1, inter, inter).contiguous());
+      EXPECT_TRUE(torch::equal(y, halves)) << what << " vs silu_mul: " << differences(y, halves);
+    }
+  }
+  // Rows that do not start on 16 bytes (a slice at an odd offset): the scalar path, same bits.
+  const auto base = torch::randn({4 * 2 * 4864 + 1}, cuda_bf16()) * 3;
+  const auto odd = base.narrow(0, 1, 4 * 2 * 4864).view({4, 2 * 4864});
+  EXPECT_TRUE(torch::equal(silu_mul_stacked(odd), silu_mul_stacked_reference(odd))) << "unaligned";
+  // Rows with a stride wider than 2I (a column slice of a wider tensor): read in place, same bits.
+  const auto wide = torch::randn({5, 3 * 64}, cuda_bf16()).narrow(1, 64, 2 * 64);
+  EXPECT_TRUE(torch::equal(silu_mul_stacked(wide), silu_mul_stacked_reference(wide))) << "strided rows";
+  // No backward: a gradient wanted is an error, not a silently detached result.
+  const auto grad = torch::randn({2, 16}, cuda_bf16()).requires_grad_();
+  EXPECT_THROW(silu_mul_stacked(grad), std::exception);
 }
 
 }  // namespace

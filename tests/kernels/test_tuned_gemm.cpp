@@ -1,9 +1,11 @@
 // tests/kernels/test_tuned_gemm.cpp: kernels::tuned_linear against torch's linear, bit for bit, at the
 // decode step's shapes, with batch-invariant GEMMs and without, and the twin against a naive float64 loop
-// (that torch's own bits hold across row counts is the engine-vs-trainer tests' part). Kernel cases (label
-// gpu through kernels_cuda) skip without CUDA or compiled kernels.
+// (that torch's own bits hold across row counts is the engine-vs-trainer tests' part); tuned_linear_stacked
+// against torch's linear on each stacked part. Kernel cases (label gpu through kernels_cuda) skip without
+// CUDA or compiled kernels.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -86,6 +88,45 @@ TEST(TunedGemmGpu, BitsAreTorchsWithSplitK) {
       EXPECT_TRUE(torch::equal(y, want)) << rows << " x " << n << " x " << k << ": " << differences(y, want);
     }
   }
+}
+
+TEST(TunedGemmGpu, StackedIsUndefinedOrThePartsBits) {
+  if (!kernel_here()) GTEST_SKIP() << "no CUDA device or no compiled kernels";
+  const InvariantGemms invariant(true);
+  if (!invariant.ok) GTEST_SKIP() << "this torch cannot turn split-K off";
+  torch::manual_seed(6);
+  // gate_proj and up_proj of Qwen2.5-1.5B and 0.5B (N, K per part), stacked as model::MLPImpl stores them.
+  int64_t ran = 0, fell_back = 0;
+  for (const auto& [n, k] : std::vector<std::pair<int64_t, int64_t>>{{8960, 1536}, {4864, 896}}) {
+    const auto w = torch::randn({2 * n, k}, cuda_bf16()) * 0.05;
+    for (int64_t rows : {1, 64, 128}) {
+      const auto x = torch::randn({rows, 1, k}, cuda_bf16());
+      ASSERT_TRUE(use_tuned_linear(x, w));
+      const auto y = tuned_linear_stacked(x, w, 2);
+      const std::string what = std::to_string(rows) + " x 2*" + std::to_string(n) + " x " + std::to_string(k);
+      if (!y.defined()) {
+        ++fell_back;
+        continue;
+      }
+      ++ran;
+      const auto want = torch::cat(
+          {tuned_linear_reference(x, w.narrow(0, 0, n)), tuned_linear_reference(x, w.narrow(0, n, n))}, -1);
+      ASSERT_EQ(y.sizes(), want.sizes()) << what;
+      EXPECT_TRUE(torch::equal(y, want)) << what << ": " << differences(y, want);
+      EXPECT_TRUE(torch::equal(tuned_linear_stacked(x, w, 2), y)) << what << ": the second call differs";
+    }
+  }
+  std::cout << "[ stacked  ] " << ran << " shapes ran one GEMM, " << fell_back << " fell back\n";
+  for (const auto& r : tuned_gemm_reports()) {
+    if (r.parts != 2) continue;
+    std::cout << "[ stacked  ] " << r.rows << " x " << r.n << " x " << r.k << ": " << r.matching << " of "
+              << r.candidates << " match, first " << r.first_us << " us, best " << r.best_us << " us\n";
+    EXPECT_EQ(r.matching > 0, r.best_us > 0) << r.rows << " x " << r.n << " x " << r.k;
+  }
+  EXPECT_THROW(
+      tuned_linear_stacked(torch::randn({4, 1536}, cuda_bf16()), torch::randn({24, 1536}, cuda_bf16()), 5),
+      std::exception)
+      << "24 rows do not split into 5 parts";
 }
 
 }  // namespace
