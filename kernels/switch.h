@@ -17,7 +17,7 @@ void set_enabled(bool on);
 bool enabled();
 
 // The kernels by name: rms_norm, rope, swiglu, token_logprobs, attention, sample, tuned_gemm, stacked_gemm,
-// attention_backward, gemm_accumulate.
+// attention_backward, gemm_accumulate, tuned_lm_head.
 const std::set<std::string>& kernel_names();
 
 // A comma-separated list of kernel names (spaces ignored, empty: none); an unknown name throws, naming it.

@@ -307,7 +307,9 @@ int main(int argc, char** argv) {
                                  {"candidates", r.candidates},
                                  {"matching", r.matching},
                                  {"first_us", r.first_us},
-                                 {"best_us", r.best_us}});
+                                 {"best_us", r.best_us},
+                                 {"parts", r.parts},
+                                 {"float32_out", r.float32_out}});
   std::cout << out.dump(1) << std::endl;
   return 0;
 }

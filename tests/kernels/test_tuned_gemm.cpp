@@ -129,5 +129,35 @@ TEST(TunedGemmGpu, StackedIsUndefinedOrThePartsBits) {
       << "24 rows do not split into 5 parts";
 }
 
+// The decode step's LM head (Qwen2.5's vocabulary, 1.5B's and 0.5B's hidden sizes): float32 logits with
+// the bits of mm with a float32 output (what model::linear_float32 gives the trainer), or undefined.
+TEST(TunedGemmGpu, Float32OutIsUndefinedOrTorchsBits) {
+  if (!kernel_here() || !compat::kHasMmOutDtype) GTEST_SKIP() << "needs CUDA, the kernels and torch >= 2.8";
+  const InvariantGemms invariant(true);
+  if (!invariant.ok) GTEST_SKIP() << "this torch cannot turn split-K off";
+  torch::manual_seed(7);
+  int64_t ran = 0;
+  for (const int64_t k : {1536, 896}) {
+    const auto w = torch::randn({151936, k}, cuda_bf16()) * 0.05;
+    for (int64_t rows : {1, 64, 128}) {
+      const auto x = torch::randn({rows, 1, k}, cuda_bf16());
+      const auto y = tuned_linear_float32(x, w);
+      if (!y.defined()) continue;
+      ++ran;
+      const auto want = compat::mm_float32_out(x.view({rows, k}), w.t()).view({rows, 1, -1});
+      const std::string what = std::to_string(rows) + " x 151936 x " + std::to_string(k);
+      ASSERT_EQ(y.scalar_type(), torch::kFloat32) << what;
+      ASSERT_EQ(y.sizes(), want.sizes()) << what;
+      EXPECT_TRUE(torch::equal(y, want)) << what << ": " << differences(y, want);
+    }
+  }
+  std::cout << "[ float32  ] " << ran << " of 6 shapes ran the tuned GEMM\n";
+  for (const auto& r : tuned_gemm_reports()) {
+    if (!r.float32_out) continue;
+    std::cout << "[ float32  ] " << r.rows << " x " << r.n << " x " << r.k << ": " << r.matching << " of "
+              << r.candidates << " match, first " << r.first_us << " us, best " << r.best_us << " us\n";
+  }
+}
+
 }  // namespace
 }  // namespace zerorl::kernels
