@@ -7,8 +7,10 @@
 #include <utility>
 #include <vector>
 
+#include "compat/torch_compat.h"
 #include "core/error.h"
 #include "kernels/gemm_accumulate.h"
+#include "kernels/switch.h"
 #include "kernels/token_logprobs.h"
 
 namespace zerorl::algo {
@@ -153,6 +155,36 @@ class LinearLogprobsFunction : public torch::autograd::Function<LinearLogprobsFu
   }
 };
 
+// Autograd node of linear_float32_token_logprobs: inputs hidden [N, H] and weight [V, H] (bf16, CUDA), ids
+// [N, 1]; outputs logp [N] and entropy [N] (non-differentiable). Keeps the float32 logits and their
+// logsumexps, as TokenLogprobsFunction does behind model::linear_float32's node.
+class Float32LinearLogprobsFunction : public torch::autograd::Function<Float32LinearLogprobsFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
+                               const torch::Tensor& ids, double temperature) {
+    auto logits = compat::mm_float32_out(hidden, weight.t());  // LinearFloat32Out's forward
+    auto k = kernels::token_logprobs(logits, ids.reshape({-1}), temperature);
+    ctx->save_for_backward({hidden, weight, ids, logits, k.lse});
+    ctx->saved_data["temperature"] = temperature;
+    ctx->mark_non_differentiable({k.entropy});
+    return {k.logp, k.entropy};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const variable_list none(4);
+    if (!grad_outputs[0].defined()) return none;
+    auto saved = ctx->get_saved_variables();
+    const auto &hidden = saved[0], &weight = saved[1], &ids = saved[2], &logits = saved[3], &lse = saved[4];
+    // The bits of the float32 gradient cast to bf16: the kernel rounds each float32 value once as it stores.
+    auto dz =
+        kernels::token_logprobs_backward(logits, ids.reshape({-1}), lse, grad_outputs[0].to(torch::kFloat32),
+                                         ctx->saved_data["temperature"].toDouble(), weight.scalar_type());
+    variable_list out = none;
+    out[0] = dz.mm(weight), out[1] = dz.t().mm(hidden);  // LinearFloat32Out's backward
+    return out;
+  }
+};
+
 // Autograd node of token_logprobs over flat logits [N, V] (any float dtype) and ids [N, 1]: outputs logp [N]
 // and entropy [N] (non-differentiable; [0] unless asked for). Walks chunk_rows rows at a time, in float32;
 // saves only the logits and ids, and backward writes one [N, V] gradient chunk by chunk (a slice per chunk
@@ -250,6 +282,35 @@ torch::Tensor entropy_from_logits(const torch::Tensor& logits, double temperatur
   }
   if (parts.empty()) return torch::zeros(lead, logits.options().dtype(torch::kFloat32));
   return torch::cat(parts).view(lead);
+}
+
+bool float32_lm_head_fused(const torch::Tensor& hidden, const torch::Tensor& weight) {
+  return compat::kHasMmOutDtype && kernels::enabled("fused_lm_head") && hidden.is_cuda() &&
+         hidden.scalar_type() == torch::kBFloat16 && weight.scalar_type() == torch::kBFloat16 &&
+         weight.device() == hidden.device() &&
+         kernels::use_token_logprobs_kernel(weight);  // the logits' device and dtype class; weight is 2-D
+}
+
+LinearLogprobs linear_float32_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
+                                             const torch::Tensor& tokens, double temperature) {
+  ZRL_CHECK(float32_lm_head_fused(hidden, weight),
+            "linear_float32_token_logprobs: needs bf16 CUDA hidden and weight, torch >= 2.8 and the token "
+            "log-prob kernel; got hidden {} ({}) and weight {} ({})",
+            c10::str(hidden.sizes()), c10::toString(hidden.scalar_type()), c10::str(weight.sizes()),
+            c10::toString(weight.scalar_type()));
+  ZRL_CHECK(weight.dim() == 2 && hidden.dim() >= 1 && hidden.size(-1) == weight.size(1),
+            "linear_float32_token_logprobs: hidden [..., H] {} and weight [V, H] {} disagree",
+            c10::str(hidden.sizes()), c10::str(weight.sizes()));
+  ZRL_CHECK(temperature > 0, "linear_float32_token_logprobs: temperature must be > 0, got {}", temperature);
+  auto lead = hidden.sizes().slice(0, hidden.dim() - 1);
+  ZRL_CHECK(tokens.sizes() == lead,
+            "linear_float32_token_logprobs: tokens {} must match hidden {} without the H dim",
+            c10::str(tokens.sizes()), c10::str(hidden.sizes()));
+  auto ids = tokens.reshape({-1, 1}).to(torch::kInt64);
+  check_token_range(ids, weight.size(0));
+  auto out =
+      Float32LinearLogprobsFunction::apply(hidden.reshape({-1, hidden.size(-1)}), weight, ids, temperature);
+  return {out[0].view(lead), out[1].view(lead)};
 }
 
 LinearLogprobs linear_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,

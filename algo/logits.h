@@ -40,6 +40,21 @@ struct LinearLogprobs {
 LinearLogprobs token_logprobs_entropy(const torch::Tensor& logits, const torch::Tensor& tokens,
                                       double temperature = 1.0, int64_t chunk_rows = kLogitsChunkRows);
 
+// Whether linear_float32_token_logprobs takes these tensors: bf16 CUDA hidden [..., H] and weight [V, H],
+// torch's mm with a float32 output (torch >= 2.8) and the token log-prob kernel (kernels/token_logprobs.h);
+// the kernel switch fused_lm_head (ZERORL_KERNELS_OFF=fused_lm_head) turns it off.
+bool float32_lm_head_fused(const torch::Tensor& hidden, const torch::Tensor& weight);
+
+// token_logprobs_entropy of the float32 logits = hidden @ weight^T as one autograd node: the logits come from
+// mm with a float32 output (the values model::linear_float32 gives the trainer and the engine; algo never
+// includes model) and are kept for backward as the two nodes keep them, and the logp and entropy are the
+// kernel's, so both match the two nodes bit for bit; so do the gradients. What changes is backward: it writes
+// d logp / d logits once, in bf16 straight from the kernel, where the two nodes write it in float32 and cast
+// it (per logit 8 of the 18 bytes that backward moves, and a float32 [N, V] temporary).
+// Needs float32_lm_head_fused(hidden, weight); tokens [...] int64 as for linear_token_logprobs.
+LinearLogprobs linear_float32_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
+                                             const torch::Tensor& tokens, double temperature = 1.0);
+
 // token_logprobs and entropy_from_logits of logits = hidden @ weight^T, WITHOUT ever holding the [N, V]
 // logits: forward walks chunk_rows rows at a time keeping none of them; backward recomputes each
 // chunk's logits (one extra lm_head matmul) and forms dz = g (onehot - softmax) / tau per chunk. The idea

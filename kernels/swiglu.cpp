@@ -33,9 +33,45 @@ class SiluMulFunction : public torch::autograd::Function<SiluMulFunction> {
     auto d_gate = torch::empty_like(g), d_up = torch::empty_like(u);
     const char* err =
         launch_silu_mul_backward_bf16(g.data_ptr(), u.data_ptr(), dy.data_ptr(), d_gate.data_ptr(),
-                                      d_up.data_ptr(), g.numel(), stream_of(g));
+                                      d_up.data_ptr(), 1, g.numel(), g.numel(), stream_of(g));
     check_launch(err, "silu_mul backward");
     return {d_gate, d_up};
+  }
+};
+
+// Inputs x [..., H], w_gate and w_up [I, H] (the parameters), w_stacked [2I, H] (a detached view of both);
+// output silu_mul(x w_gate^T, x w_up^T) [..., I]. Saves x, the gate and up activations and w_stacked.
+class GateUpSiluMulFunction : public torch::autograd::Function<GateUpSiluMulFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w_gate,
+                               const torch::Tensor& w_up, const torch::Tensor& w_stacked) {
+    // model::LinearImpl::forward's calls: the bits the engine's decode step is held to.
+    auto g = torch::nn::functional::linear(x, w_gate).contiguous();
+    auto u = torch::nn::functional::linear(x, w_up).contiguous();
+    auto y = torch::empty_like(g);
+    const int64_t n = g.numel();
+    check_launch(launch_silu_mul_bf16(g.data_ptr(), u.data_ptr(), y.data_ptr(), 1, n, n, stream_of(g)),
+                 "gate_up_silu_mul");
+    ctx->save_for_backward({x, g, u, w_stacked});
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto s = ctx->get_saved_variables();
+    const auto &x = s[0], &g = s[1], &u = s[2], &w = s[3];
+    const int64_t inter = g.size(-1), rows = g.numel() / inter;
+    auto dy = grads[0].to(torch::kBFloat16).contiguous();
+    auto dgu = torch::empty({rows, 2 * inter}, g.options());  // [d gate | d up] per row
+    check_launch(launch_silu_mul_backward_bf16(g.data_ptr(), u.data_ptr(), dy.data_ptr(), dgu.data_ptr(),
+                                               dgu.narrow(1, inter, inter).data_ptr(), rows, inter, 2 * inter,
+                                               stream_of(g)),
+                 "gate_up_silu_mul backward");
+    variable_list out(4);
+    if (ctx->needs_input_grad(0)) out[0] = dgu.mm(w).view(x.sizes());  // K = 2I: both products in one sum
+    if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
+      auto dw = dgu.t().mm(x.reshape({rows, x.size(-1)}));  // [2I, H]: both weights' gradients
+      out[1] = dw.narrow(0, 0, inter), out[2] = dw.narrow(0, inter, inter);
+    }
+    return out;
   }
 };
 #endif
@@ -99,6 +135,31 @@ torch::Tensor silu_mul_stacked(const torch::Tensor& gu) {
   return y;
 #else
   ZRL_FAIL("kernels::silu_mul_stacked: this build has no CUDA kernels (gu {})", c10::str(gu.sizes()));
+#endif
+}
+
+bool use_gate_up_silu_mul(const torch::Tensor& x, const torch::Tensor& w_gate, const torch::Tensor& w_up,
+                          const torch::Tensor& w_stacked) {
+  const auto bf16_cuda = [&](const torch::Tensor& t) {
+    return t.defined() && t.is_cuda() && t.scalar_type() == torch::kBFloat16 && t.device() == x.device();
+  };
+  return enabled("swiglu") && enabled("stacked_mlp_backward") && bf16_cuda(x) && bf16_cuda(w_gate) &&
+         bf16_cuda(w_up) && bf16_cuda(w_stacked) && x.dim() >= 1 && w_gate.dim() == 2 &&
+         w_gate.sizes() == w_up.sizes() && x.size(-1) == w_gate.size(1) && w_stacked.dim() == 2 &&
+         w_stacked.size(0) == 2 * w_gate.size(0) && w_stacked.size(1) == w_gate.size(1) && w_gate.size(0) > 0;
+}
+
+torch::Tensor gate_up_silu_mul(const torch::Tensor& x, const torch::Tensor& w_gate, const torch::Tensor& w_up,
+                               const torch::Tensor& w_stacked) {
+  ZRL_CHECK(use_gate_up_silu_mul(x, w_gate, w_up, w_stacked),
+            "kernels::gate_up_silu_mul: x {}, w_gate {}, w_up {} and w_stacked {} must be bf16 CUDA tensors "
+            "[..., H], [I, H], [I, H], [2I, H] (use_gate_up_silu_mul)",
+            c10::str(x.sizes()), c10::str(w_gate.sizes()), c10::str(w_up.sizes()),
+            c10::str(w_stacked.sizes()));
+#ifdef ZERORL_CUDA_KERNELS
+  return GateUpSiluMulFunction::apply(x, w_gate, w_up, w_stacked.detach());
+#else
+  ZRL_FAIL("kernels::gate_up_silu_mul: this build has no CUDA kernels");
 #endif
 }
 

@@ -2,7 +2,9 @@
 // kernels forward and three backward, and autograd keeps silu(gate) as well). The forward also reads gate and
 // up as the two halves of each row of one [rows, 2I] GEMM output (the decode step's stacked gate/up GEMM).
 // The float math copies ATen's silu / silu_backward kernels (ActivationSiluKernel.cu) and its bf16 mul,
-// rounding where they round, so the results are torch's bits. Elementwise: batch-invariant. LibTorch-free:
+// rounding where they round, so the results are torch's bits. The backward likewise writes d gate and d up
+// into the two halves of one [rows, 2I] buffer (the update's stacked gate/up backward). Elementwise:
+// batch-invariant. LibTorch-free:
 // kernels/swiglu.cpp is the glue.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -71,24 +73,32 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// d_gate and d_up elements (r, c) at r * out_stride + c from gate, up and dy [rows, cols] (contiguous):
+// grid.y walks the rows, x the columns, as in silu_mul_kernel. A stacked [rows, 2I] gradient buffer is d_gate
+// = its start, d_up = start + I, out_stride 2I; contiguous outputs are one row of n.
 template <bool kVectorized>
 __global__ void __launch_bounds__(kThreads)
     silu_mul_backward_kernel(const __nv_bfloat16* __restrict__ gate, const __nv_bfloat16* __restrict__ up,
                              const __nv_bfloat16* __restrict__ dy, __nv_bfloat16* __restrict__ d_gate,
-                             __nv_bfloat16* __restrict__ d_up, int64_t n) {
+                             __nv_bfloat16* __restrict__ d_up, int64_t rows, int64_t cols,
+                             int64_t out_stride) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if constexpr (kVectorized) {
-    if (i * kVec >= n) return;
-    Pack g, u, d, dg, du;
-    g.raw = reinterpret_cast<const uint4*>(gate)[i];
-    u.raw = reinterpret_cast<const uint4*>(up)[i];
-    d.raw = reinterpret_cast<const uint4*>(dy)[i];
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const int64_t in = r * cols, out = r * out_stride;
+    if constexpr (kVectorized) {
+      if (i * kVec >= cols) return;
+      Pack g, u, d, dg, du;
+      g.raw = reinterpret_cast<const uint4*>(gate + in)[i];
+      u.raw = reinterpret_cast<const uint4*>(up + in)[i];
+      d.raw = reinterpret_cast<const uint4*>(dy + in)[i];
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) silu_mul_grad_one(g.v[k], u.v[k], d.v[k], dg.v[k], du.v[k]);
-    reinterpret_cast<uint4*>(d_gate)[i] = dg.raw;
-    reinterpret_cast<uint4*>(d_up)[i] = du.raw;
-  } else {
-    if (i < n) silu_mul_grad_one(gate[i], up[i], dy[i], d_gate[i], d_up[i]);
+      for (int k = 0; k < kVec; ++k) silu_mul_grad_one(g.v[k], u.v[k], d.v[k], dg.v[k], du.v[k]);
+      reinterpret_cast<uint4*>(d_gate + out)[i] = dg.raw;
+      reinterpret_cast<uint4*>(d_up + out)[i] = du.raw;
+    } else {
+      if (i >= cols) return;
+      silu_mul_grad_one(gate[in + i], up[in + i], dy[in + i], d_gate[out + i], d_up[out + i]);
+    }
   }
 }
 
@@ -116,15 +126,20 @@ const char* launch_silu_mul_bf16(const void* gate, const void* up, void* y, int6
 }
 
 const char* launch_silu_mul_backward_bf16(const void* gate, const void* up, const void* dy, void* d_gate,
-                                          void* d_up, int64_t n, void* stream) {
-  if (n == 0) return nullptr;
+                                          void* d_up, int64_t rows, int64_t cols, int64_t out_stride,
+                                          void* stream) {
+  if (rows == 0 || cols == 0) return nullptr;
   const auto s = static_cast<cudaStream_t>(stream);
-  if (n % kVec == 0 && aligned(gate) && aligned(up) && aligned(dy) && aligned(d_gate) && aligned(d_up)) {
-    silu_mul_backward_kernel<true><<<blocks_for(n / kVec), kThreads, 0, s>>>(
-        as_bf16(gate), as_bf16(up), as_bf16(dy), as_bf16(d_gate), as_bf16(d_up), n);
+  const auto grid_y = static_cast<unsigned>(std::min<int64_t>(rows, kMaxGridY));
+  if (cols % kVec == 0 && out_stride % kVec == 0 && aligned(gate) && aligned(up) && aligned(dy) &&
+      aligned(d_gate) && aligned(d_up)) {
+    const dim3 grid(blocks_for(cols / kVec), grid_y);
+    silu_mul_backward_kernel<true><<<grid, kThreads, 0, s>>>(
+        as_bf16(gate), as_bf16(up), as_bf16(dy), as_bf16(d_gate), as_bf16(d_up), rows, cols, out_stride);
   } else {
-    silu_mul_backward_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(
-        as_bf16(gate), as_bf16(up), as_bf16(dy), as_bf16(d_gate), as_bf16(d_up), n);
+    const dim3 grid(blocks_for(cols), grid_y);
+    silu_mul_backward_kernel<false><<<grid, kThreads, 0, s>>>(
+        as_bf16(gate), as_bf16(up), as_bf16(dy), as_bf16(d_gate), as_bf16(d_up), rows, cols, out_stride);
   }
   return launch_status();
 }

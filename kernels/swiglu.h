@@ -32,4 +32,17 @@ bool use_silu_mul_stacked_kernel(const torch::Tensor& gu);
 // only: there is no backward, so it throws where gu wants a gradient.
 torch::Tensor silu_mul_stacked(const torch::Tensor& gu);
 
+// The update's gate_proj, up_proj and SwiGLU as one autograd node: silu_mul(x w_gate^T, x w_up^T) [..., I]
+// with the forward's bits (torch's two linears, as model::LinearImpl runs them, then the kernel), and a
+// backward that runs each projection pair as one GEMM over w_stacked [2I, H], the two weights side by side
+// (model::MLPImpl::stacked_gate_up_weight): the SwiGLU backward writes d gate and d up into the halves of one
+// [T, 2I] buffer, d x = [d gate | d up] w_stacked (K = 2I: one float32 sum and one rounding where autograd
+// rounds two products and adds them), and [d w_gate; d w_up] = [d gate | d up]^T x (M = 2I), whose halves
+// are the two weights' gradients. Backward differs from the two linears' by float rounding only.
+bool use_gate_up_silu_mul(const torch::Tensor& x, const torch::Tensor& w_gate, const torch::Tensor& w_up,
+                          const torch::Tensor& w_stacked);
+// Needs use_gate_up_silu_mul (a build with the kernels, swiglu and stacked_mlp_backward on, bf16 CUDA).
+torch::Tensor gate_up_silu_mul(const torch::Tensor& x, const torch::Tensor& w_gate, const torch::Tensor& w_up,
+                               const torch::Tensor& w_stacked);
+
 }  // namespace zerorl::kernels

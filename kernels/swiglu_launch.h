@@ -13,8 +13,11 @@ const char* launch_silu_mul_bf16(const void* gate, const void* up, void* y, int6
                                  int64_t in_stride, void* stream);
 
 // With a = bf16(silu(gate)): d_up = bf16(dy * a); d_gate = bf16(bf16(dy * up) * silu'(gate)), torch's
-// roundings for autograd through silu(gate) * up.
+// roundings for autograd through silu(gate) * up. gate, up and dy are [rows, cols] contiguous; d_gate's and
+// d_up's element (r, c) go to r * out_stride + c: contiguous outputs are one row of n (out_stride n), the
+// halves of a stacked [rows, 2I] buffer are d_gate = its start, d_up = start + I, cols I, out_stride 2I.
 const char* launch_silu_mul_backward_bf16(const void* gate, const void* up, const void* dy, void* d_gate,
-                                          void* d_up, int64_t n, void* stream);
+                                          void* d_up, int64_t rows, int64_t cols, int64_t out_stride,
+                                          void* stream);
 
 }  // namespace zerorl::kernels

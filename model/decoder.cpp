@@ -229,6 +229,11 @@ torch::Tensor MLPImpl::stacked_gate_up_weight() const {
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  if (torch::GradMode::is_enabled() && x.is_cuda()) {  // training: the stacked backward where it applies
+    const auto w = stacked_gate_up_weight();
+    if (kernels::use_gate_up_silu_mul(x, gate_proj->weight, up_proj->weight, w))
+      return down_proj(kernels::gate_up_silu_mul(x, gate_proj->weight, up_proj->weight, w));
+  }
   return forward_with(x, [](const torch::Tensor& in, Linear m) { return m(in); });
 }
 

@@ -109,7 +109,9 @@ TORCH_MODULE(Attention);
 
 // down(silu(gate(x)) * up(x)). gate_proj's and up_proj's weights are created as the two halves of one
 // [2I, H] storage (gate rows, then up rows) so that the engine's decode step can run both projections as one
-// GEMM (stacked_gate_up_weight); they stay two parameters, and training runs them as two linears.
+// GEMM (stacked_gate_up_weight); they stay two parameters. Training runs them forward as two linears (the
+// bits the decode step is held to) and, on bf16 CUDA, backward as one GEMM per gradient over both weights
+// (kernels::gate_up_silu_mul; switch stacked_mlp_backward).
 struct MLPImpl : torch::nn::Module {
   // How a projection runs: m(x) by default; the engine's decode step passes its tuned GEMMs.
   using Project = std::function<torch::Tensor(const torch::Tensor& x, Linear m)>;

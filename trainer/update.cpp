@@ -77,13 +77,26 @@ Layout make_layout(const std::vector<std::vector<int64_t>>& prompts,
   return l;
 }
 
-// Logits [B, Tr, V] at the columns `predict_at` [B, Tr] that predict the response tokens; the LM head runs on
-// those rows only (over the prompt it would be wasted work: ~27% of a Qwen2.5-0.5B token's forward FLOPs).
-torch::Tensor response_logits(model::CausalLM& lm, const torch::Tensor& ids, const torch::Tensor& attn,
+// Hidden states [B, Tr, H] at the columns `predict_at` [B, Tr] that predict the response tokens; the LM head
+// runs on those rows only (over the prompt it would be wasted work: ~27% of a Qwen2.5-0.5B token's forward
+// FLOPs).
+torch::Tensor response_hidden(model::CausalLM& lm, const torch::Tensor& ids, const torch::Tensor& attn,
                               const torch::Tensor& predict_at) {
   auto h = lm->hidden_states(ids, attn, /*right_padded=*/true);  // make_layout's rows
-  return lm->logits(h.gather(1, predict_at.unsqueeze(-1).expand({-1, -1, h.size(-1)})));
+  return h.gather(1, predict_at.unsqueeze(-1).expand({-1, -1, h.size(-1)}));
 }
+
+}  // namespace
+
+algo::LinearLogprobs policy_token_logprobs(model::CausalLM& lm, const torch::Tensor& hidden,
+                                           const torch::Tensor& tokens, double temperature) {
+  const auto w = lm->lm_head_weight();
+  if (algo::float32_lm_head_fused(hidden, w))
+    return algo::linear_float32_token_logprobs(hidden, w, tokens, temperature);
+  return algo::token_logprobs_entropy(lm->logits(hidden), tokens, temperature);
+}
+
+namespace {
 
 // Runs fn(begin, count) over [begin, end) in chunks of `chunk` rows.
 template <class F>
@@ -123,12 +136,13 @@ struct Prepared {
   std::vector<int64_t> prompt_len, response_len;
 };
 
-// Logits [c, Tr, V] of the response tokens of answers s .. s+c-1: one padded row each, or packed rows
-// (algo.pack_sequences; the same logits to float rounding). Adds the forward's rows x columns to `cells`.
-torch::Tensor micro_logits(model::CausalLM& lm, const Prepared& x, int64_t s, int64_t c, int64_t& cells) {
+// Hidden states [c, Tr, H] that predict the response tokens of answers s .. s+c-1: one padded row each, or
+// packed rows (algo.pack_sequences; the same logits to float rounding). Adds the forward's rows x columns to
+// `cells`.
+torch::Tensor micro_hidden(model::CausalLM& lm, const Prepared& x, int64_t s, int64_t c, int64_t& cells) {
   if (!x.pack) {
     cells += c * x.T;
-    return response_logits(lm, x.ids.narrow(0, s, c), x.attn.narrow(0, s, c), x.predict_at.narrow(0, s, c));
+    return response_hidden(lm, x.ids.narrow(0, s, c), x.attn.narrow(0, s, c), x.predict_at.narrow(0, s, c));
   }
   const auto span = [&](const std::vector<int64_t>& v) {
     return std::vector<int64_t>(v.begin() + s, v.begin() + s + c);
@@ -139,7 +153,7 @@ torch::Tensor micro_logits(model::CausalLM& lm, const Prepared& x, int64_t s, in
   cells += pk.ids.numel();
   auto h = lm->hidden_states_packed(pk.ids, pk.segment_ids);
   h = h.reshape({-1, h.size(-1)}).index_select(0, pk.predict_at.view({-1}));
-  return lm->logits(h.view({c, tr, -1}));
+  return h.view({c, tr, -1});
 }
 
 // The model's log-probs of the response tokens (no grad), micro_rows rows at a time, into out [n, Tr].
@@ -147,7 +161,7 @@ void chunked_logprobs(model::CausalLM& lm, const Prepared& x, torch::Tensor& out
   torch::NoGradGuard ng;
   int64_t cells = 0;
   for_chunks(0, x.n, x.micro_rows, [&](int64_t s, int64_t c) {
-    auto logits = micro_logits(lm, x, s, c, cells);
+    auto logits = lm->logits(micro_hidden(lm, x, s, c, cells));
     out.narrow(0, s, c).copy_(algo::token_logprobs(logits, x.targets.narrow(0, s, c), x.temp));
   });
 }
@@ -279,13 +293,15 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, Prepared& x, int64_t
   algo::AggregationOptions agg{algo::parse_loss_aggregation(a.loss_agg),
                                static_cast<double>(cfg.rollout.max_new_tokens)};
   auto m = x.rmask.narrow(0, s, c);
-  auto logits = micro_logits(p.lm, x, s, c, cells);
+  const auto h = micro_hidden(p.lm, x, s, c, cells);
+  const auto targets = x.targets.narrow(0, s, c);
   torch::Tensor logp, ent;
   if (a.entropy_coef > 0) {  // an entropy bonus: differentiable entropy
-    logp = algo::token_logprobs(logits, x.targets.narrow(0, s, c), x.temp);
+    auto logits = p.lm->logits(h);
+    logp = algo::token_logprobs(logits, targets, x.temp);
     ent = algo::entropy_from_logits(logits, x.temp);
   } else {  // the entropy is a metric: one walk over the logits for both
-    auto both = algo::token_logprobs_entropy(logits, x.targets.narrow(0, s, c), x.temp);
+    auto both = policy_token_logprobs(p.lm, h, targets, x.temp);
     logp = both.logp, ent = both.entropy;
   }
   const auto logp_old = x.current ? logp.detach() : x.logp_old.narrow(0, s, c);

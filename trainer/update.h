@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "algo/logits.h"
 #include "core/json_io.h"
 #include "core/run_config.h"
 #include "core/timer.h"
@@ -93,6 +94,13 @@ OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, 
 // phase recomputes them: the same layout, micro-batch rows and temperature, so the same numbers.
 torch::Tensor recompute_old_logprobs(const Config& cfg, model::CausalLM& lm, const UpdateBatch& b,
                                      int64_t pad);
+
+// The log-probs of `tokens` [...] and their entropies (detached: a metric) from the policy's hidden states
+// [..., H] that predict them, as the update takes them: one fused node where algo::float32_lm_head_fused
+// holds (algo::linear_float32_token_logprobs: bf16 CUDA), else the model's float32 logits walked by
+// algo::token_logprobs_entropy. The same bits and gradients either way.
+algo::LinearLogprobs policy_token_logprobs(model::CausalLM& lm, const torch::Tensor& hidden,
+                                           const torch::Tensor& tokens, double temperature);
 
 // Prompt + response tokens of every answer in `b`, without padding: what one pass over the batch learns from.
 int64_t real_tokens(const UpdateBatch& b);

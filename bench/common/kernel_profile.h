@@ -44,7 +44,8 @@ inline Json profile_kernels(const std::function<void()>& work, const std::string
   using torch::profiler::impl::ProfilerConfig;
   using torch::profiler::impl::ProfilerState;
   const std::set<ActivityType> activities{ActivityType::CPU, ActivityType::CUDA};
-  const ProfilerConfig config(ProfilerState::KINETO);
+  // With a trace to save, the input shapes of each op go into it too: what tells one GEMM from another.
+  const ProfilerConfig config(ProfilerState::KINETO, /*report_input_shapes=*/!trace_path.empty());
   prof::prepareProfiler(config, activities);
   const auto sync = [] {
     if (torch::cuda::is_available()) torch::cuda::synchronize();

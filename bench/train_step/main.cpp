@@ -1,8 +1,9 @@
 // bench/train_step/main.cpp: tokens/s and MFU of one policy-gradient update: forward to hidden states,
-// lm_head -> log-probs, PPO-clip loss, token-mean aggregation, backward, AdamW. --lm-head chunked (the
-// default, what bench/results hold): algo::linear_token_logprobs, bf16 logits chunk by chunk, recomputed in
-// backward (less memory, one more lm_head GEMM). --lm-head trainer: trainer/update.cpp's way, the float32
-// logits kept (lm->logits) and algo::token_logprobs_entropy.
+// lm_head -> log-probs, PPO-clip loss, token-mean aggregation, backward, AdamW. --lm-head trainer (the
+// default): trainer::policy_token_logprobs, what trainer/update.cpp runs (the float32 logits the engine's
+// log-probs are equal to, kept for backward; one fused node on bf16 CUDA). --lm-head chunked:
+// algo::linear_token_logprobs, bf16 logits chunk by chunk, recomputed in backward (less memory, one more
+// lm_head GEMM, not the engine's bits); bench/results before 2026-12-07 measured this one.
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,7 @@
 #include "kernels/switch.h"
 #include "model/config.h"
 #include "model/decoder.h"
+#include "trainer/update.h"
 
 namespace {
 
@@ -40,7 +42,7 @@ int main(int argc, char** argv) {
   std::string size = "1.5b", device_name = torch::cuda::is_available() ? "cuda" : "cpu";
   int64_t batch = 16, seqlen = 1024, micro = 4, steps = 5;
   bool batch_invariant = true, checkpointing = false, fused_adamw = true, kernels = true;
-  std::string profile_trace, lm_head = "chunked";
+  std::string profile_trace, lm_head = "trainer";
   bool profile = false;
   app.add_option("--model-size", size, "0.5b | 1.5b | tiny");
   app.add_option("--batch", batch, "sequences per update");
@@ -61,7 +63,8 @@ int main(int argc, char** argv) {
   app.add_option("--profile-trace", profile_trace, "with --profile: also save the Chrome trace here");
   app.add_option(
       "--lm-head", lm_head,
-      "chunked (bf16 logits recomputed in backward) | trainer (float32 logits kept, as trainer/update.cpp)");
+      "trainer (trainer::policy_token_logprobs, what the update runs: float32 logits kept, the engine's "
+      "bits) | chunked (algo::linear_token_logprobs: bf16 logits recomputed in backward)");
   app.add_option("--kernels", kernels,
                  "zerorl's CUDA kernels (kernels/) where built; 0 = their LibTorch twins");
   CLI11_PARSE(app, argc, argv);
@@ -103,7 +106,7 @@ int main(int argc, char** argv) {
       const auto h = lm->hidden_states(mb).narrow(1, 0, seqlen - 1);
       const auto targets = mb.narrow(1, 1, seqlen - 1);
       const auto lp = chunked ? algo::linear_token_logprobs(h, lm->lm_head_weight(), targets).logp
-                              : algo::token_logprobs_entropy(lm->logits(h), targets).logp;
+                              : zerorl::trainer::policy_token_logprobs(lm, h, targets, 1.0).logp;
       const auto terms = algo::policy_loss(lp, lp.detach(), adv.narrow(0, s, n));
       algo::aggregate_loss(terms.loss, mask.narrow(0, s, n), {}, global).backward();
     }

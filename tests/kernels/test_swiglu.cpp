@@ -1,6 +1,7 @@
 // tests/kernels/test_swiglu.cpp: kernels::silu_mul (the CUDA kernels) against its twin silu(gate) * up:
 // forward and both gradients bit for bit (the kernel rounds where torch rounds), and the twin against a
-// naive float64 loop; silu_mul_stacked (gate and up as the halves of each row) against its twin and silu_mul.
+// naive float64 loop; silu_mul_stacked (gate and up as the halves of each row) against its twin and silu_mul;
+// the update's gate_up_silu_mul (stacked backward) against the two linears and silu_mul, and a float64 sum.
 // Kernel cases (label gpu through kernels_cuda) skip without CUDA or compiled kernels.
 #include <gtest/gtest.h>
 
@@ -105,6 +106,59 @@ TEST(SwigluGpu, StackedIsItsTwinsAndSiluMulsBits) {
   // No backward: a gradient wanted is an error, not a silently detached result.
   const auto grad = torch::randn({2, 16}, cuda_bf16()).requires_grad_();
   EXPECT_THROW(silu_mul_stacked(grad), std::exception);
+}
+
+// gate_up_silu_mul: the forward is the two linears' and silu_mul's bits; d x and the weights' gradients are
+// the float64 sums of the same bf16 SwiGLU gradients (which are silu_mul's bits, checked through d gate = the
+// reference's row of d w) to float32 accumulation and one bf16 rounding: |err| <= 2^-8 |sum| + 2^-16 sum
+// |terms|.
+TEST(SwigluGpu, GateUpNodeKeepsTheForwardBitsAndSumsTheGradientsOnce) {
+  if (!kernel_here()) GTEST_SKIP() << "no CUDA device or no compiled kernels";
+  torch::manual_seed(11);
+  // I 104: the 8-wide path; I 13: the scalar path (odd halves of the [T, 2I] gradient buffer).
+  for (const int64_t inter : {104, 13}) {
+    const int64_t hidden = 64;
+    const std::string what = "I " + std::to_string(inter);
+    const auto w = (torch::randn({2 * inter, hidden}) * 0.2).to(cuda_bf16().dtype());
+    const auto x0 = torch::randn({3, 37, hidden}, cuda_bf16()),
+               dy = torch::randn({3, 37, inter}, cuda_bf16());
+    auto wg = w.narrow(0, 0, inter).clone().requires_grad_(),
+         wu = w.narrow(0, inter, inter).clone().requires_grad_();
+    auto x = x0.clone().requires_grad_();
+    ASSERT_TRUE(use_gate_up_silu_mul(x, wg, wu, w)) << what;
+    auto y = gate_up_silu_mul(x, wg, wu, w);
+    y.backward(dy);
+    // The two linears and silu_mul, as the model ran them before (autograd's backward).
+    auto wg2 = wg.detach().clone().requires_grad_(), wu2 = wu.detach().clone().requires_grad_();
+    auto x2 = x0.clone().requires_grad_();
+    auto g2 = torch::nn::functional::linear(x2, wg2), u2 = torch::nn::functional::linear(x2, wu2);
+    g2.retain_grad(), u2.retain_grad();
+    auto y2 = silu_mul(g2, u2);
+    y2.backward(dy);
+    EXPECT_TRUE(torch::equal(y, y2)) << what << " forward: " << differences(y, y2);
+    // float64 sums of the same bf16 SwiGLU gradients.
+    const auto d = torch::cat({g2.grad(), u2.grad()}, -1).reshape({-1, 2 * inter}).to(torch::kFloat64);
+    const auto w64 = w.to(torch::kFloat64), x64 = x0.reshape({-1, hidden}).to(torch::kFloat64);
+    const auto check = [&](const torch::Tensor& got, const torch::Tensor& sum, const torch::Tensor& abs_sum,
+                           const char* name) {
+      const auto err = (got.to(torch::kFloat64).reshape(sum.sizes()) - sum).abs();
+      const auto bound = sum.abs() * std::ldexp(1.0, -8) + abs_sum * std::ldexp(1.0, -16);
+      EXPECT_TRUE((err <= bound).all().item<bool>())
+          << what << " " << name << ": worst excess " << (err - bound).max().item<double>();
+    };
+    check(x.grad(), d.mm(w64), d.abs().mm(w64.abs()), "d x");
+    const auto dw = d.t().mm(x64), dw_abs = d.abs().t().mm(x64.abs());
+    check(wg.grad(), dw.narrow(0, 0, inter), dw_abs.narrow(0, 0, inter), "d w_gate");
+    check(wu.grad(), dw.narrow(0, inter, inter), dw_abs.narrow(0, inter, inter), "d w_up");
+  }
+  // The switch, and what the node does not take: float32, or a stacked weight of the wrong shape.
+  const auto x = torch::randn({4, 64}, cuda_bf16()), wg = torch::randn({8, 64}, cuda_bf16());
+  EXPECT_FALSE(use_gate_up_silu_mul(x.to(torch::kFloat32), wg, wg, torch::cat({wg, wg})));
+  EXPECT_FALSE(use_gate_up_silu_mul(x, wg, wg, wg));
+  set_disabled({"stacked_mlp_backward"});
+  EXPECT_FALSE(use_gate_up_silu_mul(x, wg, wg, torch::cat({wg, wg})));
+  set_disabled({});
+  EXPECT_TRUE(use_gate_up_silu_mul(x, wg, wg, torch::cat({wg, wg})));
 }
 
 }  // namespace
