@@ -17,7 +17,7 @@ void set_enabled(bool on);
 bool enabled();
 
 // The kernels by name: rms_norm, rope, swiglu, token_logprobs, attention, sample, tuned_gemm, stacked_gemm,
-// attention_backward, gemm_accumulate, tuned_lm_head, fused_lm_head (algo::linear_float32_token_logprobs),
+// attention_backward, gemm_accumulate, fused_lm_head (algo::linear_float32_token_logprobs),
 // stacked_mlp_backward (gate_up_silu_mul).
 const std::set<std::string>& kernel_names();
 

@@ -34,7 +34,7 @@ void check_lt(cublasStatus_t s, const char* what) {
             static_cast<int>(s));
 }
 
-// y [rows, N] = x [rows, K] w [N, K]^T, all row-major, x and w bf16, y bf16 or float32. Column-major, as
+// y [rows, N] = x [rows, K] w [N, K]^T, all row-major, bf16. Column-major, as
 // cuBLASLt sees them: y^T [N, rows] = op_T(w: K x N) * (x: K x rows).
 struct Plan {
   cublasLtMatmulDesc_t op = nullptr;
@@ -42,14 +42,14 @@ struct Plan {
   bool tuned = false;  // `algo` gives torch's bits
   cublasLtMatmulAlgo_t algo{};
 
-  Plan(int64_t rows, int64_t n, int64_t k, bool float32_out) {
+  Plan(int64_t rows, int64_t n, int64_t k) {
     check_lt(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
     const cublasOperation_t t = CUBLAS_OP_T, none = CUBLAS_OP_N;
     check_lt(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)), "TRANSA");
     check_lt(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &none, sizeof(none)), "TRANSB");
     check_lt(cublasLtMatrixLayoutCreate(&w, CUDA_R_16BF, k, n, k), "layout w");
     check_lt(cublasLtMatrixLayoutCreate(&x, CUDA_R_16BF, k, rows, k), "layout x");
-    check_lt(cublasLtMatrixLayoutCreate(&y, float32_out ? CUDA_R_32F : CUDA_R_16BF, n, rows, n), "layout y");
+    check_lt(cublasLtMatrixLayoutCreate(&y, CUDA_R_16BF, n, rows, n), "layout y");
   }
   ~Plan() {
     cublasLtMatrixLayoutDestroy(y), cublasLtMatrixLayoutDestroy(x), cublasLtMatrixLayoutDestroy(w);
@@ -61,9 +61,9 @@ struct Plan {
 
 struct State {
   std::mutex mutex;
-  // by device, torch's GEMM settings (each has its own bits: split-K or not), rows, N, K, parts and the
-  // output dtype (each has its own reference: see tuning_case)
-  std::map<std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, bool>, std::unique_ptr<Plan>> plans;
+  // by device, torch's GEMM settings (each has its own bits: split-K or not), rows, N, K and parts (each has
+  // its own reference: see tuning_case)
+  std::map<std::tuple<int, int, int64_t, int64_t, int64_t, int64_t>, std::unique_ptr<Plan>> plans;
   std::map<int, cublasLtHandle_t> handles;
   std::map<std::pair<int, cudaStream_t>, torch::Tensor> workspaces;  // one per stream: calls may overlap
   std::vector<TunedGemmReport> reports;
@@ -83,8 +83,8 @@ cublasStatus_t matmul(cublasLtHandle_t handle, const Plan& p, const cublasLtMatm
 }
 
 // Deterministic inputs in [-scale/2, scale/2) without touching any random generator: frac(i * step) over
-// i mod 10007 (a prime, so rows of any width differ), one period computed and tiled (an LM head's n is 10^8
-// and more: no int64 or float32 temporaries of that size).
+// i mod 10007 (a prime, so rows of any width differ), one period computed and tiled (no int64 or float32
+// temporaries of a weight's size).
 torch::Tensor filler(int64_t n, double step, double scale, const torch::TensorOptions& bf16) {
   constexpr int64_t kPeriod = 10007;
   auto i = torch::arange(kPeriod, bf16.dtype(torch::kFloat32));
@@ -108,21 +108,15 @@ double time_us(const std::function<void(int64_t)>& launch, int64_t runs, cudaStr
 }
 
 // What a kept algorithm must reproduce for one shape: deterministic w [n, k] and x [rows, k], and ref, the
-// bits of torch's linear run on each of w's `parts` row blocks, side by side (parts 1: linear(x, w)), or
-// with float32_out those of mm with a float32 output (model::linear_float32, the LM head's logits).
+// bits of torch's linear run on each of w's `parts` row blocks, side by side (parts 1: linear(x, w)).
 struct TuningCase {
   torch::Tensor w, x, ref;
 };
 
-TuningCase tuning_case(int64_t rows, int64_t n, int64_t k, int64_t parts, bool float32_out,
-                       const torch::TensorOptions& bf16) {
+TuningCase tuning_case(int64_t rows, int64_t n, int64_t k, int64_t parts, const torch::TensorOptions& bf16) {
   TuningCase c;
   c.w = filler(n * k, 0.6180339887, 0.1, bf16).view({n, k});
   c.x = filler(rows * k, 0.7548776662, 4.0, bf16).view({rows, k});
-  if (float32_out) {
-    c.ref = compat::mm_float32_out(c.x, c.w.t());
-    return c;
-  }
   const int64_t part_n = n / parts;
   std::vector<torch::Tensor> outs;
   for (int64_t i = 0; i < parts; ++i)
@@ -195,7 +189,7 @@ cublasLtHandle_t handle_for(State& s, int device) {
 // y [..., n] = x w^T for w [n, k] (use_tuned_linear holds) through the algorithm tuned for (rows, n, k,
 // parts), tuned at the shape's first call. Undefined where no candidate gave the reference's bits, or where
 // the shape is first seen during a capture (tuning synchronizes, and nothing may be allocated there).
-torch::Tensor run_tuned(const torch::Tensor& x, const torch::Tensor& w, int64_t parts, bool float32_out) {
+torch::Tensor run_tuned(const torch::Tensor& x, const torch::Tensor& w, int64_t parts) {
   const int64_t n = w.size(0), k = w.size(1);
   auto x2 = x.reshape({-1, k}).contiguous();
   const int64_t rows = x2.size(0);
@@ -204,7 +198,7 @@ torch::Tensor run_tuned(const torch::Tensor& x, const torch::Tensor& w, int64_t 
   const auto stream = c10::cuda::getCurrentCUDAStream(device).stream();
   auto& s = state();
   std::unique_lock<std::mutex> lock(s.mutex);
-  const auto key = std::make_tuple(device, compat::gemm_settings_key(), rows, n, k, parts, float32_out);
+  const auto key = std::make_tuple(device, compat::gemm_settings_key(), rows, n, k, parts);
   auto plan_it = s.plans.find(key);
   auto ws_it = s.workspaces.find({device, stream});
   if (capturing(stream) && (plan_it == s.plans.end() || ws_it == s.workspaces.end())) return {};
@@ -215,17 +209,16 @@ torch::Tensor run_tuned(const torch::Tensor& x, const torch::Tensor& w, int64_t 
                 .first;
   const cublasLtHandle_t handle = handle_for(s, device);
   if (plan_it == s.plans.end()) {
-    auto plan = std::make_unique<Plan>(rows, n, k, float32_out);
+    auto plan = std::make_unique<Plan>(rows, n, k);
     TunedGemmReport report{rows, n, k};
-    report.parts = parts, report.float32_out = float32_out;
-    tune(*plan, handle, ws_it->second, tuning_case(rows, n, k, parts, float32_out, x.options()), stream,
-         report);
+    report.parts = parts;
+    tune(*plan, handle, ws_it->second, tuning_case(rows, n, k, parts, x.options()), stream, report);
     s.reports.push_back(report);
     plan_it = s.plans.emplace(key, std::move(plan)).first;
   }
   const Plan& plan = *plan_it->second;
   if (!plan.tuned) return {};
-  auto y = torch::empty({rows, n}, x.options().dtype(float32_out ? torch::kFloat32 : torch::kBFloat16));
+  auto y = torch::empty({rows, n}, x.options());
   check_lt(matmul(handle, plan, plan.algo, w.data_ptr(), x2.data_ptr(), y.data_ptr(), ws_it->second, stream),
            "cublasLtMatmul");
   auto shape = x.sizes().vec();
@@ -257,7 +250,7 @@ torch::Tensor tuned_linear(const torch::Tensor& x, const torch::Tensor& w) {
       "N and K multiples of 8, no gradient wanted (use_tuned_linear)",
       c10::str(x.sizes()), c10::str(w.sizes()));
 #ifdef ZERORL_CUDA_KERNELS
-  auto y = run_tuned(x, w, 1, false);
+  auto y = run_tuned(x, w, 1);
   return y.defined() ? y : tuned_linear_reference(x, w);
 #else
   return tuned_linear_reference(x, w);
@@ -271,20 +264,7 @@ torch::Tensor tuned_linear_stacked(const torch::Tensor& x, const torch::Tensor& 
       "{} parts",
       c10::str(x.sizes()), c10::str(w.sizes()), parts);
 #ifdef ZERORL_CUDA_KERNELS
-  return run_tuned(x, w, parts, false);
-#else
-  return {};
-#endif
-}
-
-torch::Tensor tuned_linear_float32(const torch::Tensor& x, const torch::Tensor& w) {
-  ZRL_CHECK(
-      use_tuned_linear(x, w) && compat::kHasMmOutDtype,
-      "kernels::tuned_linear_float32: x {} and w {} must pass use_tuned_linear, on torch >= 2.8 (mm with "
-      "a float32 output is the reference)",
-      c10::str(x.sizes()), c10::str(w.sizes()));
-#ifdef ZERORL_CUDA_KERNELS
-  return run_tuned(x, w, 1, true);
+  return run_tuned(x, w, parts);
 #else
   return {};
 #endif

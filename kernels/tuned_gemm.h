@@ -38,13 +38,6 @@ torch::Tensor tuned_linear(const torch::Tensor& x, const torch::Tensor& w);
 // where the shape is first seen during CUDA graph capture: the caller then runs the parts on their own.
 torch::Tensor tuned_linear_stacked(const torch::Tensor& x, const torch::Tensor& w, int64_t parts);
 
-// y = x w^T in float32 (bf16 products summed in float32, never rounded to bf16): the decode step's LM head,
-// with the bits of mm with a float32 output (compat::mm_float32_out, what model::linear_float32 runs for the
-// trainer's logits). use_tuned_linear must hold and torch be >= 2.8 (compat::kHasMmOutDtype). Undefined
-// where no candidate gives those bits or the shape is first seen during a capture: the caller runs
-// model::linear_float32.
-torch::Tensor tuned_linear_float32(const torch::Tensor& x, const torch::Tensor& w);
-
 // What tuning found for one shape: the candidates timed, how many gave torch's bits, and the time of the
 // heuristic's first pick and of the kept one (us; 0 where none matched). n is the GEMM's (all parts); parts:
 // the projections stacked in it (tuned_linear_stacked), 1 for tuned_linear.
@@ -53,7 +46,6 @@ struct TunedGemmReport {
   int candidates = 0, matching = 0;
   double first_us = 0, best_us = 0;
   int64_t parts = 1;
-  bool float32_out = false;  // tuned_linear_float32
 };
 std::vector<TunedGemmReport> tuned_gemm_reports();
 

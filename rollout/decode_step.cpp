@@ -233,13 +233,6 @@ torch::Tensor DecodeStep::forward(const torch::Tensor& ids, const torch::Tensor&
                                        : lm_->model->norm;
     std::tie(x, normed) = model::add_and_norm(h, mlp(*layer, h_normed, rows), next);
   }
-  // The LM head through its tuned float32-output GEMM where one gives model::linear_float32's bits.
-  const auto head = lm_->lm_head_weight();
-  if (compat::kHasMmOutDtype && kernels::enabled("tuned_lm_head") &&
-      kernels::use_tuned_linear(normed, head)) {
-    const auto logits = kernels::tuned_linear_float32(normed, head);
-    if (logits.defined()) return logits.view({rows, -1});
-  }
   return lm_->logits(normed).view({rows, -1});
 }
 

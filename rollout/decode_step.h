@@ -8,8 +8,8 @@
 // bias add, RoPE and both KV-cache writes (kernels::rope_decode), query heads of one KV group folded into
 // the query length so GQA never repeats K/V, each residual add fused with the norm after it, and with
 // batch-invariant GEMMs the MLP over at least kMinInvariantMlpRows rows, its gate and up projections as one
-// GEMM over the model's stacked storage (kernels::tuned_linear_stacked), and the LM head through its tuned
-// float32-output GEMM (kernels::tuned_linear_float32) where those give the model's bits; its inputs live in
+// GEMM over the model's stacked storage (kernels::tuned_linear_stacked) where that gives the model's bits;
+// its inputs live in
 // fixed device buffers (graph capture needs fixed shapes and addresses). Its equality with the model's
 // forward is tested (tests/rollout/engine_test.cpp: greedy == transformers, logprobs == teacher forcing; on
 // the GPU, bit for bit with the trainer's forward).

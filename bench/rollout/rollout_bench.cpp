@@ -308,8 +308,7 @@ int main(int argc, char** argv) {
                                  {"matching", r.matching},
                                  {"first_us", r.first_us},
                                  {"best_us", r.best_us},
-                                 {"parts", r.parts},
-                                 {"float32_out", r.float32_out}});
+                                 {"parts", r.parts}});
   std::cout << out.dump(1) << std::endl;
   return 0;
 }

@@ -119,7 +119,7 @@ TEST(SwigluGpu, GateUpNodeKeepsTheForwardBitsAndSumsTheGradientsOnce) {
   for (const int64_t inter : {104, 13}) {
     const int64_t hidden = 64;
     const std::string what = "I " + std::to_string(inter);
-    const auto w = (torch::randn({2 * inter, hidden}) * 0.2).to(cuda_bf16().dtype());
+    const auto w = (torch::randn({2 * inter, hidden}) * 0.2).to(cuda_bf16());
     const auto x0 = torch::randn({3, 37, hidden}, cuda_bf16()),
                dy = torch::randn({3, 37, inter}, cuda_bf16());
     auto wg = w.narrow(0, 0, inter).clone().requires_grad_(),

@@ -91,9 +91,9 @@ TEST(TunedGemmGpu, BitsAreTorchsWithSplitK) {
 }
 
 // The tuning report of one shape (all fields zero if it was never tuned).
-TunedGemmReport report_for(int64_t rows, int64_t n, int64_t k, int64_t parts, bool float32_out) {
+TunedGemmReport report_for(int64_t rows, int64_t n, int64_t k, int64_t parts) {
   for (const auto& r : tuned_gemm_reports())
-    if (r.rows == rows && r.n == n && r.k == k && r.parts == parts && r.float32_out == float32_out) return r;
+    if (r.rows == rows && r.n == n && r.k == k && r.parts == parts) return r;
   return {};
 }
 
@@ -113,7 +113,7 @@ TEST(TunedGemmGpu, StackedIsUndefinedOrThePartsBits) {
       const std::string what = std::to_string(rows) + " x 2*" + std::to_string(n) + " x " + std::to_string(k);
       if (!y.defined()) {  // only where no candidate gave the parts' bits (not a failed call)
         ++fell_back;
-        EXPECT_EQ(report_for(rows, 2 * n, k, 2, false).matching, 0) << what;
+        EXPECT_EQ(report_for(rows, 2 * n, k, 2).matching, 0) << what;
         continue;
       }
       ++ran;
@@ -135,39 +135,6 @@ TEST(TunedGemmGpu, StackedIsUndefinedOrThePartsBits) {
       tuned_linear_stacked(torch::randn({4, 1536}, cuda_bf16()), torch::randn({24, 1536}, cuda_bf16()), 5),
       std::exception)
       << "24 rows do not split into 5 parts";
-}
-
-// The decode step's LM head (Qwen2.5's vocabulary, 1.5B's and 0.5B's hidden sizes): float32 logits with
-// the bits of mm with a float32 output (what model::linear_float32 gives the trainer), or undefined.
-TEST(TunedGemmGpu, Float32OutIsUndefinedOrTorchsBits) {
-  if (!kernel_here() || !compat::kHasMmOutDtype) GTEST_SKIP() << "needs CUDA, the kernels and torch >= 2.8";
-  const InvariantGemms invariant(true);
-  if (!invariant.ok) GTEST_SKIP() << "this torch cannot turn split-K off";
-  torch::manual_seed(7);
-  int64_t ran = 0;
-  for (const int64_t k : {1536, 896}) {
-    const auto w = torch::randn({151936, k}, cuda_bf16()) * 0.05;
-    for (int64_t rows : {1, 64, 128}) {
-      const auto x = torch::randn({rows, 1, k}, cuda_bf16());
-      const auto y = tuned_linear_float32(x, w);
-      const std::string what = std::to_string(rows) + " x 151936 x " + std::to_string(k);
-      if (!y.defined()) {  // only where no candidate gave mm's bits (not a failed call)
-        EXPECT_EQ(report_for(rows, 151936, k, 1, true).matching, 0) << what;
-        continue;
-      }
-      ++ran;
-      const auto want = compat::mm_float32_out(x.view({rows, k}), w.t()).view({rows, 1, -1});
-      ASSERT_EQ(y.scalar_type(), torch::kFloat32) << what;
-      ASSERT_EQ(y.sizes(), want.sizes()) << what;
-      EXPECT_TRUE(torch::equal(y, want)) << what << ": " << differences(y, want);
-    }
-  }
-  std::cout << "[ float32  ] " << ran << " of 6 shapes ran the tuned GEMM\n";
-  for (const auto& r : tuned_gemm_reports()) {
-    if (!r.float32_out) continue;
-    std::cout << "[ float32  ] " << r.rows << " x " << r.n << " x " << r.k << ": " << r.matching << " of "
-              << r.candidates << " match, first " << r.first_us << " us, best " << r.best_us << " us\n";
-  }
 }
 
 }  // namespace
