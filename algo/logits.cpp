@@ -77,6 +77,29 @@ void check_token_range(const torch::Tensor& ids, int64_t vocab) {
   }
 }
 
+// The checks the two hidden-state entries share (hidden [..., H] and weight [V, H] of one floating dtype,
+// temperature > 0, tokens [...] in [0, V)), and what both then need: the ids [N, 1] and the leading shape.
+struct LinearArgs {
+  torch::Tensor ids;
+  std::vector<int64_t> lead;
+};
+LinearArgs check_linear_args(const torch::Tensor& hidden, const torch::Tensor& weight,
+                             const torch::Tensor& tokens, double temperature, const char* what) {
+  ZRL_CHECK(weight.dim() == 2 && hidden.dim() >= 1 && hidden.size(-1) == weight.size(1),
+            "{}: hidden [..., H] {} and weight [V, H] {} disagree", what, c10::str(hidden.sizes()),
+            c10::str(weight.sizes()));
+  ZRL_CHECK(hidden.is_floating_point() && hidden.scalar_type() == weight.scalar_type(),
+            "{}: hidden ({}) and weight ({}) must share one floating dtype", what,
+            c10::toString(hidden.scalar_type()), c10::toString(weight.scalar_type()));
+  ZRL_CHECK(temperature > 0, "{}: temperature must be > 0, got {}", what, temperature);
+  auto lead = hidden.sizes().slice(0, hidden.dim() - 1);
+  ZRL_CHECK(tokens.sizes() == lead, "{}: tokens {} must match hidden {} without the H dim", what,
+            c10::str(tokens.sizes()), c10::str(hidden.sizes()));
+  auto ids = tokens.reshape({-1, 1}).to(torch::kInt64);
+  check_token_range(ids, weight.size(0));
+  return {ids, lead.vec()};
+}
+
 // What both autograd nodes below keep beside their tensors: the temperature and the chunking.
 void save_chunking(AutogradContext* ctx, double temperature, int64_t chunk_rows) {
   ctx->saved_data["temperature"] = temperature;
@@ -287,8 +310,7 @@ torch::Tensor entropy_from_logits(const torch::Tensor& logits, double temperatur
 bool float32_lm_head_fused(const torch::Tensor& hidden, const torch::Tensor& weight) {
   return compat::kHasMmOutDtype && kernels::enabled("fused_lm_head") && hidden.is_cuda() &&
          hidden.scalar_type() == torch::kBFloat16 && weight.scalar_type() == torch::kBFloat16 &&
-         weight.device() == hidden.device() &&
-         kernels::use_token_logprobs_kernel(weight);  // the logits' device and dtype class; weight is 2-D
+         weight.device() == hidden.device() && weight.dim() == 2 && kernels::enabled("token_logprobs");
 }
 
 LinearLogprobs linear_float32_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
@@ -298,39 +320,20 @@ LinearLogprobs linear_float32_token_logprobs(const torch::Tensor& hidden, const 
             "log-prob kernel; got hidden {} ({}) and weight {} ({})",
             c10::str(hidden.sizes()), c10::toString(hidden.scalar_type()), c10::str(weight.sizes()),
             c10::toString(weight.scalar_type()));
-  ZRL_CHECK(weight.dim() == 2 && hidden.dim() >= 1 && hidden.size(-1) == weight.size(1),
-            "linear_float32_token_logprobs: hidden [..., H] {} and weight [V, H] {} disagree",
-            c10::str(hidden.sizes()), c10::str(weight.sizes()));
-  ZRL_CHECK(temperature > 0, "linear_float32_token_logprobs: temperature must be > 0, got {}", temperature);
-  auto lead = hidden.sizes().slice(0, hidden.dim() - 1);
-  ZRL_CHECK(tokens.sizes() == lead,
-            "linear_float32_token_logprobs: tokens {} must match hidden {} without the H dim",
-            c10::str(tokens.sizes()), c10::str(hidden.sizes()));
-  auto ids = tokens.reshape({-1, 1}).to(torch::kInt64);
-  check_token_range(ids, weight.size(0));
+  const LinearArgs a =
+      check_linear_args(hidden, weight, tokens, temperature, "linear_float32_token_logprobs");
   auto out =
-      Float32LinearLogprobsFunction::apply(hidden.reshape({-1, hidden.size(-1)}), weight, ids, temperature);
-  return {out[0].view(lead), out[1].view(lead)};
+      Float32LinearLogprobsFunction::apply(hidden.reshape({-1, hidden.size(-1)}), weight, a.ids, temperature);
+  return {out[0].view(a.lead), out[1].view(a.lead)};
 }
 
 LinearLogprobs linear_token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
                                      const torch::Tensor& tokens, double temperature, int64_t chunk_rows) {
-  ZRL_CHECK(weight.dim() == 2 && hidden.dim() >= 1 && hidden.size(-1) == weight.size(1),
-            "linear_token_logprobs: hidden [..., H] {} and weight [V, H] {} disagree",
-            c10::str(hidden.sizes()), c10::str(weight.sizes()));
-  ZRL_CHECK(hidden.is_floating_point() && hidden.scalar_type() == weight.scalar_type(),
-            "linear_token_logprobs: hidden ({}) and weight ({}) must share one floating dtype",
-            c10::toString(hidden.scalar_type()), c10::toString(weight.scalar_type()));
-  ZRL_CHECK(temperature > 0 && chunk_rows > 0,
-            "linear_token_logprobs: temperature {} and chunk_rows {} must be > 0", temperature, chunk_rows);
-  auto lead = hidden.sizes().slice(0, hidden.dim() - 1);
-  ZRL_CHECK(tokens.sizes() == lead, "linear_token_logprobs: tokens {} must match hidden {} without the H dim",
-            c10::str(tokens.sizes()), c10::str(hidden.sizes()));
-  auto ids = tokens.reshape({-1, 1}).to(torch::kInt64);
-  check_token_range(ids, weight.size(0));
-  auto out = LinearLogprobsFunction::apply(hidden.reshape({-1, hidden.size(-1)}), weight, ids, temperature,
+  ZRL_CHECK(chunk_rows > 0, "linear_token_logprobs: chunk_rows must be > 0, got {}", chunk_rows);
+  const LinearArgs a = check_linear_args(hidden, weight, tokens, temperature, "linear_token_logprobs");
+  auto out = LinearLogprobsFunction::apply(hidden.reshape({-1, hidden.size(-1)}), weight, a.ids, temperature,
                                            chunk_rows);
-  return {out[0].view(lead), out[1].view(lead)};
+  return {out[0].view(a.lead), out[1].view(a.lead)};
 }
 
 }  // namespace zerorl::algo

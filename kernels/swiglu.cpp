@@ -13,16 +13,20 @@ namespace zerorl::kernels {
 namespace {
 
 #ifdef ZERORL_CUDA_KERNELS
+// silu_mul of contiguous gate and up through the kernel (one row of n).
+torch::Tensor launch_silu_mul(const torch::Tensor& g, const torch::Tensor& u, const char* what) {
+  auto y = torch::empty_like(g);
+  const int64_t n = g.numel();
+  check_launch(launch_silu_mul_bf16(g.data_ptr(), u.data_ptr(), y.data_ptr(), 1, n, n, stream_of(g)), what);
+  return y;
+}
+
 class SiluMulFunction : public torch::autograd::Function<SiluMulFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& gate, const torch::Tensor& up) {
     auto g = gate.contiguous(), u = up.contiguous();
-    auto y = torch::empty_like(g);
-    const int64_t n = g.numel();  // one row of n
-    const char* err = launch_silu_mul_bf16(g.data_ptr(), u.data_ptr(), y.data_ptr(), 1, n, n, stream_of(g));
-    check_launch(err, "silu_mul");
     ctx->save_for_backward({g, u});
-    return y;
+    return launch_silu_mul(g, u, "silu_mul");
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto s = ctx->get_saved_variables();
@@ -48,12 +52,8 @@ class GateUpSiluMulFunction : public torch::autograd::Function<GateUpSiluMulFunc
     // model::LinearImpl::forward's calls: the bits the engine's decode step is held to.
     auto g = torch::nn::functional::linear(x, w_gate).contiguous();
     auto u = torch::nn::functional::linear(x, w_up).contiguous();
-    auto y = torch::empty_like(g);
-    const int64_t n = g.numel();
-    check_launch(launch_silu_mul_bf16(g.data_ptr(), u.data_ptr(), y.data_ptr(), 1, n, n, stream_of(g)),
-                 "gate_up_silu_mul");
     ctx->save_for_backward({x, g, u, w_stacked});
-    return y;
+    return launch_silu_mul(g, u, "gate_up_silu_mul");
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto s = ctx->get_saved_variables();

@@ -4,8 +4,7 @@
 // The float math copies ATen's silu / silu_backward kernels (ActivationSiluKernel.cu) and its bf16 mul,
 // rounding where they round, so the results are torch's bits. The backward likewise writes d gate and d up
 // into the two halves of one [rows, 2I] buffer (the update's stacked gate/up backward). Elementwise:
-// batch-invariant. LibTorch-free:
-// kernels/swiglu.cpp is the glue.
+// batch-invariant. LibTorch-free: kernels/swiglu.cpp is the glue.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 

@@ -34,8 +34,8 @@ void check_lt(cublasStatus_t s, const char* what) {
             static_cast<int>(s));
 }
 
-// y [rows, N] = x [rows, K] w [N, K]^T, all row-major, bf16. Column-major, as
-// cuBLASLt sees them: y^T [N, rows] = op_T(w: K x N) * (x: K x rows).
+// y [rows, N] = x [rows, K] w [N, K]^T, all row-major bf16. Column-major, as cuBLASLt sees them: y^T [N,
+// rows] = op_T(w: K x N) * (x: K x rows).
 struct Plan {
   cublasLtMatmulDesc_t op = nullptr;
   cublasLtMatrixLayout_t w = nullptr, x = nullptr, y = nullptr;
