@@ -28,12 +28,14 @@ bool use_gemm_accumulate(const torch::Tensor& acc, const torch::Tensor& a, const
          acc.size(0) <= INT32_MAX && acc.size(1) <= INT32_MAX;
 }
 
-void gemm_accumulate(torch::Tensor& acc, const torch::Tensor& a, const torch::Tensor& b) {
+void gemm_accumulate(torch::Tensor& acc, const torch::Tensor& a, const torch::Tensor& b, int64_t splits) {
   ZRL_CHECK(use_gemm_accumulate(acc, a, b),
             "kernels::gemm_accumulate: acc {} ({}) must be [M, N] float32, a {} ({}) [K, M] and b {} ({}) "
             "[K, N] bf16, all contiguous on one CUDA device, no gradient wanted (use_gemm_accumulate)",
             c10::str(acc.sizes()), c10::toString(acc.scalar_type()), c10::str(a.sizes()),
             c10::toString(a.scalar_type()), c10::str(b.sizes()), c10::toString(b.scalar_type()));
+  ZRL_CHECK(splits >= 1 && a.size(0) % splits == 0, "kernels::gemm_accumulate: splits {} must divide K = {}",
+            splits, a.size(0));
 #ifdef ZERORL_CUDA_KERNELS
   const auto m = static_cast<int>(acc.size(0)), n = static_cast<int>(acc.size(1));
   const auto k = static_cast<int>(a.size(0));
@@ -42,6 +44,21 @@ void gemm_accumulate(torch::Tensor& acc, const torch::Tensor& a, const torch::Te
   // Column-major, as cuBLAS sees row-major tensors: acc^T [N, M] += b^T [N, K] (b as stored) times
   // a [K, M] (a as stored, transposed by the call: op T of the [M, K] it sees).
   const float one = 1.f;
+  if (splits > 1) {  // block s of K rows into part[s], one strided-batched GEMM; then the blocks summed
+    const int kb = k / static_cast<int>(splits);
+    auto part = torch::empty({splits, m, n}, acc.options());
+    const float zero = 0.f;
+    const auto status = cublasGemmStridedBatchedEx(
+        at::cuda::getCurrentCUDABlasHandle(), CUBLAS_OP_N, CUBLAS_OP_T, n, m, kb, &one, b.data_ptr(),
+        CUDA_R_16BF, n, static_cast<int64_t>(kb) * n, a.data_ptr(), CUDA_R_16BF, m,
+        static_cast<int64_t>(kb) * m, &zero, part.data_ptr(), CUDA_R_32F, n, static_cast<int64_t>(m) * n,
+        static_cast<int>(splits), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    ZRL_CHECK(status == CUBLAS_STATUS_SUCCESS,
+              "kernels::gemm_accumulate: cublasGemmStridedBatchedEx failed (status {})",
+              static_cast<int>(status));
+    acc.add_(part.sum(0));
+    return;
+  }
   const auto status = cublasGemmEx(at::cuda::getCurrentCUDABlasHandle(), CUBLAS_OP_N, CUBLAS_OP_T, n, m, k,
                                    &one, b.data_ptr(), CUDA_R_16BF, n, a.data_ptr(), CUDA_R_16BF, m, &one,
                                    acc.data_ptr(), CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);

@@ -44,10 +44,11 @@ void set_enabled(bool on) { g_enabled = on; }
 bool enabled() { return compiled() && g_enabled.load(); }
 
 const std::set<std::string>& kernel_names() {
-  static const std::set<std::string> names{"rms_norm",        "rope",          "swiglu",
-                                           "token_logprobs",  "attention",     "sample",
-                                           "tuned_gemm",      "stacked_gemm",  "attention_backward",
-                                           "gemm_accumulate", "fused_lm_head", "stacked_mlp_backward"};
+  static const std::set<std::string> names{"rms_norm",         "rope",          "swiglu",
+                                           "token_logprobs",   "attention",     "sample",
+                                           "tuned_gemm",       "stacked_gemm",  "attention_backward",
+                                           "gemm_accumulate",  "fused_lm_head", "stacked_mlp_backward",
+                                           "split_weight_grad"};
   return names;
 }
 

@@ -18,7 +18,7 @@ bool enabled();
 
 // The kernels by name: rms_norm, rope, swiglu, token_logprobs, attention, sample, tuned_gemm, stacked_gemm,
 // attention_backward, gemm_accumulate, fused_lm_head (algo::linear_float32_token_logprobs),
-// stacked_mlp_backward (gate_up_silu_mul).
+// stacked_mlp_backward (gate_up_silu_mul), split_weight_grad (model/split_linear.h).
 const std::set<std::string>& kernel_names();
 
 // A comma-separated list of kernel names (spaces ignored, empty: none); an unknown name throws, naming it.

@@ -18,6 +18,7 @@
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
 #include "model/recompute.h"
+#include "model/split_linear.h"
 
 namespace zerorl::model {
 
@@ -50,6 +51,7 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::Ten
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  if (use_split_weight_grad(x, weight)) return linear_split_weight_grad(x, weight, bias);  // k/v in training
   return torch::nn::functional::linear(x, weight, bias);
 }
 

@@ -33,7 +33,7 @@ TEST(GemmAccumulateTwin, MatchesANaiveLoop) {
 
 // Each element of the cuBLAS sum against the twin's, within float32 rounding of its sum of |terms|: the
 // start value plus the bf16 products, each exact in float32.
-void expect_sum_close(int64_t K, int64_t M, int64_t N, int rounds) {
+void expect_sum_close(int64_t K, int64_t M, int64_t N, int rounds, int64_t splits = 1) {
   const auto f32 = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kFloat32);
   auto acc = torch::randn({M, N}, f32), want = acc.clone();
   auto bound = acc.abs();
@@ -41,22 +41,35 @@ void expect_sum_close(int64_t K, int64_t M, int64_t N, int rounds) {
     auto a = torch::randn({K, M}, f32).to(torch::kBFloat16),
          b = torch::randn({K, N}, f32).to(torch::kBFloat16);
     ASSERT_TRUE(use_gemm_accumulate(acc, a, b));
-    gemm_accumulate(acc, a, b);
+    gemm_accumulate(acc, a, b, splits);
     gemm_accumulate_reference(want, a, b);
     bound += torch::matmul(a.t().to(torch::kFloat32).abs(), b.to(torch::kFloat32).abs());
   }
   // Two float32 sums of up to rounds * K + 1 terms: each off by at most ~terms * 2^-24 of the sum of |terms|.
   const double rel = 2.0 * static_cast<double>(rounds * K + 1) * std::ldexp(1.0, -24);
   const auto excess = ((acc - want).abs() - bound * rel).max().item<float>();
-  EXPECT_LE(excess, 0.f) << K << "x" << M << "x" << N << ", " << rounds << " rounds";
+  EXPECT_LE(excess, 0.f) << K << "x" << M << "x" << N << ", " << rounds << " rounds, " << splits << " splits";
 }
 
 TEST(GemmAccumulateGpu, EqualsTheTwinWithinFloat32Rounding) {
   if (!kernel_here()) GTEST_SKIP() << "needs CUDA and the compiled kernels";
   torch::manual_seed(11);
   expect_sum_close(64, 40, 24, 1);
-  expect_sum_close(1000, 136, 72, 3);    // no dimension a multiple of 128
-  expect_sum_close(2048, 1024, 896, 2);  // a chunk of the LM head's gradient, a narrower vocabulary
+  expect_sum_close(1000, 136, 72, 3);       // no dimension a multiple of 128
+  expect_sum_close(2048, 1024, 896, 2);     // a chunk of the LM head's gradient, a narrower vocabulary
+  expect_sum_close(8192, 128, 896, 1, 16);  // 0.5B's k_proj weight gradient in 16 blocks of rows
+  expect_sum_close(1000, 136, 72, 2, 4);    // blocks of 250 rows, no dimension a multiple of 128
+}
+
+TEST(GemmAccumulateGpu, SplitsAreDeterministicAndMustDivideK) {
+  if (!kernel_here()) GTEST_SKIP() << "needs CUDA and the compiled kernels";
+  const auto bf = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
+  const auto a = torch::randn({4096, 128}, bf), b = torch::randn({4096, 896}, bf);
+  auto one = torch::zeros({128, 896}, bf.dtype(torch::kFloat32)), two = one.clone();
+  gemm_accumulate(one, a, b, 16);
+  gemm_accumulate(two, a, b, 16);
+  EXPECT_TRUE(torch::equal(one, two)) << "the same call, the same bits";
+  EXPECT_THROW(gemm_accumulate(one, a, b, 3), std::exception) << "3 does not divide 4096";
 }
 
 TEST(GemmAccumulateGpu, TakesOnlyWhatItCanRun) {

@@ -10,6 +10,7 @@
 #include "core/json_io.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
+#include "model/split_linear.h"
 #include "tests/model/linear_float32_check.h"
 #include "tests/test_paths.h"
 
@@ -140,6 +141,43 @@ TEST(LinearFloat32Gpu, Bf16InputsGiveUnroundedFloat32LogitsAndGradients) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Gpu, ::testing::Values("tiny-qwen2", "tiny-llama", "tiny-qwen3"));
+
+// model/split_linear.h on the shape it is for (0.5B's k_proj over 8192 tokens, with a bias): forward and the
+// input's gradient are torch's linear's bits (the same GEMMs); the weight's gradient, summed in 16 blocks
+// in float32 and rounded once, is within one bf16 rounding of the float64 sum of the same bf16 terms plus
+// float32 accumulation (2^-16 of the sum of |terms|), and the bias's gradient is the sum of dy.
+TEST(SplitWeightGradGpu, ForwardBitsAndWeightGradientToOneRounding) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto bf = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
+  torch::manual_seed(21);
+  Linear lin(896, 128, /*bias=*/true, bf);
+  {
+    torch::NoGradGuard ng;
+    lin->weight.copy_(torch::randn({128, 896}, bf) * 0.05), lin->bias.copy_(torch::randn({128}, bf));
+  }
+  const auto x0 = torch::randn({8, 1024, 896}, bf), dy = torch::randn({8, 1024, 128}, bf);
+  auto x = x0.clone().requires_grad_();
+  if (!use_split_weight_grad(x, lin->weight)) GTEST_SKIP() << "no compiled kernels (or switched off)";
+  auto y = lin(x);
+  y.backward(dy);
+  auto w2 = lin->weight.detach().clone().requires_grad_(), b2 = lin->bias.detach().clone().requires_grad_();
+  auto x2 = x0.clone().requires_grad_();
+  auto y2 = torch::nn::functional::linear(x2, w2, b2);
+  y2.backward(dy);
+  EXPECT_TRUE(torch::equal(y, y2)) << "forward";
+  EXPECT_LT(max_abs(x.grad(), x2.grad()), 1e-2 * x2.grad().abs().max().item<double>()) << "input gradient";
+  const auto d64 = dy.reshape({-1, 128}).to(torch::kFloat64), x64 = x0.reshape({-1, 896}).to(torch::kFloat64);
+  const auto want = d64.t().mm(x64), terms = d64.abs().t().mm(x64.abs());
+  const auto err = (lin->weight.grad().to(torch::kFloat64) - want).abs();
+  const auto bound = want.abs() * std::ldexp(1.0, -8) + terms * std::ldexp(1.0, -16);
+  EXPECT_TRUE((err <= bound).all().item<bool>())
+      << "weight gradient: worst excess " << (err - bound).max().item<double>();
+  const auto db = d64.sum(0);
+  EXPECT_LT((lin->bias.grad().to(torch::kFloat64) - db).abs().max().item<double>(),
+            std::ldexp(1.0, -7) * (1.0 + db.abs().max().item<double>()) +
+                1e-3 * d64.abs().sum(0).max().item<double>())
+      << "bias gradient";
+}
 
 }  // namespace
 }  // namespace zerorl::model
