@@ -66,7 +66,7 @@ done
 
 if [ "${ZERORL_GPU_SUITE_BASELINES:-1}" != 0 ]; then
   python3 bench/baselines/hf_baseline.py train --out "$out" >"$out/hf_train.log" 2>&1 ||
-    echo "hf_baseline.py train ended with an error (the 1.5B run without checkpointing needs ~90 GB)"
+    echo "hf_baseline.py train ended with an error: $out/hf_train.log (on an 80 GB card the 1.5B run without checkpointing runs out of memory)"
   grep '^TRAIN' "$out/hf_train.log"
   python3 bench/baselines/hf_grpo_step.py --out "$out" >"$out/hf_grpo.log" 2>&1 ||
     echo "hf_grpo_step.py failed: $out/hf_grpo.log"

@@ -20,7 +20,7 @@ TEST(SplitWeightGrad, BlocksOnlyWhereTheWeightCannotFillTheGpu) {
   EXPECT_EQ(weight_grad_splits(300, 128, 896), 1);
 }
 
-TEST(SplitWeightGrad, CpuAndNoGradTakeTorchsLinear) {
+TEST(SplitWeightGrad, CpuTakesTorchsLinear) {
   auto w = torch::randn({128, 896}).requires_grad_();
   const auto x = torch::randn({8192, 896});
   EXPECT_FALSE(use_split_weight_grad(x, w)) << "CPU float32";
