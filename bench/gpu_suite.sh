@@ -60,7 +60,7 @@ for size in 0.5b 1.5b; do
   f="$out/checkpoint_$size.json"
   "$B"/bench/checkpoint/bench_checkpoint --model-size "$size" --device cuda --out "$out/checkpoint_$size" \
     >"$f" 2>"${f%.json}.err"
-  echo "checkpoint $size: $(summary "$f" "'blocks', round(d['blocking_s'], 3), 's, writes', round(d['background_s'], 1), 's behind'")"
+  echo "checkpoint $size: $(summary "$f" "'first save blocks', round(d['first_blocking_s'], 3), 's (host copies reserved in', round(d['reserve']['reserve_s'], 1), 's before it), later saves', round(d['blocking_s'], 3), 's, writes', round(d['background_s'], 1), 's behind'")"
   rm -rf "$out/checkpoint_$size"
 done
 

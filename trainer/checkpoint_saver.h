@@ -43,12 +43,19 @@ class CheckpointSaver {
   // The blocking part: waits for the previous write (throwing its error), copies `c` into host memory and
   // starts the write of step_<step>. Returns the seconds the caller was blocked.
   double save(int64_t step, const CheckpointContents& c);
+  // Allocates the host copies that save() fills for `c` (model, reference, and AdamW's moments at the shapes
+  // of the parameters it steps, which exist before its first step), pinned when the model is on CUDA, as a
+  // job of the writer thread: returns at once, and the next save() waits for it. Pinning is what made a first
+  // save block (Qwen2.5-0.5B shapes on an H100: 6.6 s, against 0.11 s for the saves after it). Reads only
+  // shapes and dtypes. A failed allocation is logged and leaves save() to allocate as it would have.
+  void reserve(const CheckpointContents& c);
   // Waits for the write in flight, if any; throws its error.
   void finish();
   bool writing() const { return writer_.busy(); }
-  // Seconds by part: "blocking_s" with "wait_previous_s", "copy_s", "tokenizer_s" of the last save(); after
-  // finish(), also "background_s" with "model_s", "optimizer_s", "state_s", "crc_s", "fsync_s", "rename_s",
-  // "prune_s" and "bytes" of the last write.
+  // Seconds by part: "blocking_s" with "wait_previous_s", "copy_s", "tokenizer_s" of the last save(), and its
+  // "allocated_bytes" (host memory the copy had to allocate: 0 once reserved or reused); after finish(),
+  // also "background_s" with "model_s", "optimizer_s", "state_s", "crc_s", "fsync_s", "rename_s", "prune_s"
+  // and "bytes" of the last write, or with "reserved_bytes" when the last job was a reserve().
   Json timing() const;
 
  private:

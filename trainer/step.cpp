@@ -111,6 +111,13 @@ Trainer::Trainer(const Config& cfg, const dist::Context& ctx)
   check_staleness_settings(cfg);
   saver_ = std::make_unique<CheckpointSaver>(cfg.run.output_dir, cfg.trainer.keep_last,
                                              checkpoint_delay_from_env());
+  if (ctx_.is_main()) {  // the first checkpoint's host copies, allocated (pinned on CUDA) while steps run
+    CheckpointContents c;
+    c.model = masters_ ? masters_->masters() : lm_;
+    c.reference = ref_;
+    c.optimizer = opt_.get();
+    saver_->reserve(c);
+  }
 }
 
 Trainer::~Trainer() = default;

@@ -183,5 +183,53 @@ TEST(CheckpointSaver, AFailedBackgroundWriteIsReportedAndLeavesThePreviousCheckp
   EXPECT_EQ(latest->step, 1);
 }
 
+// reserve() allocates what the first save would have: the model's parameters and two AdamW moments per
+// stepped parameter (counted here from the parameters themselves), before the optimizer has any state. The
+// save after it allocates nothing and holds the same values as a save without it.
+TEST(CheckpointSaver, AReservedFirstSaveAllocatesNothingAndHoldsTheSameValues) {
+  auto lm = tiny_model(7);
+  torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(0.01));
+  int64_t param_bytes = 0;
+  for (const auto& p : lm->parameters()) param_bytes += static_cast<int64_t>(p.nbytes());
+  CheckpointContents c;
+  c.model = lm, c.optimizer = &opt, c.state = Json{{"step", 1}};
+  CheckpointSaver reserved(fresh_dir("zrl_saver_reserved"), 1), plain(fresh_dir("zrl_saver_plain"), 1);
+  reserved.reserve(c);  // no optimizer state yet: the moments' shapes come from the parameters
+  reserved.finish();
+  EXPECT_EQ(reserved.timing().value("reserved_bytes", int64_t{-1}), 3 * param_bytes);
+  adamw_step(opt, lm, 1.0);
+  reserved.save(1, c);
+  EXPECT_EQ(reserved.timing().value("allocated_bytes", int64_t{-1}), 0);
+  plain.save(1, c);
+  EXPECT_EQ(plain.timing().value("allocated_bytes", int64_t{-1}), 3 * param_bytes);
+  reserved.finish(), plain.finish();
+  const std::string a = fs::temp_directory_path() / "zrl_saver_reserved/checkpoints/step_1";
+  const std::string b = fs::temp_directory_path() / "zrl_saver_plain/checkpoints/step_1";
+  ASSERT_EQ(verify_checkpoint(a), "");
+  ASSERT_EQ(verify_checkpoint(b), "");
+  auto la = model::load_model(a), lb = model::load_model(b);
+  const auto pa = la->parameters(), pb = lb->parameters(), pl = lm->parameters();
+  ASSERT_EQ(pa.size(), pl.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_TRUE(torch::equal(pa[i], pl[i])) << "parameter " << i;
+    EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  }
+  const auto load_opt = [](const std::string& dir, model::CausalLM& m) {
+    auto o = std::make_unique<torch::optim::AdamW>(m->parameters());
+    torch::serialize::InputArchive ar;
+    ar.load_from(dir + "/trainer_state/optimizer.pt");
+    o->load(ar);
+    return o;
+  };
+  const Moments want = moments(opt, lm), got = moments(*load_opt(a, la), la);
+  ASSERT_EQ(got.avg.size(), want.avg.size());
+  for (size_t i = 0; i < got.avg.size(); ++i) {
+    EXPECT_TRUE(torch::equal(got.avg[i], want.avg[i])) << "exp_avg of parameter " << i;
+    EXPECT_TRUE(torch::equal(got.avg_sq[i], want.avg_sq[i])) << "exp_avg_sq of parameter " << i;
+  }
+  plain.save(2, c);  // the plain saver's second save reuses what its first allocated
+  EXPECT_EQ(plain.timing().value("allocated_bytes", int64_t{-1}), 0);
+}
+
 }  // namespace
 }  // namespace zerorl::trainer
