@@ -75,7 +75,7 @@ MemoryPlan plan_memory(const MemoryInputs& in) {
   // With checkpointing one layer is recomputed at a time, so one full layer's activations come on top.
   p.activations = tokens * per_layer * static_cast<double>(in.layers) +
                   (in.gradient_checkpointing ? tokens * 34.0 * in.hidden * (wbytes / 2.0) : 0.0);
-  p.logits = tokens * 8.0 * static_cast<double>(in.vocab);
+  p.logits = tokens * (in.fused_lm_head ? 6.0 : 8.0) * static_cast<double>(in.vocab);
   const std::string kv_error = plan_kv_cache(in, wbytes, p);
   // The engine keeps its KV cache allocated across the update: both are resident at once.
   const double states = p.weights + p.master + p.grads + p.compute_grads + p.optimizer + p.reference;

@@ -27,6 +27,9 @@ struct MemoryInputs {
   bool bf16_compute = false;    // GPU: bf16 working copy + fp32 master weights
   bool gradient_checkpointing = false;
   bool reference_model = false;  // kl_coef > 0
+  // The update's LM head is algo::linear_float32_token_logprobs (bf16 on CUDA, algo::float32_lm_head_fused):
+  // it keeps the float32 logits and writes their gradient in bf16, 6 V bytes per token instead of 8.
+  bool fused_lm_head = false;
   int64_t world_size = 1;        // ranks of the launch
   int64_t zero = 0;              // dist.zero: 1 = fp32 masters and AdamW moments sharded over the ranks
   double device_bytes = 0;       // what the device has
@@ -50,11 +53,12 @@ struct MemoryPlan {
 // world size; the fp32 gradient is a full flat buffer (4P) and one micro-batch's grads in the compute dtype
 // come on top before they are added into it (2P bf16, 4P fp32). Activations per token per layer ~ (34 h)
 // bytes in bf16 (Korthikanti et al. 2022, eq. 1 without the attention-score term: SDPA does not store it), 2
-// h with checkpointing (only the layer input is kept). Logits: fp32 logits + log-softmax of one micro-batch,
-// 8 V bytes per token. KV cache: kv_slots x rollout::slot_bytes(seq_len) (K and V of every layer per token,
-// plus a sampling workspace row per slot). The engine keeps its cache allocated across the update, so total =
-// states + KV cache + activations + logits. A plan that does not fit with dist.zero = 0 on several ranks but
-// fits with dist.zero = 1 recommends dist.zero: 1.
+// h with checkpointing (only the layer input is kept). Logits: fp32 logits + their fp32 gradient in one
+// micro-batch's backward, 8 V bytes per token; 6 with fused_lm_head (the gradient in bf16). KV cache:
+// kv_slots x rollout::slot_bytes(seq_len) (K and V of every layer per token, plus a sampling workspace row
+// per slot). The engine keeps its cache allocated across the update, so total = states + KV cache +
+// activations + logits. A plan that does not fit with dist.zero = 0 on several ranks but fits with dist.zero
+// = 1 recommends dist.zero: 1.
 MemoryPlan plan_memory(const MemoryInputs& in);
 
 // plan_memory, except that a plan which does not fit with gradient checkpointing off but fits with it on is

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "algo/fused_adamw.h"
+#include "algo/logits.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/seed.h"
@@ -181,6 +182,8 @@ void Trainer::check_memory() {
   mi.bf16_compute = lm_->dtype() != torch::kFloat32;
   mi.gradient_checkpointing = cfg_.model.gradient_checkpointing;
   mi.reference_model = !ref_.is_empty();
+  const auto head = lm_->lm_head_weight();  // the update's hidden states have the head's dtype and device
+  mi.fused_lm_head = algo::float32_lm_head_fused(torch::empty({0, head.size(1)}, head.options()), head);
   mi.world_size = ctx_.world_size, mi.zero = cfg_.dist.zero;
   mi.device_bytes = host_memory_bytes();
   if (device_.is_cuda()) {

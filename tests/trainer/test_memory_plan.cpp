@@ -39,6 +39,16 @@ TEST(MemoryPlan, TermsMatchHandArithmetic) {
   EXPECT_TRUE(p.fits) << p.to_json().dump();
 }
 
+// The fused LM head keeps the float32 logits (4 B) and writes their gradient in bf16 (2 B): 16384 x 6 x
+// 151936 B, where the two-node path's float32 gradient makes it 8; nothing else changes.
+TEST(MemoryPlan, TheFusedLmHeadCountsSixBytesALogit) {
+  MemoryInputs m = qwen15b();
+  m.fused_lm_head = true;
+  const MemoryPlan p = plan_memory(m);
+  EXPECT_DOUBLE_EQ(p.logits, 14935916544.0);
+  EXPECT_DOUBLE_EQ(p.total, 95404177408.0 - 2.0 * 16384 * 151936);
+}
+
 // A byte budget caps the slots: 10 GiB = 10737418240 B / 40346624 B per slot = 266.1 -> 266 slots,
 // 266 x 40346624 = 10732201984 B. A token budget of 100 000 holds 78 slots of 1280 tokens.
 TEST(MemoryPlan, KvCacheFollowsTheEngineBudget) {
