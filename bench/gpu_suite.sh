@@ -3,13 +3,16 @@
 # baselines, so the README's target table can be checked (and refreshed) with one command:
 #   rollout 0.5B at 256 rows and 1.5B at 128 (new tok/s, decode step, engine vs teacher-forced log-probs);
 #   the cost of rollout.batch_invariant at 64 and 128 rows; the update at 0.5B and 1.5B (tok/s, MFU) beside
-#   bench/baselines/hf_baseline.py train; the GRPO step beside bench/baselines/hf_grpo_step.py; the
+#   bench/baselines/hf_baseline.py train; the GRPO step beside bench/baselines/hf_grpo_step.py; HF generate()
+#   at the rollouts' rows (hf_baseline.py gen); the
 #   checkpoint save (0.5B, 1.5B); the CUDA kernel tests.
 # Each part writes its JSON into OUT_DIR and prints one summary line; a part that fails says so and the rest
-# still run. About 6 minutes on an H100 after the build.
+# still run. On an H100: 400 s after the build without HF generate() (2026-12-07); generate() adds about
+# 2 minutes (its rows at the H200's rate of rollout_h200.json).
 # Usage: bench/gpu_suite.sh [OUT_DIR]   (default /tmp/zerorl_gpu_suite)
 #   ZERORL_GPU_SUITE_BUILD=0 skips scripts/gpu_build.sh (build-gpu/ already has the targets);
 #   ZERORL_GPU_SUITE_BASELINES=0 skips the PyTorch baselines (they need transformers);
+#   ZERORL_GPU_SUITE_GENERATE=0 skips HF generate() beside the rollouts (the slowest baseline, ~2 minutes);
 #   ZERORL_GPU_SUITE_BUILD_DIR picks another build folder than build-gpu.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -74,6 +77,12 @@ if [ "${ZERORL_GPU_SUITE_BASELINES:-1}" != 0 ]; then
   python3 bench/baselines/hf_grpo_step.py --out "$out" >"$out/hf_grpo.log" 2>&1 ||
     echo "hf_grpo_step.py failed: $out/hf_grpo.log"
   grep '^GRPO' "$out/hf_grpo.log"
+  if [ "${ZERORL_GPU_SUITE_GENERATE:-1}" != 0 ]; then  # HF generate() at the rollout rows: about 2 minutes
+    mkdir -p "$out/hf_gen"
+    python3 bench/baselines/hf_baseline.py gen --out "$out/hf_gen" >"$out/hf_gen.log" 2>&1 ||
+      echo "hf_baseline.py gen failed: $out/hf_gen.log"
+    grep '^GEN' "$out/hf_gen.log"
+  fi
 fi
 
 "$B"/tests/kernels/test_kernels --gtest_filter='*Gpu*' >"$out/test_kernels.log" 2>&1
