@@ -47,7 +47,9 @@ class CheckpointSaver {
   // of the parameters it steps, which exist before its first step), pinned when the model is on CUDA, as a
   // job of the writer thread: returns at once, and the next save() waits for it. Pinning is what made a first
   // save block (Qwen2.5-0.5B shapes on an H100: 6.6 s, against 0.11 s for the saves after it). Reads only
-  // shapes and dtypes. A failed allocation is logged and leaves save() to allocate as it would have.
+  // shapes and dtypes. A failed allocation is logged and leaves save() to allocate as it would have. The
+  // pinning (cudaHostAlloc) runs while the main thread may capture the rollout's CUDA graphs; it leaves
+  // them standing (tests/rollout/engine_gpu_test.cpp, CapturesHoldWhileAnotherThreadPinsHostMemory).
   void reserve(const CheckpointContents& c);
   // Waits for the write in flight, if any; throws its error.
   void finish();

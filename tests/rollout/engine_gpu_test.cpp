@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "compat/torch_compat.h"
 #include "core/json_io.h"
 #include "model/checkpoint.h"
@@ -106,6 +111,50 @@ TEST(GpuBuckets, BucketedGraphsMatchEager) {
   auto again = bucketed.generate(prompts, c);  // graphs reused: no new capture, same tokens
   EXPECT_EQ(bucketed.cuda_graphs_captured(), captured);
   for (size_t i = 0; i < a.samples.size(); ++i) EXPECT_EQ(a.samples[i].tokens, again.samples[i].tokens);
+}
+
+// A thread pinning host memory while the engine captures its graphs, as the checkpoint writer does while
+// the first rollouts run (trainer/checkpoint_saver.h, reserve): the captures must hold (no fallback to eager
+// decoding) and every allocation succeed. A capture in CUDA's global mode refuses capture-unsafe calls on
+// other threads and is invalidated by them; on an H100 (2026-12-07) cudaHostAlloc was not among them: 1,024
+// pinned blocks of 1 MiB, taken one after another from before generate() to its end, left all 6 captures
+// standing. An overlap with each ~6 ms capture window is likely, not certain.
+TEST(GpuBuckets, CapturesHoldWhileAnotherThreadPinsHostMemory) {
+  if (!torch::cuda::is_available() || !cuda_graphs_compiled()) GTEST_SKIP() << "no CUDA graphs";
+  const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
+  const auto prompts = ref.at("input_ids").get<std::vector<std::vector<int64_t>>>();
+  auto lm = model::load_model(fixture("tiny-qwen2"), torch::kFloat32, torch::kCUDA);
+  GenerateConfig c;
+  c.sampler.temperature = 1.0, c.group_size = 3, c.seed = 5;
+  c.stop.max_new_tokens = 40, c.stop.ignore_eos = true;
+  EngineOptions options;
+  options.cuda_graph_bucket = 8;
+  Engine engine(lm, options);
+  std::atomic<bool> stop{false}, started{false};
+  std::atomic<int> pinned{0};
+  std::string error;
+  std::thread pinner([&] {
+    std::vector<torch::Tensor> kept;
+    try {
+      while (!stop && kept.size() < 1024) {  // at most 1 GiB
+        kept.push_back(
+            torch::empty({1 << 20}, torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(true)));
+        ++pinned, started = true;
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    started = true;
+  });
+  while (!started) std::this_thread::yield();
+  const auto out = engine.generate(prompts, c);
+  stop = true;
+  pinner.join();
+  EXPECT_EQ(error, "");
+  EXPECT_GT(pinned.load(), 0);
+  EXPECT_TRUE(engine.cuda_graph_active()) << "a capture failed and the engine decodes eagerly";
+  EXPECT_GE(engine.cuda_graphs_captured(), 4);
+  EXPECT_EQ(out.samples.size(), prompts.size() * 3);
 }
 
 // Graphs of every length bucket share one memory pool, served from the longest step's blocks: many buckets
