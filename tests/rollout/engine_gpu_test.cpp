@@ -82,18 +82,30 @@ TEST_P(Gpu, GreedyAndLogprobsOnCuda) {
 
 INSTANTIATE_TEST_SUITE_P(Graphs, Gpu, ::testing::Values(false, true));
 
+// The bucketed-graph tests' run: the tiny-qwen2 fixture's prompts and float32 model on CUDA, 3 samples a
+// prompt of 40 new tokens at T = 1, a graph every 8 positions (one generate crosses several buckets).
+struct BucketedRun {
+  std::vector<std::vector<int64_t>> prompts;
+  model::CausalLM lm{nullptr};
+  GenerateConfig config;
+  EngineOptions options;
+};
+BucketedRun bucketed_run() {
+  BucketedRun r;
+  const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
+  r.prompts = ref.at("input_ids").get<std::vector<std::vector<int64_t>>>();
+  r.lm = model::load_model(fixture("tiny-qwen2"), torch::kFloat32, torch::kCUDA);
+  r.config.sampler.temperature = 1.0, r.config.group_size = 3, r.config.seed = 5;
+  r.config.stop.max_new_tokens = 40, r.config.stop.ignore_eos = true;
+  r.options.cuda_graph_bucket = 8;
+  return r;
+}
+
 // Per-length-bucket graphs (a small bucket, so one generate crosses several) against the eager step, which
 // attends over exactly the live length: same tokens, logprobs equal to teacher forcing (float32).
 TEST(GpuBuckets, BucketedGraphsMatchEager) {
   if (!torch::cuda::is_available() || !cuda_graphs_compiled()) GTEST_SKIP() << "no CUDA graphs";
-  const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
-  const auto prompts = ref.at("input_ids").get<std::vector<std::vector<int64_t>>>();
-  auto lm = model::load_model(fixture("tiny-qwen2"), torch::kFloat32, torch::kCUDA);
-  GenerateConfig c;
-  c.sampler.temperature = 1.0, c.group_size = 3, c.seed = 5;
-  c.stop.max_new_tokens = 40, c.stop.ignore_eos = true;
-  EngineOptions options;
-  options.cuda_graph_bucket = 8;
+  auto [prompts, lm, c, options] = bucketed_run();
   Engine bucketed(lm, options);
   auto a = bucketed.generate(prompts, c);
   EXPECT_GE(bucketed.cuda_graphs_captured(), 4);
@@ -121,14 +133,7 @@ TEST(GpuBuckets, BucketedGraphsMatchEager) {
 // standing. An overlap with each ~6 ms capture window is likely, not certain.
 TEST(GpuBuckets, CapturesHoldWhileAnotherThreadPinsHostMemory) {
   if (!torch::cuda::is_available() || !cuda_graphs_compiled()) GTEST_SKIP() << "no CUDA graphs";
-  const Json ref = read_json(fixture("tiny-qwen2") + "/reference.json");
-  const auto prompts = ref.at("input_ids").get<std::vector<std::vector<int64_t>>>();
-  auto lm = model::load_model(fixture("tiny-qwen2"), torch::kFloat32, torch::kCUDA);
-  GenerateConfig c;
-  c.sampler.temperature = 1.0, c.group_size = 3, c.seed = 5;
-  c.stop.max_new_tokens = 40, c.stop.ignore_eos = true;
-  EngineOptions options;
-  options.cuda_graph_bucket = 8;
+  auto [prompts, lm, c, options] = bucketed_run();
   Engine engine(lm, options);
   std::atomic<bool> stop{false}, started{false};
   std::atomic<int> pinned{0};
