@@ -9,7 +9,7 @@
 
 namespace zerorl::model {
 
-// y = layer(x, in) without the KV cache, keeping only x (and in's cos/sin/mask) for backward: the forward
+// y = layer(x, in) without the KV cache, keeping only x (and all of `in`) for backward: the forward
 // runs without autograd graph; backward recomputes the layer with grad enabled on a detached copy of x,
 // backpropagates the incoming gradient through it (parameter grads accumulate into their .grad, as in
 // PyTorch's reentrant torch.utils.checkpoint) and returns d loss / d x.
