@@ -12,15 +12,16 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Inputs x [..., in], weight [out, in], bias [out] or undefined; saves x and the weight, as torch's linear.
+// Inputs x [..., in], weight [out, in], bias [out] or empty (none); saves x and the weight, as torch's linear.
 class SplitWeightGradLinear : public torch::autograd::Function<SplitWeightGradLinear> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias, int64_t splits) {
     ctx->save_for_backward({x, weight});
     ctx->saved_data["splits"] = splits;
-    ctx->saved_data["bias"] = bias.defined();
-    return torch::nn::functional::linear(x, weight, bias);  // LinearImpl::forward's call: its bits
+    const bool has_bias = bias.numel() > 0;  // empty: no bias
+    ctx->saved_data["bias"] = has_bias;
+    return torch::nn::functional::linear(x, weight, has_bias ? bias : torch::Tensor());  // LinearImpl's bits
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
@@ -73,7 +74,8 @@ torch::Tensor linear_split_weight_grad(const torch::Tensor& x, const torch::Tens
       c10::str(x.sizes()), c10::toString(x.scalar_type()), c10::str(weight.sizes()),
       c10::toString(weight.scalar_type()));
   const int64_t rows = x.numel() / x.size(-1);
-  return SplitWeightGradLinear::apply(x, weight, bias,
+  // LibTorch's apply() takes no undefined tensor: an empty one stands for no bias.
+  return SplitWeightGradLinear::apply(x, weight, bias.defined() ? bias : torch::empty({0}, weight.options()),
                                       weight_grad_splits(rows, weight.size(0), weight.size(1)));
 }
 
