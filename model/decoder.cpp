@@ -99,6 +99,7 @@ torch::Tensor attend(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, c
   const auto& mask = in.mask;
   const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3);
   const int64_t Hkv = k.size(1), L = k.size(2), g = Hq / Hkv;
+  if (!cached && in.segments.width > 0) return attend_segments(q, k, v, in.segments);  // packed rows
   if (!cached && in.causal && compat::kHasSdpaGqa && q.is_cuda() && causal_sdpa()) {
     return compat::sdpa_causal(q, k, v);
   }
@@ -365,13 +366,17 @@ torch::Tensor CausalLMImpl::hidden_states_packed(const torch::Tensor& input_ids,
             "CausalLM::forward_packed: input_ids and segment_ids must both be [B,T]");
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   auto ids = input_ids.to(device_, torch::kInt64);
+  AttentionInputs in;
+  if (kernels::enabled("attention") && device_.is_cuda() && dtype() == torch::kBFloat16) {
+    in.segments = segment_rows(segment_ids, device_);  // each segment a row of its own: the padded bits
+    if (in.segments.width > 0) return run_layers(ids, in.segments.positions, in, nullptr);
+  }
   auto seg = segment_ids.to(device_, torch::kInt64);
   auto idx = torch::arange(T, ids.options()).expand({B, T});
   // A segment starts where the id changes; position = index - the index of its segment's start.
   auto starts = torch::ones({B, T}, ids.options().dtype(torch::kBool));
   if (T > 1) starts.slice(1, 1).copy_(seg.slice(1, 1) != seg.slice(1, 0, T - 1));
   auto first = std::get<0>(torch::where(starts, idx, torch::zeros_like(idx)).cummax(1));
-  AttentionInputs in;
   auto bool_opts = torch::TensorOptions().dtype(torch::kBool).device(device_);
   auto same = seg.unsqueeze(2) == seg.unsqueeze(1);  // [B,T,T]
   in.mask = torch::ones({T, T}, bool_opts)

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/packed_attention.h"
 
 namespace zerorl::model {
 
@@ -78,11 +79,14 @@ TORCH_MODULE(Embedding);
 // or right-padded ones: a real token's keys are all real); CUDA attention may then drop the mask (flash).
 // kernel_rows: the mask is exactly kernels::causal_attention's rule with q_start [B] (cached path: each
 // row's first position) and key_end [B] (each row's length; undefined: no padding), so that kernel may run.
+// segments: packed rows (hidden_states_packed) on the kernel's path; when its width is > 0, attention runs
+// within each segment through attend_segments (packed_attention.h) and mask is unused.
 struct AttentionInputs {
   torch::Tensor cos, sin, mask, slots, write_pos, q_start, key_end;
   int64_t slot_start = -1;
   bool causal = false;
   bool kernel_rows = false;
+  SegmentRows segments;
 };
 
 // Causal rows on CUDA (AttentionInputs::causal) may run scaled_dot_product_attention with is_causal and
@@ -157,7 +161,9 @@ class CausalLMImpl : public torch::nn::Module {
   // Packed rows (SFT): segment_ids [B,T] int64 numbers the samples of a row, each sample's tokens
   // contiguous; -1 marks padding. A token attends only to earlier tokens of its own segment and its position
   // restarts at 0 in each segment, so every sample's outputs equal the sample run alone. Returns float32
-  // logits [B,T,V]; outputs at padding are finite garbage.
+  // logits [B,T,V]; outputs at padding are finite garbage. bf16 on CUDA with the attention kernel: the
+  // padded layout's bits (segment by segment, attend_segments); elsewhere a masked attention (equal to
+  // float rounding).
   torch::Tensor forward_packed(const torch::Tensor& input_ids, const torch::Tensor& segment_ids);
   // forward_packed's final-norm hidden states [B,T,hidden] (the packed GRPO update's chunked log-probs).
   torch::Tensor hidden_states_packed(const torch::Tensor& input_ids, const torch::Tensor& segment_ids);

@@ -20,15 +20,18 @@ std::vector<std::vector<int64_t>> pack_first_fit_decreasing(const std::vector<in
 
 // One micro-batch of c sequences packed into R rows of W columns.
 struct PackedMicroBatch {
-  torch::Tensor ids, segment_ids;  // [R, W] int64; segment -1 = padding (hidden_states_packed's contract)
-  torch::Tensor predict_at;        // [c, Tr] int64: flat index (row * W + column) of the hidden state that
-                                   // predicts response token j of sequence k; beyond a response: inside it
+  torch::Tensor ids;          // [R, W] int64, on the ids' device
+  torch::Tensor segment_ids;  // [R, W] int64 on the CPU (the model reads the segments there: no device
+                              // sync); segment -1 = padding (hidden_states_packed's contract)
+  torch::Tensor predict_at;   // [c, Tr] int64: flat index (row * W + column) of the hidden state that
+                              // predicts response token j of sequence k; beyond a response: inside it
 };
 
 // Packs the c sequences of `ids` [c, W] (the update's layout: prompt then response from column 0,
 // right-padded) into rows of W columns by pack_first_fit_decreasing. prompt_len / response_len: c each.
-// Tensors on ids' device. Sequence k's response token j is predicted from its column prompt_len[k] - 1 + j,
-// as in the padded layout; a column past a response points at the sequence's own last token (masked).
+// Tensors on ids' device but segment_ids. Sequence k's response token j is predicted from its column
+// prompt_len[k] - 1 + j, as in the padded layout; a column past a response points at the sequence's own last
+// token (masked).
 PackedMicroBatch pack_micro_batch(const torch::Tensor& ids, const std::vector<int64_t>& prompt_len,
                                   const std::vector<int64_t>& response_len, int64_t tr);
 

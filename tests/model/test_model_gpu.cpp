@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "compat/torch_compat.h"
 #include "core/json_io.h"
+#include "kernels/switch.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
 #include "model/split_linear.h"
@@ -177,6 +179,101 @@ TEST(SplitWeightGradGpu, ForwardBitsAndWeightGradientToOneRounding) {
             std::ldexp(1.0, -7) * (1.0 + db.abs().max().item<double>()) +
                 1e-3 * d64.abs().sum(0).max().item<double>())
       << "bias gradient";
+}
+
+// Packed rows on the attention kernel (model/packed_attention.h), bf16 with batch-invariant GEMMs: every
+// real token's hidden state equals the padded layout's bit for bit (the layout the engine's log-probs are
+// held to), without gradients (the old log-probs' forward) and with them, and so does either layout's with
+// gradient checkpointing (its no-grad forward and recomputation must take the kernel's path too). The
+// gradients of one loss over the real tokens agree to bf16 rounding (2e-2 of the global norm: the weight
+// gradients sum the rows in another order). Sequences go first-fit, in order, into rows of W; one set has
+// every sequence shorter than the kernel's 64-key block, one fills rows of 110 with 70 + 33 and 100 + 5.
+void expect_packed_equals_padded(CausalLM& lm, const std::vector<int64_t>& len, int64_t W) {
+  const auto n = static_cast<int64_t>(len.size());
+  const std::string what = "lengths " + c10::str(len) + " in rows of " + std::to_string(W);
+  struct Place {
+    int64_t row, column;
+  };
+  std::vector<Place> at;
+  std::vector<int64_t> used;  // per packed row
+  for (const int64_t l : len) {
+    size_t r = 0;
+    while (r < used.size() && used[r] + l > W) ++r;
+    if (r == used.size()) used.push_back(0);
+    at.push_back({static_cast<int64_t>(r), used[r]}), used[r] += l;
+  }
+  const auto R = static_cast<int64_t>(used.size());
+  torch::manual_seed(3);
+  const auto ids = torch::randint(2, 500, {n, W}, torch::kInt64);
+  auto mask = torch::zeros({n, W}, torch::kInt64);
+  auto packed = torch::zeros({R, W}, torch::kInt64), seg = torch::full({R, W}, -1, torch::kInt64);
+  for (int64_t s = 0; s < n; ++s) {
+    mask[s].narrow(0, 0, len[s]).fill_(1);
+    packed[at[s].row].narrow(0, at[s].column, len[s]).copy_(ids[s].narrow(0, 0, len[s]));
+    seg[at[s].row].narrow(0, at[s].column, len[s]).fill_(s);
+  }
+  const auto run = [&](bool pack) {
+    return pack ? lm->hidden_states_packed(packed.to(torch::kCUDA), seg.to(torch::kCUDA))
+                : lm->hidden_states(ids.to(torch::kCUDA), mask.to(torch::kCUDA), true);
+  };
+  const auto part = [&](const torch::Tensor& h, bool pack, int64_t s) {
+    return pack ? h[at[s].row].narrow(0, at[s].column, len[s]) : h[s].narrow(0, 0, len[s]);
+  };
+  std::vector<torch::Tensor> real;  // [sequence] -> [len, H]: the padded layout's, no gradients
+  {
+    torch::NoGradGuard no_grad;
+    const auto h = run(false), hp = run(true);
+    for (int64_t s = 0; s < n; ++s) {
+      real.push_back(part(h, false, s).clone());
+      EXPECT_TRUE(torch::equal(part(hp, true, s), real.back()))
+          << what << ": sequence " << s << " packed, no gradients: max difference "
+          << max_abs(part(hp, true, s), real.back());
+    }
+  }
+  for (const bool checkpointing : {false, true}) {
+    lm->set_gradient_checkpointing(checkpointing);
+    std::vector<std::vector<torch::Tensor>> grads;
+    for (const bool pack : {false, true}) {
+      lm->zero_grad();
+      const auto h = run(pack);
+      torch::Tensor loss = torch::zeros({}, torch::TensorOptions().device(torch::kCUDA));
+      for (int64_t s = 0; s < n; ++s) {
+        const auto p = part(h, pack, s);
+        loss = loss + p.to(torch::kFloat32).pow(2).mean();
+        EXPECT_TRUE(torch::equal(p, real[static_cast<size_t>(s)]))
+            << what << ": sequence " << s << (pack ? " packed" : " padded")
+            << (checkpointing ? ", checkpointing" : "") << ": max difference "
+            << max_abs(p, real[static_cast<size_t>(s)]);
+      }
+      loss.backward();
+      grads.emplace_back();
+      for (const auto& p : lm->parameters())
+        grads.back().push_back(p.grad().defined() ? p.grad().to(torch::kFloat32).clone() : torch::zeros({1}));
+    }
+    double diff2 = 0, norm2 = 0;
+    for (size_t i = 0; i < grads[0].size(); ++i) {
+      diff2 += (grads[0][i] - grads[1][i]).pow(2).sum().item<double>();
+      norm2 += grads[0][i].pow(2).sum().item<double>();
+    }
+    EXPECT_GT(norm2, 0.0) << what;
+    EXPECT_LE(std::sqrt(diff2), 2e-2 * std::sqrt(norm2)) << what << (checkpointing ? ", checkpointing" : "");
+  }
+  lm->set_gradient_checkpointing(false);
+}
+
+TEST(PackedGpu, PackedRowsGiveThePaddedLayoutsBits) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!kernels::enabled("attention")) GTEST_SKIP() << "no attention kernel in this build (or switched off)";
+  if (!compat::set_batch_invariant_gemm(true)) GTEST_SKIP() << "this torch cannot turn split-K off";
+  ModelConfig c = qwen25_05b_config();
+  c.vocab_size = 512, c.hidden_size = 128, c.intermediate_size = 384, c.num_hidden_layers = 3;
+  c.num_attention_heads = 4, c.num_key_value_heads = 2, c.head_dim = 32;
+  CausalLM lm(c, torch::kBFloat16, torch::kCUDA);
+  init_random_(lm, 11, 0.1);
+  expect_packed_equals_padded(lm, {70, 33, 100, 5}, 110);
+  expect_packed_equals_padded(lm, {45, 45, 45}, 110);
+  expect_packed_equals_padded(lm, {45, 57, 57, 73, 110, 12}, 110);
+  compat::set_batch_invariant_gemm(false);
 }
 
 }  // namespace
