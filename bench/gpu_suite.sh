@@ -3,7 +3,8 @@
 # baselines, so the README's target table can be checked (and refreshed) with one command:
 #   rollout 0.5B at 256 rows and 1.5B at 128 (new tok/s, decode step, engine vs teacher-forced log-probs);
 #   the cost of rollout.batch_invariant at 64 and 128 rows; the update at 0.5B and 1.5B (tok/s, MFU) beside
-#   bench/baselines/hf_baseline.py train; the GRPO step beside bench/baselines/hf_grpo_step.py; HF generate()
+#   bench/baselines/hf_baseline.py train; the GRPO step beside bench/baselines/hf_grpo_step.py, and with
+#   spread lengths padded and packed (algo.pack_sequences); HF generate()
 #   at the rollouts' rows (hf_baseline.py gen); the
 #   checkpoint save (0.5B, 1.5B); the CUDA kernel tests.
 # Each part writes its JSON into OUT_DIR and prints one summary line; a part that fails says so and the rest
@@ -62,6 +63,14 @@ done
 f="$out/grpo.json"
 "$B"/bench/grpo_step/bench_grpo_step >"$f" 2>"${f%.json}.err"
 echo "GRPO step: $(summary "$f" "{k: round(v, 3) for k, v in d['seconds'].items() if k in ('rollout', 'update', 'total')}")"
+for pack in false true; do  # prompts of 32-256 tokens, answers cut to 32-512 as EOS would end them
+  f="$out/grpo_spread_pack_$pack.json"
+  "$B"/bench/grpo_step/bench_grpo_step --prompt-len-min 32 --new-min 32 --pack-sequences "$pack" >"$f" \
+    2>"${f%.json}.err"
+  echo "GRPO step, spread lengths, pack_sequences $pack: $(summary "$f" "{k: round(v, 3) for k, v in \
+d['seconds'].items() if k in ('old_logprobs', 'update', 'total', 'update_tokens_padded')}, 'old log-probs', \
+d['old_logprobs_resolved']")"
+done
 for size in 0.5b 1.5b; do
   f="$out/checkpoint_$size.json"
   "$B"/bench/checkpoint/bench_checkpoint --model-size "$size" --device cuda --out "$out/checkpoint_$size" \

@@ -5,7 +5,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "core/json_io.h"
@@ -45,10 +47,13 @@ struct StepResult {
 
 // One step: rollout of `group` answers of exactly `new_tokens` per prompt (temperature 1, no filters: the
 // baselines' sampling), the trivial reward, policy_update (old log-probs, advantages, update). Adds seconds
-// per phase (rollout, reward, policy_update's phases, total) to `times`.
+// per phase (rollout, reward, policy_update's phases, total) to `times`. response_min > 0: before the
+// reward, each answer is cut to a length drawn uniformly from [response_min, new_tokens] (seeded by seed
+// and step), as an EOS would have ended it: the spread of lengths a real run's update sees, which random
+// weights never give (their EOS is ignored so that the rollout's work stays fixed).
 inline StepResult grpo_step(const Config& cfg, rollout::Engine& engine, trainer::PolicyState& policy,
                             const std::vector<std::vector<int64_t>>& prompts, int64_t group, uint64_t seed,
-                            int64_t new_tokens, uint64_t step, PhaseTimes& times) {
+                            int64_t new_tokens, uint64_t step, PhaseTimes& times, int64_t response_min = 0) {
   const torch::Device device = policy.lm->device();
   Stopwatch wall;
   rollout::GenerateConfig gc;
@@ -60,6 +65,15 @@ inline StepResult grpo_step(const Config& cfg, rollout::Engine& engine, trainer:
     torch::NoGradGuard ng;
     res = engine.generate(prompts, gc);
     sync(device);
+  }
+  if (response_min > 0) {
+    std::mt19937_64 rng(seed * 1000003 + step);
+    std::uniform_int_distribution<int64_t> length(std::min(response_min, new_tokens), new_tokens);
+    for (auto& s : res.samples) {
+      const auto n =
+          static_cast<size_t>(std::min<int64_t>(length(rng), static_cast<int64_t>(s.tokens.size())));
+      s.tokens.resize(n), s.logprobs.resize(n), s.logprobs_policy.resize(n);
+    }
   }
   trainer::UpdateBatch b;
   {

@@ -32,6 +32,7 @@ struct Options {
   bool tiny = false;
   int64_t prompts = 64, group = 8, prompt_len = 256, new_tokens = 512, micro_batch_tokens = 16384, steps = 2;
   int64_t prompt_len_min = 0;  // > 0: prompt lengths drawn from [prompt_len_min, prompt_len]
+  int64_t new_min = 0;  // > 0: answers cut to lengths drawn from [new_min, new_tokens] before the update
   std::string device = torch::cuda::is_available() ? "cuda" : "cpu", old_logprobs = "auto";
   bool gradient_checkpointing = false, batch_invariant = true, pack_sequences = false, profile = false;
   std::string profile_trace;
@@ -53,8 +54,8 @@ zr::Json grpo_step(const zr::Config& cfg, const Options& o, zr::rollout::Engine&
                    zr::trainer::PolicyState& policy, const std::vector<std::vector<int64_t>>& prompts,
                    uint64_t step) {
   zr::PhaseTimes times;
-  const auto r =
-      zr::bench::grpo_step(cfg, engine, policy, prompts, o.group, o.seed, o.new_tokens, step, times);
+  const auto r = zr::bench::grpo_step(cfg, engine, policy, prompts, o.group, o.seed, o.new_tokens, step,
+                                      times, o.new_min);
   const zr::Json& upd = r.update;
   zr::Json j;
   for (const auto& [phase, s] : times) j[phase] = s;
@@ -96,6 +97,10 @@ int main(int argc, char** argv) {
   app.add_option("--gradient-checkpointing", o.gradient_checkpointing, "model.gradient_checkpointing");
   app.add_option("--prompt-len-min", o.prompt_len_min,
                  "> 0: prompt lengths uniform in [this, --prompt-len] (the trainer pads them)");
+  app.add_option(
+      "--new-min", o.new_min,
+      "> 0: each answer cut to a length uniform in [this, --new] before the reward, as an EOS would "
+      "end it (the rollout still generates --new)");
   app.add_option("--pack-sequences", o.pack_sequences,
                  "algo.pack_sequences (packed rows; pays with --prompt-len-min spread lengths)");
   app.add_option("--batch-invariant", o.batch_invariant, "rollout.batch_invariant (GEMMs without split-K)");
@@ -117,6 +122,7 @@ int main(int argc, char** argv) {
   }
   if (o.prompt_len_min > o.prompt_len)
     throw std::invalid_argument("--prompt-len-min must not exceed --prompt-len");
+  if (o.new_min > o.new_tokens) throw std::invalid_argument("--new-min must not exceed --new");
 
   const torch::Device device(o.device);
   const auto dtype = device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
@@ -170,6 +176,7 @@ int main(int argc, char** argv) {
                {"causal_sdpa", zr::model::causal_sdpa()},
                {"gradient_checkpointing", o.gradient_checkpointing},
                {"prompt_len_min", o.prompt_len_min > 0 ? o.prompt_len_min : o.prompt_len},
+               {"response_len_min", o.new_min > 0 ? o.new_min : o.new_tokens},
                {"batch_invariant", o.batch_invariant},
                {"pack_sequences", o.pack_sequences},
                {"reward", "trivial rule (majority of even token ids): weights are random"},
