@@ -8,10 +8,8 @@
 // to the longest), each sequence is again the row the kernel sees in the padded layout, while the GEMMs,
 // norms and MLP still run on the packed rows. Every other op of the forward is per token, so a packed
 // sequence's hidden states equal the padded layout's bit for bit, with and without gradients and
-// checkpointing (test_model_gpu, PackedGpu). Not yet claimed: that the GRPO update's packed old log-probs
-// equal the engine's. The 0.5B GRPO bench measured 0.0, but a tiny model's trainer test read 0.006-0.007,
-// differing between runs, while its packed hidden states equalled the padded ones (H100, 2026-12-07); so
-// algo.old_logprobs = auto still recomputes where sequences are packed (trainer/old_logprobs.cpp).
+// checkpointing (test_model_gpu, PackedGpu), and the GRPO update's packed old log-probs equal the engine's
+// (TrainerGpu), so algo.old_logprobs = auto takes the engine's with packing too (trainer/old_logprobs.cpp).
 //
 // The cost: copies of Q, K, V and the output (a few % of a layer's bytes), and attention over S rows of
 // the longest segment's width: for the GRPO update, whose segments are one micro-batch's sequences, never

@@ -3,6 +3,7 @@
 // Not here: computing them (update.cpp), the ratio and the correction formulas (algo/).
 #include "compat/torch_compat.h"
 #include "core/error.h"
+#include "kernels/switch.h"
 #include "trainer/update.h"
 
 namespace zerorl::trainer {
@@ -92,11 +93,11 @@ OldLogprobsChoice resolve_old_logprobs(const Config& cfg, torch::Dtype compute, 
     return without_rollout(cfg,
                            "bf16/fp16 on CPU: no batch-invariant GEMMs, the engine's log-probs may "
                            "differ by bf16 rounding");
-  if (cfg.algo.pack_sequences)
+  if (cfg.algo.pack_sequences && !kernels::enabled("attention"))
     return without_rollout(cfg,
-                           "algo.pack_sequences: a packed row moves a sequence's columns, so the "
-                           "trainer's bf16 attention no longer sums the keys in the engine's blocks "
-                           "(~1e-2 apart)");
+                           "algo.pack_sequences without the attention kernel: packed rows then take a "
+                           "masked attention that sums a sequence's keys in other blocks than the "
+                           "engine's (~1e-2 apart)");
   if (!r.batch_invariant)
     return without_rollout(cfg,
                            "rollout.batch_invariant is off: decode GEMMs round differently from the "

@@ -79,7 +79,8 @@ void check_old_logprobs(const Config& cfg, const std::string& value);
 //   top_k/top_p/min_p, no off-policy correction (it needs pi_old apart from the engine's mu), and the same
 //   numbers from the same dtype path: float32 compute (the engine's decode and the trainer's forward differ
 //   by float rounding of different GEMM shapes, ~1e-7 on CPU), or bf16/fp16 on CUDA with
-//   rollout.batch_invariant, algo.pack_sequences off (packed rows shift the attention's blocks) and a
+//   rollout.batch_invariant, the attention kernel where algo.pack_sequences is on (it runs each packed
+//   sequence as a row of its own; a masked attention over packed rows sums the keys in other blocks) and a
 //   LibTorch that can turn split-K off (compat::kHasSplitKControl: equal to fp32 rounding);
 // - else current where it is exact (see above);
 // - else recompute.

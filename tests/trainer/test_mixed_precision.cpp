@@ -10,6 +10,7 @@
 
 #include "compat/torch_compat.h"
 #include "core/error.h"
+#include "kernels/switch.h"
 #include "model/config.h"
 #include "rollout/engine.h"
 #include "tests/trainer/rollout_batch.h"
@@ -156,6 +157,16 @@ TEST(OldLogprobs, AutoPicksRolloutOnlyWhereTheEnginesLogprobsAreTheTrainers) {
   EXPECT_EQ(pick(torch::kBFloat16, true), "current");
   EXPECT_EQ(pick(torch::kFloat32, true), "rollout");
   cfg.rollout.batch_invariant = true;
+  cfg.algo.pack_sequences = true;  // packed rows keep the engine's bits only through the attention kernel
+  EXPECT_EQ(pick(torch::kBFloat16, true),
+            compat::kHasSplitKControl && kernels::enabled("attention") ? "rollout" : "current");
+  EXPECT_EQ(pick(torch::kFloat32, false), "rollout");
+  kernels::set_disabled({"attention"});
+  EXPECT_EQ(pick(torch::kBFloat16, true), "current");
+  EXPECT_NE(resolve_old_logprobs(cfg, torch::kBFloat16, true).why.find("attention kernel"),
+            std::string::npos);
+  kernels::set_disabled({});
+  cfg.algo.pack_sequences = false;
   for (const auto& change : std::vector<std::function<void(Config&)>>{
            [](Config& c) { c.rollout.temperature = 0.7; }, [](Config& c) { c.rollout.temperature = 0.0; },
            [](Config& c) { c.rollout.top_k = 20; }, [](Config& c) { c.rollout.top_p = 0.95; },

@@ -90,9 +90,10 @@ TEST(TrainerGpu, CudaBf16ComputeFp32MastersAndExactResume) {
   run_bf16_with_masters(true);
 }
 
-// bf16 on CUDA with batch-invariant GEMMs: prompts of different lengths (so the update pads rows), several
-// micro-batches; the trainer's recomputed old log-probs must equal the engine's T = 1 log-probs up to
-// float32 rounding of the log-softmax (measured 1.6e-7): the same logits, not bf16-rounding neighbours.
+// bf16 on CUDA with batch-invariant GEMMs: prompts of different lengths (so the update pads rows, or packs
+// them), several micro-batches; the trainer's recomputed old log-probs must equal the engine's T = 1
+// log-probs up to float32 rounding of the log-softmax (measured 1.6e-7; 0.0 packed and padded, H100,
+// 2026-12-07): the same logits, not bf16-rounding neighbours.
 TEST(TrainerGpu, RecomputedOldLogprobsEqualTheEngines) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   if (!compat::kHasSplitKControl) GTEST_SKIP() << "torch " << compat::torch_version() << " < 2.10";
@@ -116,6 +117,19 @@ TEST(TrainerGpu, RecomputedOldLogprobsEqualTheEngines) {
   cfg.algo.micro_batch_tokens = 400;  // ~3 rows per micro-batch
   cfg.trainer.steps = 1;
   cfg.algo.old_logprobs = "recompute";  // rollout_logprob_diff is the recompute's measurement
+  // Packed rows (algo.pack_sequences) too, before the update below moves the weights (its learning rate is
+  // cfg.optim's): each packed sequence runs the attention kernel as a row of its own.
+  for (const bool pack : {false, true}) {
+    Config c2 = cfg;
+    c2.algo.pack_sequences = pack;
+    const auto lp = recompute_old_logprobs(c2, lm, b, 0).cpu();
+    for (size_t i = 0; i < b.responses.size(); ++i) {
+      const auto nr = static_cast<int64_t>(b.responses[i].size());
+      const auto engine_lp = torch::tensor(b.logprobs_policy[i]);
+      EXPECT_LT((lp[static_cast<int64_t>(i)].narrow(0, 0, nr) - engine_lp).abs().max().item<double>(), 1e-6)
+          << (pack ? "packed" : "padded") << ", answer " << i;
+    }
+  }
   torch::optim::AdamW opt(lm->parameters(), torch::optim::AdamWOptions(0.0));
   PolicyState p{lm, model::CausalLM(nullptr), &opt, nullptr, 0};
   PhaseTimes times;
