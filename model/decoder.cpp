@@ -328,6 +328,10 @@ torch::Tensor CausalLMImpl::run_layers(const torch::Tensor& input_ids, const tor
   return model->norm(x);
 }
 
+bool CausalLMImpl::attention_kernel_may_run() const {
+  return kernels::enabled("attention") && device_.is_cuda() && dtype_ == torch::kBFloat16;
+}
+
 torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                           bool right_padded) {
   ZRL_CHECK(input_ids.dim() == 2, "CausalLM::forward: input_ids must be [B,T], got {} dims", input_ids.dim());
@@ -348,8 +352,7 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
   // The mask of right-padded rows is kernels::causal_attention's rule with key_end = the rows' lengths.
   // Callers that did not say so are checked (one device sync) where the kernel could run.
   in.kernel_rows = in.causal;
-  if (!in.kernel_rows && T > 1 && kernels::enabled("attention") && device_.is_cuda() &&
-      dtype() == torch::kBFloat16) {
+  if (!in.kernel_rows && T > 1 && attention_kernel_may_run()) {
     in.kernel_rows = mask.narrow(1, 1, T - 1).le(mask.narrow(1, 0, T - 1)).all().item<bool>();
   }
   if (in.kernel_rows && attention_mask.defined()) in.key_end = mask.sum(-1);
@@ -367,7 +370,7 @@ torch::Tensor CausalLMImpl::hidden_states_packed(const torch::Tensor& input_ids,
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   auto ids = input_ids.to(device_, torch::kInt64);
   AttentionInputs in;
-  if (kernels::enabled("attention") && device_.is_cuda() && dtype() == torch::kBFloat16) {
+  if (attention_kernel_may_run()) {
     in.segments = segment_rows(segment_ids, device_);  // each segment a row of its own: the padded bits
     if (in.segments.width > 0) return run_layers(ids, in.segments.positions, in, nullptr);
   }

@@ -213,6 +213,8 @@ class CausalLMImpl : public torch::nn::Module {
   // Embeds, runs every layer and the final norm. `in.cos/sin` are filled here from `positions` [B,T].
   torch::Tensor run_layers(const torch::Tensor& input_ids, const torch::Tensor& positions,
                            AttentionInputs& in, KvCache* cache);
+  // Whether the batch-invariant attention kernel may take this model's uncached rows: enabled, CUDA, bf16.
+  bool attention_kernel_may_run() const;
 
   ModelConfig config_;
   torch::Dtype dtype_;

@@ -34,8 +34,8 @@ class GatherRows : public torch::autograd::Function<GatherRows> {
   }
 };
 
-// A host tensor on `device`; to CUDA from pinned memory without waiting (a copy from pageable memory would
-// wait for the stream: the GPU would drain once per packed forward).
+// A host tensor on `device`; to CUDA from pinned memory without waiting on the stream, as a copy from
+// pageable memory does (the packed update's time did not move either way: bench/results/pack_h100.json).
 torch::Tensor to_device(const torch::Tensor& host, const torch::Device& device) {
   return device.is_cuda() ? host.pin_memory().to(device, /*non_blocking=*/true) : host.to(device);
 }
@@ -69,7 +69,8 @@ SegmentRows segment_rows(const torch::Tensor& segment_ids, const torch::Device& 
     for (int64_t t = 0; t < length[static_cast<size_t>(s)]; ++t) {
       const int64_t packed = start[static_cast<size_t>(s)] + t, own = s * rows.width + t;
       gather[static_cast<size_t>(own)] = packed, fa[own] = true;
-      scatter[static_cast<size_t>(packed)] = own, ra[packed] = true, position[static_cast<size_t>(packed)] = t;
+      scatter[static_cast<size_t>(packed)] = own, ra[packed] = true,
+      position[static_cast<size_t>(packed)] = t;
     }
   }
   const auto opts = torch::TensorOptions().dtype(torch::kInt64);

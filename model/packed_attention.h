@@ -29,9 +29,9 @@ namespace zerorl::model {
 // length, 0 (any real token: those outputs are never read). scatter [B * T]: each packed token's flat index
 // in the [S, width] layout (padding: 0, garbage as the padded layout's). lengths [S] int64; filled
 // [S * width] and real [B * T] bool: which entries of each layout are a segment's tokens; positions [B, T]:
-// each token's position in its segment (padding: 0). Tensors on
-// `device`; S = 0 (width 0) where every token is padding. segment_ids is read on the CPU (pass it there to
-// spare a device sync).
+// each token's position in its segment (padding: 0). Tensors on `device`, copied from pinned memory
+// without waiting on the stream; S = 0 (width 0) where every token is padding. segment_ids is read on the
+// CPU (pass it there to spare a device sync).
 struct SegmentRows {
   torch::Tensor gather, scatter, lengths, filled, real, positions;
   int64_t width = 0;
@@ -41,9 +41,8 @@ SegmentRows segment_rows(const torch::Tensor& segment_ids, const torch::Device& 
 // Causal attention within each segment: q [B, Hq, T, D], k/v [B, Hkv, T, D] of packed rows -> [B, Hq, T, D].
 // Gathers each segment into its row, runs kernels::causal_attention with key_end = the lengths (its
 // reference twin where the kernel cannot run), scatters back. Outputs at padding are garbage and carry no
-// gradient, as the padded layout's. Differentiable; the gathers' backward is a
-// gather too (each real token sits at one place in either layout), not index_select's atomic adds, which
-// cost the 0.5B update ~2 ms a layer (H100).
+// gradient, as the padded layout's. Differentiable; the gathers' backward is a gather too (each real token
+// sits at one place in either layout), not index_select's atomic adds.
 torch::Tensor attend_segments(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                               const SegmentRows& rows);
 

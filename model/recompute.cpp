@@ -11,9 +11,10 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Every field of the layer's AttentionInputs goes to ctx->saved_data (none wants a gradient): the
-// recomputation must take the attention path the forward took (the kernel on right-padded or packed rows:
-// the engine's bits), not only its mask.
+// The AttentionInputs fields an uncached layer reads go to ctx->saved_data (none wants a gradient; the
+// cache's slots and positions never reach a recomputed layer, and segments.positions only built cos/sin):
+// the recomputation must take the attention path the forward took (the kernel on right-padded or packed
+// rows: the engine's bits), not only its mask.
 void save_inputs(AutogradContext* ctx, const AttentionInputs& in) {
   auto& d = ctx->saved_data;
   d["cos"] = in.cos, d["sin"] = in.sin, d["mask"] = in.mask, d["key_end"] = in.key_end;

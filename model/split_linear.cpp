@@ -12,7 +12,8 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Inputs x [..., in], weight [out, in], bias [out] or empty (none); saves x and the weight, as torch's linear.
+// Inputs x [..., in], weight [out, in], bias [out] or empty (none); saves x and the weight, as torch's
+// linear.
 class SplitWeightGradLinear : public torch::autograd::Function<SplitWeightGradLinear> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& weight,

@@ -54,13 +54,8 @@ PackedMicroBatch pack_micro_batch(const torch::Tensor& ids, const std::vector<in
       col += n, ++segment;
     }
   }
-  // To CUDA from pinned memory without waiting: a copy from pageable memory would drain the GPU's queue
-  // once per micro-batch.
   const auto device = ids.device();
-  const auto moved = [&](const torch::Tensor& t) {
-    return device.is_cuda() ? t.pin_memory().to(device, /*non_blocking=*/true) : t;
-  };
-  return {ids.reshape({-1}).index_select(0, moved(src.view({-1}))).view({R, W}), seg, moved(at)};
+  return {ids.reshape({-1}).index_select(0, src.view({-1}).to(device)).view({R, W}), seg, at.to(device)};
 }
 
 }  // namespace zerorl::trainer

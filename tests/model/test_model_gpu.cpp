@@ -188,12 +188,12 @@ TEST(SplitWeightGradGpu, ForwardBitsAndWeightGradientToOneRounding) {
 // gradients of one loss over the real tokens agree to bf16 rounding (2e-2 of the global norm: the weight
 // gradients sum the rows in another order). Sequences go first-fit, in order, into rows of W; one set has
 // every sequence shorter than the kernel's 64-key block, one fills rows of 110 with 70 + 33 and 100 + 5.
-void expect_packed_equals_padded(CausalLM& lm, const std::vector<int64_t>& len, int64_t W) {
-  const auto n = static_cast<int64_t>(len.size());
-  const std::string what = "lengths " + c10::str(len) + " in rows of " + std::to_string(W);
-  struct Place {
-    int64_t row, column;
-  };
+struct Place {
+  int64_t row, column;
+};
+
+// Where each sequence goes when placed first-fit, in order, into rows of W; the row count is the last.
+std::pair<std::vector<Place>, int64_t> first_fit(const std::vector<int64_t>& len, int64_t W) {
   std::vector<Place> at;
   std::vector<int64_t> used;  // per packed row
   for (const int64_t l : len) {
@@ -202,7 +202,15 @@ void expect_packed_equals_padded(CausalLM& lm, const std::vector<int64_t>& len, 
     if (r == used.size()) used.push_back(0);
     at.push_back({static_cast<int64_t>(r), used[r]}), used[r] += l;
   }
-  const auto R = static_cast<int64_t>(used.size());
+  return {at, static_cast<int64_t>(used.size())};
+}
+
+void expect_packed_equals_padded(CausalLM& lm, const std::vector<int64_t>& len, int64_t W) {
+  const auto n = static_cast<int64_t>(len.size());
+  const std::string what = "lengths " + c10::str(len) + " in rows of " + std::to_string(W);
+  const auto placed = first_fit(len, W);  // named, not bound: C++17 lambdas cannot capture bindings
+  const std::vector<Place>& at = placed.first;
+  const int64_t R = placed.second;
   torch::manual_seed(3);
   const auto ids = torch::randint(2, 500, {n, W}, torch::kInt64);
   auto mask = torch::zeros({n, W}, torch::kInt64);

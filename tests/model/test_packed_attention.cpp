@@ -1,6 +1,6 @@
 // tests/model/test_packed_attention.cpp: model/packed_attention.h on the CPU: segment_rows on a hand-worked
 // layout, and attend_segments (its reference-twin path: no kernel here) against attention computed one
-// segment at a time by a naive softmax, and its gradients against the segments run alone. The kernel path's
+// segment at a time, outputs and gradients, in float64. The kernel path's
 // bits against the padded layout: test_model_gpu.
 #include <gtest/gtest.h>
 
@@ -39,26 +39,8 @@ TEST(SegmentRows, HandWorkedLayout) {
   EXPECT_THROW(segment_rows(torch::zeros({4}, torch::kInt64), torch::kCPU), std::exception);
 }
 
-// One segment's causal attention with grouped KV heads, written out: q [Hq, n, D], k/v [Hkv, n, D].
-torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
-  const int64_t Hq = q.size(0), n = q.size(1), D = q.size(2), g = Hq / k.size(0);
-  auto out = torch::zeros_like(q);
-  for (int64_t h = 0; h < Hq; ++h) {
-    for (int64_t i = 0; i < n; ++i) {
-      std::vector<double> s(static_cast<size_t>(i + 1));
-      double top = -1e300, sum = 0;
-      for (int64_t j = 0; j <= i; ++j) {
-        s[j] = q[h][i].dot(k[h / g][j]).item<double>() / std::sqrt(static_cast<double>(D));
-        top = std::max(top, s[j]);
-      }
-      for (auto& x : s) sum += (x = std::exp(x - top));
-      for (int64_t j = 0; j <= i; ++j) out[h][i] += v[h / g][j] * (s[j] / sum);
-    }
-  }
-  return out;
-}
-
-// One segment's causal attention through LibTorch ops (differentiable), for the gradients.
+// One segment's causal attention with grouped KV heads, run alone (differentiable): q [Hq, n, D],
+// k/v [Hkv, n, D].
 torch::Tensor softmax_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
   const int64_t Hq = q.size(0), n = q.size(1), D = q.size(2), g = Hq / k.size(0);
   const auto kr = k.repeat_interleave(g, 0), vr = v.repeat_interleave(g, 0);
@@ -69,7 +51,7 @@ torch::Tensor softmax_attention(const torch::Tensor& q, const torch::Tensor& k, 
 
 // Rows of 9: [a(4) b(5)] and [c(2) pad d(5) pad]. The twin computes in float32, as the kernel does; the
 // references run each segment alone.
-TEST(AttendSegments, EachSegmentAttendsWithinItselfAsTheNaiveSoftmax) {
+TEST(AttendSegments, EachSegmentAttendsWithinItselfAsTheSegmentAlone) {
   torch::manual_seed(5);
   const auto seg =
       torch::tensor({0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, -1, 3, 3, 3, 3, 3, -1}, torch::kInt64).view({2, 9});
@@ -82,14 +64,8 @@ TEST(AttendSegments, EachSegmentAttendsWithinItselfAsTheNaiveSoftmax) {
     int64_t row, start, length;
   };
   const std::vector<Run> runs{{0, 0, 4}, {0, 4, 5}, {1, 0, 2}, {1, 3, 5}};
-  for (const Run r : runs) {
-    const auto part = [&](const torch::Tensor& x) { return x[r.row].narrow(1, r.start, r.length).detach(); };
-    const auto want = naive_attention(part(q), part(k), part(v));
-    EXPECT_LE((part(out) - want).abs().max().item<double>(), 1e-5 * (1 + want.abs().max().item<double>()))
-        << "row " << r.row << " from " << r.start;
-  }
-  // Gradients of a weighted sum over the real tokens, against the segments run alone in float64: the
-  // padding columns (row 1, columns 2 and 8) get none.
+  // Against the segments run alone in float64: the outputs, and the gradients of a weighted sum over the
+  // real tokens; the padding columns (row 1, columns 2 and 8) get none.
   const auto weight = torch::randn(out.sizes());
   (out * weight).sum().backward();
   auto q64 = q.detach().to(torch::kFloat64).requires_grad_(),
@@ -98,8 +74,11 @@ TEST(AttendSegments, EachSegmentAttendsWithinItselfAsTheNaiveSoftmax) {
   auto loss = torch::zeros({}, torch::kFloat64);
   for (const Run r : runs) {
     const auto part = [&](const torch::Tensor& x) { return x[r.row].narrow(1, r.start, r.length); };
-    loss =
-        loss + (softmax_attention(part(q64), part(k64), part(v64)) * part(weight.to(torch::kFloat64))).sum();
+    const auto want = softmax_attention(part(q64), part(k64), part(v64));
+    EXPECT_LE((part(out).detach().to(torch::kFloat64) - want.detach()).abs().max().item<double>(),
+              1e-5 * (1 + want.abs().max().item<double>()))
+        << "row " << r.row << " from " << r.start;
+    loss = loss + (want * part(weight.to(torch::kFloat64))).sum();
   }
   loss.backward();
   for (const auto& [got, want] :
