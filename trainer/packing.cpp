@@ -31,6 +31,22 @@ std::vector<std::vector<int64_t>> pack_first_fit_decreasing(const std::vector<in
   return rows;
 }
 
+std::vector<int64_t> packed_micro_batch_sizes(const std::vector<int64_t>& lengths, int64_t rows,
+                                              int64_t capacity) {
+  ZRL_CHECK(rows >= 1, "packed_micro_batch_sizes: {} rows a micro-batch; at least 1", rows);
+  std::vector<int64_t> sizes;
+  std::vector<int64_t> span;  // the open micro-batch's lengths
+  for (const int64_t n : lengths) {
+    span.push_back(n);
+    if (span.size() > 1 && static_cast<int64_t>(pack_first_fit_decreasing(span, capacity).size()) > rows) {
+      sizes.push_back(static_cast<int64_t>(span.size()) - 1);
+      span.assign(1, n);
+    }
+  }
+  if (!span.empty()) sizes.push_back(static_cast<int64_t>(span.size()));
+  return sizes;
+}
+
 PackedMicroBatch pack_micro_batch(const torch::Tensor& ids, const std::vector<int64_t>& prompt_len,
                                   const std::vector<int64_t>& response_len, int64_t tr) {
   const int64_t c = ids.size(0), W = ids.size(1);

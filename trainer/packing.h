@@ -18,6 +18,15 @@ namespace zerorl::trainer {
 std::vector<std::vector<int64_t>> pack_first_fit_decreasing(const std::vector<int64_t>& lengths,
                                                             int64_t capacity);
 
+// Splits consecutive sequences of `lengths` tokens into micro-batches for packed rows: each takes as many
+// of the next sequences as pack_first_fit_decreasing places into at most `rows` rows of `capacity` tokens
+// (at least one sequence), so a micro-batch of short sequences holds more of them than `rows`, as a padded
+// one of `rows` rows holds the same token budget. Returns the micro-batches' sequence counts in order (they
+// sum to lengths.size()). Greedy and deterministic; throws when rows < 1, or as pack_first_fit_decreasing
+// does for a length it packs.
+std::vector<int64_t> packed_micro_batch_sizes(const std::vector<int64_t>& lengths, int64_t rows,
+                                              int64_t capacity);
+
 // One micro-batch of c sequences packed into R rows of W columns.
 struct PackedMicroBatch {
   torch::Tensor ids;          // [R, W] int64, on the ids' device

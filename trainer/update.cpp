@@ -5,6 +5,7 @@
 // (old_logprobs.cpp).
 #include "trainer/update.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -77,15 +78,6 @@ Layout make_layout(const std::vector<std::vector<int64_t>>& prompts,
   return l;
 }
 
-// Hidden states [B, Tr, H] at the columns `predict_at` [B, Tr] that predict the response tokens; the LM head
-// runs on those rows only (over the prompt it would be wasted work: ~27% of a Qwen2.5-0.5B token's forward
-// FLOPs).
-torch::Tensor response_hidden(model::CausalLM& lm, const torch::Tensor& ids, const torch::Tensor& attn,
-                              const torch::Tensor& predict_at) {
-  auto h = lm->hidden_states(ids, attn, /*right_padded=*/true);  // make_layout's rows
-  return h.gather(1, predict_at.unsqueeze(-1).expand({-1, -1, h.size(-1)}));
-}
-
 }  // namespace
 
 algo::LinearLogprobs policy_token_logprobs(model::CausalLM& lm, const torch::Tensor& hidden,
@@ -136,33 +128,79 @@ struct Prepared {
   std::vector<int64_t> prompt_len, response_len;
 };
 
-// Hidden states [c, Tr, H] that predict the response tokens of answers s .. s+c-1: one padded row each, or
-// packed rows (algo.pack_sequences; the same logits to float rounding). Adds the forward's rows x columns to
-// `cells`.
-torch::Tensor micro_hidden(model::CausalLM& lm, const Prepared& x, int64_t s, int64_t c, int64_t& cells) {
+// Runs fn(begin, count) over the micro-batches of answers [begin, end): micro_rows answers each, or with
+// algo.pack_sequences as many consecutive answers as pack into micro_rows rows of T (packing.h): the same
+// rows x columns budget, filled. The loss normalizers are the minibatch's, so the split moves no gradient.
+template <class F>
+void for_micro_batches(const Prepared& x, int64_t begin, int64_t end, F&& fn) {
+  if (!x.pack) return for_chunks(begin, end, x.micro_rows, fn);
+  std::vector<int64_t> len;
+  for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i)
+    len.push_back(x.prompt_len[i] + x.response_len[i]);
+  for (const int64_t c : packed_micro_batch_sizes(len, x.micro_rows, x.T)) fn(begin, c), begin += c;
+}
+
+// The hidden states that predict the response tokens of answers s .. s+c-1, at live positions only.
+struct ResponseHidden {
+  torch::Tensor h;     // [N, H]
+  torch::Tensor live;  // [N] int64: each one's flat index k * Tr + j into the micro-batch's [c, Tr]
+};
+
+// Live positions: response token j < |response k| (j = 0 for an empty response, so that every micro-batch
+// has a loss to differentiate). The LM head runs on these rows only: over the prompt or past a response
+// it is wasted work (its matmul is ~27% of a Qwen2.5-0.5B token's forward FLOPs, and with spread answer
+// lengths most of [c, Tr] lies past them). Everything past a response is masked out of losses and metrics.
+torch::Tensor live_positions(const Prepared& x, int64_t s, int64_t c, int64_t tr) {
+  std::vector<int64_t> live;
+  for (int64_t k = 0; k < c; ++k) {
+    const int64_t n = std::clamp<int64_t>(x.response_len[static_cast<size_t>(s + k)], 1, tr);
+    for (int64_t j = 0; j < n; ++j) live.push_back(k * tr + j);
+  }
+  return torch::tensor(live, torch::kInt64).to(x.ids.device());
+}
+
+// One padded row per answer, or packed rows (algo.pack_sequences; the same logits to float rounding). Adds
+// the forward's rows x columns to `cells`.
+ResponseHidden micro_hidden(model::CausalLM& lm, const Prepared& x, int64_t s, int64_t c, int64_t& cells) {
+  const auto tr = x.targets.size(1);
+  ResponseHidden r{torch::Tensor(), live_positions(x, s, c, tr)};
+  torch::Tensor h, at;  // at [c, Tr]: the flat index into h [rows * columns, H] predicting each token
   if (!x.pack) {
     cells += c * x.T;
-    return response_hidden(lm, x.ids.narrow(0, s, c), x.attn.narrow(0, s, c), x.predict_at.narrow(0, s, c));
+    h = lm->hidden_states(x.ids.narrow(0, s, c), x.attn.narrow(0, s, c), /*right_padded=*/true);
+    at = x.predict_at.narrow(0, s, c) + torch::arange(c, x.predict_at.options()).unsqueeze(1) * x.T;
+  } else {
+    const auto span = [&](const std::vector<int64_t>& v) {
+      return std::vector<int64_t>(v.begin() + s, v.begin() + s + c);
+    };
+    const PackedMicroBatch pk =
+        pack_micro_batch(x.ids.narrow(0, s, c), span(x.prompt_len), span(x.response_len), tr);
+    cells += pk.ids.numel();
+    h = lm->hidden_states_packed(pk.ids, pk.segment_ids);
+    at = pk.predict_at;
   }
-  const auto span = [&](const std::vector<int64_t>& v) {
-    return std::vector<int64_t>(v.begin() + s, v.begin() + s + c);
-  };
-  const auto tr = x.targets.size(1);
-  const PackedMicroBatch pk =
-      pack_micro_batch(x.ids.narrow(0, s, c), span(x.prompt_len), span(x.response_len), tr);
-  cells += pk.ids.numel();
-  auto h = lm->hidden_states_packed(pk.ids, pk.segment_ids);
-  h = h.reshape({-1, h.size(-1)}).index_select(0, pk.predict_at.view({-1}));
-  return h.view({c, tr, -1});
+  r.h = h.reshape({-1, h.size(-1)}).index_select(0, at.reshape({-1}).index_select(0, r.live));
+  return r;
+}
+
+// v [N] at the live positions -> [c, Tr], 0 elsewhere (differentiable: its backward gathers).
+torch::Tensor to_grid(const torch::Tensor& v, const torch::Tensor& live, int64_t c, int64_t tr) {
+  return torch::zeros({c * tr}, v.options()).scatter(0, live, v).view({c, tr});
+}
+
+// The targets [N] at the live positions of answers s .. s+c-1.
+torch::Tensor live_targets(const Prepared& x, const torch::Tensor& live, int64_t s, int64_t c) {
+  return x.targets.narrow(0, s, c).reshape({-1}).index_select(0, live);
 }
 
 // The model's log-probs of the response tokens (no grad), micro_rows rows at a time, into out [n, Tr].
 void chunked_logprobs(model::CausalLM& lm, const Prepared& x, torch::Tensor& out) {
   torch::NoGradGuard ng;
   int64_t cells = 0;
-  for_chunks(0, x.n, x.micro_rows, [&](int64_t s, int64_t c) {
-    auto logits = lm->logits(micro_hidden(lm, x, s, c, cells));
-    out.narrow(0, s, c).copy_(algo::token_logprobs(logits, x.targets.narrow(0, s, c), x.temp));
+  for_micro_batches(x, 0, x.n, [&](int64_t s, int64_t c) {
+    const auto r = micro_hidden(lm, x, s, c, cells);
+    const auto logp = algo::token_logprobs(lm->logits(r.h), live_targets(x, r.live, s, c), x.temp);
+    out.narrow(0, s, c).copy_(to_grid(logp, r.live, c, out.size(1)));
   });
 }
 
@@ -293,17 +331,18 @@ torch::Tensor micro_step(const Config& cfg, PolicyState& p, Prepared& x, int64_t
   algo::AggregationOptions agg{algo::parse_loss_aggregation(a.loss_agg),
                                static_cast<double>(cfg.rollout.max_new_tokens)};
   auto m = x.rmask.narrow(0, s, c);
-  const auto h = micro_hidden(p.lm, x, s, c, cells);
-  const auto targets = x.targets.narrow(0, s, c);
+  const auto r = micro_hidden(p.lm, x, s, c, cells);
+  const auto targets = live_targets(x, r.live, s, c);
   torch::Tensor logp, ent;
   if (a.entropy_coef > 0) {  // an entropy bonus: differentiable entropy
-    auto logits = p.lm->logits(h);
+    auto logits = p.lm->logits(r.h);
     logp = algo::token_logprobs(logits, targets, x.temp);
     ent = algo::entropy_from_logits(logits, x.temp);
   } else {  // the entropy is a metric: one walk over the logits for both
-    auto both = policy_token_logprobs(p.lm, h, targets, x.temp);
+    auto both = policy_token_logprobs(p.lm, r.h, targets, x.temp);
     logp = both.logp, ent = both.entropy;
   }
+  logp = to_grid(logp, r.live, c, m.size(1)), ent = to_grid(ent, r.live, c, m.size(1));
   const auto logp_old = x.current ? logp.detach() : x.logp_old.narrow(0, s, c);
   const auto is_weight = x.current               ? weigh_against_engine(cfg, x, logp_old, s, c).weight
                          : x.is_weight.defined() ? x.is_weight.narrow(0, s, c)
@@ -344,7 +383,7 @@ double optimize(const Config& cfg, PolicyState& p, Prepared& x, torch::Tensor& s
       std::vector<double> global{counts.tokens, counts.sequences};
       sum_over_ranks(p, global);  // the normalizers of the global minibatch
       counts.tokens = global[0], counts.sequences = global[1];
-      for_chunks(mb, mb + mb_rows, x.micro_rows, [&](int64_t s, int64_t c) {
+      for_micro_batches(x, mb, mb + mb_rows, [&](int64_t s, int64_t c) {
         // Gradient accumulation: only the last micro-batch's backward reduces (its hooks see the final sums).
         if (p.overlap != nullptr && data_parallel(p) && s + c == mb + mb_rows) p.overlap->arm();
         stats += micro_step(cfg, p, x, s, c, counts, cells);

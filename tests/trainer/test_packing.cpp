@@ -74,6 +74,38 @@ TEST(PackFirstFitDecreasing, EverySequenceOnceRowsInBudgetAsTheNaiveReference) {
   }
 }
 
+TEST(PackedMicroBatchSizes, HandWorkedSplit) {
+  // Rows of 13, 3 a micro-batch: {5, 13, 4, 9, 8} packs as [13] [9 4] [8 5]; adding 6 needs a fourth row.
+  EXPECT_EQ(packed_micro_batch_sizes({5, 13, 4, 9, 8, 6}, 3, 13), (std::vector<int64_t>{5, 1}));
+  EXPECT_EQ(packed_micro_batch_sizes({13, 13, 13}, 1, 13), (std::vector<int64_t>{1, 1, 1}));  // padded rows
+  EXPECT_TRUE(packed_micro_batch_sizes({}, 2, 8).empty());
+  EXPECT_THROW(packed_micro_batch_sizes({3}, 0, 8), Error);
+}
+
+TEST(PackedMicroBatchSizes, EachTheLongestRunThatFitsAsTheNaiveReference) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int64_t cap = 1 + static_cast<int64_t>(rng() % 64), rows = 1 + static_cast<int64_t>(rng() % 5);
+    std::vector<int64_t> len(rng() % 40);
+    for (auto& l : len) l = 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(cap));
+    const auto sizes = packed_micro_batch_sizes(len, rows, cap);
+    // Naive: a micro-batch starting at b takes sequences b .. e-1 while the naive FFD of b .. e fits.
+    size_t b = 0;
+    for (size_t m = 0; m < sizes.size(); ++m) {
+      size_t e = b + 1;
+      while (e < len.size()) {
+        const std::vector<int64_t> span(len.begin() + static_cast<std::ptrdiff_t>(b),
+                                        len.begin() + static_cast<std::ptrdiff_t>(e) + 1);
+        if (static_cast<int64_t>(naive_ffd(span, cap).size()) > rows) break;
+        ++e;
+      }
+      EXPECT_EQ(sizes[m], static_cast<int64_t>(e - b)) << "trial " << trial << " micro-batch " << m;
+      b += static_cast<size_t>(sizes[m]);
+    }
+    EXPECT_EQ(b, len.size()) << "trial " << trial;  // every sequence in exactly one micro-batch
+  }
+}
+
 // Two layers, so a packed neighbour leaking into a sequence would show up through the residual stream.
 model::CausalLM packing_model(uint64_t seed) {
   model::ModelConfig c = model::qwen25_05b_config();
@@ -105,7 +137,7 @@ Config packing_config(bool pack) {
   cfg.rollout.group_size = 2, cfg.rollout.temperature = 1.0, cfg.rollout.max_new_tokens = 8;
   cfg.trainer.steps = 1;
   cfg.algo.old_logprobs = "recompute";
-  cfg.algo.micro_batch_tokens = 3 * 13;  // three answers per micro-batch: two micro-batches
+  cfg.algo.micro_batch_tokens = 3 * 13;  // three rows a micro-batch: two padded micro-batches, or packed two
   cfg.algo.pack_sequences = pack;
   return cfg;
 }
@@ -123,10 +155,15 @@ TEST(PackedUpdate, LogprobsEqualThePaddedLayout) {
   ASSERT_EQ(padded.sizes(), packed.sizes());
   EXPECT_GT(padded.abs().max().item<double>(), 1.0);  // real log-probs, not zeros on both sides
   for (size_t i = 0; i < b.responses.size(); ++i) {
-    for (size_t j = 0; j < b.responses[i].size(); ++j) {  // beyond a response: masked, layout-dependent
+    for (size_t j = 0; j < static_cast<size_t>(padded.size(1)); ++j) {
       const auto r = static_cast<int64_t>(i), c = static_cast<int64_t>(j);
       const double want = padded[r][c].item<double>(), got = packed[r][c].item<double>();
-      EXPECT_NEAR(got, want, kRel * std::abs(want)) << "answer " << i << " token " << j;
+      if (j >= b.responses[i].size()) {  // the LM head runs on response tokens only: 0 beyond them
+        EXPECT_EQ(want, 0.0) << "answer " << i << " token " << j;
+        EXPECT_EQ(got, 0.0) << "answer " << i << " token " << j;
+      } else {
+        EXPECT_NEAR(got, want, kRel * std::abs(want)) << "answer " << i << " token " << j;
+      }
     }
   }
 }
@@ -150,7 +187,8 @@ StepResult one_update(const Config& cfg) {
   return r;
 }
 
-void expect_same_update(Config cfg) {
+// packed_rows: the rows an epoch's packed micro-batches take.
+void expect_same_update(Config cfg, int64_t packed_rows) {
   cfg.algo.pack_sequences = false;
   const StepResult pad = one_update(cfg);
   cfg.algo.pack_sequences = true;
@@ -161,9 +199,8 @@ void expect_same_update(Config cfg) {
     EXPECT_NEAR(got, want, kRel * std::max(std::abs(want), 1e-3)) << k;
   }
   EXPECT_EQ(pack.out["update_tokens"], pad.out["update_tokens"]);
-  // Packed rows: micro-batch {5, 13, 4} -> rows [13] [5 4]; {9, 8, 6} -> [9] [8] [6]: 5 rows, not 6.
   EXPECT_EQ(pad.out["update_tokens_padded"].get<int64_t>(), 6 * 13 * cfg.algo.epochs);
-  EXPECT_EQ(pack.out["update_tokens_padded"].get<int64_t>(), 5 * 13 * cfg.algo.epochs);
+  EXPECT_EQ(pack.out["update_tokens_padded"].get<int64_t>(), packed_rows * 13 * cfg.algo.epochs);
   double moved = 0;
   for (size_t i = 0; i < pad.grads.size(); ++i) {
     // Gradients: the same sums of per-token terms, rounded apart like the log-probs.
@@ -185,7 +222,9 @@ TEST(PackedUpdate, OneStepSameLossAndWeightsForEveryAggregation) {
     cfg.algo.loss_agg = agg;
     cfg.algo.kl_coef = 0.1, cfg.algo.entropy_coef = 0.01;  // KL to the reference and the entropy bonus
     cfg.algo.off_policy_correction = "tis";
-    expect_same_update(cfg);
+    // Packed micro-batches take what fits in three rows: {5, 13, 4, 9, 8} -> [13] [9 4] [8 5], then {6}: 4
+    // rows, not 6. (Other micro-batches than padded: the normalizers are the minibatch's, so the same loss.)
+    expect_same_update(cfg, 4);
   }
 }
 
@@ -195,7 +234,8 @@ TEST(PackedUpdate, MinibatchesAndEpochsMatchToo) {
   cfg.algo.epochs = 2;  // two optimizer steps per epoch, the second on moved weights
   cfg.algo.kl_coef = 0.1, cfg.algo.off_policy_correction = "tis";
   cfg.algo.overlong = "mask";
-  expect_same_update(cfg);
+  // A minibatch's micro-batches stay inside it: {5, 13, 4} -> [13] [5 4]; {9, 8, 6} -> [9] [8] [6].
+  expect_same_update(cfg, 5);
 }
 
 }  // namespace
