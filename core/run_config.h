@@ -185,8 +185,9 @@ ZRL_CONFIG_STRUCT(RolloutSection, ZRL_ROLLOUT_FIELDS);
     check::at_least(1))                                                                                      \
   F(bool, pack_sequences, false,                                                                             \
     "Pack the sequences (prompt + response) of each micro-batch into rows as wide as the batch's longest "   \
-    "sequence (first-fit decreasing), each attending only within itself, instead of one padded row each. "   \
-    "Same micro-batches, loss and gradients as unpacked, to float rounding; fewer rows when lengths vary. "  \
+    "sequence (first-fit decreasing), each attending only within itself, instead of one padded row each; "   \
+    "a micro-batch takes as many answers as pack into algo.micro_batch_tokens. Same loss and gradients as "  \
+    "unpacked, to float rounding; fewer rows when lengths vary. "                                            \
     "Off by default: no gain on the CPU demo, whose rows are mostly prompt (bench/results/pack_cpu.json).",  \
     check::any())                                                                                            \
   F(std::string, overlong, "none", "Truncated answers: none, mask (no loss), soft (DAPO penalty).",          \
