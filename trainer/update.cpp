@@ -126,6 +126,8 @@ struct Prepared {
   // answer build them.
   bool pack = false;
   std::vector<int64_t> prompt_len, response_len;
+  torch::Tensor live;            // [N] the response positions the LM head runs on (set_live_positions)
+  std::vector<int64_t> live_at;  // [n + 1]: answer i's live positions are live[live_at[i] .. live_at[i + 1])
 };
 
 // Runs fn(begin, count) over the micro-batches of answers [begin, end): micro_rows answers each, or with
@@ -147,16 +149,25 @@ struct ResponseHidden {
 };
 
 // Live positions: response token j < |response k| (j = 0 for an empty response, so that every micro-batch
-// has a loss to differentiate). The LM head runs on these rows only: over the prompt or past a response
-// it is wasted work (its matmul is ~27% of a Qwen2.5-0.5B token's forward FLOPs, and with spread answer
-// lengths most of [c, Tr] lies past them). Everything past a response is masked out of losses and metrics.
-torch::Tensor live_positions(const Prepared& x, int64_t s, int64_t c, int64_t tr) {
+// has a loss to differentiate), as flat indices i * Tr + j over the batch (prepare() copies them once, so
+// a micro-batch's slice costs no host-device sync). The LM head runs on these rows only: over the prompt or
+// past a response it is wasted work (its matmul is ~27% of a Qwen2.5-0.5B token's forward FLOPs, and with
+// spread answer lengths much of [c, Tr] lies past them). Past a response, every loss and metric is masked.
+void set_live_positions(Prepared& x, int64_t tr) {
   std::vector<int64_t> live;
-  for (int64_t k = 0; k < c; ++k) {
-    const int64_t n = std::clamp<int64_t>(x.response_len[static_cast<size_t>(s + k)], 1, tr);
-    for (int64_t j = 0; j < n; ++j) live.push_back(k * tr + j);
+  x.live_at.assign(1, 0);
+  for (int64_t i = 0; i < x.n; ++i) {
+    const int64_t n = std::clamp<int64_t>(x.response_len[static_cast<size_t>(i)], 1, tr);
+    for (int64_t j = 0; j < n; ++j) live.push_back(i * tr + j);
+    x.live_at.push_back(static_cast<int64_t>(live.size()));
   }
-  return torch::tensor(live, torch::kInt64).to(x.ids.device());
+  x.live = torch::tensor(live, torch::kInt64).to(x.ids.device());
+}
+
+// The live positions of answers s .. s+c-1 as flat indices k * Tr + j into their [c, Tr].
+torch::Tensor live_positions(const Prepared& x, int64_t s, int64_t c, int64_t tr) {
+  const auto at = x.live_at[static_cast<size_t>(s)], end = x.live_at[static_cast<size_t>(s + c)];
+  return x.live.narrow(0, at, end - at) - s * tr;
 }
 
 // One padded row per answer, or packed rows (algo.pack_sequences; the same logits to float rounding). Adds
@@ -439,6 +450,7 @@ Prepared prepare(const Config& cfg, const UpdateBatch& b, int64_t pad, const tor
     x.response_len.push_back(static_cast<int64_t>(b.responses[static_cast<size_t>(i)].size()));
   }
   x.temp = cfg.rollout.temperature > 0 ? cfg.rollout.temperature : 1.0;
+  set_live_positions(x, x.targets.size(1));
   return x;
 }
 
