@@ -2,7 +2,7 @@
 // engine's KV cache holds them (prompt then response from column 0), so recomputed log-probs can equal the
 // engine's to float32 rounding; fp32 master weights and rollout log-probs are options.
 // Not here: the rest of the step (step.cpp), the loss formulas (algo/), which pi_old to use
-// (old_logprobs.cpp).
+// (old_logprobs.cpp), the row layouts (update_layout.h, packing.h).
 #include "trainer/update.h"
 
 #include <algorithm>
@@ -20,6 +20,7 @@
 #include "trainer/data_parallel.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/packing.h"
+#include "trainer/update_layout.h"
 
 namespace zerorl::trainer {
 
@@ -41,43 +42,6 @@ void sum_over_ranks(const PolicyState& p, std::vector<double>& values) {
   for (size_t i = 0; i < values.size(); ++i) values[i] = t[static_cast<int64_t>(i)].item<double>();
 }
 
-// Training layout: each row holds its prompt then its response from column 0, right-padded to T: the rollout
-// engine's KV-cache layout, so attention sums a token's keys in the same blocks as the decode step did and,
-// with batch-invariant GEMMs, bf16 log-probs equal the engine's to float32 rounding (~1e-7; left padding
-// shifts the blocks and brings back bf16-sized differences).
-// Response token j of row i sits at column P_i + j and is predicted from column P_i - 1 + j.
-struct Layout {
-  torch::Tensor ids, attention_mask;                 // [n, T]
-  torch::Tensor response_mask, targets, predict_at;  // [n, Tr]: valid tokens, their ids, predicting column
-};
-Layout make_layout(const std::vector<std::vector<int64_t>>& prompts,
-                   const std::vector<std::vector<int64_t>>& responses, int64_t pad) {
-  const auto n = static_cast<int64_t>(prompts.size());
-  int64_t T = 1, tr = 1;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    ZRL_CHECK(!prompts[i].empty(), "policy update: answer {} has an empty prompt", i);
-    T = std::max<int64_t>(T, static_cast<int64_t>(prompts[i].size() + responses[i].size()));
-    tr = std::max<int64_t>(tr, static_cast<int64_t>(responses[i].size()));
-  }
-  Layout l{torch::full({n, T}, pad, torch::kInt64), torch::zeros({n, T}, torch::kInt64),
-           torch::zeros({n, tr}, torch::kFloat32), torch::full({n, tr}, pad, torch::kInt64),
-           torch::zeros({n, tr}, torch::kInt64)};
-  auto ia = l.ids.accessor<int64_t, 2>(), ma = l.attention_mask.accessor<int64_t, 2>();
-  auto ra = l.response_mask.accessor<float, 2>();
-  auto ta = l.targets.accessor<int64_t, 2>(), pa = l.predict_at.accessor<int64_t, 2>();
-  for (int64_t i = 0; i < n; ++i) {
-    const auto& p = prompts[static_cast<size_t>(i)];
-    const auto& r = responses[static_cast<size_t>(i)];
-    const auto np = static_cast<int64_t>(p.size()), nr = static_cast<int64_t>(r.size());
-    for (int64_t j = 0; j < np + nr; ++j) ia[i][j] = j < np ? p[j] : r[j - np], ma[i][j] = 1;
-    for (int64_t j = 0; j < tr; ++j) {
-      pa[i][j] = std::min(np - 1 + j, T - 1);  // padding columns point inside the row; masked out
-      if (j < nr) ta[i][j] = r[j], ra[i][j] = 1.0f;
-    }
-  }
-  return l;
-}
-
 }  // namespace
 
 algo::LinearLogprobs policy_token_logprobs(model::CausalLM& lm, const torch::Tensor& hidden,
@@ -94,18 +58,6 @@ namespace {
 template <class F>
 void for_chunks(int64_t begin, int64_t end, int64_t chunk, F&& fn) {
   for (int64_t b = begin; b < end; b += chunk) fn(b, std::min(chunk, end - b));
-}
-
-// [n, Tr] float32 from per-token rows (zero beyond each row's length).
-torch::Tensor pad_rows(const std::vector<std::vector<float>>& rows, int64_t tr) {
-  auto out = torch::zeros({static_cast<int64_t>(rows.size()), tr}, torch::kFloat32);
-  auto a = out.accessor<float, 2>();
-  for (size_t i = 0; i < rows.size(); ++i) {
-    for (size_t j = 0; j < rows[i].size() && static_cast<int64_t>(j) < tr; ++j) {
-      a[static_cast<int64_t>(i)][static_cast<int64_t>(j)] = rows[i][j];
-    }
-  }
-  return out;
 }
 
 // Everything the three phases share.
