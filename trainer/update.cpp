@@ -156,7 +156,8 @@ torch::Tensor live_targets(const Prepared& x, const torch::Tensor& live, int64_t
   return x.targets.narrow(0, s, c).reshape({-1}).index_select(0, live);
 }
 
-// The model's log-probs of the response tokens (no grad), micro_rows rows at a time, into out [n, Tr].
+// The model's log-probs of the response tokens (no grad), a micro-batch at a time, into out [n, Tr] (0 past
+// each response).
 void chunked_logprobs(model::CausalLM& lm, const Prepared& x, torch::Tensor& out) {
   torch::NoGradGuard ng;
   int64_t cells = 0;
