@@ -1,6 +1,6 @@
 // trainer/packing.h: packed sequences for the GRPO update (algo.pack_sequences): the first-fit-decreasing
-// row assignment, the split into micro-batches by packed rows, and a micro-batch's packed rows with the column
-// that predicts each response token.
+// row assignment, the split into micro-batches by packed rows, and a micro-batch's packed rows with the
+// column that predicts each response token.
 // Not here: the packed attention (model/decoder.cpp, hidden_states_packed), the loss (update.cpp, algo/).
 #pragma once
 
