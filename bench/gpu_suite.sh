@@ -8,12 +8,13 @@
 #   at the rollouts' rows (hf_baseline.py gen); the
 #   checkpoint save (0.5B, 1.5B); the CUDA kernel tests.
 # Each part writes its JSON into OUT_DIR and prints one summary line; a part that fails says so and the rest
-# still run. On an H100: 400 s after the build without HF generate() (2026-12-07); generate() adds about
-# 2 minutes (its rows at the H200's rate of rollout_h200.json).
+# still run. On an H100: 400 s after the build without HF generate() (2026-12-07); with it, more than the
+# 540 s a device call had left (2026-12-07, later): under a time limit, set ZERORL_GPU_SUITE_GENERATE=0 and
+# run bench/baselines/hf_baseline.py gen on its own.
 # Usage: bench/gpu_suite.sh [OUT_DIR]   (default /tmp/zerorl_gpu_suite)
 #   ZERORL_GPU_SUITE_BUILD=0 skips scripts/gpu_build.sh (build-gpu/ already has the targets);
 #   ZERORL_GPU_SUITE_BASELINES=0 skips the PyTorch baselines (they need transformers);
-#   ZERORL_GPU_SUITE_GENERATE=0 skips HF generate() beside the rollouts (the slowest baseline, ~2 minutes);
+#   ZERORL_GPU_SUITE_GENERATE=0 skips HF generate() beside the rollouts (the slowest baseline);
 #   ZERORL_GPU_SUITE_BUILD_DIR picks another build folder than build-gpu.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -79,6 +80,10 @@ for size in 0.5b 1.5b; do
   rm -rf "$out/checkpoint_$size"
 done
 
+# The kernel tests before the baselines, whose HF generate() may outlast a time-limited call.
+"$B"/tests/kernels/test_kernels --gtest_filter='*Gpu*' >"$out/test_kernels.log" 2>&1
+echo "kernel tests: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_kernels.log" | head -3 | tr '\n' ' ')"
+
 if [ "${ZERORL_GPU_SUITE_BASELINES:-1}" != 0 ]; then
   python3 bench/baselines/hf_baseline.py train --out "$out" >"$out/hf_train.log" 2>&1 ||
     echo "hf_baseline.py train ended with an error: $out/hf_train.log (on an 80 GB card the 1.5B run without checkpointing runs out of memory)"
@@ -86,7 +91,7 @@ if [ "${ZERORL_GPU_SUITE_BASELINES:-1}" != 0 ]; then
   python3 bench/baselines/hf_grpo_step.py --out "$out" >"$out/hf_grpo.log" 2>&1 ||
     echo "hf_grpo_step.py failed: $out/hf_grpo.log"
   grep '^GRPO' "$out/hf_grpo.log"
-  if [ "${ZERORL_GPU_SUITE_GENERATE:-1}" != 0 ]; then  # HF generate() at the rollout rows: about 2 minutes
+  if [ "${ZERORL_GPU_SUITE_GENERATE:-1}" != 0 ]; then  # HF generate() at the rollout rows: minutes
     mkdir -p "$out/hf_gen"
     python3 bench/baselines/hf_baseline.py gen --out "$out/hf_gen" >"$out/hf_gen.log" 2>&1 ||
       echo "hf_baseline.py gen failed: $out/hf_gen.log"
@@ -94,6 +99,4 @@ if [ "${ZERORL_GPU_SUITE_BASELINES:-1}" != 0 ]; then
   fi
 fi
 
-"$B"/tests/kernels/test_kernels --gtest_filter='*Gpu*' >"$out/test_kernels.log" 2>&1
-echo "kernel tests: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_kernels.log" | head -3 | tr '\n' ' ')"
 echo "done in $(elapsed) s; JSON and logs in $out"
