@@ -69,7 +69,7 @@ SegmentRows segment_rows(const torch::Tensor& segment_ids, const torch::Device& 
     for (int64_t t = 0; t < length[static_cast<size_t>(s)]; ++t) {
       const int64_t packed = start[static_cast<size_t>(s)] + t, own = s * rows.width + t;
       gather[static_cast<size_t>(own)] = packed, fa[own] = true;
-      scatter[static_cast<size_t>(packed)] = own, ra[packed] = true,
+      scatter[static_cast<size_t>(packed)] = own, ra[packed] = true;
       position[static_cast<size_t>(packed)] = t;
     }
   }

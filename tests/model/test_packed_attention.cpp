@@ -1,7 +1,7 @@
 // tests/model/test_packed_attention.cpp: model/packed_attention.h on the CPU: segment_rows on a hand-worked
 // layout, and attend_segments (its reference-twin path: no kernel here) against attention computed one
-// segment at a time, outputs and gradients, in float64. The kernel path's
-// bits against the padded layout: test_model_gpu.
+// segment at a time, outputs and gradients, in float64. The kernel path's bits against the padded layout:
+// test_model_gpu.
 #include <gtest/gtest.h>
 
 #include <cmath>
